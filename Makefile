@@ -1,0 +1,30 @@
+# Every target sets up the project's virtual environment first (from pyproject.toml) when it is missing or stale.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/sample.yaml
+N ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv build-corpus test bench train clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+build-corpus: $(STAMP)
+	$(BIN)/medregion build $(CONFIG) $(if $(N),--n $(N))
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/build.py --n $(or $(N),1000)
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,106 @@
+"""NIfTI volumes: canonical (RAS+) orientation, HU windowing for CT, slice or projection selection.
+
+A slice is read straight from the file's array proxy and reoriented on its own, so choosing one slice of a
+large volume never materialises the whole volume as floats (a projection does need all of it).
+Axial slice k of the canonical volume is displayed as `vol[::-1, ::-1, k].T`: rows run anterior to
+posterior and the patient's right is on the image's left (radiological convention).
+"""
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import numpy as np
+
+from annotators.imaging.normalise import auto_window, window_to_uint8
+from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
+
+LUNG_WINDOW = (-1350.0, 150.0)  # HU: centre -600, width 1500, for slices
+PROJECTION_WINDOW = (-1000.0, 1000.0)  # HU: a maximum projection is dominated by dense tissue and bone
+CT_AIR, CT_DENSE = -900.0, 200.0  # a volume with values at or below air and at or above soft tissue is CT in HU
+
+
+def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, float] | None = None) -> list[DecodedImage]:
+    import nibabel as nib
+    from nibabel.orientations import io_orientation
+
+    try:
+        raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        header_size = int.from_bytes(raw[:4], "little")
+        image_class = nib.Nifti2Image if header_size in (540, 0x1C020000) else nib.Nifti1Image
+        volume = image_class.from_bytes(raw)
+        ornt = io_orientation(volume.affine)
+    except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as exc:
+        raise DecodeError("corrupt_nifti", f"{type(exc).__name__}: {exc}") from None
+    shape = volume.shape
+    if len(shape) < 2 or min(shape[:3]) == 0:
+        raise DecodeError("bad_volume_shape", f"volume shape {shape}")
+    if np.isnan(ornt).any():  # a degenerate affine: keep the stored axes
+        ornt = np.array([[0, 1], [1, 1], [2, 1]], dtype=float)
+    ornt = ornt[:3] if len(shape) >= 3 else np.array([[0, 1], [1, 1]], dtype=float)
+    z_axis = int(np.flatnonzero(ornt[:, 0] == 2)[0]) if len(shape) >= 3 else None
+    depth = shape[z_axis] if z_axis is not None else 1
+    zooms = _canonical_zooms(volume.header.get_zooms()[:3], ornt)
+
+    selected = frames.indices(depth)
+    try:
+        slices = [_canonical_slice(volume, ornt, z_axis, k) for k in selected]
+        slices = slices or [_canonical_volume(volume, ornt).max(axis=2)]
+    except (EOFError, OSError, ValueError, zlib.error) as exc:
+        raise DecodeError("truncated_file", f"{type(exc).__name__}: {exc}") from None
+    if rescale:
+        slices = [s * np.float32(rescale[0]) + np.float32(rescale[1]) for s in slices]
+    if min(slices[0].shape) < 2:
+        raise DecodeError("bad_volume_shape", f"volume shape {shape} has no 2-D image plane")
+    finite = np.concatenate([s[np.isfinite(s)].ravel() for s in slices])
+    is_ct = finite.size > 0 and finite.min() <= CT_AIR and finite.max() >= CT_DENSE
+    window = (LUNG_WINDOW if selected else PROJECTION_WINDOW) if is_ct else auto_window(np.stack(slices))
+    images = []
+    for index, axial in zip(selected or [-2], slices):
+        gray = window_to_uint8(axial[::-1, ::-1].T, *window)
+        images.append(
+            DecodedImage(
+                pixels=np.ascontiguousarray(gray),
+                orig_width=int(gray.shape[1]),
+                orig_height=int(gray.shape[0]),
+                modality="CT" if is_ct else "MR",
+                view="axial",
+                pixel_spacing=(zooms[1], zooms[0]),  # rows run along y, columns along x
+                frame=index,
+            )
+        )
+    return images
+
+
+def _canonical_zooms(zooms, ornt: np.ndarray) -> tuple[float, float, float]:
+    out = [1.0, 1.0, 1.0]
+    for axis, (target, _) in enumerate(ornt):
+        out[int(target)] = float(zooms[axis]) if axis < len(zooms) else 1.0
+    return out[0], out[1], out[2]
+
+
+def _reader(volume, slicer: list) -> np.ndarray:
+    """Part of the first 3-D volume (a 4-D series: its first volume) as float32, scaled as the header says."""
+    extra = (0,) * max(0, len(volume.shape) - 3)
+    return np.asarray(volume.dataobj[tuple(slicer) + extra], dtype=np.float32)
+
+
+def _canonical_slice(volume, ornt: np.ndarray, z_axis: int | None, k: int) -> np.ndarray:
+    """Axial slice k of the RAS+ volume, (x, y), read without loading the rest."""
+    from nibabel.orientations import apply_orientation
+
+    if z_axis is None:  # a 2-D image
+        return apply_orientation(_reader(volume, [slice(None)] * 2), ornt)
+    source = volume.shape[z_axis] - 1 - k if ornt[z_axis, 1] < 0 else k
+    slicer = [slice(None)] * 3
+    slicer[z_axis] = slice(source, source + 1)
+    return apply_orientation(_reader(volume, slicer), ornt)[..., 0]
+
+
+def _canonical_volume(volume, ornt: np.ndarray) -> np.ndarray:
+    from nibabel.orientations import apply_orientation
+
+    values = _reader(volume, [slice(None)] * min(3, len(volume.shape)))
+    if values.ndim == 2:
+        return apply_orientation(values, ornt)[..., np.newaxis]
+    return apply_orientation(values, ornt)

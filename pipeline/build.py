@@ -1,0 +1,214 @@
+"""The build: connectors -> Ray Data stages -> parts -> shards, manifest and rejects, resumable at any point."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import ray
+
+from connectors import get_connector
+from connectors.base import StudyRef
+from connectors.tables import SourceLayoutError
+from pipeline import storage
+from pipeline.config import BuildConfig, ConfigError, from_dict, to_dict
+from pipeline.dedup import plan_drops
+from pipeline.records import Provenance
+from pipeline.runtime import cluster_cpus, ensure_ray
+from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_parts, write_rejects
+from pipeline.stages import AnnotateSettings, DecodeSettings, annotate_batch, decode_batch, work_item
+from schemas.record import SCHEMA_VERSION
+
+PIPELINE_VERSION = "0.1.0"
+SAMPLE_SECRET = b"medregion-sample-corpus"  # only for the embedded sample source, whose patients are fake
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The connector rows of a build, each with its shard, in a stable order."""
+
+    refs: tuple[StudyRef, ...]
+    shards: tuple[int, ...]
+    n_shards: int
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for ref in self.refs:
+            digest.update(json.dumps(ref.to_row(), sort_keys=True).encode())
+        return digest.hexdigest()
+
+
+def patient_secret(cfg: BuildConfig) -> bytes:
+    """The patient-key secret from the environment; only an all-sample build may go without one."""
+    value = os.environ.get(cfg.deid_key_env)
+    if value:
+        return value.encode()
+    if all(source.connector == "sample" for source in cfg.sources):
+        return SAMPLE_SECRET
+    raise ConfigError(f"set {cfg.deid_key_env} to a secret: patient keys are keyed hashes under it")
+
+
+def collect_inputs(cfg: BuildConfig) -> Inputs:
+    """Every connector row (driver side: paths and text only), sorted, duplicates rejected, cut into shards."""
+    secret = patient_secret(cfg)
+    refs: list[StudyRef] = []
+    for source in cfg.sources:
+        connector_cls = get_connector(source.connector)
+        options = from_dict(connector_cls.Options, source.options, f"sources.{source.name}.options")
+        connector = connector_cls(options, secret, source=source.name)
+        connector.prepare()
+        seen: set[str] = set()
+        try:
+            for ref in connector.refs():
+                ref = dataclasses.replace(ref, detect=ref.detect and source.detector)
+                if ref.source_id in seen:
+                    ref = dataclasses.replace(ref, reject="duplicate_source_id",
+                                              detail="the source lists this id twice")
+                    ref = dataclasses.replace(ref, source_id=f"{ref.source_id}#dup{len(seen)}")
+                refusal = "" if ref.reject else cfg.licences.refusal(ref.license)
+                if refusal:
+                    ref = dataclasses.replace(ref, reject="licence_excluded", detail=refusal, reject_stage="licence")
+                seen.add(ref.source_id)
+                refs.append(ref)
+        except SourceLayoutError as exc:
+            raise ConfigError(f"sources.{source.name}: {exc}") from None
+    refs.sort(key=lambda r: (r.source, r.source_id))
+    n_shards = max(1, -(-len(refs) // cfg.rows_per_shard))
+    shards = tuple(i * n_shards // max(1, len(refs)) for i in range(len(refs)))
+    return Inputs(tuple(refs), shards, n_shards)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    output: str
+    manifest: dict
+
+
+def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None = None) -> BuildResult:
+    """Build (or resume) the corpus of `cfg` into `cfg.output`; `on_progress(done, total)` follows the stages."""
+    ensure_ray(cfg.ray)
+    layout = BuildLayout(cfg.output)
+    inputs = collect_inputs(cfg)
+    config_sha = cfg.content_sha256()
+    state = {"config_sha256": config_sha, "inputs_sha256": inputs.sha256, "n_shards": inputs.n_shards}
+    if _finished(layout, state):
+        return BuildResult(cfg.output, json.loads(storage.read_bytes(layout.manifest)))
+    _start_or_resume(layout, state)
+
+    done_shards = {s for s in range(inputs.n_shards) if storage.exists(layout.marker(s))}
+    todo = _pending_items(layout, inputs, done_shards)
+    total = float(len(inputs.refs))
+    if on_progress:
+        on_progress(total - len(todo), total)
+    if todo:
+        _run_stages(cfg, layout, todo, config_sha, lambda n: on_progress and on_progress(n, total),
+                    total - len(todo))
+    dedup = plan_drops(layout, inputs.n_shards, cfg.dedup)
+    markers = _compact(layout, inputs.n_shards, done_shards, drops=dedup.drops)
+    _remove_temporaries(layout)
+    manifest = _write_manifest(cfg, layout, inputs, markers, state, dedup.summary)
+    storage.remove_tree(layout.work)
+    return BuildResult(cfg.output, manifest)
+
+
+def _finished(layout: BuildLayout, state: dict) -> bool:
+    """A manifest of this config and inputs exists: it is written last, so only leftover work may remain."""
+    if not storage.exists(layout.manifest):
+        return False
+    manifest = json.loads(storage.read_bytes(layout.manifest))
+    if not all(manifest.get(k) == v for k, v in state.items() if k != "n_shards"):
+        return False
+    storage.remove_tree(layout.work)
+    return True
+
+
+def _start_or_resume(layout: BuildLayout, state: dict) -> None:
+    """Keep the work folder of an interrupted build of the same config and inputs; otherwise start clean."""
+    if storage.exists(layout.state) and json.loads(storage.read_bytes(layout.state)) == state:
+        return
+    for url in (layout.manifest, layout.work, layout.shards, layout.rejects):
+        storage.remove_tree(url)
+    storage.write_bytes(layout.state, json.dumps(state, sort_keys=True).encode())
+
+
+def _pending_items(layout: BuildLayout, inputs: Inputs, done_shards: set[int]) -> list[dict]:
+    completed: dict[int, set] = {}
+    items = []
+    for ref, shard in zip(inputs.refs, inputs.shards):
+        if shard in done_shards:
+            continue
+        if shard not in completed:
+            completed[shard] = completed_inputs(layout, shard)
+        if (ref.source, ref.source_id) not in completed[shard]:
+            items.append(work_item(ref, shard))
+    return items
+
+
+def _run_stages(cfg: BuildConfig, layout: BuildLayout, items: list[dict], config_sha: str,
+                progress: Callable[[float], None], already: float) -> None:
+    cpus = cluster_cpus()
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), cfg.ray.blocks_per_cpu * cpus)))
+    ds = ds.map_batches(decode_batch, batch_format="pyarrow", batch_size=8,
+                        fn_kwargs={"settings": DecodeSettings(cfg.image.max_side, cfg.image.frames, cfg.quality)})
+    annotate = AnnotateSettings(cfg.reports.scispacy_model, cfg.split.validation, cfg.split.test,
+                                Provenance(PIPELINE_VERSION, config_sha), cfg.quality)
+    ds = ds.map_batches(annotate_batch, batch_format="pyarrow", batch_size=64, fn_kwargs={"settings": annotate})
+    ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout})
+    done = already
+    for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+        done += sum(batch.column("inputs").to_pylist())
+        progress(done)
+
+
+def _compact(layout: BuildLayout, n_shards: int, done_shards: set[int], drops: dict[str, Drop]) -> list[dict]:
+    compact = ray.remote(compact_shard)
+    futures = [compact.remote(layout, s, n_shards, drops) for s in range(n_shards) if s not in done_shards]
+    ray.get(futures)
+    return [json.loads(storage.read_bytes(layout.marker(s))) for s in range(n_shards)]
+
+
+def _remove_temporaries(layout: BuildLayout) -> None:
+    """Half-written files that a killed build left beside the shards, manifest and rejects."""
+    for url in (layout.shards, layout.output):
+        fs, path = storage.filesystem(url)
+        for name in fs.ls(path, detail=False) if fs.exists(path) else ():
+            if ".tmp-" in name:
+                fs.rm(name)
+
+
+def _write_manifest(cfg: BuildConfig, layout: BuildLayout, inputs: Inputs, markers: list[dict], state: dict,
+                    dedup: dict) -> dict:
+    rejects = [r for m in markers for r in m["rejects"]]
+    sources: dict[str, dict] = {s.name: {"inputs": 0, "rows": 0, "rejects": 0} for s in cfg.sources}
+    for ref in inputs.refs:
+        sources[ref.source]["inputs"] += 1
+    for marker in markers:
+        for name, counts in marker["sources"].items():
+            sources[name]["rows"] += counts["rows"]
+            sources[name]["rejects"] += counts["rejects"]
+    _check_accounting(inputs, markers)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "pipeline_version": PIPELINE_VERSION,
+        **state,
+        "config": {k: v for k, v in to_dict(cfg).items() if k not in ("output", "ray")},
+        "shards": [{k: m[k] for k in ("file", "rows", "sha256", "bytes")} for m in markers if "file" in m],
+        "rejects": write_rejects(layout, rejects),
+        "sources": sources,
+        "dedup": dedup,
+        "totals": {"inputs": len(inputs.refs), "rows": sum(m["rows"] for m in markers), "rejects": len(rejects)},
+    }
+    storage.write_bytes(layout.manifest, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest
+
+
+def _check_accounting(inputs: Inputs, markers: list[dict]) -> None:
+    """Every input ends as rows or rejects: a build that lost one must not write a manifest."""
+    accounted = {tuple(key) for m in markers for key in m["inputs"]}
+    missing = sorted({(r.source, r.source_id) for r in inputs.refs} - accounted)
+    if missing:
+        raise RuntimeError(f"accounting: {len(missing)} inputs ended in neither rows nor rejects, e.g. {missing[:3]}")

@@ -1,0 +1,177 @@
+"""The `medregion` command line."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.config import ConfigError, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build region-level medical image-text corpora.")
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _table(title: str, header: tuple[str, ...], rows) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name in header:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    return table
+
+
+@app.command()
+def build(
+    config: Path = typer.Argument(Path("configs/sample.yaml"), help="YAML build config"),
+    output: Optional[str] = typer.Option(None, help="output folder or URL (overrides the config)"),
+    n: Optional[int] = typer.Option(None, help="studies in the sample source (overrides its options.n)"),
+    ray_address: Optional[str] = typer.Option(None, help="join this Ray cluster instead of starting one"),
+    num_cpus: Optional[int] = typer.Option(None, help="CPUs for a local Ray"),
+) -> None:
+    """Build (or resume) a corpus: shards, manifest.json and rejects.arrow under the output folder."""
+    from pipeline.build import build as run_build
+
+    try:
+        cfg = load_config(config)
+        cfg = _override(cfg, output, n, ray_address, num_cpus)
+    except ConfigError as exc:
+        _fail(str(exc))
+    started = time.perf_counter()
+    columns = (TextColumn("[bold]building"), BarColumn(), MofNCompleteColumn(), TextColumn("inputs"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("build", total=None)
+        try:
+            result = run_build(cfg, lambda done, total: progress.update(task, completed=int(done), total=int(total)))
+        except ConfigError as exc:
+            _fail(str(exc))
+    _print_build(result.output, result.manifest, time.perf_counter() - started)
+
+
+def _override(cfg, output, n, ray_address, num_cpus):
+    if output:
+        cfg = dataclasses.replace(cfg, output=output)
+    if n is not None:
+        sources = tuple(dataclasses.replace(s, options={**s.options, "n": n}) if s.connector == "sample" else s
+                        for s in cfg.sources)
+        cfg = dataclasses.replace(cfg, sources=sources)
+    if ray_address or num_cpus:
+        ray_cfg = dataclasses.replace(cfg.ray, address=ray_address or cfg.ray.address,
+                                      num_cpus=num_cpus or cfg.ray.num_cpus)
+        cfg = dataclasses.replace(cfg, ray=ray_cfg)
+    return cfg
+
+
+def _print_build(output: str, manifest: dict, seconds: float) -> None:
+    totals = manifest["totals"]
+    console.print(f"[green]built[/green] {totals['rows']} rows in {len(manifest['shards'])} shards, "
+                  f"{totals['rejects']} rejects, from {totals['inputs']} inputs in {seconds:.1f} s")
+    console.print(f"shards:   {output}/shards/\nmanifest: {output}/manifest.json\nrejects:  {output}/rejects.arrow")
+    _print_inspect(output)
+
+
+def _print_inspect(folder: str) -> None:
+    from pipeline.inspect import summarize
+
+    summary = summarize(folder)
+    console.print(_table("rows per source", ("source", "inputs", "rows", "rejects"),
+                         [(s, c["inputs"], c["rows"], c["rejects"]) for s, c in summary.by_source.items()]))
+    console.print(_table("rows per split", ("split", "rows"), summary.by_split.items()))
+    console.print(_table("rows per modality", ("modality", "rows"), summary.by_modality.items()))
+    regions = summary.regions_per_image
+    console.print(f"regions per image: mean {regions['mean']:.2f}, max {regions['max']}, "
+                  f"{regions['with_regions']:.0%} of images have regions; by origin {summary.regions_by_origin}")
+    console.print(_table("rejects by reason", ("stage:reason", "inputs"), summary.rejects_by_reason.items()))
+
+
+@app.command()
+def inspect(
+    folder: Path = typer.Argument(..., help="a build's output folder"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Summarise a shard folder: rows per source, split and modality, regions per image, rejects by reason."""
+    if not (folder / "manifest.json").exists():
+        _fail(f"{folder} holds no manifest.json: not a finished build")
+    if as_json:
+        from pipeline.inspect import summarize
+
+        print(json.dumps(dataclasses.asdict(summarize(folder)), indent=2, sort_keys=True))
+    else:
+        _print_inspect(str(folder))
+
+
+def _load_for_export(config: Path, n: Optional[int]):
+    try:
+        return _override(load_config(config), None, n, None, None)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@app.command("export-yolo")
+def export_yolo(
+    config: Path = typer.Argument(Path("configs/sample.yaml"), help="YAML build config"),
+    out: Path = typer.Option(Path("out/yolo"), help="dataset folder (images/, labels/, data.yaml)"),
+    val_fraction: float = typer.Option(0.15, help="share of patients held out for validation"),
+    seed: int = typer.Option(0, help="seed of the patient split"),
+    n: Optional[int] = typer.Option(None, help="studies in the sample source (overrides its options.n)"),
+) -> None:
+    """Export the box-annotated images of a config's sources as a YOLO dataset (split by patient)."""
+    from pipeline.yolo_dataset import export_from_config
+
+    data_yaml = export_from_config(_load_for_export(config, n), out, val_fraction, seed)
+    console.print(f"[green]exported[/green] {data_yaml}")
+
+
+@app.command("train-detector")
+def train_detector(
+    config: Path = typer.Argument(Path("configs/sample.yaml"), help="YAML build config"),
+    data: Optional[Path] = typer.Option(None, help="an exported data.yaml to train on instead of exporting"),
+    dataset: Path = typer.Option(Path("out/yolo"), help="where the exported dataset goes"),
+    out: Path = typer.Option(Path("out/detector"), help="folder for the weights, MODEL_CARD.md and the run"),
+    name: str = typer.Option("detector", help="weights file name (without .pt)"),
+    model: str = typer.Option("yolov8n.yaml", help="model yaml (random init) or a local checkpoint"),
+    epochs: int = typer.Option(30),
+    imgsz: int = typer.Option(512),
+    batch: int = typer.Option(16),
+    device: str = typer.Option("cpu", help="cpu, 0, 0,1, ..."),
+    minutes: Optional[float] = typer.Option(None, help="train for this long (the epochs are fitted into it)"),
+    workers: int = typer.Option(0, help="data-loading processes"),
+    val_fraction: float = typer.Option(0.15, help="share of patients held out for validation"),
+    seed: int = typer.Option(0, help="seed of the patient split and of training"),
+    n: Optional[int] = typer.Option(None, help="studies in the sample source (overrides its options.n)"),
+) -> None:
+    """Train a YOLO detector on a config's box-annotated sources; write weights and a model card."""
+    import shlex
+    import sys
+
+    from pipeline.detector_training import train_detector as train
+    from pipeline.yolo_dataset import export_from_config
+
+    data = data or export_from_config(_load_for_export(config, n), dataset, val_fraction, seed)
+    command = shlex.join(["medregion", *sys.argv[1:]])
+    result = train(data, out, model, epochs, imgsz, batch, device, name, seed, command, minutes, workers)
+    console.print(f"[green]trained[/green] {result.weights} in {result.seconds:.0f} s: "
+                  f"mAP50 {result.map50:.3f} on {result.val_images} held-out images; card {result.card}")
+
+
+# Training (training/cli.py): the commands parse arguments and call training.train / training.evaluate.
+from training.cli import eval_run, train_run  # noqa: E402
+
+app.command("train")(train_run)
+app.command("eval")(eval_run)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,180 @@
+"""The build configuration: YAML -> typed dataclasses, with clear errors for unknown keys and bad values."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from annotators.imaging import FrameSelection
+from annotators.quality import DedupConfig, QualityConfig
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key and what is wrong."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str  # the source name written to every row
+    connector: str  # the module under connectors/
+    options: dict = field(default_factory=dict)  # validated by the connector's Options dataclass
+    detector: bool = True  # propose regions with the detector on this source's images
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    max_side: int = 512  # long side of stored images (downscale only)
+    frames: FrameSelection = FrameSelection()  # frames of multi-frame DICOM / slices of volumes
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    validation: float = 0.05  # share of patients, by keyed hash, when the source gives no split
+    test: float = 0.05
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    scispacy_model: str | None = None  # e.g. en_core_sci_sm, used only when installed
+
+
+@dataclass(frozen=True)
+class LicenceConfig:
+    """Which licences a build keeps: a row's licence must match an `allow` pattern (none listed: any) and no
+    `deny` pattern (regular expressions, searched case-insensitively). Rows left out become rejects."""
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for pattern in self.allow + self.deny:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"licences: {pattern!r} is not a regular expression ({exc})") from None
+
+    def refusal(self, licence: str) -> str:
+        """Why a row under `licence` is left out; "" when it is kept."""
+        if self.allow and not any(re.search(p, licence, re.IGNORECASE) for p in self.allow):
+            return f"licence {licence!r} matches none of licences.allow {list(self.allow)}"
+        denied = next((p for p in self.deny if re.search(p, licence, re.IGNORECASE)), None)
+        return f"licence {licence!r} matches licences.deny {denied!r}" if denied else ""
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    address: str | None = None  # join a cluster; None starts a local Ray
+    num_cpus: int | None = None  # local Ray only; None uses every core
+    blocks_per_cpu: int = 4  # input parallelism: the work list is cut into about this many blocks per CPU
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    sources: tuple[SourceConfig, ...]
+    output: str = "out/corpus"
+    rows_per_shard: int = 1000
+    image: ImageConfig = ImageConfig()
+    split: SplitConfig = SplitConfig()
+    reports: ReportsConfig = ReportsConfig()
+    licences: LicenceConfig = LicenceConfig()
+    quality: QualityConfig = QualityConfig()  # filters: image size and spread, report text, source boxes
+    dedup: DedupConfig = DedupConfig()  # near-duplicate images across the corpus
+    ray: RayConfig = RayConfig()
+    deid_key_env: str = "MEDREGION_DEID_KEY"  # the environment variable that holds the patient-key secret
+
+    def __post_init__(self):
+        if not self.sources:
+            raise ConfigError("sources: at least one source is needed")
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"sources: names must be unique, got {names}")
+        if self.rows_per_shard < 1:
+            raise ConfigError("rows_per_shard must be at least 1")
+        if self.image.max_side < 16:
+            raise ConfigError("image.max_side must be at least 16")
+        if not 0 <= self.split.validation + self.split.test < 1:
+            raise ConfigError("split: validation + test must lie in [0, 1)")
+
+    def content_sha256(self) -> str:
+        """Hash of everything that shapes the rows (not where they go nor how many CPUs make them)."""
+        data = to_dict(self)
+        for key in ("output", "ray"):
+            data.pop(key)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def to_dict(value) -> typing.Any:
+    """A dataclass tree as plain JSON-able data."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_dict(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_dict(v) for k, v in value.items()}
+    return value
+
+
+def from_dict(cls: type, data: typing.Any, where: str = ""):
+    """Build dataclass `cls` from `data`, refusing unknown keys and values of the wrong type."""
+    label = where or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{label}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{label}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    kwargs = {key: _coerce(hints[key], value, f"{where}.{key}" if where else key) for key, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+
+
+def _coerce(kind, value, where: str):
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        kind = next(k for k in options if k is not type(None))
+        origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind):
+        return from_dict(kind, value if value is not None else {}, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        item = typing.get_args(kind)[0]
+        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if kind is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> BuildConfig:
+    """Read a YAML build config; `overrides` replace top-level keys (from the command line)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    data.update(overrides or {})
+    return from_dict(BuildConfig, data)

@@ -1,0 +1,53 @@
+"""A shard folder's summary: rows per source, split and modality, regions per image, rejects by reason."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Summary:
+    rows: int
+    rejects: int
+    by_source: dict[str, dict[str, int]]  # source -> {inputs, rows, rejects}
+    by_split: dict[str, int]
+    by_modality: dict[str, int]
+    regions_per_image: dict[str, float]  # mean, max, share of images with regions
+    regions_by_origin: dict[str, int]
+    rejects_by_reason: dict[str, int]
+
+
+def read_shards(folder: str | Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """Every shard of a build as one polars frame (Arrow IPC streams, as listed in the manifest)."""
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    frames = [pl.read_ipc_stream(folder / s["file"], columns=columns) for s in manifest["shards"]]
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def summarize(folder: str | Path) -> Summary:
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    rows = read_shards(folder, ["source", "split", "modality", "regions"])
+    rejects = pl.read_ipc_stream(folder / manifest["rejects"]["file"])
+    counts = lambda frame, column: {str(k): int(v) for k, v in frame[column].value_counts(sort=True).iter_rows()}
+    n_regions = rows["regions"].list.len() if rows.height else pl.Series([], dtype=pl.UInt32)
+    origins = rows.select(pl.col("regions").explode().struct.field("origin")).drop_nulls() if rows.height else None
+    reasons = rejects.select(pl.concat_str(["stage", "reason"], separator=":").alias("reason"))
+    return Summary(
+        rows=rows.height,
+        rejects=rejects.height,
+        by_source=manifest["sources"],
+        by_split=counts(rows, "split") if rows.height else {},
+        by_modality=counts(rows, "modality") if rows.height else {},
+        regions_per_image={
+            "mean": float(n_regions.mean() or 0.0),
+            "max": int(n_regions.max() or 0),
+            "with_regions": float((n_regions > 0).mean() or 0.0),
+        },
+        regions_by_origin=counts(origins, "origin") if origins is not None and origins.height else {},
+        rejects_by_reason=counts(reasons, "reason") if rejects.height else {},
+    )

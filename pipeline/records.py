@@ -1,0 +1,102 @@
+"""Assembling a shard row from a decoded row, its parsed report and its alignment links."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+from annotators.align import Link
+from annotators.regions import Region
+from annotators.reports import ParsedReport
+from schemas.record import SPLITS
+
+_SPLIT_NAMES = {"train": "train", "validate": "validation", "validation": "validation", "val": "validation",
+                "valid": "validation", "dev": "validation", "test": "test"}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    pipeline_version: str
+    config_sha256: str
+
+
+def assign_split(patient_key: str, source_split: str, validation: float, test: float) -> str:
+    """The source's own split when it gives one, else a fixed draw from the patient key (same patient, same split)."""
+    named = _SPLIT_NAMES.get(source_split.strip().lower())
+    if named:
+        return named
+    draw = int(hashlib.sha256(patient_key.encode()).hexdigest()[:12], 16) / 16**12
+    return "test" if draw < test else "validation" if draw < test + validation else "train"
+
+
+def region_rows(regions: Sequence[Region], parsed: ParsedReport, links: Sequence[Link]) -> list[dict]:
+    """Regions with the texts of the descriptions aligned to them (joined) and their best score."""
+    rows = []
+    for index, region in enumerate(regions):
+        linked = [(parsed.descriptions[l.description].text, l.score) for l in links if l.region == index]
+        rows.append(
+            {
+                "box": list(region.box),
+                "label": region.label,
+                "origin": region.origin,
+                "score": region.score,
+                "text": " ".join(text for text, _ in linked),
+                "align_score": max((score for _, score in linked), default=0.0),
+            }
+        )
+    return rows
+
+
+def description_rows(parsed: ParsedReport, links: Sequence[Link]) -> list[dict]:
+    by_description = {l.description: l for l in links}
+    rows = []
+    for index, desc in enumerate(parsed.descriptions):
+        link = by_description.get(index)
+        rows.append(
+            {
+                "text": desc.text,
+                "label": desc.label,
+                "laterality": desc.laterality,
+                "zone": desc.zone,
+                "region": link.region if link else -1,
+                "align_score": link.score if link and link.region >= 0 else 0.0,
+            }
+        )
+    return rows
+
+
+def assemble(decoded: dict, image_png: bytes, phash: str, regions: Sequence[Region], parsed: ParsedReport,
+             links: Sequence[Link], split: str, provenance: Provenance) -> dict:
+    """The shard row (schemas.record.FEATURES columns) of one decoded image."""
+    assert split in SPLITS, split
+    return {
+        "id": decoded["id"],
+        "source": decoded["source"],
+        "source_id": decoded["source_id"],
+        "patient_key": decoded["patient_key"],
+        "split": split,
+        "modality": decoded["modality"],
+        "view": decoded["view"],
+        "image": {"bytes": image_png, "path": f"{decoded['id']}.png"},
+        "width": decoded["width"],
+        "height": decoded["height"],
+        "orig_width": decoded["orig_width"],
+        "orig_height": decoded["orig_height"],
+        "acquisition": {
+            "body_part": decoded["body_part"],
+            "pixel_spacing": decoded["pixel_spacing"] or [],
+            "frame": decoded["frame"],
+        },
+        "report": {"findings": parsed.findings, "impression": parsed.impression, "other": parsed.other},
+        "global_text": parsed.global_text,
+        "regions": region_rows(regions, parsed, links),
+        "descriptions": description_rows(parsed, links),
+        "negatives": list(parsed.negatives),
+        "license": decoded["license"],
+        "phash": phash,
+        "provenance": {
+            "input_sha256": decoded["input_sha256"],
+            "pipeline_version": provenance.pipeline_version,
+            "config_sha256": provenance.config_sha256,
+        },
+    }

@@ -1,0 +1,26 @@
+"""Starting or joining Ray with the offline environment, sized from the config."""
+from __future__ import annotations
+
+import ray
+
+from annotators import offline
+from pipeline.config import RayConfig
+
+
+def ensure_ray(cfg: RayConfig) -> None:
+    """Join `cfg.address`, or start a local Ray without a dashboard; reuse one already started in this process."""
+    env = offline.apply()
+    if ray.is_initialized():
+        return
+    runtime_env = {"env_vars": env}
+    if cfg.address:
+        ray.init(address=cfg.address, runtime_env=runtime_env, log_to_driver=False)
+    else:
+        ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+
+
+def cluster_cpus() -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))

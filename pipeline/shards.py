@@ -1,0 +1,157 @@
+"""Parts, shards and the manifest.
+
+Stages stream rows into *parts* (`.build/parts/shard-K/<hash>.arrow`, each written atomically); once every input
+is in a part, each shard is *compacted*: its parts are read, de-duplicated by id, sorted by id and written as one
+Arrow IPC stream file. Shard names and bytes depend only on the rows, never on timing, so a rebuild or a resumed
+build gives the same bytes. A `done/shard-K.json` marker records each finished shard and its rejects.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import storage
+from schemas.record import REJECT_FEATURES, arrow_schema, reject_arrow_schema
+from schemas.work import annotated_schema
+
+REJECT_COLUMNS = tuple(REJECT_FEATURES)
+
+
+@dataclass(frozen=True)
+class BuildLayout:
+    """Where a build's files go under its output folder (a path or URL)."""
+
+    output: str
+
+    @property
+    def work(self) -> str:
+        return storage.join(self.output, ".build")
+
+    def parts(self, shard: int) -> str:
+        return storage.join(self.work, "parts", f"shard-{shard:05d}")
+
+    def marker(self, shard: int) -> str:
+        return storage.join(self.work, "done", f"shard-{shard:05d}.json")
+
+    @property
+    def state(self) -> str:
+        return storage.join(self.work, "state.json")
+
+    @property
+    def shards(self) -> str:
+        return storage.join(self.output, "shards")
+
+    @property
+    def manifest(self) -> str:
+        return storage.join(self.output, "manifest.json")
+
+    @property
+    def rejects(self) -> str:
+        return storage.join(self.output, "rejects.arrow")
+
+
+def stream_bytes(table: pa.Table, schema: pa.Schema) -> bytes:
+    """An Arrow IPC stream of `table` in one record batch: the same rows always give the same bytes."""
+    sink = io.BytesIO()
+    table = table.select(schema.names).cast(schema).combine_chunks()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_table(table, max_chunksize=max(1, table.num_rows))
+    return sink.getvalue()
+
+
+def read_stream(url: str) -> pa.Table:
+    return pa.ipc.open_stream(storage.read_bytes(url)).read_all()
+
+
+def write_parts(batch: pa.Table, layout: BuildLayout) -> pa.Table:
+    """Write a batch of annotated rows as one part per shard; return how many inputs each part completes."""
+    summary = []
+    for shard in sorted(set(batch.column("shard").to_pylist())):
+        part = batch.filter(pc.equal(batch.column("shard"), shard))
+        ids = sorted(part.column("id").to_pylist())
+        name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+        storage.write_bytes(storage.join(layout.parts(shard), f"{name}.arrow"), stream_bytes(part, annotated_schema()))
+        expected = part.column("expected").to_pylist()
+        summary.append({
+            "shard": shard,
+            "inputs": sum(1.0 / e for e in expected),
+            "rejects": sum(1 for r in part.column("reject_reason").to_pylist() if r),
+            "rows": part.num_rows,
+        })
+    return pa.Table.from_pylist(summary, schema=pa.schema([("shard", pa.int32()), ("inputs", pa.float64()),
+                                                           ("rejects", pa.int64()), ("rows", pa.int64())]))
+
+
+def completed_inputs(layout: BuildLayout, shard: int) -> set[tuple[str, str]]:
+    """(source, source_id) of the inputs all of whose images are already in this shard's parts."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    expected: dict[tuple[str, str], int] = {}
+    for url in storage.list_files(layout.parts(shard), ".arrow"):
+        table = read_stream(url).select(["id", "source", "source_id", "expected"])
+        for row in table.to_pylist():
+            key = (row["source"], row["source_id"])
+            seen.setdefault(key, set()).add(row["id"])
+            expected[key] = row["expected"]
+    return {key for key, ids in seen.items() if len(ids) >= expected[key]}
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A row moved to the rejects by a decision that needs the whole corpus (near-duplicates)."""
+
+    stage: str
+    reason: str
+    detail: str
+
+
+def compact_shard(layout: BuildLayout, shard: int, n_shards: int, drops: dict[str, Drop]) -> dict:
+    """Merge a shard's parts into its final file and write its done marker; returns the marker."""
+    tables = [read_stream(url) for url in storage.list_files(layout.parts(shard), ".arrow")]
+    table = pa.concat_tables(tables) if tables else annotated_schema().empty_table()
+    table = table.sort_by([("id", "ascending")])
+    ids = table.column("id").to_pylist()
+    first = [i for i, row_id in enumerate(ids) if i == 0 or ids[i - 1] != row_id]
+    table = table.take(first)
+
+    rows = table.to_pylist()
+    rejects, keep = [], []
+    for index, row in enumerate(rows):
+        drop = drops.get(row["id"]) if not row["reject_reason"] else None
+        if row["reject_reason"] or drop:
+            stage, reason, detail = (drop.stage, drop.reason, drop.detail) if drop else (
+                row["reject_stage"], row["reject_reason"], row["reject_detail"])
+            rejects.append({"source": row["source"], "source_id": row["source_id"], "input": row["input"],
+                            "stage": stage, "reason": reason, "detail": detail})
+        else:
+            keep.append(index)
+    records = table.take(keep)
+    inputs = [list(key) for key in sorted({(row["source"], row["source_id"]) for row in rows})]
+    marker = {"shard": shard, "rows": records.num_rows, "rejects": rejects, "inputs": inputs,
+              "sources": _source_counts(records, rejects)}
+    if records.num_rows:
+        data = stream_bytes(records, arrow_schema())
+        name = f"data-{shard:05d}-of-{n_shards:05d}.arrow"
+        storage.write_bytes(storage.join(layout.shards, name), data)
+        marker.update(file=f"shards/{name}", sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    storage.write_bytes(layout.marker(shard), json.dumps(marker, sort_keys=True).encode())
+    return marker
+
+
+def _source_counts(records: pa.Table, rejects: list[dict]) -> dict:
+    rows = Counter(records.column("source").to_pylist())
+    rejected = Counter(r["source"] for r in rejects)
+    return {s: {"rows": rows[s], "rejects": rejected[s]} for s in sorted(set(rows) | set(rejected))}
+
+
+def write_rejects(layout: BuildLayout, rejects: list[dict]) -> dict:
+    """The build's rejects table (Arrow stream, sorted); returns its manifest entry."""
+    ordered = sorted(rejects, key=lambda r: (r["source"], r["source_id"], r["input"], r["stage"], r["reason"]))
+    data = stream_bytes(pa.Table.from_pylist(ordered, schema=reject_arrow_schema()), reject_arrow_schema())
+    storage.write_bytes(layout.rejects, data)
+    return {"file": "rejects.arrow", "rows": len(ordered), "sha256": hashlib.sha256(data).hexdigest()}

@@ -1,0 +1,68 @@
+"""Reading and writing through fsspec, so inputs and outputs may be local paths or URLs (file://, s3://, memory://)."""
+from __future__ import annotations
+
+import os
+import posixpath
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import fsspec
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem of `url` and the path inside it."""
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs, path
+
+
+def join(url: str, *parts: str) -> str:
+    """Join path parts onto a local path or a URL."""
+    return posixpath.join(url, *parts) if "://" in url else os.path.join(url, *parts)
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = filesystem(url)
+    with fs.open(path, "rb") as handle:
+        return handle.read()
+
+
+def exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    return fs.exists(path)
+
+
+@contextmanager
+def atomic_write(url: str) -> Iterator:
+    """A binary handle whose content appears at `url` only once complete (temp file, then rename)."""
+    fs, path = filesystem(url)
+    fs.makedirs(posixpath.dirname(path) or ".", exist_ok=True)
+    temp = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        with fs.open(temp, "wb") as handle:
+            yield handle
+        fs.mv(temp, path)
+    finally:
+        if fs.exists(temp):
+            fs.rm(temp)
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    with atomic_write(url) as handle:
+        handle.write(data)
+
+
+def list_files(url: str, suffix: str = "") -> list[str]:
+    """Files directly under `url` ending with `suffix`, sorted, as full URLs/paths; [] when it does not exist."""
+    fs, path = filesystem(url)
+    if not fs.exists(path):
+        return []
+    protocol = url.split("://", 1)[0] + "://" if "://" in url else ""
+    names = sorted(p for p in fs.ls(path, detail=False) if p.endswith(suffix) and ".tmp-" not in p)
+    return [f"{protocol}{p}" if protocol and not p.startswith(protocol) else p for p in names]
+
+
+def remove_tree(url: str) -> None:
+    fs, path = filesystem(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)

@@ -1,0 +1,137 @@
+"""The corpus record: the single source of truth for every column of shards and rejects.
+
+`FEATURES` (datasets) is the definition; the pyarrow schema is derived from it, so the shards carry the
+`huggingface` metadata and `image` decodes with no cast. `validate_record` checks one row as a dict.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyarrow as pa
+from datasets import Features, Image, Sequence, Value
+
+SCHEMA_VERSION = "1.0"
+
+SPLITS = ("train", "validation", "test")
+ORIGINS = ("annotation", "detector")
+LATERALITIES = ("left", "right", "bilateral", "")
+
+REGION = {
+    "box": Sequence(Value("float32"), length=4),  # [x0, y0, x1, y1], normalised to [0, 1]
+    "label": Value("string"),
+    "origin": Value("string"),  # one of ORIGINS
+    "score": Value("float32"),  # 1.0 for annotations, detector confidence otherwise
+    "text": Value("string"),  # the region-level descriptions aligned to this box, joined; "" when none
+    "align_score": Value("float32"),  # best alignment score of those descriptions; 0.0 when none
+}
+
+DESCRIPTION = {
+    "text": Value("string"),  # one positive region-level statement, de-identified
+    "label": Value("string"),  # the finding it names ("" when none from the vocabulary)
+    "laterality": Value("string"),  # one of LATERALITIES (patient side)
+    "zone": Value("string"),  # upper / middle / lower / ... ("" when not stated)
+    "region": Value("int32"),  # index into `regions`, -1 when unaligned (kept, never forced)
+    "align_score": Value("float32"),
+}
+
+FEATURES = Features(
+    {
+        "id": Value("string"),
+        "source": Value("string"),
+        "source_id": Value("string"),
+        "patient_key": Value("string"),
+        "split": Value("string"),
+        "modality": Value("string"),
+        "view": Value("string"),
+        "image": Image(),
+        "width": Value("int32"),
+        "height": Value("int32"),
+        "orig_width": Value("int32"),
+        "orig_height": Value("int32"),
+        "acquisition": {
+            "body_part": Value("string"),
+            "pixel_spacing": Sequence(Value("float32")),  # mm per stored pixel (row, col); [] when unknown
+            "frame": Value("int32"),  # frame or slice index inside a multi-frame file or volume; -1 when 2-D
+        },
+        "report": {"findings": Value("string"), "impression": Value("string"), "other": Value("string")},
+        "global_text": Value("string"),
+        "regions": [REGION],
+        "descriptions": [DESCRIPTION],
+        "negatives": Sequence(Value("string")),
+        "license": Value("string"),
+        "phash": Value("string"),  # perceptual hash of the stored image, hex
+        "provenance": {
+            "input_sha256": Value("string"),
+            "pipeline_version": Value("string"),
+            "config_sha256": Value("string"),
+        },
+    }
+)
+
+REJECT_FEATURES = Features(
+    {
+        "source": Value("string"),
+        "source_id": Value("string"),
+        "input": Value("string"),  # what was given: a path relative to the source root, or a row reference
+        "stage": Value("string"),  # connector / decode / detect / parse / align / quality / dedup / licence
+        "reason": Value("string"),  # a short machine-readable code, e.g. "decode:truncated_png"
+        "detail": Value("string"),  # a human-readable explanation
+    }
+)
+
+
+def arrow_schema() -> pa.Schema:
+    """The shards' pyarrow schema, with the `huggingface` features metadata."""
+    return FEATURES.arrow_schema
+
+
+def reject_arrow_schema() -> pa.Schema:
+    """The rejects table's pyarrow schema."""
+    return REJECT_FEATURES.arrow_schema
+
+
+def _check_box(box: Any) -> str | None:
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        return "box must have 4 numbers"
+    if any(not isinstance(v, (int, float)) or math.isnan(v) for v in box):
+        return "box holds a non-number"
+    x0, y0, x1, y1 = box
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        return f"box {list(box)} is not an ordered box inside [0, 1]"
+    return None
+
+
+def validate_record(row: dict) -> list[str]:
+    """Every way `row` breaks the record contract; an empty list when it is valid."""
+    errors = [f"missing column {k}" for k in FEATURES if k not in row]
+    errors += [f"unknown column {k}" for k in row if k not in FEATURES]
+    if errors:
+        return errors
+    for key in ("id", "source", "source_id", "patient_key", "license"):
+        if not row[key]:
+            errors.append(f"{key} is empty")
+    if row["split"] not in SPLITS:
+        errors.append(f"split {row['split']!r} not in {SPLITS}")
+    image = row["image"] or {}
+    if not image.get("bytes"):
+        errors.append("image has no bytes")
+    for key in ("width", "height", "orig_width", "orig_height"):
+        if not isinstance(row[key], int) or row[key] <= 0:
+            errors.append(f"{key} must be a positive integer")
+    for i, region in enumerate(row["regions"]):
+        problem = _check_box(region.get("box"))
+        if problem:
+            errors.append(f"regions[{i}]: {problem}")
+        if region.get("origin") not in ORIGINS:
+            errors.append(f"regions[{i}]: origin {region.get('origin')!r} not in {ORIGINS}")
+        if not region.get("label"):
+            errors.append(f"regions[{i}]: empty label")
+    for i, desc in enumerate(row["descriptions"]):
+        if not desc.get("text"):
+            errors.append(f"descriptions[{i}]: empty text")
+        if not -1 <= desc.get("region", -1) < len(row["regions"]):
+            errors.append(f"descriptions[{i}]: region index {desc.get('region')} out of range")
+        if desc.get("laterality", "") not in LATERALITIES:
+            errors.append(f"descriptions[{i}]: laterality {desc.get('laterality')!r} not in {LATERALITIES}")
+    return errors

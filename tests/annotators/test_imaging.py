@@ -1,0 +1,95 @@
+import gzip
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from annotators.imaging import DecodeError, FrameSelection, decode, encode_png, resize_long_side
+from annotators.imaging.raster import MAX_PIXELS
+
+
+def _png(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_dicom_ct_rescaled_and_windowed():
+    data = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    [image] = decode(data, "CT_small.dcm")
+    assert image.pixels.dtype == np.uint8 and image.pixels.shape == (128, 128)
+    assert image.modality == "CT" and image.pixel_spacing and image.frame == -1
+    assert image.pixels.std() > 10
+
+
+def test_dicom_monochrome1_is_inverted():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    [plain] = decode(open(get_testdata_file("CT_small.dcm"), "rb").read(), "a.dcm")
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    [inverted] = decode(buffer.getvalue(), "b.dcm")
+    assert np.array_equal(inverted.pixels, 255 - plain.pixels)
+
+
+def test_dicom_multiframe_selection():
+    data = open(get_testdata_file("emri_small.dcm"), "rb").read()  # 10 frames
+    assert [i.frame for i in decode(data, "e.dcm")] == [5]
+    assert [i.frame for i in decode(data, "e.dcm", FrameSelection("even", 3))] == [1, 5, 8]
+    assert [i.frame for i in decode(data, "e.dcm", FrameSelection("mip"))] == [-2]
+
+
+def test_broken_dicom_is_a_clear_reject():
+    data = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    with pytest.raises(DecodeError) as err:
+        decode(data[: len(data) // 2], "cut.dcm")
+    assert err.value.reason == "truncated_file"
+    with pytest.raises(DecodeError, match="empty_file"):
+        decode(b"", "x.png")
+
+
+def test_nifti_canonical_middle_slice():
+    path = str(Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii")
+    [image] = decode(open(path, "rb").read(), "anatomical.nii")
+    volume = nib.as_closest_canonical(nib.load(path))
+    x, y, z = volume.shape[:3]
+    assert image.pixels.shape == (y, x) and image.frame == z // 2 and image.view == "axial"
+    gz = gzip.compress(open(path, "rb").read(), mtime=0)
+    assert np.array_equal(decode(gz, "anatomical.nii.gz")[0].pixels, image.pixels)
+
+
+def test_raster_modes_become_grey():
+    grey = (np.arange(64 * 48) % 256).astype(np.uint8).reshape(48, 64)
+    for data in (_png(grey), _png(np.stack([grey] * 3, -1)), _png(np.dstack([grey] * 3 + [grey])),
+                 _png(grey.astype(np.uint16) * 257)):
+        [image] = decode(data, "x.png")
+        assert image.pixels.shape == (48, 64) and image.pixels.dtype == np.uint8
+
+
+def test_truncated_png_and_bomb_are_rejected():
+    data = _png(np.random.default_rng(0).integers(0, 255, (256, 256), dtype=np.uint8))
+    with pytest.raises(DecodeError) as err:
+        decode(data[: len(data) // 2], "cut.png")
+    assert err.value.reason == "truncated_image"
+    side = int(MAX_PIXELS**0.5) + 10
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
+    with pytest.raises(DecodeError, match="decompression_bomb"):
+        decode(bomb, "bomb.png")
+
+
+def test_resize_keeps_aspect_and_encode_is_deterministic():
+    [image] = decode(open(get_testdata_file("CT_small.dcm"), "rb").read(), "a.dcm")
+    small = resize_long_side(image, 64)
+    assert small.pixels.shape == (64, 64) and small.orig_width == 128
+    assert small.pixel_spacing[0] == pytest.approx(image.pixel_spacing[0] * 2)
+    assert resize_long_side(image, 1024) is image
+    assert encode_png(small.pixels) == encode_png(small.pixels.copy())

@@ -1,0 +1,61 @@
+"""Session-wide fixtures: one real local Ray for the whole run, and one small sample build shared by tests."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from annotators import offline
+
+offline.apply()
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_DATA = ROOT.parent / "shared" / "data" / "real"
+SAMPLE_N = 48
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray, started once (2 CPUs, no dashboard) and shut down at the end of the session."""
+    import ray
+
+    from pipeline.config import RayConfig
+    from pipeline.runtime import ensure_ray
+
+    ensure_ray(RayConfig(num_cpus=2))
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory) -> Path:
+    """The sample source rendered once for the session (n = SAMPLE_N)."""
+    from connectors.sample import generate
+
+    root = tmp_path_factory.mktemp("sample-src")
+    generate(root, n=SAMPLE_N, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample_config(sample_root):
+    """`sample_config(output, **changes)`: the default config pointed at the session's sample and `output`."""
+    from pipeline.config import load_config
+
+    def make(output: Path, **changes):
+        cfg = load_config(ROOT / "configs" / "sample.yaml")
+        source = dataclasses.replace(cfg.sources[0], options={"root": str(sample_root), "n": SAMPLE_N, "seed": 0})
+        return dataclasses.replace(cfg, sources=(source,), output=str(output), rows_per_shard=20, **changes)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_build(ray_cluster, sample_config, tmp_path_factory) -> Path:
+    """A real build of the session's sample source on the session's Ray; returns the output folder."""
+    from pipeline.build import build
+
+    output = tmp_path_factory.mktemp("sample-build")
+    build(sample_config(output))
+    return output

@@ -1,0 +1,91 @@
+"""A real sample build on the session's Ray, read back with datasets, polars and pyarrow."""
+import glob
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pydicom
+import pytest
+
+from annotators.regions import iou
+from pipeline.build import build
+from schemas.record import FEATURES, validate_record
+
+
+def _truth(sample_root: Path) -> dict[str, dict]:
+    return {t["source_id"]: t for t in map(json.loads, (sample_root / "truth.jsonl").read_text().splitlines())}
+
+
+@pytest.fixture(scope="module")
+def shards(sample_build):
+    return sorted(glob.glob(str(sample_build / "shards" / "*.arrow")))
+
+
+def test_shards_load_with_datasets_and_images_decode(sample_build, shards):
+    ds = datasets.load_dataset("arrow", data_files=shards, split="train")
+    assert ds.features == FEATURES
+    one = datasets.Dataset.from_file(shards[0])
+    assert one.features == FEATURES and len(one) > 0
+    manifest = json.loads((sample_build / "manifest.json").read_text())
+    assert len(ds) == manifest["totals"]["rows"] == sum(s["rows"] for s in manifest["shards"])
+    for row in ds.select(range(0, len(ds), 7)):
+        assert row["image"].size == (row["width"], row["height"])
+        assert max(row["width"], row["height"]) <= 512
+        assert validate_record({**row, "image": {"bytes": b"x", "path": ""}}) == []
+
+
+def test_boxes_texts_and_rejects_match_the_truth(sample_build, sample_root, shards):
+    truth = _truth(sample_root)
+    rows = pl.concat([pl.read_ipc_stream(s) for s in shards]).to_dicts()
+    assert all(0.0 <= v <= 1.0 for row in rows for region in row["regions"] for v in region["box"])
+    assert all(row["global_text"].strip() for row in rows)
+    annotated = described = 0
+    for row in rows:
+        expected = truth[row["source_id"]]
+        if not expected["annotated"]:
+            continue
+        for region in expected["regions"]:
+            annotated += 1
+            match = [r for r in row["regions"] if r["label"] == region["label"] and iou(r["box"], region["box"]) > 0.9]
+            assert match, (row["source_id"], region)
+            described += bool(match[0]["text"].strip())
+    assert annotated and described / annotated >= 0.9
+
+    rejects = pa.ipc.open_stream(sample_build / "rejects.arrow").read_all().to_pylist()
+    broken = {sid for sid, t in truth.items() if t["broken"]}
+    assert {r["source_id"] for r in rejects if r["stage"] != "dedup"} == broken
+    assert {r["reason"] for r in rejects} >= {"missing_image", "empty_report", "truncated_image"}
+    planted = {sid for sid, t in truth.items() if t["duplicate_of"]} | {t["duplicate_of"] for t in truth.values()}
+    assert {r["source_id"] for r in rejects if r["stage"] == "dedup"} <= planted  # no false merges
+    manifest = json.loads((sample_build / "manifest.json").read_text())
+    counts = manifest["sources"]["sample"]
+    assert counts["inputs"] == len(truth) and counts["rejects"] == len(rejects)
+    assert counts["inputs"] == len({r["source_id"] for r in rows} | {r["source_id"] for r in rejects})
+
+
+def test_rebuild_is_byte_identical(ray_cluster, sample_build, sample_config, tmp_path):
+    again = build(sample_config(tmp_path / "again"))
+    first = sorted(p.relative_to(sample_build) for p in sample_build.rglob("*") if p.is_file())
+    second = sorted(p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*") if p.is_file())
+    assert first == second and again.manifest["shards"]
+    for rel in first:
+        assert (sample_build / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
+
+
+def test_no_patient_identifier_reaches_the_output(sample_build, sample_root):
+    phi = {s for t in _truth(sample_root).values() for s in t.get("phi", []) if len(s) >= 4}
+    for path in (sample_root / "images").glob("*.dcm"):
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception:
+            continue  # the corrupt DICOM on purpose
+        phi |= {str(header.PatientName), str(header.PatientID), str(header.PatientBirthDate)}
+    assert phi
+    blob = b"".join(p.read_bytes() for p in sample_build.rglob("*") if p.is_file())
+    text = pl.concat([pl.read_ipc_stream(s) for s in sorted((sample_build / "shards").glob("*.arrow"))])
+    for secret in phi:
+        assert secret.encode() not in blob, secret
+    assert not np.any(text["patient_key"].str.contains("SAMPLE-P").to_numpy())
