@@ -1,0 +1,236 @@
+"""Finding mentions of a parsed sentence: the finding, where it is, whether it is negated or uncertain.
+
+Findings stated together ("effusion or pneumothorax") form a group; location phrases ("right upper and lower
+lung zones") attach to the group they premodify ("right lower lobe consolidation"), else to the group before them
+when a preposition leads to them ("opacity in the right lower zone"), else to the nearest group in the statement.
+Each group's clause of the sentence is the text of its mentions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc, Span
+
+from annotators.lexicon import FINDING, LOCATION, ZONES, Lexicon, Place
+
+MAX_PREMODIFIER_GAP = 4  # words between a location and the finding it modifies ("left ... patchy consolidation")
+MAX_PREPOSITION_GAP = 6  # words between a finding and a location led by a preposition
+MAX_NEAREST_GAP = 8  # words between a finding and a location with neither link
+MAX_GROUP_GAP = 4  # words between findings of one group
+MAX_RESTATING_GAP = 7  # words between a finding and its restatement ("..., compatible with consolidation")
+MAX_JOINERS = 3  # words between location terms of one phrase
+MAX_DEPENDENT_GAP = 10  # words between a finding and one that hangs on it by "with"
+LOBAR_ANATOMY = ("lobe", "lingula")
+GENERIC_HEADS = ("lesion",)  # "consolidation lesion" is a consolidation
+
+
+@dataclass(frozen=True)
+class Mention:
+    label: str
+    laterality: str  # "left" | "right" | "bilateral" | "" (patient side)
+    zone: str  # lung zones in ZONES order joined by ","; "" when not stated
+    anatomy: str
+    negated: bool
+    uncertain: bool
+    text: str  # the clause that states it
+    sentence: str
+
+
+@dataclass
+class _Group:
+    findings: list[Span]
+    runs: list[list[Span]] = field(default_factory=list)  # the location phrases attached to it
+
+    @property
+    def places(self) -> list[Span]:
+        return [p for run in self.runs for p in run]
+
+    @property
+    def start(self) -> int:
+        return min(s.start for s in self.findings + self.places)
+
+    @property
+    def end(self) -> int:
+        return max(s.end for s in self.findings + self.places)
+
+
+def doc_mentions(doc: Doc, lexicon: Lexicon) -> list[Mention]:
+    """The mentions of every sentence of a parsed text (entities and words are read once per text)."""
+    ents = doc.ents
+    if not any(e.label_ == FINDING for e in ents):
+        return []
+    strings, text = doc.vocab.strings, doc.text  # Doc.text is rebuilt on every access
+    words = [strings[key] for key in doc.to_array("LOWER").tolist()]
+    mentions, i = [], 0
+    for sent in doc.sents:
+        own = []
+        while i < len(ents) and ents[i].start < sent.end:
+            own.append(ents[i])
+            i += 1
+        mentions += _sentence_mentions(sent, own, text, words, lexicon)
+    return mentions
+
+
+def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str], lexicon: Lexicon) -> list[Mention]:
+    findings = _heads([e for e in ents if e.label_ == FINDING])
+    if not findings:
+        return []
+    places = [e for e in ents if e.label_ == LOCATION]
+    groups = _groups(words, findings, places, lexicon)
+    for run in _location_runs(words, places, lexicon):
+        target = _attachment(words, run, groups, lexicon)
+        if target is not None:
+            target.runs.append(run)
+    _share_locations(words, groups, lexicon)
+    sentence = text[sent.start_char:sent.end_char].strip()
+    mentions = []
+    for group, clause in zip(groups, _clauses(sent, text, words, groups, lexicon)):
+        runs = sorted(group.runs, key=lambda r: r[0].start)
+        place = _combined([[Place.from_key(p.ent_id_) for p in run] for run in runs])
+        seen = set()
+        for finding in group.findings:
+            if finding.ent_id_ in seen:
+                continue
+            seen.add(finding.ent_id_)
+            mentions.append(Mention(finding.ent_id_, place.laterality, ",".join(place.zones), place.anatomy,
+                                    bool(finding._.negex), bool(finding._.uncertain), clause, sentence))
+    return mentions
+
+
+def _heads(findings: list[Span]) -> list[Span]:
+    """Of two adjacent finding words keep the head ("nodular consolidation" -> consolidation), unless the head is
+    generic ("consolidation lesion" -> consolidation)."""
+    kept: list[Span] = []
+    for finding in findings:
+        if kept and kept[-1].end == finding.start:
+            if finding.ent_id_ in GENERIC_HEADS:
+                continue
+            kept.pop()
+        kept.append(finding)
+    return kept
+
+
+def _groups(words: list[str], findings: list[Span], places: list[Span], lexicon: Lexicon) -> list[_Group]:
+    """Findings joined only by "and" / "or" / commas / adjectives, or restated as a diagnosis, share a group."""
+    groups = [_Group([findings[0]])]
+    for finding in findings[1:]:
+        gap = words[groups[-1].end:finding.start]
+        listed = len(gap) <= MAX_GROUP_GAP and not any(w in lexicon.phrase_stops for w in gap) and not any(
+            groups[-1].end <= p.start < finding.start for p in places
+        )
+        if listed or _restates(gap, lexicon):
+            groups[-1].findings.append(finding)
+        else:
+            groups.append(_Group([finding]))
+    return groups
+
+
+def _restates(gap: list[str], lexicon: Lexicon) -> bool:
+    text = f" {' '.join(gap)} "
+    return (len(gap) <= MAX_RESTATING_GAP and not any(w in lexicon.hard_breaks for w in gap)
+            and any(f" {phrase} " in text for phrase in lexicon.restating_phrases))
+
+
+def _location_runs(words: list[str], places: list[Span], lexicon: Lexicon) -> list[list[Span]]:
+    runs: list[list[Span]] = []
+    for place in places:
+        gap = words[runs[-1][-1].end:place.start] if runs else None
+        if gap is not None and len(gap) <= MAX_JOINERS and all(w in lexicon.location_joiners for w in gap):
+            runs[-1].append(place)
+        else:
+            runs.append([place])
+    return runs
+
+
+def _attachment(words: list[str], run: list[Span], groups: list[_Group], lexicon: Lexicon) -> _Group | None:
+    """The group a location phrase belongs to: the one it premodifies, else the one before it when a
+    preposition leads to it, else the nearest one within the statement. Never across a barrier ("without")."""
+    start, end = run[0].start, run[-1].end
+    following = [(f.start, g) for g in groups for f in g.findings if f.start >= end]
+    preceding = [(max(s.end for s in g.findings + g.places if s.end <= start), g)
+                 for g in groups if any(f.end <= start for f in g.findings)]
+    after = min(following, key=lambda c: c[0], default=None)
+    before = max(preceding, key=lambda c: c[0], default=None)
+    if after and not _blocked(gap := words[end:after[0]], lexicon):
+        stops = lexicon.phrase_stops | lexicon.clause_starts
+        if len(gap) <= MAX_PREMODIFIER_GAP and not any(w in stops for w in gap):
+            return after[1]
+    if before and not _blocked(gap := words[before[0]:start], lexicon):
+        if len(gap) <= MAX_PREPOSITION_GAP and (not gap or any(w in lexicon.location_prepositions for w in gap)):
+            return before[1]
+    nearest = [(start - before[0], words[before[0]:start], before[1])] if before else []
+    if after:  # forwards across a clause start only with nothing before, or into a restatement
+        gap = words[end:after[0]]
+        if before is None or not any(w in lexicon.clause_starts for w in gap) or _restates(gap, lexicon):
+            nearest.append((after[0] - end, gap, after[1]))
+    for distance, gap, group in sorted(nearest, key=lambda c: c[0]):
+        if distance <= MAX_NEAREST_GAP and not _blocked(gap, lexicon):
+            return group
+    return None
+
+
+def _blocked(gap: list[str], lexicon: Lexicon) -> bool:
+    return any(w in lexicon.hard_breaks or w in lexicon.location_barriers for w in gap)
+
+
+def _share_locations(words: list[str], groups: list[_Group], lexicon: Lexicon) -> None:
+    """A group without a location that hangs on the previous group by "with" takes that group's location."""
+    for previous, group in zip(groups, groups[1:]):
+        if group.runs or not previous.runs:
+            continue
+        gap = words[previous.end:group.start]
+        if "with" in gap and len(gap) <= MAX_DEPENDENT_GAP and not _blocked(gap, lexicon):
+            group.runs = list(previous.runs)
+
+
+def _clauses(sent: Span, text: str, words: list[str], groups: list[_Group], lexicon: Lexicon) -> list[str]:
+    """Each group's clause: a new clause starts at the first clause start after a group; groups with none between
+    them share one. Hard breaks ("but", ";") around a group bound its clause."""
+    doc = sent.doc
+    segments = [[sent.start, sent.end]]
+    for left, right in zip(groups, groups[1:]):
+        starts = [i for i in range(left.end, right.start) if words[i] in lexicon.clause_starts]
+        segments.append([starts[0], sent.end] if starts else segments[-1])
+        segments[-2][1] = segments[-1][0] if starts else segments[-2][1]
+    clauses = []
+    for group, (a, b) in zip(groups, segments):
+        breaks_before = [i for i in range(a, group.start) if words[i] in lexicon.hard_breaks]
+        breaks_after = [i for i in range(group.end, b) if words[i] in lexicon.hard_breaks]
+        a = breaks_before[-1] + 1 if breaks_before else a
+        b = breaks_after[0] if breaks_after else b
+        clauses.append(_trimmed(doc, text, words, a, b, lexicon))
+    return clauses
+
+
+def _trimmed(doc: Doc, text: str, words: list[str], a: int, b: int, lexicon: Lexicon) -> str:
+    """The text of tokens a..b without leading or trailing punctuation and clause starts."""
+    def loose(i: int) -> bool:
+        return words[i] in lexicon.clause_starts or not any(ch.isalnum() for ch in words[i])
+
+    while a < b and loose(a):
+        a += 1
+    while b > a and loose(b - 1):
+        b -= 1
+    return text[doc[a].idx: doc[b - 1].idx + len(doc[b - 1])] if a < b else ""
+
+
+def _combined(runs: list[list[Place]]) -> Place:
+    """One place from a group's location phrases: both sides make bilateral; zones count only in lung fields;
+    the anatomy is the first most specific structure: an organ outside the lung fields (the "lobe" of a liver is
+    the liver's), then a lobe, then another lung-field structure (hilum, apex, ...), then the lung."""
+    places = [p for run in runs for p in run]
+    sides = {p.laterality for p in places} - {""}
+    laterality = "bilateral" if "bilateral" in sides or len(sides) > 1 else next(iter(sides), "")
+    lung_field = any(p.lung_field for p in places)
+    zones = tuple(z for z in ZONES if lung_field and any(z in p.zones for p in places))
+    named = [p for p in places if p.anatomy]
+    anatomy = min(named, key=_anatomy_rank).anatomy if named else ""
+    return Place(laterality, zones, anatomy, lung_field)
+
+
+def _anatomy_rank(place: Place) -> int:
+    if not place.lung_field:
+        return 0
+    if place.anatomy in LOBAR_ANATOMY:
+        return 1
+    return 3 if place.anatomy == "lung" else 2

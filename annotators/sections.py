@@ -1,0 +1,86 @@
+"""Report sections for the styles our sources write, as de-identified single-paragraph texts.
+
+Styles: "radiology" (MIMIC-like headers), "iu_xray" ("FINDINGS: ...\\nIMPRESSION: ..."), "caption" (one paragraph,
+ROCO / MedPix) and "notes" (covid_chestxray clinical notes). Captions and notes are all findings.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from annotators.deid import scrub_text
+
+STYLES = ("radiology", "iu_xray", "caption", "notes")
+HEADERS = {
+    "findings": ("findings", "finding", "findings and impression", "report", "description"),
+    "impression": ("impression", "impressions", "conclusion", "conclusions", "summary", "opinion"),
+    "other": ("examination", "exam", "indication", "indications", "history", "clinical history", "technique",
+              "comparison", "comparisons", "notification", "recommendation", "recommendations", "recommendation(s)",
+              "procedure",
+              "clinical information", "reason for exam", "reason for examination", "date of exam", "mrn",
+              "referring physician", "wet read", "addendum", "attending", "dictated by", "signed by"),
+}
+BOILERPLATE_LINES = ("final report", "wet read", "preliminary report", "addendum")
+# A header opens a line: words then a colon. A known name opens its section; another upper-case name ("LUNGS:")
+# continues the section it is in.
+_HEADER = re.compile(r"^[ \t]*(?P<name>[A-Za-z][A-Za-z /&()-]{1,40}?)[ \t]*:[ \t]*", re.MULTILINE)
+# Paragraph breaks, bullets ("•", and "-", "*", ">>" opening a line) and "1)" items.
+_BREAKS = re.compile(r"\n[ \t]*\n|[•\u2022\u25cf]|^[ \t]*(?:[-*]|>>)+|(?:^|\s)\d{1,2}\)\s", re.MULTILINE)
+_BREAKS_AND_LINES = re.compile(_BREAKS.pattern + r"|\n")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Sections:
+    findings: str
+    impression: str
+    other: str
+
+
+def flatten(text: str, lines_are_sentences: bool = False) -> str:
+    """One line of text; paragraphs, bullets and "1)" items (and lines, if asked) end with a full stop so they
+    stay sentences. Radiology reports wrap lines inside sentences; captions and notes do not."""
+    breaks = _BREAKS_AND_LINES if lines_are_sentences else _BREAKS
+    pieces = (_SPACE.sub(" ", piece).strip() for piece in breaks.split(text))
+    return " ".join(p if p[-1] in ".!?:;" else p + "." for p in pieces if p)
+
+
+def _kind(name: str) -> str | None:
+    """The section a header opens: findings / impression / other; "" to continue the current one; None if the
+    words before the colon are no header."""
+    key = " ".join(name.lower().split())
+    known = next((kind for kind, names in HEADERS.items() if key in names), None)
+    return known or ("" if name.isupper() and len(key) > 2 else None)
+
+
+def _parts(text: str) -> list[tuple[str, str]]:
+    """(kind, text) in order. Text before the first header has kind ""; a known header's text is its body
+    ("INDICATION: ..." for other sections); an unknown one keeps its name in the findings or impression it
+    continues, else it is unheaded text too."""
+    lines = (line for line in text.splitlines() if line.strip().lower() not in BOILERPLATE_LINES)
+    text = "\n".join(lines)
+    headers = [m for m in _HEADER.finditer(text) if _kind(m.group("name")) is not None]
+    ends = [m.start() for m in headers[1:]] + [len(text)]
+    parts, kind = [("", text[: headers[0].start()] if headers else text)], ""
+    for m, end in zip(headers, ends):
+        name, body = m.group("name").strip(), text[m.end(): end]
+        opened = _kind(name)
+        kind = opened or (kind if kind in ("findings", "impression") else "")
+        if opened in ("", "other"):  # an unknown header, or a section that keeps its name
+            body = f"{name.upper() if opened else name}: {body}"
+        parts.append((kind, body))
+    return [(kind, body) for kind, body in parts if body.strip()]
+
+
+def split_sections(text: str, style: str) -> Sections:
+    """De-identified findings / impression / other of one report (each part scrubbed on its own)."""
+    if style not in STYLES:
+        raise ValueError(f"report style {style!r} is not one of {STYLES}")
+    if style in ("caption", "notes"):
+        return Sections(flatten(scrub_text(text or ""), lines_are_sentences=True), "", "")
+    parts = [(kind, flatten(scrub_text(body))) for kind, body in _parts(text or "")]
+    if not any(kind == "findings" for kind, _ in parts):  # no findings header: the unheaded text is the findings
+        parts = [("findings" if not kind else kind, body) for kind, body in parts]
+    joined = {kind: " ".join(body for k, body in parts if k == kind) for kind in ("findings", "impression")}
+    other = " ".join(body for kind, body in parts if kind not in ("findings", "impression"))
+    return Sections(joined["findings"], joined["impression"], other)
