@@ -23,8 +23,9 @@ build-corpus: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# `make bench N=10000`: per-stage throughput, peak memory at N and at 1,000 studies, Ray beside a plain loop.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/build.py --n $(or $(N),1000)
+	$(BIN)/python benchmarks/scale.py --n $(or $(N),10000)
 
 clean:
 	rm -rf out .pytest_cache

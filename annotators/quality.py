@@ -1,15 +1,15 @@
-"""Image, text and box quality filters; near-duplicate grouping by perceptual hash; report fingerprints.
+"""Image, text and box quality filters; the perceptual hash; fingerprints of templated reports.
 
 Every filter returns a `QualityIssue` (a reason code and a detail for a human) or None; the pipeline turns
 an issue into a reject row of stage "quality". Thresholds live in `QualityConfig` (the `quality:` section of a
-build config) and `DedupConfig` (its `dedup:` section).
+build config). Near-duplicate images are found by annotators.duplicates.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import imagehash
 import numpy as np
@@ -40,14 +40,6 @@ class QualityConfig:
     min_box_side: float = 2.0  # a source box thinner than this many original pixels is degenerate
     max_box_outside: float = 0.25  # share of a source box's area that may lie outside the image
     max_box_area: float = 0.95  # share of the image one source box may cover
-
-
-@dataclass(frozen=True)
-class DedupConfig:
-    """Near-duplicate images: perceptual hashes at most `max_distance` bits apart are one image (kept once)."""
-
-    near_duplicates: bool = True
-    max_distance: int = 6  # Hamming distance between 64-bit DCT hashes; 0 keeps only exact hash matches
 
 
 @dataclass(frozen=True)
@@ -117,66 +109,7 @@ def report_fingerprint(text: str) -> str:
     return hashlib.sha256(" ".join(words).encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class HashedImage:
-    """What near-duplicate grouping needs of one row. `rank` orders rows by the keep rule (smallest is kept)."""
-
-    id: str
-    input: tuple[str, str]  # (source, source_id): frames of one input are never duplicates of each other
-    phash: int
-    rank: tuple
-
-
-@dataclass(frozen=True)
-class NearDuplicate:
-    id: str
-    kept: str  # the id of the row it duplicates
-    distance: int  # Hamming distance between their hashes
-
-
-def keep_rank(annotated_regions: int, orig_width: int, orig_height: int, source: str, source_id: str,
-              row_id: str) -> tuple:
-    """The keep rule: most annotated regions, then the largest original image, then the first in its source."""
-    return (-annotated_regions, -orig_width * orig_height, source, source_id, row_id)
-
-
-def near_duplicates(images: Iterable[HashedImage], max_distance: int) -> list[NearDuplicate]:
-    """Rows whose hash lies within `max_distance` bits of a better-ranked kept row, each with that row.
-
-    Rows are visited in rank order; a row joins the nearest kept row within reach (ties: the better-ranked one),
-    or is kept itself. A row is only ever compared with kept rows, so groups never chain. Candidates come from
-    `max_distance + 1` disjoint bit bands: two hashes within the distance agree on at least one band.
-    """
-    bands = _bands(max_distance + 1)
-    index: list[dict[int, list[int]]] = [{} for _ in bands]
-    kept: list[HashedImage] = []
-    found = []
-    for image in sorted(images, key=lambda i: i.rank):
-        keys = [(image.phash >> shift) & mask for shift, mask in bands]
-        candidates = sorted({k for band, key in zip(index, keys) for k in band.get(key, ())})
-        best = None
-        for k in candidates:
-            other = kept[k]
-            distance = (other.phash ^ image.phash).bit_count()
-            if other.input != image.input and distance <= max_distance and (best is None or distance < best[1]):
-                best = (other, distance)
-        if best:
-            found.append(NearDuplicate(image.id, best[0].id, best[1]))
-            continue
-        for band, key in zip(index, keys):
-            band.setdefault(key, []).append(len(kept))
-        kept.append(image)
-    return found
-
-
-def _bands(count: int) -> list[tuple[int, int]]:
-    """`count` disjoint (shift, mask) bit ranges covering 64 bits."""
-    count = max(1, min(64, count))
-    edges = [round(i * 64 / count) for i in range(count + 1)]
-    return [(lo, (1 << (hi - lo)) - 1) for lo, hi in zip(edges, edges[1:])]
-
-
-def hash_groups(fingerprints: Sequence[tuple[str, tuple[str, str]]]) -> dict[str, int]:
+def shared_fingerprints(fingerprints: Sequence[tuple[str, tuple[str, str]]]) -> dict[str, int]:
     """Fingerprint -> number of distinct inputs that share it, for fingerprints shared by two or more."""
     inputs: dict[str, set] = {}
     for fingerprint, key in fingerprints:

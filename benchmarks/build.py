@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/build.py --n 1000 --num-cpus 2
 
-Both write a complete corpus (shards, manifest, rejects) from the same rendered sample source; the loop calls
-the very stage functions the Ray graph maps (decode_batch, annotate_batch, write_parts, compact_shard).
+Both build the shards from the same rendered sample source; the loop (pipeline.local_build) calls the very stage
+functions the Ray graph maps. benchmarks/scale.py adds per-stage figures and peak memory (`make bench`).
 """
 from __future__ import annotations
 
@@ -14,33 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyarrow as pa
-
 from annotators import offline
-from pipeline.build import PIPELINE_VERSION, build, collect_inputs
+from pipeline.build import build, collect_inputs
 from pipeline.config import RayConfig, load_config
-from pipeline.records import Provenance
-from pipeline.shards import BuildLayout, compact_shard, write_parts
-from pipeline.stages import AnnotateSettings, DecodeSettings, annotate_batch, decode_batch, work_item
+from pipeline.local_build import build_shards_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def single_process(cfg) -> float:
-    """Build `cfg` with a plain loop over the stage functions; returns seconds (inputs collected inside)."""
-    started = time.perf_counter()
-    inputs = collect_inputs(cfg)
-    layout = BuildLayout(cfg.output)
-    decode = DecodeSettings(cfg.image.max_side, cfg.image.frames)
-    annotate = AnnotateSettings(cfg.reports.scispacy_model, cfg.split.validation, cfg.split.test,
-                                Provenance(PIPELINE_VERSION, cfg.content_sha256()))
-    items = [work_item(ref, shard) for ref, shard in zip(inputs.refs, inputs.shards)]
-    for start in range(0, len(items), 64):
-        decoded = decode_batch(pa.Table.from_pylist(items[start:start + 64]), decode)
-        write_parts(annotate_batch(decoded, annotate), layout)
-    for shard in range(inputs.n_shards):
-        compact_shard(layout, shard, inputs.n_shards, {})
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -60,7 +39,9 @@ def main() -> None:
         started = time.perf_counter()
         result = build(cfg)
         ray_seconds = time.perf_counter() - started
-        loop_seconds = single_process(dataclasses.replace(cfg, output=f"{tmp}/loop"))
+        started = time.perf_counter()
+        build_shards_in_process(dataclasses.replace(cfg, output=f"{tmp}/loop"))
+        loop_seconds = time.perf_counter() - started
         same = all((Path(tmp) / "ray" / s["file"]).read_bytes() == (Path(tmp) / "loop" / s["file"]).read_bytes()
                    for s in result.manifest["shards"])
     studies = result.manifest["totals"]["inputs"]

@@ -5,7 +5,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import ray
@@ -16,13 +16,19 @@ from connectors.tables import SourceLayoutError
 from pipeline import storage
 from pipeline.config import BuildConfig, ConfigError, from_dict, to_dict
 from pipeline.dedup import plan_drops
+from pipeline.detect import add_detect_stage
 from pipeline.records import Provenance
 from pipeline.runtime import cluster_cpus, ensure_ray
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_parts, write_rejects
 from pipeline.stages import AnnotateSettings, DecodeSettings, annotate_batch, decode_batch, work_item
+from pipeline.stats import BuildStats
 from schemas.record import SCHEMA_VERSION
 
 PIPELINE_VERSION = "0.1.0"
+# Decode tasks reserve memory for a large radiograph or volume. It also keeps Ray Data from fusing decode into the
+# detector's actors (it fuses only ops with equal remote args), so decoding spreads over every CPU and the
+# detector never waits on a decoder.
+DECODE_TASK_MEMORY = 1024**3
 SAMPLE_SECRET = b"medregion-sample-corpus"  # only for the embedded sample source, whose patients are fake
 
 
@@ -64,7 +70,8 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
         seen: set[str] = set()
         try:
             for ref in connector.refs():
-                ref = dataclasses.replace(ref, detect=ref.detect and source.detector)
+                wanted = source.detector and (not ref.boxes or not cfg.detector.only_unannotated)
+                ref = dataclasses.replace(ref, detect=ref.detect and wanted)
                 if ref.source_id in seen:
                     ref = dataclasses.replace(ref, reject="duplicate_source_id",
                                               detail="the source lists this id twice")
@@ -86,13 +93,17 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
 class BuildResult:
     output: str
     manifest: dict
+    stats: dict = field(default_factory=dict)  # BuildStats.to_dict(): phase and stage timings, inputs per node
 
 
 def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None = None) -> BuildResult:
     """Build (or resume) the corpus of `cfg` into `cfg.output`; `on_progress(done, total)` follows the stages."""
-    ensure_ray(cfg.ray)
+    stats = BuildStats()
+    with stats.phase("start_ray"):
+        ensure_ray(cfg.ray)
     layout = BuildLayout(cfg.output)
-    inputs = collect_inputs(cfg)
+    with stats.phase("collect_inputs"):
+        inputs = collect_inputs(cfg)
     config_sha = cfg.content_sha256()
     state = {"config_sha256": config_sha, "inputs_sha256": inputs.sha256, "n_shards": inputs.n_shards}
     if _finished(layout, state):
@@ -105,14 +116,18 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
     if on_progress:
         on_progress(total - len(todo), total)
     if todo:
-        _run_stages(cfg, layout, todo, config_sha, lambda n: on_progress and on_progress(n, total),
-                    total - len(todo))
-    dedup = plan_drops(layout, inputs.n_shards, cfg.dedup)
-    markers = _compact(layout, inputs.n_shards, done_shards, drops=dedup.drops)
-    _remove_temporaries(layout)
-    manifest = _write_manifest(cfg, layout, inputs, markers, state, dedup.summary)
-    storage.remove_tree(layout.work)
-    return BuildResult(cfg.output, manifest)
+        with stats.phase("stages"):
+            _run_stages(cfg, layout, todo, lambda n: on_progress and on_progress(n, total),
+                        total - len(todo), stats)
+    with stats.phase("dedup"):
+        dedup = plan_drops(layout, inputs.n_shards, cfg.dedup)
+    with stats.phase("compact"):
+        markers = _compact(layout, inputs.n_shards, done_shards, drops=dedup.drops)
+    with stats.phase("manifest"):
+        _remove_temporaries(layout)
+        manifest = _write_manifest(cfg, layout, inputs, markers, state, dedup.summary)
+        storage.remove_tree(layout.work)
+    return BuildResult(cfg.output, manifest, stats.to_dict())
 
 
 def _finished(layout: BuildLayout, state: dict) -> bool:
@@ -148,19 +163,30 @@ def _pending_items(layout: BuildLayout, inputs: Inputs, done_shards: set[int]) -
     return items
 
 
-def _run_stages(cfg: BuildConfig, layout: BuildLayout, items: list[dict], config_sha: str,
-                progress: Callable[[float], None], already: float) -> None:
-    cpus = cluster_cpus()
-    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), cfg.ray.blocks_per_cpu * cpus)))
-    ds = ds.map_batches(decode_batch, batch_format="pyarrow", batch_size=8,
-                        fn_kwargs={"settings": DecodeSettings(cfg.image.max_side, cfg.image.frames, cfg.quality)})
+def stage_settings(cfg: BuildConfig) -> tuple[DecodeSettings, AnnotateSettings]:
+    """What the decode and annotate stages take from a config."""
+    decode = DecodeSettings(cfg.image.max_side, cfg.image.frames, cfg.quality)
     annotate = AnnotateSettings(cfg.reports.scispacy_model, cfg.split.validation, cfg.split.test,
-                                Provenance(PIPELINE_VERSION, config_sha), cfg.quality)
-    ds = ds.map_batches(annotate_batch, batch_format="pyarrow", batch_size=64, fn_kwargs={"settings": annotate})
+                                Provenance(PIPELINE_VERSION, cfg.content_sha256()), cfg.quality)
+    return decode, annotate
+
+
+def _run_stages(cfg: BuildConfig, layout: BuildLayout, items: list[dict], progress: Callable[[float], None],
+                already: float, stats: BuildStats) -> None:
+    decode, annotate = stage_settings(cfg)
+    blocks = max(1, min(len(items), cfg.ray.blocks_per_cpu * cluster_cpus()))
+    per_block = -(-len(items) // blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
+    ds = ray.data.from_items(items, override_num_blocks=blocks)
+    ds = ds.map_batches(decode_batch, batch_format="pyarrow", batch_size=min(8, per_block),
+                        fn_kwargs={"settings": decode}, memory=DECODE_TASK_MEMORY)
+    ds = add_detect_stage(ds, cfg.detector)
+    ds = ds.map_batches(annotate_batch, batch_format="pyarrow", batch_size=min(64, per_block),
+                        fn_kwargs={"settings": annotate})
     ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout})
     done = already
     for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         done += sum(batch.column("inputs").to_pylist())
+        stats.add(batch)
         progress(done)
 
 

@@ -39,6 +39,7 @@ def build(
     n: Optional[int] = typer.Option(None, help="studies in the sample source (overrides its options.n)"),
     ray_address: Optional[str] = typer.Option(None, help="join this Ray cluster instead of starting one"),
     num_cpus: Optional[int] = typer.Option(None, help="CPUs for a local Ray"),
+    stats: Optional[Path] = typer.Option(None, help="write the build's timings and inputs per Ray node here (JSON)"),
 ) -> None:
     """Build (or resume) a corpus: shards, manifest.json and rejects.arrow under the output folder."""
     from pipeline.build import build as run_build
@@ -57,6 +58,8 @@ def build(
             result = run_build(cfg, lambda done, total: progress.update(task, completed=int(done), total=int(total)))
         except ConfigError as exc:
             _fail(str(exc))
+    if stats:
+        stats.write_text(json.dumps(result.stats, indent=2, sort_keys=True) + "\n")
     _print_build(result.output, result.manifest, time.perf_counter() - started)
 
 
@@ -112,6 +115,63 @@ def inspect(
         _print_inspect(str(folder))
 
 
+@app.command()
+def verify(folder: Path = typer.Argument(..., help="a build's output folder")) -> None:
+    """Check every shard against the manifest (sha256, size, rows, schema) and the accounting; exit 1 on a mismatch."""
+    from pipeline.verify import verify as run_verify
+
+    result = run_verify(str(folder))
+    for problem in result.problems:
+        console.print(f"[red]mismatch:[/red] {problem}", soft_wrap=True)
+    if not result.ok:
+        console.print(f"[red]{folder} fails verify[/red]: {len(result.problems)} problems", soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/green]: {result.shards} shards, {result.rows} rows, {result.rejects} rejects; "
+                  f"inputs = rows + rejects for all {result.sources} sources")
+
+
+@app.command()
+def report(
+    folder: Path = typer.Argument(..., help="a build's output folder"),
+    output: Optional[Path] = typer.Option(None, help="the HTML file to write (default FOLDER/report.html)"),
+    truth: Optional[Path] = typer.Option(None, help="a truth file (the sample's truth.jsonl) for alignment and ROI metrics"),
+    gallery: int = typer.Option(12, help="images in the gallery"),
+) -> None:
+    """Write a build's quality report: one self-contained HTML page with plots and a gallery."""
+    from pipeline.report import write_report
+
+    if not (folder / "manifest.json").exists():
+        _fail(f"{folder} holds no manifest.json: not a finished build")
+    path = write_report(folder, output or folder / "report.html", truth, gallery)
+    console.print(f"[green]report[/green] {path}")
+
+
+@app.command()
+def publish(
+    folder: Path = typer.Argument(..., help="a build's output folder (it must pass verify)"),
+    repo_id: str = typer.Option(..., help="the Hub dataset repository, ORG/NAME"),
+    out: Optional[Path] = typer.Option(None, help="where the Hub layout is written (default FOLDER-hub)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="write the layout only, upload nothing"),
+    private: bool = typer.Option(False, "--private", help="create the repository private"),
+    revision: Optional[str] = typer.Option(None, help="the branch to commit to (created when missing)"),
+    shard_mb: float = typer.Option(300.0, help="target size of one Parquet file, MB"),
+    row_group_mb: float = typer.Option(100.0, help="target size of one row group, MB"),
+    retries: int = typer.Option(5, help="further attempts of a Hub call after a network or server error"),
+) -> None:
+    """Publish a build to the Hugging Face Hub as Parquet with a dataset card (token from HF_TOKEN or login)."""
+    from pipeline.publish import PublishError, PublishOptions, publish as run_publish
+
+    options = PublishOptions(repo_id, private, revision, int(shard_mb * 2**20), int(row_group_mb * 2**20), retries)
+    try:
+        layout = run_publish(folder, out or folder.with_name(folder.name + "-hub"), options, dry_run,
+                             lambda message: console.print(message, markup=False))
+    except PublishError as exc:
+        _fail(str(exc))
+    action = "wrote" if dry_run else "published"
+    console.print(f"[green]{action}[/green] {sum(s.rows for s in layout.splits)} rows in "
+                  f"{len(layout.files) - 1} Parquet files + README.md ({layout.folder})")
+
+
 def _load_for_export(config: Path, n: Optional[int]):
     try:
         return _override(load_config(config), None, n, None, None)
@@ -164,6 +224,21 @@ def train_detector(
     result = train(data, out, model, epochs, imgsz, batch, device, name, seed, command, minutes, workers)
     console.print(f"[green]trained[/green] {result.weights} in {result.seconds:.0f} s: "
                   f"mAP50 {result.map50:.3f} on {result.val_images} held-out images; card {result.card}")
+
+
+@app.command("eval-alignment")
+def eval_alignment(
+    folder: Path = typer.Argument(..., help="a build's output folder"),
+    truth: Path = typer.Argument(..., help="the truth file (the sample's truth.jsonl)"),
+) -> None:
+    """Precision and recall of the build's description-to-region links against a truth file."""
+    from annotators.alignment_eval import evaluate
+
+    if not (folder / "manifest.json").exists():
+        _fail(f"{folder} holds no manifest.json: not a finished build")
+    metrics = evaluate(folder, truth)
+    console.print(_table("alignment", ("metric", "value"),
+                         ((k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items())))
 
 
 # Training (training/cli.py): the commands parse arguments and call training.train / training.evaluate.

@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 
 from annotators.imaging import FrameSelection
-from annotators.quality import DedupConfig, QualityConfig
+from annotators.duplicates import DedupConfig
+from annotators.quality import QualityConfig
 
 
 class ConfigError(ValueError):
@@ -76,6 +77,29 @@ class RayConfig:
 
 
 @dataclass(frozen=True)
+class DetectorConfig:
+    """The detector stage; no weights means no detector stage."""
+
+    weights: str | None = None  # a local .pt file (made by `medregion train-detector`); never a hub name
+    batch_size: int = 32  # images per forward pass
+    actors: int = 1  # actor-pool size (at most one per GPU when GPUs exist)
+    conf: float = 0.25
+    iou: float = 0.5
+    imgsz: int = 512
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    only_unannotated: bool = True  # propose only on images whose source gives no boxes
+
+    def weights_sha256(self) -> str:
+        """The weights file's hash (it shapes the rows as much as the settings do); "" without weights."""
+        if not self.weights:
+            return ""
+        try:
+            return hashlib.sha256(Path(self.weights).read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ConfigError(f"detector.weights: cannot read {self.weights}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     sources: tuple[SourceConfig, ...]
     output: str = "out/corpus"
@@ -86,6 +110,7 @@ class BuildConfig:
     licences: LicenceConfig = LicenceConfig()
     quality: QualityConfig = QualityConfig()  # filters: image size and spread, report text, source boxes
     dedup: DedupConfig = DedupConfig()  # near-duplicate images across the corpus
+    detector: DetectorConfig = DetectorConfig()
     ray: RayConfig = RayConfig()
     deid_key_env: str = "MEDREGION_DEID_KEY"  # the environment variable that holds the patient-key secret
 
@@ -107,6 +132,7 @@ class BuildConfig:
         data = to_dict(self)
         for key in ("output", "ray"):
             data.pop(key)
+        data["detector"]["weights"] = self.detector.weights_sha256()  # the file's content, not where it lies
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -1,11 +1,14 @@
 """A shard folder's summary: rows per source, split and modality, regions per image, rejects by reason."""
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from pipeline import storage
 
 
 @dataclass(frozen=True)
@@ -21,18 +24,24 @@ class Summary:
 
 
 def read_shards(folder: str | Path, columns: list[str] | None = None) -> pl.DataFrame:
-    """Every shard of a build as one polars frame (Arrow IPC streams, as listed in the manifest)."""
-    folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    frames = [pl.read_ipc_stream(folder / s["file"], columns=columns) for s in manifest["shards"]]
+    """Every shard of a build as one polars frame (Arrow IPC streams, as listed in the manifest); `folder` may be
+    a path or an fsspec URL."""
+    frames = [_read_stream(folder, s["file"], columns) for s in _manifest(folder)["shards"]]
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
+def _manifest(folder: str | Path) -> dict:
+    return json.loads(storage.read_bytes(storage.join(str(folder), "manifest.json")))
+
+
+def _read_stream(folder: str | Path, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_ipc_stream(io.BytesIO(storage.read_bytes(storage.join(str(folder), name))), columns=columns)
+
+
 def summarize(folder: str | Path) -> Summary:
-    folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = _manifest(folder)
     rows = read_shards(folder, ["source", "split", "modality", "regions"])
-    rejects = pl.read_ipc_stream(folder / manifest["rejects"]["file"])
+    rejects = _read_stream(folder, manifest["rejects"]["file"])
     counts = lambda frame, column: {str(k): int(v) for k, v in frame[column].value_counts(sort=True).iter_rows()}
     n_regions = rows["regions"].list.len() if rows.height else pl.Series([], dtype=pl.UInt32)
     origins = rows.select(pl.col("regions").explode().struct.field("origin")).drop_nulls() if rows.height else None

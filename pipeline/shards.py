@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import storage
+from pipeline import stats, storage
 from schemas.record import REJECT_FEATURES, arrow_schema, reject_arrow_schema
 from schemas.work import annotated_schema
 
@@ -69,23 +69,32 @@ def read_stream(url: str) -> pa.Table:
     return pa.ipc.open_stream(storage.read_bytes(url)).read_all()
 
 
+PART_SUMMARY = pa.schema([("shard", pa.int32()), ("inputs", pa.float64()), ("rejects", pa.int64()),
+                          ("rows", pa.int64()), ("node", pa.string()), ("seconds", stats.SUMMARY_SECONDS)])
+
+
 def write_parts(batch: pa.Table, layout: BuildLayout) -> pa.Table:
-    """Write a batch of annotated rows as one part per shard; return how many inputs each part completes."""
-    summary = []
+    """Write a batch of annotated rows as one part per shard; return per part how many inputs it completes, where
+    it was written and the seconds its rows took per stage (PART_SUMMARY)."""
+    summary, node = [], stats.node_id()
     for shard in sorted(set(batch.column("shard").to_pylist())):
-        part = batch.filter(pc.equal(batch.column("shard"), shard))
-        ids = sorted(part.column("id").to_pylist())
-        name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
-        storage.write_bytes(storage.join(layout.parts(shard), f"{name}.arrow"), stream_bytes(part, annotated_schema()))
+        clock = stats.StageClock()
+        with clock("write"):
+            part = batch.filter(pc.equal(batch.column("shard"), shard))
+            ids = sorted(part.column("id").to_pylist())
+            name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+            data = stream_bytes(part, annotated_schema())
+            storage.write_bytes(storage.join(layout.parts(shard), f"{name}.arrow"), data)
         expected = part.column("expected").to_pylist()
         summary.append({
             "shard": shard,
             "inputs": sum(1.0 / e for e in expected),
             "rejects": sum(1 for r in part.column("reject_reason").to_pylist() if r),
             "rows": part.num_rows,
+            "node": node,
+            "seconds": {**stats.summed_seconds(part), **clock.seconds},
         })
-    return pa.Table.from_pylist(summary, schema=pa.schema([("shard", pa.int32()), ("inputs", pa.float64()),
-                                                           ("rejects", pa.int64()), ("rows", pa.int64())]))
+    return pa.Table.from_pylist(summary, schema=PART_SUMMARY)
 
 
 def completed_inputs(layout: BuildLayout, shard: int) -> set[tuple[str, str]]:
@@ -117,7 +126,7 @@ def compact_shard(layout: BuildLayout, shard: int, n_shards: int, drops: dict[st
     table = table.sort_by([("id", "ascending")])
     ids = table.column("id").to_pylist()
     first = [i for i, row_id in enumerate(ids) if i == 0 or ids[i - 1] != row_id]
-    table = table.take(first)
+    table = table.take(pa.array(first, pa.int64()))  # typed: an empty list would be a null array
 
     rows = table.to_pylist()
     rejects, keep = [], []
@@ -130,7 +139,7 @@ def compact_shard(layout: BuildLayout, shard: int, n_shards: int, drops: dict[st
                             "stage": stage, "reason": reason, "detail": detail})
         else:
             keep.append(index)
-    records = table.take(keep)
+    records = table.take(pa.array(keep, pa.int64()))
     inputs = [list(key) for key in sorted({(row["source"], row["source_id"]) for row in rows})]
     marker = {"shard": shard, "rows": records.num_rows, "rejects": rejects, "inputs": inputs,
               "sources": _source_counts(records, rejects)}

@@ -22,6 +22,7 @@ from annotators.reports import ReportParser
 from connectors.base import StudyRef, record_id
 from pipeline import storage
 from pipeline.records import Provenance, assemble, assign_split
+from pipeline.stats import StageClock, add_seconds
 from schemas.work import DECODED, annotated_schema
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
@@ -66,11 +67,12 @@ def reject_row(ref: StudyRef, shard: int, stage: str, reason: str, detail: str, 
 
 def decode_batch(batch: pa.Table, settings: DecodeSettings) -> pa.Table:
     """Work items -> decoded rows: one per selected frame/slice, or one reject row per input that fails."""
-    rows = []
-    for item in batch.to_pylist():
-        ref = StudyRef.from_row(json.loads(item["ref"]))
-        rows.extend(decode_ref(ref, item["shard"], settings))
-    return pa.Table.from_pylist(rows, schema=DECODED)
+    clock, rows = StageClock(), []
+    with clock("decode"):
+        for item in batch.to_pylist():
+            ref = StudyRef.from_row(json.loads(item["ref"]))
+            rows.extend(decode_ref(ref, item["shard"], settings))
+    return add_seconds(pa.Table.from_pylist(rows, schema=DECODED), clock.seconds)
 
 
 def decode_ref(ref: StudyRef, shard: int, settings: DecodeSettings) -> list[dict]:
@@ -87,7 +89,7 @@ def decode_ref(ref: StudyRef, shard: int, settings: DecodeSettings) -> list[dict
     except (FileNotFoundError, IsADirectoryError):
         return [reject_row(ref, shard, "decode", "missing_image", f"image file {ref.image} does not exist")]
     try:
-        images = decode(data, ref.image, settings.frames, rescale=ref.rescale or None)
+        images = decode(data, ref.image, settings.frames, rescale=ref.rescale or None, max_side=settings.max_side)
     except DecodeError as exc:
         return [reject_row(ref, shard, "decode", exc.reason, exc.detail)]
     issue = _box_issue(ref, images[0].orig_width, images[0].orig_height, settings.quality)
@@ -164,15 +166,16 @@ def _parser(scispacy_model: str | None) -> ReportParser:
 
 def annotate_batch(batch: pa.Table, settings: AnnotateSettings) -> pa.Table:
     """Decoded rows -> shard rows: report parsed and aligned to the regions, image encoded; rejects carried."""
-    rows = batch.to_pylist()
+    clock, rows = StageClock(), batch.to_pylist()
     kept = [row for row in rows if not row["reject_reason"]]
-    parsed = _parser(settings.scispacy_model).parse_many(
-        [row["report"] for row in kept], [row["report_style"] for row in kept]
-    )
+    with clock("parse"):
+        parsed = _parser(settings.scispacy_model).parse_many(
+            [row["report"] for row in kept], [row["report_style"] for row in kept]
+        )
     by_id = {row["id"]: report for row, report in zip(kept, parsed)}
     out = []
     for row in rows:
-        bookkeeping = {k: row[k] for k in ("shard", "expected", "input", *REJECT_COLUMNS)}
+        bookkeeping = {k: row[k] for k in ("shard", "expected", "input", "seconds", *REJECT_COLUMNS)}
         report = by_id.get(row["id"])
         issue = report and check_report(" ".join((report.findings, report.impression, report.other)), settings.quality)
         if issue:
@@ -181,10 +184,12 @@ def annotate_batch(batch: pa.Table, settings: AnnotateSettings) -> pa.Table:
             out.append({"id": row["id"], "source": row["source"], "source_id": row["source_id"], **bookkeeping})
             continue
         regions = [Region(**r) for r in row["regions"]]
-        links = align(report.descriptions, regions, row["view"])
-        pixels = np.frombuffer(row["pixels"], dtype=np.uint8).reshape(row["height"], row["width"])
-        split = assign_split(row["patient_key"], row["split"], settings.validation, settings.test)
-        record = assemble(row, encode_png(pixels), perceptual_hash(pixels), regions, report, links, split,
-                          settings.provenance)
+        with clock("align"):
+            links = align(report.descriptions, regions, row["view"])
+        with clock("encode"):
+            pixels = np.frombuffer(row["pixels"], dtype=np.uint8).reshape(row["height"], row["width"])
+            split = assign_split(row["patient_key"], row["split"], settings.validation, settings.test)
+            record = assemble(row, encode_png(pixels), perceptual_hash(pixels), regions, report, links, split,
+                              settings.provenance)
         out.append({**record, **bookkeeping})
-    return pa.Table.from_pylist(out, schema=annotated_schema())
+    return add_seconds(pa.Table.from_pylist(out, schema=annotated_schema()), clock.seconds)

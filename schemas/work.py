@@ -15,6 +15,17 @@ WORK_REGION = pa.struct(
      ("label", pa.string()), ("origin", pa.string()), ("score", pa.float64())]
 )
 
+TIMED_STAGES = ("decode", "detect", "parse", "align", "encode")
+CLOCKS = ("", "_cpu")  # wall seconds; CPU seconds of the stage's whole process (all its threads)
+
+
+def timer_names(stages: tuple[str, ...]) -> list[str]:
+    return [f"{stage}{clock}" for stage in stages for clock in CLOCKS]
+
+
+# A row's share of each stage's wall and CPU seconds (decode, decode_cpu, detect, ...).
+STAGE_SECONDS = pa.struct([(name, pa.float64()) for name in timer_names(TIMED_STAGES)])
+
 BOOKKEEPING = [
     pa.field("shard", pa.int32()),  # the output shard this input belongs to
     pa.field("expected", pa.int32()),  # how many images its input yields (rows + rejects), for resume
@@ -22,6 +33,7 @@ BOOKKEEPING = [
     pa.field("reject_stage", pa.string()),
     pa.field("reject_reason", pa.string()),
     pa.field("reject_detail", pa.string()),
+    pa.field("seconds", STAGE_SECONDS),  # stage's time, carried to the part summaries (pipeline.stats)
 ]
 
 DECODED = pa.schema(

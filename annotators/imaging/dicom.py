@@ -103,10 +103,11 @@ def _frame(ds, index: int | None) -> np.ndarray:
 
 
 def _projection(ds) -> np.ndarray:
-    """The maximum over all frames (in stored values: the modality LUT is monotonic for real data)."""
+    """The brightest value as displayed over all frames (stored values; MONOCHROME1 shows low values bright)."""
     pixels = _frame(ds, None)
     if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
-        pixels = pixels.max(axis=0)
+        monochrome1 = str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1"
+        pixels = pixels.min(axis=0) if monochrome1 else pixels.max(axis=0)
     return pixels
 
 

@@ -14,17 +14,21 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from annotators.imaging.normalise import window_to_uint8
 from annotators.imaging.types import DecodedImage, DecodeError
 
+EXIF_ORIENTATION = 0x0112
 MAX_PIXELS = 100_000_000  # above this, an image is refused as a decompression bomb
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
-def decode_raster(data: bytes) -> list[DecodedImage]:
+def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
                 raise DecodeError("decompression_bomb", f"{image.width}x{image.height} pixels exceed {MAX_PIXELS}")
+            orig_width, orig_height = displayed_size(image)
+            if max_side and image.format == "JPEG":
+                _draft(image, max_side)
             image.load()
             image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
@@ -35,7 +39,21 @@ def decode_raster(data: bytes) -> list[DecodedImage]:
         reason = "truncated_image" if "truncated" in str(exc) or "broken" in str(exc) else "corrupt_image"
         raise DecodeError(reason, str(exc)) from None
     gray = _to_gray(image)
-    return [DecodedImage(pixels=gray, orig_width=gray.shape[1], orig_height=gray.shape[0])]
+    return [DecodedImage(pixels=gray, orig_width=orig_width, orig_height=orig_height)]
+
+
+def displayed_size(image: Image.Image) -> tuple[int, int]:
+    """(width, height) at full resolution as displayed: EXIF orientations 5-8 swap the stored axes."""
+    width, height = image.size
+    return (height, width) if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8) else (width, height)
+
+
+def _draft(image: Image.Image, max_side: int) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling) while the long side stays >= `max_side`, and
+    decode colour straight to luminance (its Y channel)."""
+    scale = min(1.0, max_side / max(image.size))
+    image.draft("L" if image.mode in ("L", "RGB") else image.mode,
+                (round(image.width * scale), round(image.height * scale)))
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:

@@ -22,11 +22,13 @@ def sniff_format(data: bytes, name: str) -> str:
 
 
 def decode(data: bytes, name: str, frames: FrameSelection = FrameSelection(),
-           rescale: tuple[float, float] | None = None) -> list[DecodedImage]:
+           rescale: tuple[float, float] | None = None, max_side: int | None = None) -> list[DecodedImage]:
     """Decode one input file's bytes into one image per selected frame/slice; `DecodeError` when it cannot.
 
     `rescale`: (slope, intercept) that a source states for a volume's raw values when its header does not
-    (CT-RATE's metadata); None keeps the file's own scaling.
+    (CT-RATE's metadata); None keeps the file's own scaling. `max_side`: the caller keeps images no longer
+    than this, so a JPEG may be decoded at a reduced scale (its pixels then stay at least that long, and
+    `orig_width`/`orig_height` are still the file's own size).
     """
     if not data:
         raise DecodeError("empty_file", f"{name} is empty")
@@ -35,4 +37,4 @@ def decode(data: bytes, name: str, frames: FrameSelection = FrameSelection(),
         return decode_dicom(data, frames)
     if kind == "nifti":
         return decode_nifti(data, frames, rescale)
-    return decode_raster(data)
+    return decode_raster(data, max_side)

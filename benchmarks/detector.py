@@ -1,0 +1,130 @@
+"""Images per second of the detector stage beside ultralytics' predict and the bare model forward.
+
+Three ways over the same images, at each batch size, in one run:
+  stage    `DetectStage` on pre-decoded Arrow batches (what the Ray actors run), merge included
+  predict  ultralytics' own `model.predict` over the same image files (its loader, letterbox and NMS)
+  forward  the bare fused model on pre-batched tensors already on the device (no pre- or post-processing)
+  graph    on a GPU: the stage's own CUDA graph replayed on its input buffer (the device's limit for the stage)
+
+    python benchmarks/detector.py --weights configs/detector/sample_yolov8n.pt --images DIR --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from annotators.detector import load_yolo  # noqa: E402
+from pipeline.config import DetectorConfig  # noqa: E402
+from pipeline.detect import CHUNKS_PER_BATCH, SAMPLE_WEIGHTS, DetectStage  # noqa: E402
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def image_files(folder: Path, count: int) -> list[Path]:
+    """`count` image files from `folder`, cycling through them when it holds fewer."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise SystemExit(f"no images under {folder}")
+    return [files[i % len(files)] for i in range(count)]
+
+
+def stage_batches(files: list[Path], batch_size: int) -> list[pa.Table]:
+    """The decode stage's output for `files`: Arrow tables with pixels, sizes and empty regions."""
+    region = pa.struct(
+        [(k, pa.float64()) for k in ("x0", "y0", "x1", "y1")]
+        + [("label", pa.string()), ("origin", pa.string()), ("score", pa.float64())]
+    )
+    images = [np.asarray(Image.open(path).convert("L")) for path in files]
+    tables = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        tables.append(
+            pa.table(
+                {
+                    "pixels": pa.array([image.tobytes() for image in chunk], pa.binary()),
+                    "width": pa.array([image.shape[1] for image in chunk], pa.int32()),
+                    "height": pa.array([image.shape[0] for image in chunk], pa.int32()),
+                    "detect": pa.array([True] * len(chunk)),
+                    "regions": pa.array([[] for _ in chunk], pa.list_(region)),
+                    "reject_reason": pa.array([""] * len(chunk)),
+                }
+            )
+        )
+    return tables
+
+
+def rate(images: int, run: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:
+    """Images per second of `run` (which handles `images` images), best of `repeats` after one warm-up."""
+    run()
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return images / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=str(SAMPLE_WEIGHTS))
+    parser.add_argument("--images", type=Path, required=True, help="folder of PNG/JPEG images (greyscale or not)")
+    parser.add_argument("--count", type=int, default=64, help="images per timed pass")
+    parser.add_argument("--batch-sizes", default="1,8,32")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--imgsz", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    files = image_files(args.images, args.count)
+    config = DetectorConfig(weights=args.weights, imgsz=args.imgsz, device=args.device)
+    yolo = load_yolo(args.weights)
+    torch.set_grad_enabled(False)
+    for batch_size in (int(b) for b in args.batch_sizes.split(",")):
+        stage = DetectStage(replace(config, batch_size=batch_size))
+        detector = stage.detector
+        device, half = detector.device, detector.half
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        if batch_size == int(args.batch_sizes.split(",")[0]):
+            name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+            print(f"device={device} ({name}) half={half} imgsz={detector.imgsz} images/pass={len(files)} "
+                  f"chunks per stage batch={CHUNKS_PER_BATCH} torch={torch.__version__}")
+            print(f"{'batch':>5} {'stage img/s':>12} {'predict img/s':>14} {'forward img/s':>14} {'graph img/s':>12} "
+                  f"{'stage/forward':>14} {'stage/graph':>12} {'stage/predict':>14}")
+        tables = stage_batches(files, batch_size * CHUNKS_PER_BATCH)
+        stage_rate = rate(len(files), lambda: [stage(t) for t in tables], sync, args.repeats)
+
+        predict_args = dict(imgsz=detector.imgsz, half=half, device=str(device), conf=config.conf, iou=config.iou,
+                            batch=batch_size, verbose=False, stream=True)
+        predict_rate = rate(
+            len(files), lambda: sum(1 for _ in yolo.predict([str(f) for f in files], **predict_args)), sync, args.repeats
+        )
+
+        dtype = torch.float16 if half else torch.float32
+        inputs = torch.rand(batch_size, 3, detector.imgsz, detector.imgsz, device=device, dtype=dtype)
+        passes = max(1, len(files) // batch_size)
+        forward_rate = rate(passes * batch_size, lambda: [detector.model(inputs) for _ in range(passes)], sync,
+                            args.repeats)
+        graph = detector.graph
+        graph_rate = float("nan")
+        if graph is not None:
+            graph_rate = rate(passes * batch_size, lambda: [graph.graph.replay() for _ in range(passes)], sync,
+                              args.repeats)
+        print(f"{batch_size:>5} {stage_rate:>12.1f} {predict_rate:>14.1f} {forward_rate:>14.1f} {graph_rate:>12.1f} "
+              f"{stage_rate / forward_rate:>14.2f} {stage_rate / graph_rate:>12.2f} {stage_rate / predict_rate:>14.2f}")
+
+
+if __name__ == "__main__":
+    main()

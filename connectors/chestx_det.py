@@ -1,0 +1,76 @@
+"""ChestX-Det (Lian et al. 2021, github Deepwise-AILab/ChestX-Det-Dataset): 3,578 NIH ChestX-ray14 images.
+
+`ChestX_Det_{train,test}.json`: a list of `{file_name, syms: [class...], boxes: [[x1, y1, x2, y2]...],
+polygons: [[[x, y]...]...]}` (pixels of the 1024 x 1024 PNG); images by `file_name` in the split's image
+folder (`train/`, `test/` as the archives unpack). A box missing for a class falls back to its polygon's
+bounds. The source has no reports: a row's text names its classes ("No finding." when there are none).
+The file names do not identify patients, so each image is its own patient key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from connectors.base import Connector, SourceBox, StudyRef
+from connectors.tables import SourceLayoutError, labels_text, number, read_json, rejected, require_dir
+from schemas.labels import canonical_label
+
+LICENCE = "Apache-2.0 (annotations); NIH ChestX-ray14 images (public, citation requested)"
+
+
+class ChestXDet(Connector):
+    name = "chestx_det"
+
+    @dataclass(frozen=True)
+    class Options(Connector.Options):
+        splits: tuple[str, ...] = ("train", "test")
+        annotations: str = "ChestX_Det_{split}.json"
+        images: str = "{split}"  # the image folder of a split, under root
+
+    def refs(self) -> Iterator[StudyRef]:
+        root = require_dir(self.options.root, "chestx_det root")
+        for split in self.options.splits:
+            entries = read_json(root / self.options.annotations.format(split=split))
+            if not isinstance(entries, list):
+                raise SourceLayoutError(f"chestx_det {split}: expected a list of image entries")
+            folder = root / self.options.images.format(split=split)
+            for entry in entries:
+                yield self._ref(entry, folder, split)
+
+    def _ref(self, entry: dict, folder, split: str) -> StudyRef:
+        name = str(entry.get("file_name") or "")
+        classes = [str(s) for s in entry.get("syms") or []]
+        boxes = _boxes(classes, entry.get("boxes") or [], entry.get("polygons") or [])
+        ref = StudyRef(
+            source=self.source,
+            source_id=name,
+            patient_key=self.patient_key(name),
+            license=LICENCE,
+            image=str(folder / name),
+            report=labels_text(classes),
+            boxes=tuple(b for b in boxes if b),
+            view="PA",
+            split=split,
+            report_style="caption",
+        )
+        if not name:
+            return rejected(ref, "incomplete_entry", "an entry without file_name")
+        if any(b is None for b in boxes):
+            return rejected(ref, "bad_box", f"{name}: a class has neither a valid box nor a polygon")
+        return ref
+
+
+def _boxes(classes: list[str], boxes: list, polygons: list) -> list[SourceBox | None]:
+    out = []
+    for index, name in enumerate(classes):
+        values = [number(v) for v in boxes[index]] if index < len(boxes) and len(boxes[index]) == 4 else None
+        if (values is None or None in values) and index < len(polygons) and polygons[index]:
+            xs = [number(p[0]) for p in polygons[index]]
+            ys = [number(p[1]) for p in polygons[index]]
+            values = None if None in xs + ys else [min(xs), min(ys), max(xs), max(ys)]
+        ok = values is not None and None not in values and values[2] > values[0] and values[3] > values[1]
+        out.append(SourceBox(*values, canonical_label(name)) if ok else None)
+    return out
+
+
+CONNECTOR = ChestXDet

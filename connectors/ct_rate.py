@@ -1,0 +1,90 @@
+"""CT-RATE (Hamamci et al. 2024, huggingface ibrahimhamamci/CT-RATE; layout of its dataset repository).
+
+Volumes: `dataset/<train|valid>/<prefix>_<pid>/<prefix>_<pid>_<scan>/<prefix>_<pid>_<scan>_<recon>.nii.gz`;
+reports: `radiology_text_reports/{train,validation}_reports.csv` (VolumeName, ClinicalInformation_EN,
+Technique_EN, Findings_EN, Impressions_EN); `metadata/{train,validation}_metadata.csv` (VolumeName,
+RescaleSlope, RescaleIntercept, XYSpacing, ZSpacing, ...). The volumes store raw values: the metadata's
+slope and intercept make them Hounsfield units (passed to the decoder as `rescale`). One row per volume
+(reconstructions of one scan are separate rows); the patient key is `<prefix>_<pid>`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from connectors.base import Connector, StudyRef
+from connectors.tables import number, read_table, rejected, require_dir
+
+LICENCE = "CC BY-NC-SA 4.0"
+VOLUME = re.compile(r"^(?P<prefix>train|valid)_(?P<pid>\d+)_(?P<scan>[a-z]+)_(?P<recon>\d+)\.nii(?:\.gz)?$")
+SECTIONS = (("ClinicalInformation_EN", "CLINICAL INFORMATION"), ("Technique_EN", "TECHNIQUE"),
+            ("Findings_EN", "FINDINGS"), ("Impressions_EN", "IMPRESSION"))
+
+
+def volume_path(name: str) -> str | None:
+    """The volume's path under the root, from its VolumeName; None when the name is not in CT-RATE's form."""
+    match = VOLUME.match(name)
+    if not match:
+        return None
+    patient = f"{match['prefix']}_{match['pid']}"
+    return f"dataset/{match['prefix']}/{patient}/{patient}_{match['scan']}/{name}"
+
+
+class CtRate(Connector):
+    name = "ct_rate"
+
+    @dataclass(frozen=True)
+    class Options(Connector.Options):
+        splits: tuple[str, ...] = ("train", "validation")
+        reports: str = "radiology_text_reports/{split}_reports.csv"
+        metadata: str = "metadata/{split}_metadata.csv"  # "" to keep the volumes' own scaling
+
+    def refs(self) -> Iterator[StudyRef]:
+        root = require_dir(self.options.root, "ct_rate root")
+        for split in self.options.splits:
+            reports = read_table(root / self.options.reports.format(split=split), ("VolumeName", "Findings_EN"))
+            scaling = self._scaling(root, split)
+            for row in reports.sort("VolumeName").iter_rows(named=True):
+                yield self._ref(root, split, row, scaling.get(row["VolumeName"], ()))
+
+    def _ref(self, root: Path, split: str, row: dict, rescale: tuple[float, ...]) -> StudyRef:
+        name = row["VolumeName"]
+        relative = volume_path(name)
+        match = VOLUME.match(name)
+        ref = StudyRef(
+            source=self.source,
+            source_id=name,
+            patient_key=self.patient_key(f"{match['prefix']}_{match['pid']}" if match else name),
+            license=LICENCE,
+            image=str(root / relative) if relative else "",
+            report="\n".join(f"{title}: {row[column]}" for column, title in SECTIONS if row.get(column)),
+            modality="CT",
+            view="axial",
+            split=split,
+            report_style="radiology",
+        )
+        if relative is None:
+            return rejected(ref, "bad_volume_name", f"{name!r} is not <train|valid>_<pid>_<scan>_<recon>.nii.gz")
+        if not (row.get("Findings_EN") or row.get("Impressions_EN")):
+            return rejected(ref, "empty_report", f"{name} has neither findings nor impressions")
+        return replace(ref, rescale=rescale)
+
+    def _scaling(self, root: Path, split: str) -> dict[str, tuple[float, float]]:
+        """VolumeName -> (slope, intercept) from the metadata table; {} without one."""
+        if not self.options.metadata:
+            return {}
+        path = root / self.options.metadata.format(split=split)
+        if not path.is_file():
+            return {}
+        table = read_table(path, ("VolumeName", "RescaleSlope", "RescaleIntercept"))
+        out = {}
+        for name, slope, intercept in table.select("VolumeName", "RescaleSlope", "RescaleIntercept").iter_rows():
+            slope, intercept = number(slope), number(intercept)
+            if slope is not None and intercept is not None:
+                out[name] = (slope, intercept)
+        return out
+
+
+CONNECTOR = CtRate

@@ -1,0 +1,101 @@
+"""Any folder of images with an index: a CSV or JSONL of (image path, text[, boxes]) rows, for everything else.
+
+Columns / keys: `image` (path relative to the root, or absolute) and `text` are required; optional are `id`
+(default: the image path), `patient_id` (default: the id), `split`, `license` (default: the `license`
+option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in CSV) of
+`{"x0", "y0", "x1", "y1", "label"[, "frame"]}` objects or `[x0, y0, x1, y1, label[, frame]]` lists, in
+pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from connectors.base import Connector, SourceBox, StudyRef
+from connectors.tables import number, read_table, rejected, require_dir, require_file, resolve
+from schemas.labels import canonical_label
+
+STYLES = ("radiology", "iu_xray", "caption", "notes")
+
+
+class Folder(Connector):
+    name = "folder"
+
+    @dataclass(frozen=True)
+    class Options(Connector.Options):
+        index: str = "index.csv"  # .csv or .jsonl, under root
+        license: str = "unknown"  # the licence of rows that state none
+        report_style: str = "caption"
+
+        def __post_init__(self):
+            if self.report_style not in STYLES:
+                raise ValueError(f"report_style must be one of {STYLES}, got {self.report_style!r}")
+            if not self.index.endswith((".csv", ".jsonl")):
+                raise ValueError(f"index must be a .csv or .jsonl file, got {self.index!r}")
+
+    def refs(self) -> Iterator[StudyRef]:
+        root = require_dir(self.options.root, "folder root")
+        for line, row in enumerate(self._rows(root / self.options.index), start=1):
+            yield self._ref(root, line, row)
+
+    def _rows(self, path: Path) -> Iterator[dict]:
+        if path.suffix == ".csv":
+            yield from read_table(path, ("image", "text")).iter_rows(named=True)
+            return
+        for line_number, line in enumerate(require_file(path, "folder index").read_text("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                row = {"_error": f"line {line_number}: {exc}"}
+            yield row if isinstance(row, dict) else {"_error": f"line {line_number}: not an object"}
+
+    def _ref(self, root: Path, line: int, row: dict) -> StudyRef:
+        image = str(row.get("image") or "").strip()
+        source_id = str(row.get("id") or image or f"line-{line}").strip()
+        ref = StudyRef(
+            source=self.source,
+            source_id=source_id,
+            patient_key=self.patient_key(str(row.get("patient_id") or source_id)),
+            license=str(row.get("license") or self.options.license),
+            image=resolve(root, image),
+            report=str(row.get("text") or ""),
+            view=str(row.get("view") or ""),
+            modality=str(row.get("modality") or ""),
+            split=str(row.get("split") or ""),
+            report_style=self.options.report_style,
+        )
+        if "_error" in row:
+            return rejected(ref, "bad_index_row", row["_error"])
+        if not image:
+            return rejected(ref, "no_image", f"index row {line} names no image")
+        try:
+            boxes = _boxes(row.get("boxes"))
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            return rejected(ref, "bad_boxes", f"index row {line}: {exc}")
+        return replace(ref, boxes=boxes)
+
+
+def _boxes(value) -> tuple[SourceBox, ...]:
+    if value in (None, ""):
+        return ()
+    items = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError("boxes must be a list")
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            coords, name, frame = [item[k] for k in ("x0", "y0", "x1", "y1")], item["label"], item.get("frame", -1)
+        else:
+            coords, name, frame = item[:4], item[4], item[5] if len(item) > 5 else -1
+        values = [number(v) for v in coords]
+        if None in values or values[2] <= values[0] or values[3] <= values[1]:
+            raise ValueError(f"{coords} is not a box (x0 < x1, y0 < y1)")
+        out.append(SourceBox(*values, canonical_label(str(name)), int(frame)))
+    return tuple(out)
+
+
+CONNECTOR = Folder

@@ -1,0 +1,84 @@
+"""MIMIC-CXR 2.x (DICOM) and MIMIC-CXR-JPG 2.x (PhysioNet; layouts of releases 2.0.0 / 2.1.0).
+
+Images: `files/p<first two digits>/p<subject_id>/s<study_id>/<dicom_id>.dcm` (or `.jpg` in MIMIC-CXR-JPG);
+reports (from `mimic-cxr-reports.zip`): `files/p../p<subject_id>/s<study_id>.txt`, one per study, with a
+FINAL REPORT header and "___" where identifiers were removed. The image list comes from
+`mimic-cxr-2.0.0-metadata.csv(.gz)` (dicom_id, subject_id, study_id, ViewPosition, ...; MIMIC-CXR-JPG) or,
+for the DICOM release alone, `cxr-record-list.csv(.gz)` (subject_id, study_id, dicom_id, path); the split
+from `mimic-cxr-2.0.0-split.csv(.gz)` (train / validate / test). Both tables are read with polars (377,110
+rows). Files are not checked one by one here: the decode stage rejects a missing image or report.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import polars as pl
+
+from connectors.base import Connector, StudyRef
+from connectors.tables import SourceLayoutError, first_existing, read_table, rejected, require_dir
+
+LICENCE = "PhysioNet Credentialed Health Data License 1.5.0"
+INDEXES = ("mimic-cxr-2.0.0-metadata.csv.gz", "mimic-cxr-2.0.0-metadata.csv", "cxr-record-list.csv.gz",
+           "cxr-record-list.csv")
+SPLITS = ("mimic-cxr-2.0.0-split.csv.gz", "mimic-cxr-2.0.0-split.csv")
+KEYS = ("dicom_id", "subject_id", "study_id")
+
+
+def study_folder(subject_id: str, study_id: str) -> str:
+    """files/pXX/pNNNNNNNN/sNNNNNNNN, relative to a MIMIC-CXR(-JPG) root."""
+    return f"files/p{subject_id[:2]}/p{subject_id}/s{study_id}"
+
+
+class MimicCxr(Connector):
+    name = "mimic_cxr"
+
+    @dataclass(frozen=True)
+    class Options(Connector.Options):
+        images: str = "jpg"  # "jpg" (MIMIC-CXR-JPG) or "dcm" (MIMIC-CXR)
+        reports_root: str = ""  # the folder whose files/ holds the report .txt files; "" = root
+        index: str = ""  # the image table under root; "" = the first of INDEXES that exists
+        split: str = ""  # the split table under root; "" = the first of SPLITS that exists (none: by patient)
+        views: tuple[str, ...] = ()  # keep only these ViewPositions (e.g. PA, AP); others become rejects
+
+        def __post_init__(self):
+            if self.images not in ("jpg", "dcm"):
+                raise ValueError(f"images must be jpg or dcm, got {self.images!r}")
+
+    def refs(self) -> Iterator[StudyRef]:
+        root = require_dir(self.options.root, "mimic_cxr root")
+        reports = Path(self.options.reports_root or root)
+        views = {v.upper() for v in self.options.views}
+        for row in self.table(root).iter_rows(named=True):
+            folder = study_folder(row["subject_id"], row["study_id"])
+            view = row.get("ViewPosition", "")
+            ref = StudyRef(
+                source=self.source,
+                source_id=row["dicom_id"],
+                patient_key=self.patient_key(row["subject_id"]),
+                license=LICENCE,
+                image=str(root / folder / f"{row['dicom_id']}.{self.options.images}"),
+                report_path=f"{reports / folder}.txt",
+                view=view,
+                split=row.get("split", ""),
+                report_style="radiology",
+            )
+            if views and view.upper() not in views:
+                ref = rejected(ref, "view_excluded", f"ViewPosition {view or '(blank)'} is not in {sorted(views)}")
+            yield ref
+
+    def table(self, root: Path) -> pl.DataFrame:
+        """The image list joined to the split, sorted by dicom_id (polars: the metadata has 377k rows)."""
+        index = root / self.options.index if self.options.index else first_existing(root, INDEXES)
+        if index is None:
+            raise SourceLayoutError(f"mimic_cxr: none of {INDEXES} under {root}")
+        images = read_table(index, KEYS)
+        split = root / self.options.split if self.options.split else first_existing(root, SPLITS)
+        if split is not None:
+            images = images.join(read_table(split, KEYS + ("split",)).select("dicom_id", "split"), on="dicom_id",
+                                 how="left").with_columns(pl.col("split").fill_null(""))
+        return images.sort("dicom_id")
+
+
+CONNECTOR = MimicCxr

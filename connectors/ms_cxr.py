@@ -1,0 +1,81 @@
+"""MS-CXR phrase grounding 0.1 / 1.x (Boecking et al. 2022, PhysioNet), joined to MIMIC-CXR-JPG images.
+
+`MS_CXR_Local_Alignment_v1.*.csv`: one row per box-phrase pair (dicom_id, category_name, label_text, path
+(relative to the MIMIC-CXR-JPG root, `files/pXX/p<subject_id>/s<study_id>/<dicom_id>.jpg`), x, y, w, h in
+pixels of an image of image_width x image_height, split). An image becomes one row: its phrases (the
+region-level descriptions) are its text, each box keeps its category; boxes are scaled to the real image size
+read from its header when the stated size differs. The patient key is the subject id in the path.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import polars as pl
+
+from connectors.base import Connector, StudyRef
+from connectors.tables import (SourceLayoutError, image_size, number, read_table, rejected, require_dir, resolve,
+                               scaled_box)
+from schemas.labels import canonical_label
+
+LICENCE = "PhysioNet Credentialed Health Data License 1.5.0"
+REQUIRED = ("dicom_id", "category_name", "label_text", "path", "x", "y", "w", "h", "image_width", "image_height")
+SUBJECT = re.compile(r"/p(\d{6,})/")
+
+
+class MsCxr(Connector):
+    name = "ms_cxr"
+
+    @dataclass(frozen=True)
+    class Options(Connector.Options):
+        csv: str = ""  # "" = the newest MS_CXR_Local_Alignment_v*.csv under root
+        images_root: str = ""  # the MIMIC-CXR-JPG root the `path` column is relative to; "" = root
+
+    def refs(self) -> Iterator[StudyRef]:
+        root = require_dir(self.options.root, "ms_cxr root")
+        table = read_table(self._csv(root), REQUIRED)
+        images_root = self.options.images_root or str(root)
+        for (dicom_id,), group in sorted(table.group_by("dicom_id", maintain_order=True), key=lambda g: g[0][0]):
+            yield self._ref(str(dicom_id), group, images_root)
+
+    def _csv(self, root: Path) -> Path:
+        if self.options.csv:
+            return root / self.options.csv
+        found = sorted(root.glob("MS_CXR_Local_Alignment_v*.csv"))
+        if not found:
+            raise SourceLayoutError(f"ms_cxr: no MS_CXR_Local_Alignment_v*.csv under {root}")
+        return found[-1]
+
+    def _ref(self, dicom_id: str, group: pl.DataFrame, images_root: str) -> StudyRef:
+        rows = group.to_dicts()
+        first = rows[0]
+        subject = SUBJECT.search("/" + first["path"])
+        image = resolve(images_root, first["path"])
+        ref = StudyRef(
+            source=self.source,
+            source_id=dicom_id,
+            patient_key=self.patient_key(subject.group(1) if subject else dicom_id),
+            license=LICENCE,
+            image=image,
+            report="\n\n".join(dict.fromkeys(r["label_text"] for r in rows if r["label_text"])),
+            split=first.get("split", ""),
+            report_style="caption",
+        )
+        if not Path(image).is_file():
+            return rejected(ref, "missing_image", f"{first['path']} is not under {images_root}")
+        actual = image_size(image)
+        boxes = []
+        for r in rows:
+            x, y, w, h = (number(r[k]) for k in ("x", "y", "w", "h"))
+            declared = (number(r["image_width"]) or 0.0, number(r["image_height"]) or 0.0)
+            box = None if None in (x, y, w, h) else scaled_box(x, y, x + w, y + h, canonical_label(r["category_name"]),
+                                                              declared, actual)
+            if box is None:
+                return rejected(ref, "bad_box", f"{dicom_id}: box {r['x']},{r['y']},{r['w']},{r['h']} is not a box")
+            boxes.append(box)
+        return replace(ref, boxes=tuple(boxes))
+
+
+CONNECTOR = MsCxr

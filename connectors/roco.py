@@ -1,0 +1,93 @@
+"""ROCO (Pelka et al. 2018, github razorx89/roco-dataset; layout of its `data/` folder).
+
+Per split and kind, `data/<split>/<radiology|non-radiology>/` holds `captions.txt` (`ROCO_00001<TAB>caption`),
+`licences.txt` (CSV `ROCO_ID,PMC_ID,CC`, where PMC_ID is the image file name `PMC<id>_<figure>.jpg`),
+`dlinks.txt` (`ROCO_ID<TAB>wget ... PMC<id>.tar.gz ...<TAB><figure>.jpg`) and, after `scripts/fetch.py`,
+`images/PMC<id>_<figure>.jpg`. A row's licence is its CC cell ("NO-CC CODE" stays as written); the patient key
+is the article (figures of one article may show one patient). Captions without an image are rejects.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from connectors.base import Connector, StudyRef
+from connectors.tables import SourceLayoutError, read_table, rejected, require_dir, require_file
+
+UNKNOWN_LICENCE = "unknown"
+PMC_ARCHIVE = re.compile(r"(PMC\d+)\.tar\.gz")
+
+
+class Roco(Connector):
+    name = "roco"
+
+    @dataclass(frozen=True)
+    class Options(Connector.Options):
+        splits: tuple[str, ...] = ("train", "validation", "test")
+        kinds: tuple[str, ...] = ("radiology",)  # add "non-radiology" for the rest
+        captions: str = "captions.txt"
+        licences: str = "licences.txt"
+        dlinks: str = "dlinks.txt"
+        images: str = "images"
+
+    def refs(self) -> Iterator[StudyRef]:
+        root = require_dir(self.options.root, "roco root")
+        for split in self.options.splits:
+            for kind in self.options.kinds:
+                yield from self._folder_refs(require_dir(root / split / kind, "roco split folder"), split)
+
+    def _folder_refs(self, folder: Path, split: str) -> Iterator[StudyRef]:
+        captions = _tab_lines(require_file(folder / self.options.captions, "roco captions"))
+        licences, files = self._links(folder)
+        for roco_id, fields in captions:
+            caption = fields[0] if fields else ""
+            name = files.get(roco_id, "")
+            ref = StudyRef(
+                source=self.source,
+                source_id=roco_id,
+                patient_key=self.patient_key(name.split("_", 1)[0] if name else roco_id),
+                license=licences.get(roco_id) or UNKNOWN_LICENCE,
+                image=str(folder / self.options.images / name) if name else "",
+                report=caption,
+                split=split,
+                report_style="caption",
+            )
+            if not name:
+                yield rejected(ref, "no_image_link", f"{roco_id} is in neither licences nor dlinks")
+            elif not caption:
+                yield rejected(ref, "empty_caption", f"{roco_id} has no caption")
+            else:
+                yield ref
+
+    def _links(self, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+        """(ROCO id -> licence, ROCO id -> image file name): from licences.txt, names else from dlinks.txt."""
+        licences: dict[str, str] = {}
+        names: dict[str, str] = {}
+        dlinks = folder / self.options.dlinks
+        if dlinks.is_file():
+            for roco_id, fields in _tab_lines(dlinks):
+                archive = PMC_ARCHIVE.search(fields[0]) if len(fields) >= 2 else None
+                if archive:
+                    names[roco_id] = f"{archive.group(1)}_{fields[-1]}"  # as scripts/fetch.py names the file
+        if (folder / self.options.licences).is_file():
+            table = read_table(folder / self.options.licences, ("ROCO_ID", "PMC_ID", "CC"))
+            licences = dict(zip(table["ROCO_ID"], table["CC"]))
+            names.update((k, v) for k, v in zip(table["ROCO_ID"], table["PMC_ID"]) if v)
+        return licences, names
+
+
+def _tab_lines(path: Path) -> list[tuple[str, list[str]]]:
+    """`id<TAB>field<TAB>...` lines -> [(id, [fields, stripped])] in file order; blank lines skipped."""
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, rest = line.partition("\t")
+        if key.strip():
+            out.append((key.strip(), [f.strip() for f in rest.split("\t")] if rest else []))
+    if not out:
+        raise SourceLayoutError(f"{path}: no `id<TAB>...` lines")
+    return out
+
+
+CONNECTOR = Roco

@@ -1,0 +1,128 @@
+"""The corpus-wide step between the stages and compaction: near-duplicate images and templated reports.
+
+1. One Ray task per shard reads its parts (memory-mapped) and returns two objects: small keys (id, input, keep
+   rank, report fingerprint, keypoint index keys) that come to the driver, and the images' signatures
+   (annotators.duplicates), which stay in the object store.
+2. The driver picks candidate pairs from the index keys; Ray tasks check them in detail, grouped by the pair of
+   shards they need.
+3. The driver applies the keep rule. Near-duplicates become `Drop`s for `compact_shard`; reports shared word
+   for word by several inputs (templated normal reports) are counted for the manifest, not dropped.
+Every step runs in a fixed order on the same parts, so a resumed build makes the same decisions.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+from fsspec.implementations.local import LocalFileSystem
+from PIL import Image
+
+from annotators.duplicates import (DedupConfig, NearDuplicate, Signature, candidate_pairs, detail_agreement,
+                                   index_keys, keep_first, keep_rank, signature)
+from annotators.quality import report_fingerprint, shared_fingerprints
+from pipeline import storage
+from pipeline.shards import BuildLayout, Drop
+
+KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "image",
+               "reject_reason"]
+
+
+@dataclass(frozen=True)
+class RowKey:
+    id: str
+    input: tuple[str, str]  # (source, source_id)
+    shard: int
+    rank: tuple  # annotators.duplicates.keep_rank
+    report: str  # report fingerprint
+    index: np.ndarray  # keypoint index keys
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    drops: dict[str, Drop]  # row id -> why it leaves the corpus
+    summary: dict  # counts for the manifest
+
+
+def read_columns(url: str, columns: list[str]) -> pa.Table:
+    """Some columns of an Arrow IPC stream file; a local file is memory-mapped rather than read."""
+    fs, path = storage.filesystem(url)
+    if isinstance(fs, LocalFileSystem):
+        with pa.memory_map(path) as source:
+            return pa.ipc.open_stream(source).read_all().select(columns)
+    with fs.open(path, "rb") as handle:
+        return pa.Table.from_batches([b.select(columns) for b in pa.ipc.open_stream(handle)])
+
+
+def shard_signatures(layout: BuildLayout, shard: int) -> tuple[list[RowKey], dict[str, Signature]]:
+    """Keys and signatures of the distinct kept rows of one shard's parts, by id."""
+    rows: dict[str, dict] = {}
+    for url in storage.list_files(layout.parts(shard), ".arrow"):
+        table = read_columns(url, KEY_COLUMNS)
+        rows.update((row["id"], row) for row in table.filter(pc.equal(table.column("reject_reason"), "")).to_pylist())
+    keys, signatures = [], {}
+    for row_id in sorted(rows):
+        row = rows[row_id]
+        pixels = np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("L"))
+        signatures[row_id] = signature(pixels)
+        report = row["report"]
+        keys.append(RowKey(
+            id=row_id,
+            input=(row["source"], row["source_id"]),
+            shard=shard,
+            rank=keep_rank(sum(r["origin"] == "annotation" for r in row["regions"]), row["orig_width"],
+                           row["orig_height"], row["source"], row["source_id"], row_id),
+            report=report_fingerprint(" ".join((report["findings"], report["impression"], report["other"]))),
+            index=index_keys(signatures[row_id].descriptors),
+        ))
+    return keys, signatures
+
+
+def check_pairs(pairs: list[tuple[str, str]], first: dict[str, Signature], second: dict[str, Signature]
+                ) -> list[float]:
+    """Detail agreement of each (id in `first`, id in `second`) pair."""
+    return [detail_agreement(first[a], second[b]) for a, b in pairs]
+
+
+def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig) -> DedupResult:
+    """Read every shard's keys and signatures (in parallel), check candidate pairs, decide the drops."""
+    read = ray.remote(num_returns=2)(shard_signatures)
+    refs = [read.remote(layout, s) for s in range(n_shards)]
+    keys = [key for shard_keys in ray.get([keys_ref for keys_ref, _ in refs]) for key in shard_keys]
+    found: list[NearDuplicate] = []
+    if cfg.near_duplicates:
+        pairs = candidate_pairs([k.index for k in keys], cfg.candidates_per_image)
+        groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for a, b in pairs:
+            groups.setdefault((keys[a].shard, keys[b].shard), []).append((a, b))
+        check = ray.remote(check_pairs)
+        futures = {group: check.remote([(keys[a].id, keys[b].id) for a, b in members], refs[group[0]][1],
+                                       refs[group[1]][1]) for group, members in sorted(groups.items())}
+        verified = {pair: agreement for group, future in futures.items()
+                    for pair, agreement in zip(groups[group], ray.get(future)) if agreement >= cfg.min_agreement}
+        found = keep_first([k.rank for k in keys], [k.input for k in keys], verified)
+    return decide(keys, found, cfg)
+
+
+def decide(keys: list[RowKey], found: list[NearDuplicate], cfg: DedupConfig) -> DedupResult:
+    """The drops and the manifest summary from the keys and the near-duplicates found among them."""
+    drops = {keys[d.index].id: Drop("dedup", "near_duplicate",
+                                    f"copy of {keys[d.kept].id} (detail agreement {d.agreement:.2f})") for d in found}
+    shared = shared_fingerprints([(k.report, k.input) for k in keys if k.id not in drops])
+    summary = {
+        "near_duplicates": {
+            "enabled": cfg.near_duplicates,
+            "min_agreement": cfg.min_agreement,
+            "rows_dropped": len(found),
+            "rows_kept_with_copies": len({d.kept for d in found}),
+        },
+        "templated_reports": {
+            "reports": len(shared),
+            "inputs": sum(shared.values()),
+            "largest": max(shared.values(), default=0),
+        },
+    }
+    return DedupResult(drops, summary)

@@ -1,0 +1,94 @@
+"""Build statistics: the time each stage took, measured inside the stage functions, and where the work ran.
+
+A stage function times itself and shares each batch's seconds evenly over the batch's rows, in their `seconds`
+column (schemas.work.STAGE_SECONDS). The part writer sums the column into its summary, beside its own time and
+its node, so the figures reach the driver with the summaries it already streams back, from any node, with no
+other channel. `BuildStats` adds them up beside the driver's own phase timings.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.work import STAGE_SECONDS, TIMED_STAGES, timer_names
+
+STAGES = (*TIMED_STAGES, "write")  # write: the part writer's own time
+SUMMARY_SECONDS = pa.struct([(name, pa.float64()) for name in timer_names(STAGES)])
+
+
+class StageClock:
+    """Wall and CPU seconds per stage (`stage`, `stage_cpu`), added up over `with clock("stage"):` blocks.
+
+    CPU seconds count every thread of the process (a detector's intra-op threads too), so on a machine shared
+    with other work they still say what a stage costs, where wall seconds also count the waiting."""
+
+    def __init__(self):
+        self.seconds: Counter[str] = Counter()
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - wall
+            self.seconds[f"{stage}_cpu"] += time.process_time() - cpu
+
+
+def add_seconds(table: pa.Table, seconds: dict[str, float]) -> pa.Table:
+    """`table` with a batch's seconds per timer (StageClock.seconds) shared evenly over its rows, added to their
+    `seconds` column."""
+    if table.num_rows == 0:
+        return table
+    index = table.schema.get_field_index("seconds")
+    current = table.column(index).combine_chunks()
+    children = [pc.add(pc.fill_null(pc.struct_field(current, f.name), 0.0), seconds.get(f.name, 0.0) / table.num_rows)
+                for f in STAGE_SECONDS]
+    return table.set_column(index, "seconds", pa.StructArray.from_arrays(children, fields=list(STAGE_SECONDS)))
+
+
+def summed_seconds(table: pa.Table) -> dict[str, float]:
+    """Seconds per timer over the rows of `table`."""
+    column = table.column("seconds")
+    return {f.name: pc.sum(pc.fill_null(pc.struct_field(column, f.name), 0.0)).as_py() or 0.0 for f in STAGE_SECONDS}
+
+
+def node_id() -> str:
+    """The id of the Ray node this process runs on; "" outside Ray."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+
+
+@dataclass
+class BuildStats:
+    """What a build measured: driver phases (`with stats.phase("dedup"):`, wall seconds), worker seconds per
+    stage, and inputs per node."""
+
+    phase: StageClock = field(default_factory=StageClock)
+    stage_seconds: Counter = field(default_factory=Counter)
+    images: int = 0  # rows through the stages, rejects included
+    inputs_by_node: Counter = field(default_factory=Counter)
+
+    def add(self, summaries: pa.Table) -> None:
+        """Add the part writer's summaries (see pipeline.shards.write_parts)."""
+        self.images += pc.sum(summaries.column("rows")).as_py() or 0
+        for node, inputs in zip(summaries.column("node").to_pylist(), summaries.column("inputs").to_pylist()):
+            self.inputs_by_node[node] += inputs
+        seconds = summaries.column("seconds")
+        for timer in SUMMARY_SECONDS:
+            self.stage_seconds[timer.name] += pc.sum(pc.struct_field(seconds, timer.name)).as_py() or 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "phases": dict(self.phase.seconds),
+            "stage_seconds": {timer.name: self.stage_seconds[timer.name] for timer in SUMMARY_SECONDS},
+            "images": self.images,
+            "inputs_by_node": {node: round(n, 6) for node, n in sorted(self.inputs_by_node.items())},
+        }

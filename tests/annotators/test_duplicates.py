@@ -1,0 +1,82 @@
+"""Near-duplicate detection on real sample radiographs: copies agree in detail, distinct images do not."""
+from __future__ import annotations
+
+import io
+import itertools
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from annotators.duplicates import candidate_pairs, detail_agreement, index_keys, keep_first, signature
+from annotators.imaging import FrameSelection, decode, resize_long_side
+
+MIN_AGREEMENT = 0.6
+
+
+def _stored(image) -> np.ndarray:
+    return resize_long_side(image, 512).pixels
+
+
+@pytest.fixture(scope="module")
+def originals(sample_root) -> dict[str, object]:
+    """Decoded distinct sample studies (planted copies and broken inputs left out), by source id."""
+    truth = [json.loads(line) for line in (sample_root / "truth.jsonl").read_text().splitlines()]
+    chosen = [t for t in truth if not t["broken"] and not t["duplicate_of"]][:10]
+    return {t["source_id"]: decode((sample_root / t["image"]).read_bytes(), t["image"], FrameSelection())[0]
+            for t in chosen}
+
+
+def _copies(image) -> dict[str, np.ndarray]:
+    """A resized, a re-encoded (JPEG) and a slightly cropped copy, each as the pipeline would store it."""
+    pixels = image.pixels
+    height, width = pixels.shape
+    resized = np.asarray(Image.fromarray(pixels).resize((int(width * 0.75), int(height * 0.75)), Image.BILINEAR))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=75)
+    jpeg = np.asarray(Image.open(buffer))
+    cropped = np.ascontiguousarray(pixels[int(0.03 * height):int(0.97 * height), int(0.02 * width):int(0.96 * width)])
+    return {name: _stored(type(image)(p, p.shape[1], p.shape[0])) for name, p in
+            (("resize", resized), ("jpeg", jpeg), ("crop", cropped))}
+
+
+def test_copies_agree_and_distinct_images_do_not(originals):
+    signatures = {k: signature(_stored(v)) for k, v in originals.items()}
+    for source_id, image in list(originals.items())[:4]:
+        for edit, pixels in _copies(image).items():
+            agreement = detail_agreement(signatures[source_id], signature(pixels))
+            assert agreement > 0.85, (source_id, edit, agreement)
+    distinct = [detail_agreement(signatures[a], signatures[b]) for a, b in itertools.combinations(signatures, 2)]
+    assert max(distinct) < 0.3, max(distinct)
+
+
+def test_agreement_is_deterministic(originals):
+    first, second = [signature(_stored(v)) for v in list(originals.values())[:2]]
+    copy = signature(_copies(list(originals.values())[0])["crop"])
+    assert detail_agreement(first, copy) == detail_agreement(first, copy)
+    assert detail_agreement(first, second) == detail_agreement(first, second)
+
+
+def test_candidates_pair_each_copy_with_its_original(originals):
+    images = list(originals.values())
+    pixels = [_stored(image) for image in images] + [_copies(images[i])[edit] for i, edit in
+                                                     ((1, "crop"), (3, "jpeg"), (5, "resize"))]
+    keys = [index_keys(signature(p).descriptors) for p in pixels]
+    pairs = set(candidate_pairs(keys, per_image=3))
+    n = len(images)
+    assert {(1, n), (3, n + 1), (5, n + 2)} <= pairs
+
+
+def test_keep_rule_picks_the_best_ranked_and_never_chains():
+    ranks = [(2,), (0,), (1,), (3,)]
+    inputs = [("s", "a"), ("s", "b"), ("s", "c"), ("s", "d")]
+    # 1 is kept (best rank); 2 copies 1; 0 copies 2 only (a chain through a dropped row: 0 stays); 3 copies 1 and 0.
+    verified = {(1, 2): 0.95, (0, 2): 0.9, (1, 3): 0.8, (0, 3): 0.99}
+    found = {(d.index, d.kept) for d in keep_first(ranks, inputs, verified)}
+    assert found == {(2, 1), (3, 0)}
+
+
+def test_frames_of_one_input_are_never_duplicates():
+    found = keep_first([(0,), (1,)], [("s", "volume"), ("s", "volume")], {(0, 1): 0.99})
+    assert found == []

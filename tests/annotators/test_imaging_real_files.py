@@ -1,0 +1,247 @@
+"""Decoding real files: pydicom's and pydicom-data's DICOM test files, nibabel's NIfTI files, PIL-written rasters."""
+import dataclasses
+import gzip
+import io
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from annotators.imaging import DecodeError, FrameSelection, decode, resize_long_side
+from annotators.imaging.dicom import ALLOWED_ATTRIBUTES
+
+NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+
+
+def _dicom(name: str, frames: FrameSelection = FrameSelection()):
+    return decode(Path(get_testdata_file(name)).read_bytes(), name, frames)
+
+
+def _saved(ds) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+# --- DICOM --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("group,tolerance", [
+    (("MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm",
+      "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "MR_small_expb.dcm"), 0),
+    (("emri_small.dcm", "emri_small_RLE.dcm", "emri_small_jpeg_2k_lossless.dcm", "emri_small_jpeg_ls_lossless.dcm",
+      "emri_small_big_endian.dcm"), 0),
+    # the CR chest (1955 x 1841, MONOCHROME1) and its JPEG 2000 twin, whose stored values differ slightly
+    (("RG1_UNCI.dcm", "RG1_J2KR.dcm"), 3),
+    (("US1_UNCR.dcm", "US1_J2KR.dcm"), 0),  # colour ultrasound
+    (("SC_rgb.dcm", "SC_rgb_rle.dcm", "SC_rgb_expb.dcm", "SC_rgb_gdcm2k_uncompressed.dcm"), 0),
+])
+def test_transfer_syntaxes_of_one_image_decode_alike(group, tolerance):
+    images = [_dicom(name, FrameSelection("even", 3)) for name in group]
+    for name, decoded in zip(group[1:], images[1:]):
+        assert [i.frame for i in decoded] == [i.frame for i in images[0]], name
+        for a, b in zip(images[0], decoded):
+            assert a.pixels.shape == b.pixels.shape and np.abs(a.pixels.astype(int) - b.pixels).max() <= tolerance, name
+
+
+@pytest.mark.parametrize("name", ["JPGExtended.dcm", "JPEG2000.dcm", "JPEGLSNearLossless_16.dcm", "image_dfl.dcm",
+                                  "SC_rgb_jpeg_dcmtk.dcm", "examples_ybr_color.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm",
+                                  "MR2_J2KI.dcm", "693_J2KI.dcm", "color3d_jpeg_baseline.dcm"])
+def test_compressed_and_colour_files_decode(name):
+    [image] = _dicom(name)
+    assert image.pixels.dtype == np.uint8 and image.pixels.ndim == 2 and image.pixels.std() > 10
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("JPEG-lossy.dcm", "unsupported_compression"),  # 12-bit lossy JPEG: no installed plugin decodes it
+    ("MR_truncated.dcm", "truncated_file"),
+    ("emri_small_jpeg_2k_lossless_too_short.dcm", "truncated_file"),
+    ("rtplan.dcm", "no_pixel_data"),
+    ("badVR.dcm", "corrupt_dicom"),
+])
+def test_what_cannot_decode_is_a_clear_reject(name, reason):
+    with pytest.raises(DecodeError) as err:
+        _dicom(name)
+    assert err.value.reason == reason and err.value.detail
+    if name == "JPEG-lossy.dcm":
+        assert "JPEG Extended" in err.value.detail and "12-bit" in err.value.detail
+
+
+def test_monochrome1_chest_is_displayed_with_dark_lungs():
+    [image] = _dicom("RG1_UNCI.dcm")
+    h, w = image.pixels.shape
+    band = lambda f: image.pixels[h // 2 - 100 : h // 2 + 100, int(f * w) - 50 : int(f * w) + 50].mean()
+    assert band(0.5) > band(0.3) + 30 and band(0.5) > band(0.7) + 30  # mediastinum brighter than both lungs
+    assert image.modality == "CR" and image.orig_width == 1841 and image.pixel_spacing
+
+
+def test_rescale_and_window_follow_the_standard():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.RescaleSlope, ds.RescaleIntercept, ds.WindowCenter, ds.WindowWidth = 2, -1000, 40, 400
+    [image] = decode(_saved(ds), "ct.dcm")
+    values = ds.pixel_array.astype(float) * 2 - 1000
+    low, high = 40 - 0.5 - 399 / 2, 40 - 0.5 + 399 / 2
+    expected = np.clip(np.rint((values - low) / (high - low) * 255), 0, 255)
+    assert np.abs(image.pixels - expected).max() <= 1
+
+
+def test_voi_lut_sequence_and_modality_lut_sequence_files():
+    for name, sequence in (("vlut_04.dcm", "VOILUTSequence"), ("mlut_18.dcm", "ModalityLUTSequence")):
+        ds = pydicom.dcmread(get_testdata_file(name))
+        assert sequence in ds
+        [image] = _dicom(name)
+        from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+        reference = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds)
+        assert np.corrcoef(image.pixels.ravel(), reference.ravel())[0, 1] > 0.99, name
+
+
+def test_enhanced_ct_uses_its_functional_groups():
+    ds = pydicom.dcmread(get_testdata_file("eCT_Supplemental.dcm"))
+    images = _dicom("eCT_Supplemental.dcm", FrameSelection("even", 2))
+    assert [i.frame for i in images] == [0, 1] and images[0].pixel_spacing == pytest.approx((0.388672, 0.388672))
+    group = ds.SharedFunctionalGroupsSequence[0]  # this file states its window and rescale once for all frames
+    centre, width = float(group.FrameVOILUTSequence[0].WindowCenter), float(group.FrameVOILUTSequence[0].WindowWidth)
+    values = ds.pixel_array[1] * float(group.PixelValueTransformationSequence[0].RescaleSlope) + float(
+        group.PixelValueTransformationSequence[0].RescaleIntercept)
+    low, high = centre - 0.5 - (width - 1) / 2, centre - 0.5 + (width - 1) / 2
+    expected = np.clip(np.rint((values - low) / (high - low) * 255), 0, 255)
+    assert np.abs(images[1].pixels - expected).max() <= 1
+
+
+def test_only_allow_listed_attributes_leave_the_decoder():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Okafor^Grace", "PID-99182733", "19510612"
+    ds.InstitutionName, ds.ReferringPhysicianName, ds.AccessionNumber = "Mercy Valley", "Reed^Alan", "A77120034"
+    ds.BodyPartExamined, ds.ViewPosition = "CHEST", "PA"
+    [image] = decode(_saved(ds), "ct.dcm")
+    fields = {k: v for k, v in dataclasses.asdict(image).items() if k != "pixels"}
+    text = repr(fields)
+    for secret in ("Okafor", "Grace", "PID-99182733", "19510612", "Mercy", "Reed", "A77120034"):
+        assert secret not in text
+    assert (image.modality, image.body_part, image.view) == ("CT", "CHEST", "PA")
+    assert set(ALLOWED_ATTRIBUTES) == {"Modality", "ViewPosition", "BodyPartExamined", "PixelSpacing",
+                                       "ImagerPixelSpacing"}
+
+
+# --- NIfTI --------------------------------------------------------------------------------------------------
+def _canonical(path: Path) -> np.ndarray:
+    values = np.asanyarray(nib.as_closest_canonical(nib.load(path)).dataobj, dtype=np.float32)
+    while values.ndim > 3:
+        values = values[..., 0]
+    return values
+
+
+@pytest.mark.parametrize("name", ["anatomical.nii", "example4d.nii.gz", "example_nifti2.nii.gz",
+                                  "reoriented_anat_moved.nii", "standard.nii.gz"])
+def test_slices_are_the_canonical_volume_displayed(name):
+    path = NIBABEL_DATA / name
+    volume = _canonical(path)
+    images = decode(path.read_bytes(), name, FrameSelection("even", 3))
+    for image in images:
+        expected = volume[::-1, ::-1, image.frame].T
+        assert image.pixels.shape == expected.shape and image.view == "axial"
+        if expected.std() > 0:
+            assert np.corrcoef(image.pixels.ravel(), expected.ravel())[0, 1] > 0.98, (name, image.frame)
+    [projection] = decode(path.read_bytes(), name, FrameSelection("mip"))
+    expected = volume.max(axis=2)[::-1, ::-1].T
+    assert projection.frame == -2 and np.corrcoef(projection.pixels.ravel(), expected.ravel())[0, 1] > 0.98
+
+
+def _ct(shape=(64, 48, 10)) -> np.ndarray:
+    x, y = np.mgrid[0 : shape[0], 0 : shape[1]]
+    body = ((x - shape[0] / 2) / (0.45 * shape[0])) ** 2 + ((y - shape[1] / 2) / (0.4 * shape[1])) ** 2 < 1
+    plane = np.where(body, 40.0, -1000.0)
+    plane[30:34, 30:34] = 900.0  # bone
+    return np.repeat(plane[..., None], shape[2], axis=2)
+
+
+def test_ct_volumes_get_the_lung_window_and_a_source_rescale():
+    hu = _ct()
+    data = gzip.compress(nib.Nifti1Image(hu.astype(np.int16), np.diag([0.7, 0.7, 2.0, 1.0])).to_bytes(), mtime=0)
+    [image] = decode(data, "ct.nii.gz")
+    assert image.modality == "CT" and image.pixel_spacing == pytest.approx((0.7, 0.7))
+    assert {int(v) for v in np.unique(image.pixels)} == {60, 236, 255}  # air, soft tissue, bone at -1350..150 HU
+    raw = nib.Nifti1Image((hu + 1024).astype(np.uint16), np.eye(4)).to_bytes()  # raw values, scaling elsewhere
+    assert decode(raw, "raw.nii")[0].modality == "MR"
+    assert np.array_equal(decode(raw, "raw.nii", rescale=(1.0, -1024.0))[0].pixels, image.pixels)
+
+
+def test_broken_volumes_are_rejects():
+    data = (NIBABEL_DATA / "example4d.nii.gz").read_bytes()
+    with pytest.raises(DecodeError, match="corrupt_nifti"):
+        decode(data[: len(data) // 2], "cut.nii.gz")
+    with pytest.raises(DecodeError, match="bad_volume_shape"):
+        decode((NIBABEL_DATA / "row_major.dconn.nii").read_bytes(), "matrix.nii")
+
+
+# --- PNG / JPEG ---------------------------------------------------------------------------------------------
+def _encoded(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+GREY = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
+
+
+@pytest.mark.parametrize("image,fmt", [
+    (Image.fromarray(GREY), "PNG"),
+    (Image.fromarray(GREY.astype(np.uint16) * 257), "PNG"),  # 16-bit grey
+    (Image.fromarray(np.stack([GREY] * 3, -1)), "PNG"),
+    (Image.fromarray(np.dstack([GREY] * 3 + [np.full_like(GREY, 255)])), "PNG"),  # opaque RGBA
+    (Image.fromarray(GREY).convert("LA"), "PNG"),
+    (Image.fromarray(np.stack([GREY] * 3, -1)).convert("CMYK"), "JPEG"),
+    (Image.fromarray(GREY), "JPEG"),
+])
+def test_raster_modes_become_the_same_grey(image, fmt):
+    [decoded] = decode(_encoded(image, fmt), f"x.{fmt.lower()}")
+    assert decoded.pixels.shape == (48, 64) and decoded.pixels.dtype == np.uint8
+    assert np.abs(decoded.pixels.astype(int) - GREY).mean() < 2
+
+
+def test_palette_transparency_and_exif_orientation():
+    palette = Image.fromarray(GREY).convert("P")
+    palette.info["transparency"] = int(np.asarray(palette)[0, -1])
+    [decoded] = decode(_encoded(palette, transparency=palette.info["transparency"]), "p.png")
+    assert decoded.pixels[0, -1] == 0  # transparent pixels are composed over black
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    [rotated] = decode(_encoded(Image.fromarray(GREY), "JPEG", exif=exif.tobytes()), "r.jpg")
+    assert rotated.pixels.shape == (64, 48) and (rotated.orig_width, rotated.orig_height) == (48, 64)
+    assert rotated.pixels[0].mean() < rotated.pixels[-1].mean()  # the dark left column became the top row
+
+
+def test_truncated_jpeg_is_a_reject():
+    data = _encoded(Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128), dtype=np.uint8)), "JPEG")
+    with pytest.raises(DecodeError) as err:
+        decode(data[: len(data) // 3], "cut.jpg")
+    assert err.value.reason == "truncated_image"
+
+
+def test_real_collection_images_decode_at_their_size():
+    images = sorted((REAL / "covid-chestxray" / "images").iterdir())[:12]
+    for path in images + sorted((REAL / "medpix-2.0" / "MedPix-2-0" / "images").iterdir())[:4]:
+        [decoded] = decode(path.read_bytes(), path.name)
+        with Image.open(path) as header:
+            assert {decoded.orig_width, decoded.orig_height} == set(header.size), path.name
+
+
+def test_jpeg_reduced_scale_decode_keeps_the_original_size():
+    path = REAL / "covid-chestxray" / "images" / "covid-19-pneumonia-30-PA.jpg"  # 3670 x 3308
+    data = path.read_bytes()
+    [full] = decode(data, path.name)
+    [draft] = decode(data, path.name, max_side=512)
+    assert (draft.orig_width, draft.orig_height) == (full.orig_width, full.orig_height) == (3670, 3308)
+    assert 512 <= max(draft.pixels.shape) < max(full.pixels.shape) // 2
+    a, b = (resize_long_side(image, 512).pixels.astype(int) for image in (full, draft))
+    assert a.shape == b.shape and np.abs(a - b).mean() < 2
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    [rotated] = decode(_encoded(Image.fromarray(np.tile(GREY, (20, 20))), "JPEG", exif=exif.tobytes()), "r.jpg",
+                       max_side=200)
+    assert (rotated.orig_width, rotated.orig_height) == (960, 1280)
+    assert rotated.pixels.shape[0] > rotated.pixels.shape[1]

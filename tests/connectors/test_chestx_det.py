@@ -1,0 +1,25 @@
+"""chestx_det on generated ChestX_Det_{train,test}.json files and PNG images."""
+import json
+
+
+def test_boxes_polygons_and_label_text(generated_sources, make_connector):
+    refs = {r.source_id: r for r in make_connector("chestx_det", generated_sources["chestx_det"]).refs()}
+    assert sorted(refs) == ["36199.png", "36204.png", "36211.png", "40001.png"]
+    assert [(b.label, b.x0, b.y1) for b in refs["36199.png"].boxes] == [("effusion", 150, 420), ("nodule", 90, 122)]
+    assert [(b.x0, b.y0, b.x1, b.y1) for b in refs["36211.png"].boxes] == [(40, 44, 80, 90)]  # polygon bounds
+    assert refs["36204.png"].report == "No finding annotated." and not refs["36204.png"].boxes
+    assert refs["40001.png"].split == "test" and refs["40001.png"].image.endswith("test/40001.png")
+    assert refs["36199.png"].report == "Annotated findings: Effusion, Nodule."
+
+
+def test_a_class_without_box_or_polygon_is_a_reject(tmp_path, make_connector):
+    (tmp_path / "ChestX_Det_train.json").write_text(json.dumps([{"file_name": "1.png", "syms": ["Mass"],
+                                                                  "boxes": [], "polygons": []}]))
+    [ref] = make_connector("chestx_det", tmp_path, splits=("train",)).refs()
+    assert ref.reject == "bad_box"
+
+
+def test_build_rows(build_rows):
+    rows = {r["source_id"]: r for r in build_rows if r["source"] == "chestx_det"}
+    assert sorted(rows) == ["36199.png", "36204.png", "36211.png", "40001.png"]
+    assert [r["label"] for r in rows["36211.png"]["regions"] if r["origin"] == "annotation"] == ["fracture"]

@@ -1,0 +1,40 @@
+"""ct_rate on generated CT-RATE volumes (raw values + metadata rescale), reports and metadata tables."""
+import numpy as np
+import pytest
+
+from annotators.imaging import FrameSelection, decode
+from connectors.ct_rate import volume_path
+
+
+def test_volume_paths_follow_the_names():
+    assert volume_path("train_12_b_2.nii.gz") == "dataset/train/train_12/train_12_b/train_12_b_2.nii.gz"
+    assert volume_path("valid_3_a_1.nii.gz") == "dataset/valid/valid_3/valid_3_a/valid_3_a_1.nii.gz"
+    assert volume_path("scan.nii.gz") is None
+
+
+def test_rows_reports_splits_patients_and_rescale(generated_sources, layouts, make_connector):
+    refs = list(make_connector("ct_rate", generated_sources["ct_rate"]).refs())
+    assert [r.source_id for r in refs] == [*layouts.CT_RATE_VOLUMES["train"], *layouts.CT_RATE_VOLUMES["validation"]]
+    assert [r.split for r in refs] == ["train"] * 3 + ["validation"]
+    assert refs[0].patient_key == refs[1].patient_key != refs[2].patient_key
+    assert all(r.rescale == (1.0, layouts.CT_INTERCEPT) and r.modality == "CT" for r in refs)
+    assert "FINDINGS: Heart size is normal." in refs[0].report
+    assert "IMPRESSION: Right lower lobe nodule." in refs[0].report
+
+
+def test_the_metadata_rescale_makes_hounsfield_units(generated_sources, make_connector):
+    ref = next(iter(make_connector("ct_rate", generated_sources["ct_rate"]).refs()))
+    data = open(ref.image, "rb").read()
+    raw = decode(data, ref.image, FrameSelection("middle"))
+    [hu] = decode(data, ref.image, FrameSelection("middle"), rescale=ref.rescale)
+    assert raw[0].modality == "MR" and hu.modality == "CT"  # raw values do not look like HU
+    # lung window: air about 59, lungs (-850 HU) about 85, soft tissue white
+    row = hu.pixels[hu.height // 2]
+    assert abs(int(row[2]) - 59) <= 6 and np.median(row[row < 150]) == pytest.approx(85, abs=12)
+
+
+def test_build_rows_are_slices_of_each_volume(build_rows, layouts):
+    rows = [r for r in build_rows if r["source"] == "ct_rate"]
+    assert len(rows) == 3 * 4 and {r["modality"] for r in rows} == {"CT"}
+    assert sorted({r["acquisition"]["frame"] for r in rows}) == [2, 6, 10]
+    assert {r["split"] for r in rows} == {"train", "validation"}

@@ -1,0 +1,62 @@
+"""mimic_cxr on generated MIMIC-CXR-JPG and MIMIC-CXR (DICOM) trees in the documented layout."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connectors.tables import SourceLayoutError
+
+
+def test_jpg_rows_follow_the_metadata_and_the_split(generated_sources, layouts, make_connector):
+    refs = list(make_connector("mimic_cxr", generated_sources["mimic_cxr"]).refs())
+    assert [r.source_id for r in refs] == sorted(image[2] for image in layouts.MIMIC_IMAGES)
+    by_id = {r.source_id: r for r in refs}
+    for subject, study, dicom_id, view, split in layouts.MIMIC_IMAGES:
+        ref = by_id[dicom_id]
+        folder = f"files/p{subject[:2]}/p{subject}/s{study}"
+        assert ref.image.endswith(f"{folder}/{dicom_id}.jpg") and Path(ref.image).is_file()
+        assert ref.report_path.endswith(f"{folder}.txt") and ref.report_style == "radiology"
+        assert (ref.view, ref.split) == (view, split) and subject not in ref.patient_key
+    keys = {image[0]: by_id[image[2]].patient_key for image in layouts.MIMIC_IMAGES}
+    assert len(set(keys.values())) == len(keys) == 3
+
+
+def test_view_filter_and_the_dicom_release(generated_sources, make_connector):
+    refs = list(make_connector("mimic_cxr", generated_sources["mimic_cxr"], views=("PA", "AP")).refs())
+    assert [(r.view, r.reject) for r in refs if r.reject] == [("LATERAL", "view_excluded")]
+    dicom = list(make_connector("mimic_cxr", generated_sources["mimic_cxr_dicom"], images="dcm").refs())
+    assert len(dicom) == 4 and all(r.image.endswith(".dcm") and Path(r.image).is_file() for r in dicom)
+    assert all(r.split == "" and r.view == "" for r in dicom)  # the record list has neither: the header has the view
+
+
+def test_missing_tables_and_bad_options_are_clear_errors(tmp_path, make_connector):
+    with pytest.raises(SourceLayoutError, match="cxr-record-list"):
+        list(make_connector("mimic_cxr", tmp_path).refs())
+    with pytest.raises(ValueError, match="jpg or dcm"):
+        make_connector("mimic_cxr", tmp_path, images="png")
+
+
+def test_build_parses_reports_keeps_placeholders_and_drops_identifiers(build_rows, build_rejects, layouts):
+    rows = [r for r in build_rows if r["source"].startswith("mimic_cxr")]
+    assert len(rows) == 6  # 3 of 4 images per release: one study has no report file
+    refused = {(r["source"], r["reason"]) for r in build_rejects if r["source"].startswith("mimic_cxr")}
+    assert refused == {("mimic_cxr_jpg", "missing_report"), ("mimic_cxr_dicom", "missing_report")}
+    for row in rows:
+        assert "consolidation" in row["report"]["findings"].lower()
+        assert "pneumonia" in row["report"]["impression"].lower() and "___" in row["report"]["impression"]
+        assert "10:45" not in json.dumps(row["report"])
+    views = {r["source_id"]: r["view"] for r in rows if r["source"] == "mimic_cxr_dicom"}
+    assert views == {image[2]: image[3] for image in layouts.MIMIC_IMAGES if image[0] != layouts.MIMIC_NO_REPORT}
+    text = json.dumps([{k: v for k, v in r.items() if k != "image"} for r in rows], default=str)
+    assert not any(value in text for value in layouts.PHI + ("Halvorsen", "Elsewhere", "21800506"))
+
+
+def test_dicom_and_jpeg_of_one_image_look_alike(build_rows, decode_png):
+    """MONOCHROME1 is inverted and the window applied: the DICOM row matches its JPEG twin."""
+    pairs = {}
+    for row in (r for r in build_rows if r["source"] in ("mimic_cxr_jpg", "mimic_cxr_dicom")):
+        pairs.setdefault(row["source_id"], {})[row["source"]] = decode_png(row["image"]["bytes"]).astype(float)
+    assert len(pairs) == 3
+    for images in pairs.values():
+        assert np.corrcoef(images["mimic_cxr_jpg"].ravel(), images["mimic_cxr_dicom"].ravel())[0, 1] > 0.95

@@ -1,0 +1,32 @@
+"""ms_cxr on a generated MS-CXR table over the generated MIMIC-CXR-JPG images."""
+import pytest
+
+
+def test_one_row_per_image_with_every_phrase_and_scaled_boxes(generated_sources, layouts, make_connector):
+    refs = list(make_connector("ms_cxr", generated_sources["ms_cxr"],
+                               images_root=str(generated_sources["mimic_cxr"])).refs())
+    first, second = (layouts.MIMIC_IMAGES[i] for i in (0, 2))
+    assert [r.source_id for r in refs] == sorted([first[2], second[2]])
+    by_id = {r.source_id: r for r in refs}
+    one = by_id[first[2]]
+    assert one.report == "Right lower lobe consolidation.\n\nSmall left pleural effusion."
+    # stated on a 320 x 384 image, the real one is 160 x 192: boxes halve
+    assert [(b.label, b.x0, b.y0, b.x1, b.y1) for b in one.boxes] == [("consolidation", 20, 110, 70, 150),
+                                                                      ("effusion", 100, 140, 140, 170)]
+    assert by_id[second[2]].split == "test" and one.split == "train" and one.report_style == "caption"
+    assert by_id[second[2]].boxes[0].label == "cardiomegaly"
+
+
+def test_missing_image_is_a_reject(generated_sources, make_connector, tmp_path):
+    refs = list(make_connector("ms_cxr", generated_sources["ms_cxr"], images_root=str(tmp_path)).refs())
+    assert {r.reject for r in refs} == {"missing_image"}
+
+
+def test_build_links_phrases_to_their_boxes(build_rows):
+    rows = [r for r in build_rows if r["source"] == "ms_cxr"]
+    assert len(rows) == 2
+    row = next(r for r in rows if len(r["regions"]) == 2)
+    assert sorted(r["label"] for r in row["regions"]) == ["consolidation", "effusion"]
+    consolidation = next(r for r in row["regions"] if r["label"] == "consolidation")
+    assert consolidation["box"] == pytest.approx([20 / 160, 110 / 192, 70 / 160, 150 / 192])
+    assert "consolidation" in consolidation["text"].lower()

@@ -1,0 +1,30 @@
+"""roco on a generated copy of the repository's data/ folder (captions, licences, dlinks, fetched images)."""
+import shutil
+
+
+def test_rows_licences_images_and_article_patients(generated_sources, layouts, make_connector):
+    refs = list(make_connector("roco", generated_sources["roco"]).refs())
+    assert [r.source_id for r in refs] == [row[1] for row in layouts.ROCO_ROWS]
+    for ref, (split, _, pmc, figure, licence, caption, _) in zip(refs, layouts.ROCO_ROWS):
+        assert ref.split == split and ref.license == licence and ref.report == caption
+        assert ref.image.endswith(f"{split}/radiology/images/{pmc}_{figure}") and not ref.reject
+    same_article = [r.patient_key for r in refs if r.source_id in ("ROCO_00003", "ROCO_00005")]
+    assert len(set(same_article)) == 1 and len({r.patient_key for r in refs}) == 4
+
+
+def test_image_names_from_dlinks_when_licences_are_absent(generated_sources, make_connector, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(generated_sources["roco"], copy)
+    (copy / "train" / "radiology" / "licences.txt").unlink()
+    refs = [r for r in make_connector("roco", copy, splits=("train",)).refs()]
+    assert refs[0].image.endswith("images/PMC4083729_AMHSR-4-14-g002.jpg") and refs[0].license == "unknown"
+    (copy / "train" / "radiology" / "dlinks.txt").unlink()
+    assert {r.reject for r in make_connector("roco", copy, splits=("train",)).refs()} == {"no_image_link"}
+
+
+def test_build_rows_and_the_unfetched_image(build_rows, build_rejects):
+    rows = {r["source_id"]: r for r in build_rows if r["source"] == "roco"}
+    assert sorted(rows) == ["ROCO_00002", "ROCO_00003", "ROCO_00020", "ROCO_00041"]
+    assert rows["ROCO_00020"]["license"] == "NO-CC CODE" and rows["ROCO_00041"]["split"] == "test"
+    [refused] = [r for r in build_rejects if r["source"] == "roco"]
+    assert (refused["source_id"], refused["reason"]) == ("ROCO_00005", "missing_image")

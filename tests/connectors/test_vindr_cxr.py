@@ -1,0 +1,48 @@
+"""vindr_cxr: readers' boxes fused, "No finding" as no regions, on generated DICOMs and annotation tables."""
+import pytest
+
+from annotators.regions import iou
+from connectors.vindr_cxr import ReaderBox, fuse_readers
+
+
+def test_fusion_clusters_readers_and_averages():
+    boxes = [ReaderBox("R8", "Nodule/Mass", (10, 10, 20, 20)), ReaderBox("R9", "Nodule/Mass", (12, 10, 22, 20)),
+             ReaderBox("R10", "Nodule/Mass", (60, 60, 70, 70)), ReaderBox("R8", "Cardiomegaly", (10, 10, 20, 20)),
+             ReaderBox("R8", "Nodule/Mass", (10, 10, 20, 20))]  # R8 again: never merged with R8's own box
+    fused = fuse_readers(boxes, iou_threshold=0.4, min_readers=1)
+    assert fused == [("Cardiomegaly", (10, 10, 20, 20)), ("Nodule/Mass", (10, 10, 20, 20)),
+                     ("Nodule/Mass", pytest.approx((11.0, 10.0, 21.0, 20.0))), ("Nodule/Mass", (60, 60, 70, 70))]
+    agreed = fuse_readers(boxes, iou_threshold=0.4, min_readers=2)
+    assert agreed == [("Nodule/Mass", pytest.approx((11.0, 10.0, 21.0, 20.0)))]
+    assert fuse_readers(list(reversed(boxes)), 0.4, 1) == fused  # the order of the table does not matter
+
+
+def test_rows_boxes_and_label_text(generated_sources, layouts, make_connector):
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"]).refs()}
+    assert set(refs) == set(layouts.VINDR_TRUTH) | set(layouts.VINDR_TEST)
+    for image_id, findings in {**layouts.VINDR_TRUTH, **layouts.VINDR_TEST}.items():
+        ref = refs[image_id]
+        assert len(ref.boxes) == len(findings) and ref.image.endswith(f"{ref.split}/{image_id}.dicom")
+        for (name, truth), box in zip(sorted(findings), ref.boxes):
+            assert iou((box.x0, box.y0, box.x1, box.y1), truth) > 0.7  # readers jitter by up to 3 px
+    sick, normal = (refs[k] for k in sorted(layouts.VINDR_TRUTH))
+    assert sick.report == "Annotated findings: Cardiomegaly, Nodule/Mass, Lung tumor."
+    assert normal.report == "No finding annotated." and not normal.boxes and normal.split == "train"
+    strict = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"], min_readers=3).refs()}
+    assert "Lung tumor" not in strict[sick.source_id].report  # two of three readers marked it
+
+
+def test_build_regions_match_the_planted_findings(build_rows, layouts, decode_png):
+    rows = {r["source_id"]: r for r in build_rows if r["source"] == "vindr_cxr"}
+    assert set(rows) == set(layouts.VINDR_TRUTH) | set(layouts.VINDR_TEST)
+    for image_id, findings in {**layouts.VINDR_TRUTH, **layouts.VINDR_TEST}.items():
+        row = rows[image_id]
+        regions = sorted((r for r in row["regions"] if r["origin"] == "annotation"), key=lambda r: r["label"])
+        assert [r["label"] for r in regions] == sorted({"Cardiomegaly": "cardiomegaly", "Nodule/Mass": "nodule",
+                                                        "Pleural effusion": "effusion"}[n] for n, _ in findings)
+        pixels = decode_png(row["image"]["bytes"])
+        for region, (_, truth) in zip(regions, sorted(findings, key=lambda f: f[0].lower())):
+            scale = (row["orig_width"], row["orig_height"]) * 2
+            assert iou(region["box"], [v / s for v, s in zip(truth, scale)]) > 0.7
+            x0, y0, x1, y1 = (round(v * s) for v, s in zip(region["box"], (row["width"], row["height"]) * 2))
+            assert pixels[y0:y1, x0:x1].mean() > pixels.mean() + 40  # the bright blob: MONOCHROME1 was inverted

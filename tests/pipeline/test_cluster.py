@@ -1,0 +1,118 @@
+"""A real two-node Ray cluster on this machine: `medregion build --ray-address` joins it, both nodes do work, and
+the output equals the local build's byte for byte.
+
+Each node is started by `ray start` in a session of its own, so every process of the cluster (daemons and workers
+alike) carries that session id; the nodes are stopped by those processes' ids. Not `ray stop`: it stops every Ray
+process on the machine, this test session's own Ray included.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from annotators import offline
+from pipeline.config import to_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+RAY = str(Path(sys.executable).with_name("ray"))
+START_TIMEOUT_S = 120
+BUILD_TIMEOUT_S = 240
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _session_processes(sessions: list[int]) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) in sessions:
+                found.append(process)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
+def _stop(sessions: list[int]) -> list[psutil.Process]:
+    """Terminate every process of `sessions`, then kill what is left; returns any that survived."""
+    processes = _session_processes(sessions)
+    for process in processes:
+        try:
+            process.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(processes, timeout=5)
+    for process in alive:
+        process.kill()
+    _, alive = psutil.wait_procs(alive, timeout=5)
+    return alive
+
+
+def _node_ids(sessions: list[int]) -> set[str]:
+    """The node id of each raylet in `sessions` (from its command line)."""
+    ids = set()
+    for process in _session_processes(sessions):
+        args = process.cmdline()
+        if args and Path(args[0]).name == "raylet":
+            ids |= {a.split("=", 1)[1] for a in args if a.startswith("--node_id=")}
+    return ids
+
+
+@pytest.fixture(scope="module")
+def loopback_cluster():
+    """A head and a second node, one CPU each, on loopback; yields (address, sessions) and always stops both."""
+    env = {**os.environ, **offline.apply()}
+    temp = Path(tempfile.mkdtemp(prefix="mr-ray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 characters
+    port = _free_port()
+    sessions: list[int] = []
+    nodes = (["--head", f"--port={port}", "--include-dashboard=false"], [f"--address=127.0.0.1:{port}"])
+    try:
+        for name, args in zip(("head", "node"), nodes):
+            command = [RAY, "start", *args, "--num-cpus=2", f"--temp-dir={temp / name}", "--disable-usage-stats"]
+            start = subprocess.Popen(command, env=env, start_new_session=True, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            sessions.append(start.pid)
+            output, _ = start.communicate(timeout=START_TIMEOUT_S)
+            assert start.returncode == 0, output[-3000:]
+        yield f"127.0.0.1:{port}", sessions
+    finally:
+        survivors = _stop(sessions)
+        shutil.rmtree(temp, ignore_errors=True)
+    assert not survivors, f"Ray processes outlived the cluster: {survivors}"
+
+
+def test_a_build_on_two_nodes_uses_both_and_equals_the_local_build(loopback_cluster, sample_build, sample_config,
+                                                                    tmp_path):
+    address, sessions = loopback_cluster
+    nodes = _node_ids(sessions)
+    assert len(nodes) == 2
+    output, stats = tmp_path / "cluster", tmp_path / "stats.json"
+    config = tmp_path / "build.yaml"
+    config.write_text(yaml.safe_dump(to_dict(sample_config(output))))
+    command = [sys.executable, "-m", "pipeline.cli", "build", str(config), "--ray-address", address,
+               "--stats", str(stats)]
+    run = subprocess.run(command, cwd=ROOT, env={**os.environ, **offline.apply()}, capture_output=True, text=True,
+                         timeout=BUILD_TIMEOUT_S)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    by_node = json.loads(stats.read_text())["inputs_by_node"]
+    assert set(by_node) == nodes and all(inputs > 0 for inputs in by_node.values()), by_node
+    local = sorted(p.relative_to(sample_build) for p in sample_build.rglob("*") if p.is_file())
+    remote = sorted(p.relative_to(output) for p in output.rglob("*") if p.is_file())
+    assert remote == local and any(p.parts[0] == "shards" for p in local)
+    for rel in local:
+        assert (output / rel).read_bytes() == (sample_build / rel).read_bytes(), rel

@@ -1,0 +1,30 @@
+"""The build's near-duplicate step on the sample corpus: exactly the planted copies go, their originals stay."""
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from pipeline.inspect import read_shards
+
+
+def test_planted_copies_are_dropped_and_nothing_else(sample_build, sample_root):
+    truth = [json.loads(line) for line in (sample_root / "truth.jsonl").read_text().splitlines()]
+    planted = {t["source_id"]: t["duplicate_of"] for t in truth if t["duplicate_of"]}
+    assert len(planted) >= 2
+
+    rejects = pl.read_ipc_stream(sample_build / "rejects.arrow").filter(pl.col("stage") == "dedup")
+    assert set(rejects["reason"]) == {"near_duplicate"}
+    assert dict.fromkeys(sorted(rejects["source_id"])) == dict.fromkeys(sorted(planted))  # found all, no false merge
+
+    rows = read_shards(sample_build, ["id", "source_id"])
+    source_of = dict(zip(rows["id"], rows["source_id"]))
+    for copy, detail in zip(rejects["source_id"], rejects["detail"]):
+        kept_id = detail.split()[2]
+        assert source_of[kept_id] == planted[copy], detail  # the original is the one kept
+    assert not set(planted) & set(rows["source_id"])
+
+    summary = json.loads((sample_build / "manifest.json").read_text())["dedup"]
+    assert summary["near_duplicates"]["rows_dropped"] == len(planted)
+    assert summary["near_duplicates"]["rows_kept_with_copies"] == len(set(planted.values()))
+    assert summary["templated_reports"]["inputs"] >= 2 * summary["templated_reports"]["reports"]

@@ -1,0 +1,144 @@
+"""A real build killed with SIGKILL (its Ray with it) during the stages and again during compaction, then
+started again with the same command, ends byte-identical to an uninterrupted build, redoing no finished work.
+Splits stay fixed per patient across these rebuilds."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import yaml
+
+from pipeline.build import build
+from pipeline.config import to_dict
+from pipeline.inspect import read_shards
+from pipeline.records import assign_split
+from pipeline.shards import BuildLayout, completed_inputs
+
+MEDREGION = Path(sys.executable).with_name("medregion")
+SAMPLE_N = 16  # studies of the sample source rendered for these tests (it adds copies and broken inputs)
+ROWS_PER_SHARD = 4  # several shards, so that compaction can be caught halfway
+
+
+@pytest.fixture(scope="module")
+def config(sample_config, tmp_path_factory):
+    """The build config (as a YAML file for the command line, and as a BuildConfig) of these tests."""
+    folder = tmp_path_factory.mktemp("resume")
+    cfg = sample_config(Path("unused"))
+    source = dataclasses.replace(cfg.sources[0], options={"root": str(folder / "sample"), "n": SAMPLE_N, "seed": 0})
+    cfg = dataclasses.replace(cfg, sources=(source,), rows_per_shard=ROWS_PER_SHARD)
+    path = folder / "build.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in to_dict(cfg).items() if k not in ("output", "ray")}))
+    return path, cfg
+
+
+@pytest.fixture(scope="module")
+def clean(config, ray_cluster, tmp_path_factory) -> Path:
+    """The uninterrupted build, made in this process on the session's Ray."""
+    output = tmp_path_factory.mktemp("clean") / "corpus"
+    build(dataclasses.replace(config[1], output=str(output)))
+    return output
+
+
+def _session_processes(sid: int) -> list[int]:
+    """Processes of session `sid` (the killed build and the Ray it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _start(config_path: Path, output: Path, log: Path) -> subprocess.Popen:
+    command = [str(MEDREGION), "build", str(config_path), "--num-cpus", "2", "--output", str(output)]
+    return subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _kill_when(process: subprocess.Popen, ready, what: str, timeout: float = 600) -> None:
+    """SIGKILL the build's whole process group once `ready()`; then wait until none of its processes is left."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, f"the build ended (code {process.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 60
+    while _session_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _session_processes(process.pid), "the killed build left Ray processes behind"
+
+
+def _parts(layout: BuildLayout, n_shards: int) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for s in range(n_shards) for p in Path(layout.parts(s)).glob("*.arrow")}
+
+
+def _part_inputs(path: Path) -> set[tuple[str, str]]:
+    table = pa.ipc.open_stream(path.read_bytes()).read_all()
+    return set(zip(table.column("source").to_pylist(), table.column("source_id").to_pylist()))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_killed_twice_then_resumed_equals_a_clean_build(config, clean, tmp_path):
+    config_path, _ = config
+    output, log = tmp_path / "corpus", tmp_path / "build.log"
+    layout = BuildLayout(str(output))
+    n_shards = len(list((clean / "shards").glob("*.arrow")))
+    inputs = json.loads((clean / "manifest.json").read_text())["totals"]["inputs"]
+
+    # 1. Killed during the stages: once the first part is written.
+    _kill_when(_start(config_path, output, log), lambda: bool(_parts(layout, n_shards)), "a first part")
+    assert not (output / "manifest.json").exists()
+    first_parts = _parts(layout, n_shards)
+    done_before = set().union(*(completed_inputs(layout, s) for s in range(n_shards)))
+    assert 0 < len(done_before) < inputs, "the first kill did not land during the stages"
+
+    # 2. Killed during compaction: once the first shard is compacted.
+    markers = Path(layout.work) / "done"
+    _kill_when(_start(config_path, output, log), lambda: markers.is_dir() and any(markers.glob("*.json")),
+               "a first compacted shard")
+    assert not (output / "manifest.json").exists(), "the second kill came after the build had finished"
+    compacted = [json.loads(p.read_text()) for p in markers.glob("*.json")]
+    assert 0 < len(compacted) < n_shards, "the second kill did not land during compaction"
+    parts = _parts(layout, n_shards)
+    assert all(parts.get(p) == mtime for p, mtime in first_parts.items()), "parts of the first run were rewritten"
+    redone = set().union(*(_part_inputs(p) for p in parts if p not in first_parts)) & done_before
+    assert not redone, f"inputs finished before the first kill were processed again: {sorted(redone)[:3]}"
+    compacted_times = {output / m["file"]: (output / m["file"]).stat().st_mtime_ns for m in compacted if "file" in m}
+
+    # 3. The same command again finishes the build.
+    finished = subprocess.run([str(MEDREGION), "build", str(config_path), "--num-cpus", "2", "--output", str(output)],
+                              capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert _files(output) == _files(clean)  # shards, manifest and rejects byte for byte; no .build, no temp file
+    assert all(p.stat().st_mtime_ns == t for p, t in compacted_times.items()), "a compacted shard was rewritten"
+
+
+def test_splits_are_fixed_per_patient_across_rebuilds(clean, sample_build):
+    """The same patient gets the same split in a build of another shard size; every patient has one split."""
+    splits: dict[str, set] = defaultdict(set)
+    for folder in (clean, sample_build):
+        rows = read_shards(folder, ["patient_key", "split"])
+        for key, split in zip(rows["patient_key"], rows["split"]):
+            splits[key].add(split)
+    assert splits and all(len(s) == 1 for s in splits.values())
+    assert {assign_split(key, "", 0.1, 0.1) for key in splits} == {"train", "validation", "test"}
+    assert all(assign_split(key, "", 0.1, 0.1) == next(iter(s)) for key, s in splits.items())
+    assert assign_split("any-key", "VAL", 0.1, 0.1) == "validation"  # a source's own split wins

@@ -1,0 +1,90 @@
+"""`medregion verify` passes a real build and catches every kind of tampering with it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.shards import stream_bytes
+from pipeline.verify import verify
+
+
+@pytest.fixture()
+def build_copy(sample_build, tmp_path) -> Path:
+    """A private copy of the session's build, free to break."""
+    return Path(shutil.copytree(sample_build, tmp_path / "build"))
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def _first_shard(folder: Path) -> Path:
+    return folder / _manifest(folder)["shards"][0]["file"]
+
+
+def test_a_sound_build_passes(sample_build):
+    result = verify(str(sample_build))
+    assert result.ok, result.problems
+    manifest = _manifest(sample_build)
+    assert (result.shards, result.rows, result.rejects) == (
+        len(manifest["shards"]), manifest["totals"]["rows"], manifest["totals"]["rejects"])
+    outcome = CliRunner().invoke(app, ["verify", str(sample_build)])
+    assert outcome.exit_code == 0 and "ok" in outcome.output
+
+
+def test_one_flipped_byte_in_a_shard_fails(build_copy):
+    shard = _first_shard(build_copy)
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    problems = verify(str(build_copy)).problems
+    assert any("sha256 differs" in p for p in problems), problems
+    outcome = CliRunner().invoke(app, ["verify", str(build_copy)])
+    assert outcome.exit_code == 1 and "fails verify" in " ".join(outcome.output.split())
+
+
+def test_a_truncated_shard_fails(build_copy):
+    shard = _first_shard(build_copy)
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 3])
+    problems = verify(str(build_copy)).problems
+    assert any("bytes, the manifest says" in p for p in problems)
+    assert any("not a readable Arrow IPC stream" in p or "rows, the manifest says" in p for p in problems), problems
+
+
+def test_a_shard_without_features_metadata_fails_even_with_a_matching_manifest(build_copy):
+    shard = _first_shard(build_copy)
+    table = pa.ipc.open_stream(shard.read_bytes()).read_all()
+    data = stream_bytes(table, table.schema.remove_metadata())
+    shard.write_bytes(data)
+    manifest = _manifest(build_copy)
+    manifest["shards"][0].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (build_copy / "manifest.json").write_text(json.dumps(manifest))
+    assert verify(str(build_copy)).problems == [f"{shard}: schema (or its features metadata) differs from the record schema"]
+
+
+def test_accounting_mismatch_fails(build_copy):
+    manifest = _manifest(build_copy)
+    source = next(iter(manifest["sources"]))
+    manifest["sources"][source]["inputs"] += 1
+    (build_copy / "manifest.json").write_text(json.dumps(manifest))
+    problems = verify(str(build_copy)).problems
+    assert any(f"source {source!r}" in p and "found in rows and rejects" in p for p in problems)
+    assert any(p.startswith("totals.inputs") for p in problems)
+
+
+def test_missing_rejects_missing_shard_and_stray_file_fail(build_copy):
+    (build_copy / "rejects.arrow").unlink()
+    (build_copy / "shards" / "data-99999-of-99999.arrow.tmp-abc").write_bytes(b"half")
+    shard = _first_shard(build_copy)
+    shard.unlink()
+    problems = verify(str(build_copy)).problems
+    assert any("rejects.arrow: listed in the manifest but missing" in p for p in problems)
+    assert any(f"{shard}: listed in the manifest but missing" in p for p in problems)
+    assert any("tmp-abc: in shards/ but not in the manifest" in p for p in problems)

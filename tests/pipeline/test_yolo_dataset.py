@@ -1,0 +1,57 @@
+"""YOLO dataset export: files, label lines, the split by key, and data.yaml as ultralytics reads it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from annotators.regions import Region
+from pipeline.yolo_dataset import export_yolo, split_of
+from schemas.labels import DETECTOR_CLASSES
+
+
+def items(keys: list[str]):
+    image = np.zeros((40, 80), np.uint8)
+    return [
+        (
+            image,
+            [Region(0.25, 0.5, 0.75, 1.0, "mass"), Region(0.0, 0.0, 0.5, 0.5, "right_lung")],
+            key,
+        )
+        for key in keys
+    ]
+
+
+def test_export_writes_images_labels_and_label_map(tmp_path):
+    data_yaml = export_yolo(items([f"p{i}" for i in range(20)]), tmp_path, val_fraction=0.3, seed=1)
+    data = yaml.safe_load(data_yaml.read_text())
+    assert data["names"] == dict(enumerate(DETECTOR_CLASSES))
+    assert (tmp_path / data["train"]).is_dir() and (tmp_path / data["val"]).is_dir()
+    pngs = sorted(tmp_path.glob("images/*/*.png"))
+    labels = sorted(tmp_path.glob("labels/*/*.txt"))
+    assert len(pngs) == len(labels) == 20
+    # anatomy is not a detector class: only the mass box is written, centre/size normalised
+    assert labels[0].read_text() == f"{DETECTOR_CLASSES.index('mass')} 0.500000 0.750000 0.500000 0.500000\n"
+    from PIL import Image
+
+    assert Image.open(pngs[0]).size == (80, 40)
+
+
+def test_split_is_by_key_and_stable(tmp_path):
+    keys = ["a", "a", "b", "c", "c", "c"] * 3
+    export_yolo(items(keys), tmp_path, val_fraction=0.5, seed=3)
+    assert {split_of(key, 0.5, 3) for key in keys} == {"train", "val"}  # this seed puts keys on both sides
+    for index, key in enumerate(keys):
+        split = split_of(key, 0.5, 3)
+        assert (tmp_path / "images" / split / f"{index:06d}.png").exists()
+        assert (tmp_path / "labels" / split / f"{index:06d}.txt").exists()
+    assert [split_of(k, 0.2, 0) for k in "abcdef"] == [split_of(k, 0.2, 0) for k in "abcdef"]
+    share = sum(split_of(f"k{i}", 0.2, 0) == "val" for i in range(2000)) / 2000
+    assert share == pytest.approx(0.2, abs=0.03)
+
+
+def test_validation_split_is_never_empty(tmp_path):
+    keys = [key for key in (f"p{i}" for i in range(50)) if split_of(key, 0.05, 0) == "train"][:3]
+    export_yolo(items(keys), tmp_path, val_fraction=0.05, seed=0)
+    assert len(list(tmp_path.glob("images/val/*.png"))) == 1
+    assert len(list(tmp_path.glob("labels/val/*.txt"))) == 1

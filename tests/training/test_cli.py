@@ -1,0 +1,69 @@
+"""The CPU acceptance test: `medregion train` and `medregion eval` on the shards of a real sample build."""
+import json
+
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from training.config import to_dict
+from training.data import ShardDataset, shard_files
+from training.loss import clip_losses
+from training.tokenizer import load_tokenizer
+from training.train import Checkpoints, build_model, load_checkpoint, seed_everything
+
+STAGES = [
+    {"name": "global", "steps": 4, "lr": 3e-3},
+    {"name": "region", "steps": 2, "lr": 3e-3, "region_weight": 1.0, "freeze_fraction": 0.5},
+    {"name": "joint", "steps": 2, "lr": 1e-3, "region_weight": 1.0},
+]
+
+
+def write_config(path, run, shards, tiny_config):
+    cfg = tiny_config(run, shards, stages=STAGES, log={"every": 1, "checkpoint_every": 100})
+    path.write_text(yaml.safe_dump(to_dict(cfg)))
+    return cfg
+
+
+def step_losses(run):
+    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def fixed_batch_loss(model, batch):
+    with torch.no_grad():
+        return clip_losses(model.eval()(batch, with_regions=True, with_negatives=False), batch, 1.0).total.item()
+
+
+def test_train_resume_and_eval_on_a_real_build(sample_build, tiny_config, tmp_path):
+    runner = CliRunner()
+    cfg = write_config(tmp_path / "straight.yaml", tmp_path / "straight", sample_build, tiny_config)
+    write_config(tmp_path / "resumed.yaml", tmp_path / "resumed", sample_build, tiny_config)
+
+    done = runner.invoke(app, ["train", str(tmp_path / "straight.yaml")])
+    assert done.exit_code == 0, done.output
+    assert "[joint] step 8 (2/2)" in done.output
+
+    # the loss on a fixed batch of training images goes down
+    tokenizer = load_tokenizer(tmp_path / "straight" / "tokenizer")
+    batch = next(iter(ShardDataset(shard_files([str(sample_build)]), "train", cfg.data, tokenizer, train=False)))
+    assert len(batch.region_boxes) > 0  # the build gives boxes with texts
+    seed_everything(cfg.seed)
+    model = build_model(cfg, len(tokenizer))  # the initial weights of the run
+    before = fixed_batch_loss(model, batch)
+    model.load_state_dict(load_checkpoint(Checkpoints(tmp_path / "straight", 1).latest())["model"])
+    after = fixed_batch_loss(model, batch)
+    assert after < before - 0.1, (before, after)
+
+    # interrupted after step 5 and resumed: the next steps' losses are the uninterrupted run's
+    assert runner.invoke(app, ["train", str(tmp_path / "resumed.yaml"), "--max-steps", "5"]).exit_code == 0
+    resumed = runner.invoke(app, ["train", str(tmp_path / "resumed.yaml")])
+    assert "resuming from" in resumed.output and "step-000005.pt" in resumed.output
+    assert step_losses(tmp_path / "resumed") == step_losses(tmp_path / "straight")
+
+    evaluated = runner.invoke(app, ["eval", str(tmp_path / "straight"), "--split", "train"])
+    assert evaluated.exit_code == 0, evaluated.output
+    for name in ("image_to_text_R@1", "text_to_image_R@10", "region_to_text_R@5", "zeroshot_image_auc"):
+        assert name in evaluated.output
+    metrics = json.loads((tmp_path / "straight" / "eval_train.json").read_text())
+    assert metrics["images"] == len(ShardDataset(shard_files([str(sample_build)]), "train", cfg.data, tokenizer, train=False).rows)
+    assert 0.0 <= metrics["region_to_text_R@1"] <= metrics["region_to_text_R@5"] <= 1.0

@@ -1,0 +1,101 @@
+import itertools
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from training.config import DataConfig
+from training.data import ShardDataset, affirmed, corpus_texts, open_table, shard_files, split_rows, unique_index
+from training.tokenizer import train_bpe
+
+
+@pytest.fixture(scope="module")
+def tokenizer(synthetic_corpus):
+    return train_bpe(corpus_texts(shard_files([str(synthetic_corpus)]), "train"), vocab_size=400)
+
+
+def make_dataset(corpus, tokenizer, **kwargs):
+    cfg = DataConfig(image_size=32, batch_size=kwargs.pop("batch_size", 8), max_regions=4, hard_negatives=1)
+    return ShardDataset(shard_files([str(corpus)]), kwargs.pop("split", "train"), cfg, tokenizer, **kwargs)
+
+
+def epoch_ids(dataset, workers):
+    """The record ids of one epoch's batches, in the order the loader hands them out."""
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers)
+    batches = list(itertools.islice(loader, dataset.batches_per_epoch))
+    assert [b.position for b in batches] == list(range(dataset.start, dataset.start + len(batches)))
+    return [b.ids for b in batches]
+
+
+def test_ranks_and_workers_read_disjoint_rows_covering_the_split(synthetic_corpus, tokenizer):
+    per_rank = []
+    for rank in range(2):
+        dataset = make_dataset(synthetic_corpus, tokenizer, train=True, rank=rank, world_size=2)
+        per_rank.append([i for batch in epoch_ids(dataset, workers=2) for i in batch])
+    train_rows = len(split_rows(shard_files([str(synthetic_corpus)]), "train"))
+    assert train_rows == 120
+    everything = per_rank[0] + per_rank[1]
+    assert len(set(everything)) == len(everything) == 2 * (train_rows // 2 // 8) * 8  # no row twice
+    assert len(per_rank[0]) == len(per_rank[1])  # every rank takes the same number of steps
+
+
+def test_the_order_does_not_depend_on_workers_and_a_start_resumes_it(synthetic_corpus, tokenizer):
+    one = epoch_ids(make_dataset(synthetic_corpus, tokenizer, train=True, seed=3), workers=0)
+    two = epoch_ids(make_dataset(synthetic_corpus, tokenizer, train=True, seed=3), workers=2)
+    assert one == two
+    resumed = epoch_ids(make_dataset(synthetic_corpus, tokenizer, train=True, seed=3, start=4), workers=1)
+    assert resumed[: len(one) - 4] == one[4:]
+    other_epoch = epoch_ids(make_dataset(synthetic_corpus, tokenizer, train=True, seed=3, start=len(one)), workers=0)
+    assert sorted(map(sorted, other_epoch)) != sorted(map(sorted, one))  # reshuffled
+
+
+def test_a_training_batch_is_reproducible_from_its_position(synthetic_corpus, tokenizer):
+    first = next(iter(make_dataset(synthetic_corpus, tokenizer, train=True, start=5)))
+    again = next(iter(make_dataset(synthetic_corpus, tokenizer, train=True, start=5)))
+    assert torch.equal(first.images, again.images) and torch.equal(first.region_boxes, again.region_boxes)
+
+
+def test_an_eval_batch_holds_every_region_and_its_texts(synthetic_corpus, tokenizer):
+    dataset = make_dataset(synthetic_corpus, tokenizer, train=False, split="test", batch_size=16)
+    batches = list(dataset)
+    assert sum(len(b.ids) for b in batches) == 60 and batches[-1].position == -1
+    batch = batches[0]
+    assert batch.images.shape == (16, 1, 32, 32) and batch.images.dtype == torch.uint8
+    table = open_table(shard_files([str(synthetic_corpus)])[0])
+    records = {r["id"]: r for r in table.to_pylist()}
+    assert len(batch.region_boxes) == sum(len(records[i]["regions"]) for i in batch.ids)
+    first = records[batch.ids[0]]["regions"]
+    np.testing.assert_allclose(batch.region_boxes[: len(first)], [r["box"] for r in first], rtol=1e-6)
+    texts = tokenizer.batch_decode(batch.region_text_ids[batch.region_text_index[: len(first)]], skip_special_tokens=True)
+    assert [t.strip() for t in texts] == [r["text"] for r in first]
+    assert len(batch.negative_ids) == len(batch.negative_owner) == 16
+
+
+def test_hub_layout_parquet_reads_the_same_rows_as_the_arrow_shards(synthetic_corpus, tokenizer, tmp_path):
+    for i, path in enumerate(shard_files([str(synthetic_corpus)])):
+        (tmp_path / "data").mkdir(exist_ok=True)
+        pq.write_table(open_table(path, tuple(open_table(path).column_names)), tmp_path / "data" / f"train-{i}.parquet")
+    assert [p.suffix for p in shard_files([str(tmp_path)])] == [".parquet"] * 3
+    arrow = make_dataset(synthetic_corpus, tokenizer, train=False, split="test")
+    parquet = make_dataset(tmp_path, tokenizer, train=False, split="test")
+    for a, b in zip(arrow, parquet):
+        assert a.ids == b.ids and torch.equal(a.images, b.images) and torch.equal(a.region_boxes, b.region_boxes)
+
+
+def test_repeated_texts_share_one_index():
+    unique, index = unique_index(["Right lung", "left lung", "right  lung", "nodule"])
+    assert unique == ["Right lung", "left lung", "nodule"] and index.tolist() == [0, 1, 0, 2]
+
+
+def test_no_shards_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        shard_files([str(tmp_path)])
+
+
+def test_a_negated_statement_becomes_a_statement_false_of_the_image():
+    assert affirmed("No pleural effusion or pneumothorax") == "pleural effusion or pneumothorax"
+    assert affirmed("There is no focal consolidation.") == "focal consolidation"
+    assert affirmed("Pneumothorax is not seen.") == "Pneumothorax"
+    assert affirmed("Cardiomegaly") is None and affirmed("notable opacity") is None

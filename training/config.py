@@ -1,0 +1,198 @@
+"""The training run's configuration: YAML in, typed dataclasses out, every unknown key an error.
+
+A run is described by one YAML file (configs/train_*.yaml) whose sections mirror the dataclasses below.
+`load_config(path)` reads it strictly: a misspelt key or a value of the wrong type stops the run before
+anything is built, with the key's dotted path in the message.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentations; every one of them moves the boxes with the pixels."""
+
+    crop_scale: tuple[float, float] = (0.7, 1.0)  # area fraction of the random crop
+    crop_ratio: tuple[float, float] = (0.8, 1.25)  # aspect ratio range of the random crop
+    hflip: float = 0.0  # probability; a flip swaps the words "left"/"right" in texts and labels (not RUL, LLL...)
+    jitter: float = 0.1  # brightness and contrast jitter amplitude
+    min_visible: float = 0.5  # a region whose box keeps less than this fraction of its area is dropped
+
+
+@dataclass
+class DataConfig:
+    shards: list[str] = field(default_factory=list)  # build output folders, Hub-layout folders or shard files
+    train_split: str = "train"
+    eval_split: str = "test"
+    image_size: int = 224
+    batch_size: int = 32  # per process
+    num_workers: int = 2
+    max_regions: int = 8  # per image; regions with text first, then by score
+    max_text_tokens: int = 128
+    max_region_text_tokens: int = 32
+    hard_negatives: int = 0  # negated statements per image used as hard negatives (0 = none)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class TokenizerConfig:
+    path: str | None = None  # a local Hugging Face tokenizer directory; None = train one on the corpus
+    vocab_size: int = 8000  # for the trained byte-level BPE tokenizer (256 bytes included)
+
+
+@dataclass
+class ModelConfig:
+    image_encoder: str = "vit_base_patch16_224"  # any timm ViT or CNN name
+    image_encoder_args: dict[str, Any] = field(default_factory=dict)  # extra timm kwargs (depth, patch_size, ...)
+    image_weights: str | None = None  # a local timm checkpoint file; None = random init
+    text_model: str | None = None  # a local Hugging Face BERT-style model directory; None = random init
+    text_hidden: int = 768
+    text_layers: int = 12
+    text_heads: int = 12
+    embed_dim: int = 512
+    roi: bool = True  # False = the global-only baseline (`--no-roi`)
+    roi_dim: int = 256
+    roi_pool: int = 4  # roi_align output is roi_pool x roi_pool cells
+    roi_heads: int = 4
+
+
+@dataclass
+class StageConfig:
+    """One phase of progressive training."""
+
+    name: str
+    steps: int
+    lr: float
+    region_weight: float = 0.0  # 0 = global alignment only
+    freeze_fraction: float = 0.0  # fraction of each encoder's lowest layer groups kept frozen
+    warmup_steps: int = 0
+
+
+@dataclass
+class OptimConfig:
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_accum: int = 1
+    grad_clip: float = 1.0
+
+
+@dataclass
+class LogConfig:
+    every: int = 10  # optimiser steps between console/JSONL lines
+    checkpoint_every: int = 100  # optimiser steps between checkpoints (and one at every stage end)
+    keep_checkpoints: int = 2
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 64
+    templates: list[str] = field(
+        default_factory=lambda: ["{}", "there is {}", "findings consistent with {}", "an image showing {}"]
+    )
+
+
+@dataclass
+class Config:
+    out_dir: str = "out/train"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    bf16: bool = True  # autocast to bfloat16 on CUDA; ignored on CPU
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    stages: list[StageConfig] = field(default_factory=list)
+    log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration value that does not fit the schema."""
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, where)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if origin is tuple and len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
+        inner = args if origin is tuple else args * len(value)
+        return origin(_convert(v, h, f"{where}[{i}]") for i, (v, h) in enumerate(zip(value, inner)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is Any or (isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
+        return value
+    raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+
+
+def from_dict(cls: type, data: Any, where: str = "config") -> Any:
+    """Build dataclass `cls` from a mapping; unknown or missing keys and wrong types raise ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in data
+    ]
+    if required:
+        raise ConfigError(f"{where}: missing key(s) {required}")
+    return cls(**{k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+
+
+def validate(cfg: Config) -> Config:
+    """Cross-field checks that types alone cannot express."""
+    if not cfg.stages:
+        raise ConfigError("config.stages: at least one stage is needed")
+    for i, stage in enumerate(cfg.stages):
+        if stage.steps <= 0 or stage.lr <= 0:
+            raise ConfigError(f"config.stages[{i}]: steps and lr must be positive")
+        if not 0.0 <= stage.freeze_fraction <= 1.0:
+            raise ConfigError(f"config.stages[{i}].freeze_fraction must be in [0, 1]")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"config.device: {cfg.device!r} is not auto, cpu or cuda")
+    if cfg.data.batch_size < 2:
+        raise ConfigError("config.data.batch_size: contrastive training needs at least 2 per batch")
+    return cfg
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config; `overrides` maps dotted keys (e.g. "model.roi") to values that replace the file's."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    for dotted, value in (overrides or {}).items():
+        *parents, leaf = dotted.split(".")
+        node = data
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return validate(from_dict(Config, data))
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """The config as plain JSON-able data (tuples become lists), readable back with `from_dict`."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))

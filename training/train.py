@@ -1,0 +1,336 @@
+"""Train RegionMed-CLIP on corpus shards, stage by stage. Read it top to bottom.
+
+    python -m training.train configs/train_sample.yaml                       # one process, CPU or GPU
+    torchrun --nproc_per_node 2 -m training.train configs/train_sample.yaml  # DDP (gloo on CPU, NCCL on GPU)
+    medregion train configs/train_sample.yaml [--no-roi] [--ray-workers N]   # the CLI; Ray Train on a cluster
+
+Progressive training: each stage of the config sets its length, learning rate, the weight of the region loss
+(0 in stage 1: global alignment only) and the fraction of each encoder kept frozen (stage 2). Every stage gets
+a fresh AdamW with warm-up and cosine decay. A checkpoint holds the model, optimiser, scheduler, stage and
+step, the data position (batches consumed) and the RNG states, so a resumed run takes the very same next
+step. Progress goes to the console and to <out_dir>/metrics.jsonl (rank 0 only).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from training.config import Config, StageConfig, load_config, to_dict
+from training.data import ShardDataset, corpus_texts, shard_files
+from training.loss import Losses, clip_losses
+from training.model import RegionMedCLIP
+from training.tokenizer import load_tokenizer, prepare_tokenizer
+
+
+# ---------------------------------------------------------------------------------------------- processes
+@dataclass
+class Process:
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+
+def setup_process(device: str) -> Process:
+    """Join the process group that torchrun (env vars) or Ray Train (already initialised) set up, if any."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    world_size = dist.get_world_size() if dist.is_initialized() else 1
+    return Process(rank, world_size, torch.device("cuda", local_rank) if use_cuda else torch.device("cpu"))
+
+
+# ---------------------------------------------------------------------------------------------- state
+@dataclass
+class TrainState:
+    stage: int = 0  # index into cfg.stages
+    stage_step: int = 0  # optimiser steps taken in this stage
+    step: int = 0  # optimiser steps taken in all
+    batches: int = 0  # batches consumed: the data position
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Checkpoints:
+    """<out_dir>/checkpoints/step-000123.pt, written atomically; the newest `keep` are kept."""
+
+    def __init__(self, out_dir: Path, keep: int):
+        self.dir, self.keep = out_dir / "checkpoints", keep
+
+    def latest(self) -> Path | None:
+        found = sorted(self.dir.glob("step-*.pt"))
+        return found[-1] if found else None
+
+    def save(self, step: int, payload: dict) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"step-{step:06d}.pt"
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+        for old in sorted(self.dir.glob("step-*.pt"))[: -self.keep]:
+            old.unlink()
+        return path
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)  # our own file: RNG states are pickled
+
+
+# ---------------------------------------------------------------------------------------------- builders
+def build_model(cfg: Config, vocab_size: int) -> RegionMedCLIP:
+    max_tokens = max(cfg.data.max_text_tokens, cfg.data.max_region_text_tokens)
+    return RegionMedCLIP(cfg.model, vocab_size, cfg.data.image_size, max_tokens)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: Config, stage: StageConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters; no weight decay on biases, norms and temperatures."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.optim.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=stage.lr, betas=cfg.optim.betas)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, stage: StageConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then cosine decay to 10% of the stage's learning rate."""
+
+    def factor(step: int) -> float:
+        if step < stage.warmup_steps:
+            return (step + 1) / stage.warmup_steps
+        progress = (step - stage.warmup_steps) / max(1, stage.steps - stage.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def build_loader(dataset: ShardDataset, cfg: Config, proc: Process) -> DataLoader:
+    # The loader's own generator keeps worker seeding off the global RNG, which a resume restores.
+    return DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=cfg.data.num_workers,
+        pin_memory=proc.device.type == "cuda",
+        prefetch_factor=4 if cfg.data.num_workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+
+
+def autocast(cfg: Config, proc: Process) -> contextlib.AbstractContextManager:
+    if proc.device.type == "cuda" and cfg.bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------------------------- one step
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    batches: Iterator,
+    stage: StageConfig,
+    cfg: Config,
+    proc: Process,
+) -> Losses:
+    """One optimiser step over `grad_accum` micro-batches; returns the micro-batches' mean losses."""
+    accum = cfg.optim.grad_accum
+    totals = torch.zeros(3, device=proc.device)
+    for micro in range(accum):
+        batch = next(batches).to(proc.device)
+        last = micro == accum - 1
+        sync = contextlib.nullcontext() if last or proc.world_size == 1 else model.no_sync()
+        with sync:
+            with autocast(cfg, proc):
+                out = model(batch, with_regions=stage.region_weight > 0, with_negatives=cfg.data.hard_negatives > 0)
+                losses = clip_losses(out, batch, stage.region_weight)
+            (losses.total / accum).backward()
+        totals += torch.stack([losses.total, losses.global_, losses.region]).detach() / accum
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return Losses(*totals)
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+class MetricsLog:
+    """Console lines and <out_dir>/metrics.jsonl, written by rank 0; losses averaged over all ranks."""
+
+    def __init__(self, out_dir: Path, proc: Process, report: Callable[[dict], None] | None):
+        self.path, self.proc, self.report = out_dir / "metrics.jsonl", proc, report
+        self.sums, self.steps, self.started = torch.zeros(3, device=proc.device), 0, time.perf_counter()
+
+    def add(self, losses: Losses) -> None:
+        self.sums += torch.stack([losses.total, losses.global_, losses.region])
+        self.steps += 1
+
+    def flush(self, state: TrainState, stage: StageConfig, lr: float, samples: int, scale: float) -> dict:
+        means = self.sums / self.steps
+        if self.proc.world_size > 1:
+            dist.all_reduce(means)
+            means /= self.proc.world_size
+        elapsed = time.perf_counter() - self.started
+        loss, global_, region = means.tolist()
+        record = {
+            "step": state.step,
+            "stage": stage.name,
+            "stage_step": state.stage_step,
+            "loss": loss,
+            "global_loss": global_,
+            "region_loss": region,
+            "lr": lr,
+            "logit_scale": scale,
+            "samples_per_s": samples * self.steps / elapsed,
+            "world_size": self.proc.world_size,
+            "time": time.time(),
+        }
+        if self.proc.main:
+            print(
+                f"[{stage.name}] step {state.step} ({state.stage_step}/{stage.steps}) loss {loss:.4f} "
+                f"(global {global_:.4f}, region {region:.4f}) lr {lr:.2e} {record['samples_per_s']:.1f} samples/s",
+                flush=True,
+            )
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.report:
+            self.report(record)  # Ray Train: every rank reports at the same steps
+        self.sums.zero_()
+        self.steps, self.started = 0, time.perf_counter()
+        return record
+
+
+@dataclass
+class TrainResult:
+    model: RegionMedCLIP  # this process's trained model (the same on every rank)
+    metrics: dict  # the last metrics record
+
+
+def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], None] | None = None) -> TrainResult:
+    """Run (or resume) the configured stages; stop early after `max_steps` optimiser steps in all.
+
+    `report` receives every metrics record on every rank (Ray Train).
+    """
+    proc = setup_process(cfg.device)
+    out_dir = Path(cfg.out_dir)
+    checkpoints = Checkpoints(out_dir, cfg.log.keep_checkpoints)
+    files = shard_files(cfg.data.shards)
+    if proc.main:  # rank 0 writes the run folder's config and tokenizer; the others read them
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        corpus = corpus_texts(files, cfg.data.train_split)
+        prepare_tokenizer(cfg.tokenizer.path, cfg.tokenizer.vocab_size, out_dir / "tokenizer", corpus)
+    proc.barrier()
+    tokenizer = load_tokenizer(out_dir / "tokenizer")
+
+    seed_everything(cfg.seed)
+    model = build_model(cfg, len(tokenizer)).to(proc.device)
+    state, resumed = TrainState(), None
+    if (latest := checkpoints.latest()) is not None:
+        resumed = load_checkpoint(latest)
+        model.load_state_dict(resumed["model"])
+        state = TrainState(**resumed["state"])
+        if proc.main:
+            print(f"resuming from {latest} (step {state.step})", flush=True)
+
+    dataset = ShardDataset(
+        files, cfg.data.train_split, cfg.data, tokenizer, train=True, seed=cfg.seed,
+        rank=proc.rank, world_size=proc.world_size, start=state.batches,
+    )
+    batches = iter(build_loader(dataset, cfg, proc))
+    if resumed:
+        set_rng_state(resumed["rng"])
+    log = MetricsLog(out_dir, proc, report)
+    samples_per_step = cfg.data.batch_size * proc.world_size * cfg.optim.grad_accum
+    record: dict = {}
+
+    for stage_index in range(state.stage, len(cfg.stages)):
+        stage = cfg.stages[stage_index]
+        model.freeze(stage.freeze_fraction, train_regions=stage.region_weight > 0)
+        wrapped = DistributedDataParallel(model) if proc.world_size > 1 else model  # this stage's trainable set
+        optimizer = build_optimizer(model, cfg, stage)
+        scheduler = build_scheduler(optimizer, stage)
+        if resumed and resumed["state"]["stage"] == stage_index:
+            optimizer.load_state_dict(resumed["optimizer"])
+            scheduler.load_state_dict(resumed["scheduler"])
+        while state.stage_step < stage.steps and (max_steps is None or state.step < max_steps):
+            log.add(train_step(wrapped, optimizer, scheduler, batches, stage, cfg, proc))
+            state.step, state.stage_step = state.step + 1, state.stage_step + 1
+            state.batches += cfg.optim.grad_accum
+            stage_done = state.stage_step == stage.steps
+            stopping = max_steps is not None and state.step == max_steps
+            if state.step % cfg.log.every == 0 or stage_done or stopping:
+                lr, scale = scheduler.get_last_lr()[0], model.logit_scale.exp().item()
+                record = log.flush(state, stage, lr, samples_per_step, scale)
+            if proc.main and (state.step % cfg.log.checkpoint_every == 0 or stage_done or stopping):
+                payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state()}
+                payload |= {"scheduler": scheduler.state_dict(), "state": asdict(state), "config": to_dict(cfg)}
+                checkpoints.save(state.step, payload)
+        if state.stage_step < stage.steps:  # stopped early by max_steps
+            break
+        state.stage, state.stage_step = state.stage + 1, 0
+        del wrapped
+    proc.barrier()
+    return TrainResult(model, record)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m training.train CONFIG [--no-roi] [--max-steps N]`, also what torchrun starts per process."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config")
+    parser.add_argument("--no-roi", action="store_true", help="train the global-only baseline")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop (with a checkpoint) after N steps")
+    args = parser.parse_args(argv)
+    train(load_config(args.config, {"model.roi": False} if args.no_roi else None), max_steps=args.max_steps)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
