@@ -7,7 +7,7 @@ CONFIG ?= configs/sample.yaml
 N ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv build-corpus test bench train clean
+.PHONY: venv chromium build-corpus test bench train clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,22 @@ venv: $(STAMP)
 build-corpus: $(STAMP)
 	$(BIN)/medregion build $(CONFIG) $(if $(N),--n $(N))
 
-test: $(STAMP)
+# Headless Chromium for the quality-report test (Debian's package; needs root or sudo when missing).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+chromium: $(CHROMIUM)
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Trains a small RegionMed-CLIP on the sample corpus (built first when missing) and evaluates it.
+train: $(STAMP)
+	@test -f out/corpus/manifest.json || $(BIN)/medregion build configs/sample.yaml
+	$(BIN)/medregion train configs/train_sample.yaml
+	$(BIN)/medregion eval out/train_sample
 
 # `make bench N=10000`: per-stage throughput, peak memory at N and at 1,000 studies, Ray beside a plain loop.
 bench: $(STAMP)

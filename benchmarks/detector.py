@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from annotators.detector import load_yolo  # noqa: E402
 from pipeline.config import DetectorConfig  # noqa: E402
 from pipeline.detect import CHUNKS_PER_BATCH, SAMPLE_WEIGHTS, DetectStage  # noqa: E402
+from schemas.work import DECODED  # noqa: E402
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -40,28 +41,15 @@ def image_files(folder: Path, count: int) -> list[Path]:
 
 
 def stage_batches(files: list[Path], batch_size: int) -> list[pa.Table]:
-    """The decode stage's output for `files`: Arrow tables with pixels, sizes and empty regions."""
-    region = pa.struct(
-        [(k, pa.float64()) for k in ("x0", "y0", "x1", "y1")]
-        + [("label", pa.string()), ("origin", pa.string()), ("score", pa.float64())]
-    )
+    """The decode stage's rows for `files` (schemas.work.DECODED: pixels, sizes, no regions yet), in batches."""
     images = [np.asarray(Image.open(path).convert("L")) for path in files]
-    tables = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        tables.append(
-            pa.table(
-                {
-                    "pixels": pa.array([image.tobytes() for image in chunk], pa.binary()),
-                    "width": pa.array([image.shape[1] for image in chunk], pa.int32()),
-                    "height": pa.array([image.shape[0] for image in chunk], pa.int32()),
-                    "detect": pa.array([True] * len(chunk)),
-                    "regions": pa.array([[] for _ in chunk], pa.list_(region)),
-                    "reject_reason": pa.array([""] * len(chunk)),
-                }
-            )
-        )
-    return tables
+    rows = [
+        dict.fromkeys(DECODED.names)
+        | {"pixels": image.tobytes(), "width": image.shape[1], "height": image.shape[0], "detect": True,
+           "regions": [], "reject_reason": ""}
+        for image in images
+    ]
+    return [pa.Table.from_pylist(rows[i : i + batch_size], schema=DECODED) for i in range(0, len(rows), batch_size)]
 
 
 def rate(images: int, run: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:

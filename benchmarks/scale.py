@@ -212,7 +212,10 @@ def main() -> None:
     print(json.dumps({"num_cpus": args.num_cpus, "memory_ratio": ratio, "identical": identical, "runs": [
         {"label": r.label, "studies": r.studies, "wall_s": r.wall_s, "peak_pss": r.memory.peak_pss,
          "peak_rss": r.memory.peak_rss, "stats": r.stats} for r in [*runs.values(), loop]]}))
-    shutil.rmtree(out, ignore_errors=True)
+    if identical:
+        shutil.rmtree(out, ignore_errors=True)
+    else:
+        print(f"the builds are kept under {out} to compare")
     if not args.keep_samples:
         for cfg in configs.values():
             shutil.rmtree(cfg.sources[0].options["root"], ignore_errors=True)

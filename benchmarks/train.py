@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,12 +35,20 @@ from training.model import RegionMedCLIP  # noqa: E402
 from training.tokenizer import train_bpe  # noqa: E402
 from training.train import Process, build_model, build_optimizer, build_scheduler, train_step  # noqa: E402
 
-SIZES = {  # model overrides on top of the config
+SIZES = {  # dotted config overrides on top of the config file
     "config": {},
-    "vit_b16": dict(
-        image_encoder="vit_base_patch16_224", image_encoder_args={}, text_hidden=768, text_layers=12, text_heads=12,
-        embed_dim=512, roi_dim=256, roi_pool=4, roi_heads=8,
-    ),
+    "tiny": {
+        "data.image_size": 96,
+        "model.image_encoder_args": {"patch_size": 12, "depth": 2, "embed_dim": 96, "num_heads": 2},
+        "model.text_hidden": 64, "model.text_layers": 2, "model.text_heads": 2,
+        "model.embed_dim": 64, "model.roi_dim": 64, "model.roi_pool": 2, "model.roi_heads": 2,
+    },
+    "vit_b16": {
+        "data.image_size": 224,
+        "model.image_encoder": "vit_base_patch16_224", "model.image_encoder_args": {},
+        "model.text_hidden": 768, "model.text_layers": 12, "model.text_heads": 12,
+        "model.embed_dim": 512, "model.roi_dim": 256, "model.roi_pool": 4, "model.roi_heads": 8,
+    },
 }
 
 
@@ -59,11 +68,15 @@ def bench_reader(cfg: Config, tokenizer, batches: int) -> None:
             next(loader)
         seconds = time.perf_counter() - started
         print(f"reader  workers={workers}  {batches * cfg.data.batch_size / seconds:8.1f} samples/s  "
-              f"(batch {cfg.data.batch_size}, {cfg.data.image_size} px)", flush=True)
+              f"(batch {cfg.data.batch_size}, {cfg.data.image_size} px, load average {os.getloadavg()[0]:.1f})",
+              flush=True)
 
 
-def time_steps(model: RegionMedCLIP, batches: list[Batch], cfg: Config, device: torch.device, steps: int, warmup: int) -> float:
-    """Seconds per `training.train.train_step` in the stage-3 setting (everything trained, region loss on)."""
+def time_steps(
+    model: RegionMedCLIP, batches: list[Batch], cfg: Config, device: torch.device, steps: int, warmup: int
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) per `training.train.train_step` in the stage-3 setting
+    (everything trained, region loss on). CPU seconds stay meaningful on a machine shared with other work."""
     stage = StageConfig(name="joint", steps=steps + warmup, lr=1e-4, region_weight=1.0)
     model.freeze(0.0, train_regions=True)
     optimizer = build_optimizer(model, cfg, stage)
@@ -73,10 +86,10 @@ def time_steps(model: RegionMedCLIP, batches: list[Batch], cfg: Config, device: 
     for i in range(warmup + steps):
         if i == warmup:
             sync(device)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         train_step(model, optimizer, scheduler, stream, stage, cfg, proc)
     sync(device)
-    return (time.perf_counter() - started) / steps
+    return (time.perf_counter() - started) / steps, (time.process_time() - cpu_started) / steps
 
 
 def bench_step(cfg: Config, tokenizer, steps: int) -> None:
@@ -85,9 +98,10 @@ def bench_step(cfg: Config, tokenizer, steps: int) -> None:
     for roi in (True, False):
         torch.manual_seed(0)
         model = build_model(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, roi=roi)), len(tokenizer))
-        seconds = time_steps(model, batches, cfg, torch.device("cpu"), steps, warmup=2)
+        seconds, cpu = time_steps(model, batches, cfg, torch.device("cpu"), steps, warmup=2)
         print(f"step    roi={roi!s:5}  {cfg.data.batch_size / seconds:8.1f} samples/s  {1 / seconds:6.2f} steps/s  "
-              f"(batch {cfg.data.batch_size}, {cfg.data.image_size} px, {torch.get_num_threads()} threads)", flush=True)
+              f"{cpu:6.2f} CPU-s/step  (batch {cfg.data.batch_size}, {cfg.data.image_size} px, "
+              f"{torch.get_num_threads()} threads)", flush=True)
 
 
 def synthetic_batch(args, cfg: Config, vocab: int, seed: int) -> Batch:
@@ -125,7 +139,7 @@ def bench_roi(cfg: Config, args) -> None:
     for roi in (False, True):
         torch.manual_seed(0)
         model = RegionMedCLIP(dataclasses.replace(cfg.model, roi=roi), vocab, cfg.data.image_size, 512).to(device)
-        seconds = time_steps(model, batches, cfg, device, args.steps, args.warmup)
+        seconds, _ = time_steps(model, batches, cfg, device, args.steps, args.warmup)
         results[roi] = seconds
         memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
         print(f"roi={roi!s:5}  {seconds * 1000:8.1f} ms/step  {1 / seconds:6.2f} steps/s  "
@@ -179,10 +193,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "out" / "bench_train"), help="compare: run folders")
     args = parser.parse_args()
 
-    overrides = {"bf16": args.bf16, "device": "cuda" if args.device.startswith("cuda") else "cpu"}
-    overrides |= {f"model.{k}": v for k, v in SIZES[args.size].items()}
-    if args.size == "vit_b16":
-        overrides["data.image_size"] = 224
+    overrides = {"bf16": args.bf16, "device": "cuda" if args.device.startswith("cuda") else "cpu", **SIZES[args.size]}
     if args.shards:
         overrides["data.shards"] = args.shards
     if args.batch:

@@ -241,6 +241,28 @@ def eval_alignment(
                          ((k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items())))
 
 
+@app.command("eval-rois")
+def eval_rois(
+    folder: Path = typer.Argument(..., help="a build's output folder"),
+    truth: Path = typer.Argument(..., help="truth.jsonl of the sample source (or any file in its format)"),
+    iou: float = typer.Option(0.5, help="IoU a proposal needs to recall a true box"),
+    match_label: bool = typer.Option(False, "--match-label", help="a proposal must also have the true label"),
+) -> None:
+    """ROI recall of the detector's proposals on the studies the source does not annotate."""
+    from annotators.roi_eval import record_regions, roi_recall, truth_regions
+    from pipeline.inspect import read_shards
+
+    if not (folder / "manifest.json").exists():
+        _fail(f"{folder} holds no manifest.json: not a finished build")
+    rows = [json.loads(line) for line in truth.read_text().splitlines() if line.strip()]
+    records = read_shards(folder, ["source_id", "acquisition", "regions"]).to_dicts()
+    result = roi_recall(record_regions(records), truth_regions(rows), iou, match_label)
+    console.print(f"ROI recall at IoU {iou}: {result.recalled}/{result.total} = "
+                  f"{result.recalled / max(1, result.total):.3f} over {result.images} images "
+                  f"({result.missing} images with true boxes had no row)")
+    console.print(_table("by label", ("label", "recalled", "total"), ((k, *v) for k, v in result.by_label.items())))
+
+
 # Training (training/cli.py): the commands parse arguments and call training.train / training.evaluate.
 from training.cli import eval_run, train_run  # noqa: E402
 

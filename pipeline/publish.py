@@ -238,9 +238,9 @@ def with_retries(what: str, fn: Callable[[], T], options: PublishOptions, say: C
 
 
 def _is_network_error(exc: Exception) -> bool:
-    import httpx
-
-    return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
+    """A failure to reach the Hub (by class name: huggingface_hub's HTTP client is httpx or its fork httpx2)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"TransportError", "ConnectionError", "TimeoutError"})
 
 
 def _redact(text: str) -> str:

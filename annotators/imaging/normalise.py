@@ -11,7 +11,6 @@ from annotators.imaging.types import DecodeError, DecodedImage
 
 PERCENTILES = (0.5, 99.5)  # the automatic window when an image states none
 PERCENTILE_SAMPLES = 1 << 18  # the automatic window is estimated on a regular grid of about this many pixels
-LUT_MAX_RANGE = 1 << 17  # integer images spanning at most this many values go through a look-up table
 
 
 def auto_window(values: np.ndarray) -> tuple[float, float]:
@@ -39,22 +38,20 @@ def window_to_uint8(values: np.ndarray, low: float | None = None, high: float | 
 
 
 def lut_to_uint8(values: np.ndarray, low: float | None, high: float | None, invert: bool = False) -> np.ndarray:
-    """`window_to_uint8` for integer arrays through a look-up table over their value range (no float copy)."""
-    if values.dtype.kind not in "ui":
-        out = window_to_uint8(values, low, high)
-        return 255 - out if invert else out
-    lo, hi = int(values.min()), int(values.max())
-    if hi - lo >= LUT_MAX_RANGE:
+    """`window_to_uint8` (inverted if asked) of 8- and 16-bit integers through a table over their whole type."""
+    if values.dtype.kind not in "ui" or values.dtype.itemsize > 2:
         out = window_to_uint8(values, low, high)
         return 255 - out if invert else out
     if low is None or high is None:
         low, high = auto_window(values)
-    table = window_to_uint8(np.arange(lo, hi + 1, dtype=np.float64), low, high) if high > low else \
-        np.zeros(hi - lo + 1, dtype=np.uint8)
+    info = np.iinfo(values.dtype)
+    table = window_to_uint8(np.arange(info.min, info.max + 1, dtype=np.float32), low, high)
     if invert:
         table = 255 - table
-    index = values.astype(np.int64 if values.dtype.itemsize >= 4 else np.int32, copy=False) - lo if lo else values
-    return table[index]
+    if info.min < 0:  # signed: the unsigned view (same byte order) with its sign bit flipped counts from info.min
+        unsigned = np.dtype(values.dtype.str.replace("i", "u"))  # e.g. ">i2" -> ">u2"
+        return table[values.view(unsigned) ^ np.array(-info.min, dtype=unsigned)]
+    return table[values]
 
 
 def resize_long_side(image: DecodedImage, max_side: int) -> DecodedImage:
