@@ -170,7 +170,7 @@ def print_runs(runs: list[Run]) -> None:
         load = sum(run.memory.loads) / len(run.memory.loads)
         print(f"{run.label:<24}{run.studies:>9}{run.wall_s:>9.1f}{run.rate:>11.2f}{run.memory.peak_pss / GIB:>14.2f}"
               f"{run.memory.peak_rss / GIB:>13.2f}{run.memory.peak_processes:>11}{load:>7.1f}")
-    print("(load: the machine's mean 1-minute load average during the run; above the CPU count, other work shares them)")
+    print("(load: the machine's mean 1-minute load average in the run; above its CPU count, other work shares them)")
 
 
 def main() -> None:

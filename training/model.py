@@ -3,7 +3,7 @@
     image (B, 1, S, S) -> timm backbone -> pooled (B, C) -> image_proj -> image embedding
                                        -> tokens (B, N, C) on an h x w grid --+
     boxes (R, 4) --------------------------------------------------------------+-> ROIProcessor -> region embedding
-    text ids (U, L) -> BERT -> [CLS] (U, H) -> text_proj -> text embedding (reports and region texts alike)
+    text ids (U, L) -> BERT -> token mean (U, H) -> text_proj -> text embedding (reports and region texts alike)
 
 Every embedding is L2-normalised; two learned temperatures scale the image-text and region-text logits.
 Weights come from local files only: `pretrained=True` is used solely with a local checkpoint file.
@@ -30,7 +30,10 @@ from transformers import AutoModel, BertConfig, BertModel  # noqa: E402
 
 def _create_backbone(cfg: ModelConfig, image_size: int) -> nn.Module:
     weights = {"pretrained": True, "pretrained_cfg_overlay": {"file": cfg.image_weights}} if cfg.image_weights else {}
-    args = dict(num_classes=0, **cfg.image_encoder_args, **weights)
+    # From scratch, pool by averaging the patch tokens: a new ViT's class token barely depends on the image,
+    # and contrastive training from it stalled at the uniform loss here. A checkpoint keeps its own pooling.
+    pool = {} if cfg.image_weights else {"global_pool": "avg"}
+    args = {"num_classes": 0, **pool, **cfg.image_encoder_args, **weights}
     try:  # ViT-style models fix their input size at construction
         return timm.create_model(cfg.image_encoder, img_size=image_size, **args)
     except TypeError:  # CNNs take any size and no such argument
@@ -67,7 +70,8 @@ class ImageEncoder(nn.Module):
 
 
 class TextEncoder(nn.Module):
-    """A BERT-style encoder whose [CLS] state represents the text."""
+    """A BERT-style encoder; a text is the mean of its tokens' last hidden states (padding excluded), which
+    separates texts from the first step of training from scratch and suits MLM-pretrained weights too."""
 
     def __init__(self, cfg: ModelConfig, vocab_size: int, max_tokens: int):
         super().__init__()
@@ -86,7 +90,9 @@ class TextEncoder(nn.Module):
         self.width = self.bert.config.hidden_size
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.bert(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0]
+        hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Embeddings first, then one list per transformer layer, then whatever follows."""
@@ -147,10 +153,9 @@ class ROIProcessor(nn.Module):
         h, w = grid
         reduced = self.reduce(tokens)  # (B, N, dim)
         feature_map = reduced.transpose(1, 2).unflatten(-1, (h, w))
-        scale = boxes.new_tensor([w, h, w, h])
-        rois = torch.cat([region_image[:, None].to(boxes.dtype), boxes * scale], dim=1)
-        cells = roi_align(feature_map, rois.to(feature_map.dtype), self.pool, 1.0, sampling_ratio=2, aligned=True)
-        local = self.cells(cells.flatten(1)) + self.box(boxes.to(cells.dtype))
+        rois = torch.cat([region_image[:, None].float(), boxes.float() * boxes.new_tensor([w, h, w, h])], dim=1)
+        cells = roi_align(feature_map.float(), rois, self.pool, 1.0, sampling_ratio=2, aligned=True)  # float32 boxes
+        local = self.cells(cells.flatten(1)) + self.box(boxes)
         attended = self.cross_attend(local, reduced, region_image)
         scene = self.global_context(pooled)[region_image]
         gate = torch.sigmoid(self.gate(torch.cat([local, attended, scene], dim=-1)))

@@ -116,7 +116,8 @@ def test_killed_twice_then_resumed_equals_a_clean_build(config, clean, tmp_path)
                "a first compacted shard")
     assert not (output / "manifest.json").exists(), "the second kill came after the build had finished"
     compacted = [json.loads(p.read_text()) for p in markers.glob("*.json")]
-    assert 0 < len(compacted) < n_shards, "the second kill did not land during compaction"
+    # Shards compact in parallel, so several (even all) may finish before the kill lands; the manifest may not.
+    assert 0 < len(compacted) <= n_shards, "the second kill did not land during compaction"
     parts = _parts(layout, n_shards)
     assert all(parts.get(p) == mtime for p, mtime in first_parts.items()), "parts of the first run were rewritten"
     redone = set().union(*(_part_inputs(p) for p in parts if p not in first_parts)) & done_before
