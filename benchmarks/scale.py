@@ -41,6 +41,7 @@ class MemorySampler:
         self.interval_s = interval_s
         self.peak_pss = self.peak_rss = 0
         self.peak_processes = 0
+        self.samples: list[tuple[float, int]] = []  # (perf_counter, PSS)
         self.loads: list[float] = []  # the machine's 1-minute load average at each sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -69,6 +70,7 @@ class MemorySampler:
             pss, rss, count = pss + info.pss, rss + info.rss, count + 1
         self.peak_pss, self.peak_rss = max(self.peak_pss, pss), max(self.peak_rss, rss)
         self.peak_processes = max(self.peak_processes, count)
+        self.samples.append((time.perf_counter(), pss))
         self.loads.append(os.getloadavg()[0])
 
 
@@ -81,9 +83,21 @@ class Run:
     memory: MemorySampler
     output: Path
 
+    started: float  # perf_counter at the start of the build
+
     @property
     def rate(self) -> float:
         return self.studies / self.wall_s
+
+    def peak_by_phase(self) -> dict[str, int]:
+        """Peak PSS within each phase of the build (phases run one after another, in the order recorded)."""
+        peaks, start = {}, self.started
+        for name, seconds in self.stats["phases"].items():
+            if name.endswith("_cpu"):
+                continue
+            inside = [pss for t, pss in self.memory.samples if start <= t <= start + seconds]
+            peaks[name], start = max(inside, default=0), start + seconds
+        return peaks
 
 
 def sample_config(workdir: Path, n: int, output: Path, num_cpus: int):
@@ -117,7 +131,7 @@ def ray_run(cfg) -> Run:
         wall = time.perf_counter() - started
         ray.shutdown()
     studies = result.manifest["totals"]["inputs"]
-    return Run(f"Ray Data, {cfg.ray.num_cpus} CPUs", studies, wall, result.stats, memory, Path(cfg.output))
+    return Run(f"Ray Data, {cfg.ray.num_cpus} CPUs", studies, wall, result.stats, memory, Path(cfg.output), started)
 
 
 def loop_run(cfg) -> Run:
@@ -128,7 +142,7 @@ def loop_run(cfg) -> Run:
         stats = build_shards_in_process(cfg)
         wall = time.perf_counter() - started
     studies = round(sum(stats.inputs_by_node.values()))
-    return Run("single-process loop", studies, wall, stats.to_dict(), memory, Path(cfg.output))
+    return Run("single-process loop", studies, wall, stats.to_dict(), memory, Path(cfg.output), started)
 
 
 def same_shards(a: Path, b: Path) -> bool:
@@ -158,9 +172,10 @@ def print_stages(run: Run, cpus: int) -> None:
 
 
 def print_phases(run: Run) -> None:
-    phases = {name: s for name, s in run.stats["phases"].items() if not name.endswith("_cpu")}
-    print(f"\nphases (driver wall seconds), {run.label}, {run.studies} studies")
-    print("  ".join(f"{name} {seconds:.1f}" for name, seconds in phases.items()))
+    peaks = run.peak_by_phase()
+    print(f"\nphases, {run.label}, {run.studies} studies: driver wall seconds, peak PSS GiB")
+    shown = {name: f"{peak / GIB:.2f}" if peak else "-" for name, peak in peaks.items()}  # "-": shorter than a sample
+    print("  ".join(f"{name} {run.stats['phases'][name]:.1f} s {shown[name]}" for name in peaks))
 
 
 def print_runs(runs: list[Run]) -> None:
@@ -202,7 +217,8 @@ def main() -> None:
 
     print_stages(runs[args.n], args.num_cpus)
     print_stages(loop, 1)
-    print_phases(runs[args.n])
+    for run in [*runs.values(), loop]:
+        print_phases(run)
     print_runs([runs[n] for n in sorted(sizes, reverse=True)] + [loop])
     small, big = runs[args.compare_n].memory.peak_pss, runs[args.n].memory.peak_pss
     ratio = big / small

@@ -191,7 +191,10 @@ def main() -> None:
     parser.add_argument("--negative-tokens", type=int, default=8, help="roi: hard-negative length in tokens")
     parser.add_argument("--stage-steps", type=int, help="compare: steps of every stage")
     parser.add_argument("--out", default=str(ROOT / "out" / "bench_train"), help="compare: run folders")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a machine shared with other work)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     overrides = {"bf16": args.bf16, "device": "cuda" if args.device.startswith("cuda") else "cpu", **SIZES[args.size]}
     if args.shards:

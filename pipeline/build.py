@@ -18,7 +18,7 @@ from pipeline.config import BuildConfig, ConfigError, from_dict, to_dict
 from pipeline.dedup import plan_drops
 from pipeline.detect import add_detect_stage
 from pipeline.records import Provenance
-from pipeline.runtime import cluster_cpus, ensure_ray
+from pipeline.runtime import bound_queues, cluster_cpus, ensure_ray
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_parts, write_rejects
 from pipeline.stages import AnnotateSettings, DecodeSettings, annotate_batch, decode_batch, work_item
 from pipeline.stats import BuildStats
@@ -29,6 +29,9 @@ PIPELINE_VERSION = "0.1.0"
 # detector's actors (it fuses only ops with equal remote args), so decoding spreads over every CPU and the
 # detector never waits on a decoder.
 DECODE_TASK_MEMORY = 1024**3
+# Work items per input block (one decode task): a decode task emits its block's pixels, so small blocks keep what
+# waits for the detector small in bytes whatever the corpus size (memory stays flat as the corpus grows).
+MAX_ROWS_PER_BLOCK = 64
 SAMPLE_SECRET = b"medregion-sample-corpus"  # only for the embedded sample source, whose patients are fake
 
 
@@ -174,7 +177,8 @@ def stage_settings(cfg: BuildConfig) -> tuple[DecodeSettings, AnnotateSettings]:
 def _run_stages(cfg: BuildConfig, layout: BuildLayout, items: list[dict], progress: Callable[[float], None],
                 already: float, stats: BuildStats) -> None:
     decode, annotate = stage_settings(cfg)
-    blocks = max(1, min(len(items), cfg.ray.blocks_per_cpu * cluster_cpus()))
+    bound_queues()
+    blocks = max(1, min(len(items), max(cfg.ray.blocks_per_cpu * cluster_cpus(), -(-len(items) // MAX_ROWS_PER_BLOCK))))
     per_block = -(-len(items) // blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
     ds = ray.data.from_items(items, override_num_blocks=blocks)
     ds = ds.map_batches(decode_batch, batch_format="pyarrow", batch_size=min(8, per_block),

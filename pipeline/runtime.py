@@ -8,6 +8,8 @@ import ray
 from annotators import offline
 from pipeline.config import RayConfig
 
+OBJECT_STORE_PER_CPU = 256 * 1024**2  # Ray Data's budget for queued blocks: a few batches of decoded images per CPU
+
 
 def ensure_ray(cfg: RayConfig) -> None:
     """Join `cfg.address`, or start a local Ray without a dashboard; reuse one already started in this process."""
@@ -27,3 +29,15 @@ def ensure_ray(cfg: RayConfig) -> None:
 
 def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def bound_queues(bytes_per_cpu: int = OBJECT_STORE_PER_CPU) -> None:
+    """Cap the object store that Ray Data may fill with queued blocks, in proportion to the cluster's CPUs.
+
+    Without a cap, a fast stage keeps the free CPUs (Ray Data prefers the operator holding the least memory) while
+    the blocks it makes pile up in front of a slower one: on 2 CPUs, with the detector's actor on one, the decoded
+    and detected images of the whole corpus queued for the annotate stage. With it, upstream stages wait once the
+    budget is used and downstream ones drain it, so memory stays flat whatever the corpus size."""
+    context = ray.data.DataContext.get_current()
+    limits = context.execution_options.resource_limits
+    context.execution_options.resource_limits = limits.copy(object_store_memory=bytes_per_cpu * cluster_cpus())

@@ -70,13 +70,14 @@ def read_stream(url: str) -> pa.Table:
 
 
 PART_SUMMARY = pa.schema([("shard", pa.int32()), ("inputs", pa.float64()), ("rejects", pa.int64()),
-                          ("rows", pa.int64()), ("node", pa.string()), ("seconds", stats.SUMMARY_SECONDS)])
+                          ("rows", pa.int64()), ("inputs_by_node", pa.map_(pa.string(), pa.float64())),
+                          ("seconds", stats.SUMMARY_SECONDS)])
 
 
 def write_parts(batch: pa.Table, layout: BuildLayout) -> pa.Table:
-    """Write a batch of annotated rows as one part per shard; return per part how many inputs it completes, where
-    it was written and the seconds its rows took per stage (PART_SUMMARY)."""
-    summary, node = [], stats.node_id()
+    """Write a batch of annotated rows as one part per shard; return per part how many inputs it completes, on
+    which nodes they were decoded and the seconds its rows took per stage (PART_SUMMARY)."""
+    summary = []
     for shard in sorted(set(batch.column("shard").to_pylist())):
         clock = stats.StageClock()
         with clock("write"):
@@ -91,7 +92,7 @@ def write_parts(batch: pa.Table, layout: BuildLayout) -> pa.Table:
             "inputs": sum(1.0 / e for e in expected),
             "rejects": sum(1 for r in part.column("reject_reason").to_pylist() if r),
             "rows": part.num_rows,
-            "node": node,
+            "inputs_by_node": stats.inputs_by_node(part),
             "seconds": {**stats.summed_seconds(part), **clock.seconds},
         })
     return pa.Table.from_pylist(summary, schema=PART_SUMMARY)

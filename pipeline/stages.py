@@ -22,7 +22,7 @@ from annotators.reports import ReportParser
 from connectors.base import StudyRef, record_id
 from pipeline import storage
 from pipeline.records import Provenance, assemble, assign_split
-from pipeline.stats import StageClock, add_seconds
+from pipeline.stats import StageClock, add_seconds, stamp_node
 from schemas.work import DECODED, annotated_schema
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
@@ -72,7 +72,7 @@ def decode_batch(batch: pa.Table, settings: DecodeSettings) -> pa.Table:
         for item in batch.to_pylist():
             ref = StudyRef.from_row(json.loads(item["ref"]))
             rows.extend(decode_ref(ref, item["shard"], settings))
-    return add_seconds(pa.Table.from_pylist(rows, schema=DECODED), clock.seconds)
+    return stamp_node(add_seconds(pa.Table.from_pylist(rows, schema=DECODED), clock.seconds))
 
 
 def decode_ref(ref: StudyRef, shard: int, settings: DecodeSettings) -> list[dict]:
@@ -175,7 +175,7 @@ def annotate_batch(batch: pa.Table, settings: AnnotateSettings) -> pa.Table:
     by_id = {row["id"]: report for row, report in zip(kept, parsed)}
     out = []
     for row in rows:
-        bookkeeping = {k: row[k] for k in ("shard", "expected", "input", "seconds", *REJECT_COLUMNS)}
+        bookkeeping = {k: row[k] for k in ("shard", "expected", "input", "node", "seconds", *REJECT_COLUMNS)}
         report = by_id.get(row["id"])
         issue = report and check_report(" ".join((report.findings, report.impression, report.other)), settings.quality)
         if issue:

@@ -66,10 +66,24 @@ def node_id() -> str:
     return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
 
 
+def stamp_node(table: pa.Table) -> pa.Table:
+    """`table` with this process's Ray node in its `node` column (the decode stage marks where it ran)."""
+    return table.set_column(table.schema.get_field_index("node"), "node",
+                            pa.array([node_id()] * table.num_rows, pa.string()))
+
+
+def inputs_by_node(part: pa.Table) -> list[tuple[str, float]]:
+    """How many inputs of `part` (an input of k images counts 1/k per image) each node decoded."""
+    counts: Counter[str] = Counter()
+    for node, expected in zip(part.column("node").to_pylist(), part.column("expected").to_pylist()):
+        counts[node or ""] += 1.0 / expected
+    return sorted(counts.items())
+
+
 @dataclass
 class BuildStats:
     """What a build measured: driver phases (`with stats.phase("dedup"):`, wall seconds), worker seconds per
-    stage, and inputs per node."""
+    stage, and the inputs each Ray node decoded."""
 
     phase: StageClock = field(default_factory=StageClock)
     stage_seconds: Counter = field(default_factory=Counter)
@@ -79,8 +93,9 @@ class BuildStats:
     def add(self, summaries: pa.Table) -> None:
         """Add the part writer's summaries (see pipeline.shards.write_parts)."""
         self.images += pc.sum(summaries.column("rows")).as_py() or 0
-        for node, inputs in zip(summaries.column("node").to_pylist(), summaries.column("inputs").to_pylist()):
-            self.inputs_by_node[node] += inputs
+        for part in summaries.column("inputs_by_node").to_pylist():
+            for node, inputs in part:
+                self.inputs_by_node[node] += inputs
         seconds = summaries.column("seconds")
         for timer in SUMMARY_SECONDS:
             self.stage_seconds[timer.name] += pc.sum(pc.struct_field(seconds, timer.name)).as_py() or 0.0

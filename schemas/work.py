@@ -33,7 +33,8 @@ BOOKKEEPING = [
     pa.field("reject_stage", pa.string()),
     pa.field("reject_reason", pa.string()),
     pa.field("reject_detail", pa.string()),
-    pa.field("seconds", STAGE_SECONDS),  # stage's time, carried to the part summaries (pipeline.stats)
+    pa.field("node", pa.string()),  # the Ray node that decoded the row ("" outside Ray), for the build stats
+    pa.field("seconds", STAGE_SECONDS),  # the stages' times so far, carried to the part summaries (pipeline.stats)
 ]
 
 DECODED = pa.schema(

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from pipeline.shards import BuildLayout, write_parts
-from pipeline.stats import BuildStats, StageClock, add_seconds, summed_seconds
+from pipeline.stats import BuildStats, StageClock, add_seconds, stamp_node, summed_seconds
 from schemas.work import DECODED, annotated_schema
 
 
@@ -28,14 +28,23 @@ def test_the_clock_counts_wall_and_cpu_time_per_stage():
 
 
 def test_part_summaries_add_up_to_the_build_stats(tmp_path):
-    rows = [{name: None for name in annotated_schema().names} | {"id": f"x{i}", "shard": i % 2, "expected": 1,
-                                                                 "reject_reason": ""} for i in range(4)]
+    nodes, expected = ["n1", "n1", "n2", "", "n2"], [1, 1, 1, 1, 2]  # the last row: one image of a 2-image input
+    rows = [{name: None for name in annotated_schema().names} | {"id": f"x{i}", "shard": i % 2, "node": node,
+                                                                 "expected": e, "reject_reason": ""}
+            for i, (node, e) in enumerate(zip(nodes, expected))]
     batch = add_seconds(pa.Table.from_pylist(rows, schema=annotated_schema()), {"decode": 2.0, "align": 0.4})
     stats = BuildStats()
     with stats.phase("stages"):
         stats.add(write_parts(batch, BuildLayout(str(tmp_path))))
     result = json.loads(json.dumps(stats.to_dict()))
-    assert result["images"] == 4 and result["inputs_by_node"] == {"": 4.0}  # "": written outside Ray
+    assert result["images"] == 5 and result["inputs_by_node"] == {"n1": 2.0, "n2": 1.5, "": 1.0}
     assert result["stage_seconds"]["decode"] == pytest.approx(2.0)
     assert result["stage_seconds"]["align"] == pytest.approx(0.4)
     assert result["stage_seconds"]["write"] > 0 and result["phases"]["stages"] > 0
+
+
+def test_the_decode_stamp_names_the_ray_node_it_ran_on(ray_cluster):
+    table = pa.Table.from_pylist([{"id": "a", "node": "stale"}, {"id": "b"}], schema=DECODED)
+    stamped = ray_cluster.get(ray_cluster.remote(stamp_node).remote(table))
+    alive = {node["NodeID"] for node in ray_cluster.nodes() if node["Alive"]}
+    assert len(set(stamped.column("node").to_pylist())) == 1 and stamped.column("node")[0].as_py() in alive
