@@ -24,6 +24,7 @@ from annotators.regions import Region
 from schemas.labels import canonical_label
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
+CPU_CHUNK = 8  # images per forward pass on the CPU: YOLOv8n at 512 px ran 1.8x faster than at 32 (channels last)
 CANDIDATES = 300  # best anchors per image kept for NMS (far more than an image's objects)
 
 
@@ -120,6 +121,9 @@ class Detector:
         self.half = self.cuda if half is None else half
         model = yolo.model.fuse(verbose=False).to(self.device).eval()
         self.model = model.half() if self.half else model.float()
+        if not self.cuda:  # oneDNN's channels-last convolutions, in small chunks that stay in cache
+            self.model = self.model.to(memory_format=torch.channels_last)
+            batch_size = min(batch_size, CPU_CHUNK)
         stride = int(max(self.model.stride))
         self.imgsz = -(-imgsz // stride) * stride
         self.conf, self.iou, self.batch_size, self.max_det = conf, iou, batch_size, max_det

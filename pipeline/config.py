@@ -81,13 +81,14 @@ class DetectorConfig:
     """The detector stage; no weights means no detector stage."""
 
     weights: str | None = None  # a local .pt file (made by `medregion train-detector`); never a hub name
-    batch_size: int = 32  # images per forward pass
+    batch_size: int = 32  # images per forward pass on a GPU (on the CPU at most annotators.detector.CPU_CHUNK)
     actors: int = 1  # actor-pool size (at most one per GPU when GPUs exist)
     conf: float = 0.25
     iou: float = 0.5
     imgsz: int = 512
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     only_unannotated: bool = True  # propose only on images whose source gives no boxes
+    cpu_threads: int = 0  # torch threads of a detector actor on the CPU; 0: all the node's cores
 
     def weights_sha256(self) -> str:
         """The weights file's hash (it shapes the rows as much as the settings do); "" without weights."""

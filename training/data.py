@@ -108,14 +108,15 @@ def text_key(text: str) -> int:
     return zlib.crc32(" ".join(text.lower().split()).encode())
 
 
-def unique_index(texts: list[str]) -> tuple[list[str], torch.Tensor]:
-    """The distinct texts (by `text_key`) and, for every input, the index of its distinct text."""
+def unique_index(texts: list[str]) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """The distinct texts (by `text_key`), for every input the index of its distinct text, and the distinct
+    texts' keys (which find a text repeated on another rank: training.gather)."""
     first: dict[int, int] = {}
     index = [first.setdefault(text_key(t), len(first)) for t in texts]
     unique = [""] * len(first)
     for text, i in zip(texts, index):
         unique[i] = unique[i] or text
-    return unique, torch.tensor(index, dtype=torch.long)
+    return unique, torch.tensor(index, dtype=torch.long), torch.tensor(list(first), dtype=torch.long)
 
 
 @dataclass
@@ -127,12 +128,14 @@ class Batch:
     text_ids: torch.Tensor  # (U, L) distinct report texts
     text_mask: torch.Tensor
     text_index: torch.Tensor  # (B,) image -> its report among the U
+    text_keys: torch.Tensor  # (U,) the reports' `text_key`s
     region_boxes: torch.Tensor  # float (R, 4), normalised (x0, y0, x1, y1)
     region_image: torch.Tensor  # (R,) region -> its image in the batch
     region_labels: list[str]  # R
     region_text_ids: torch.Tensor  # (Ur, Lr) distinct region texts
     region_text_mask: torch.Tensor
     region_text_index: torch.Tensor  # (R,) region -> its text among the Ur
+    region_text_keys: torch.Tensor  # (Ur,) the region texts' `text_key`s
     negative_ids: torch.Tensor  # (M, L) hard-negative statements
     negative_mask: torch.Tensor
     negative_owner: torch.Tensor  # (M,) negative -> the image it must not match
@@ -252,9 +255,9 @@ class ShardDataset(IterableDataset):
             region_image += [i] * len(kept)
             negatives += negs
             owners += [i] * len(negs)
-        texts, text_index = unique_index(reports)
+        texts, text_index, text_keys = unique_index(reports)
         text_ids, text_mask = self.encode(texts, self.cfg.max_text_tokens)
-        region_texts, region_text_index = unique_index([r["text"] for r in regions])
+        region_texts, region_text_index, region_text_keys = unique_index([r["text"] for r in regions])
         region_text_ids, region_text_mask = self.encode(region_texts, self.cfg.max_region_text_tokens)
         negative_ids, negative_mask = self.encode(negatives, self.cfg.max_text_tokens)
         return Batch(
@@ -263,12 +266,14 @@ class ShardDataset(IterableDataset):
             text_ids=text_ids,
             text_mask=text_mask,
             text_index=text_index,
+            text_keys=text_keys,
             region_boxes=torch.tensor([r["box"] for r in regions], dtype=torch.float32).reshape(-1, 4),
             region_image=torch.tensor(region_image, dtype=torch.long),
             region_labels=[r["label"] for r in regions],
             region_text_ids=region_text_ids,
             region_text_mask=region_text_mask,
             region_text_index=region_text_index,
+            region_text_keys=region_text_keys,
             negative_ids=negative_ids,
             negative_mask=negative_mask,
             negative_owner=torch.tensor(owners, dtype=torch.long),

@@ -8,6 +8,8 @@ a false negative.
 
 Hard negatives (what the report negates, affirmed: "No pleural effusion" -> "pleural effusion", false of the
 image) add columns to visual-to-text for their own image only.
+
+Under DDP both levels are computed over the global batch: every rank's rows and texts (training.gather).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+from training.gather import Level, gather_level
 
 if TYPE_CHECKING:
     from training.model import Embeddings
@@ -50,14 +54,20 @@ class Losses:
     region: torch.Tensor  # region-region text; 0 when not trained
 
 
+def level_loss(level: Level, scale: torch.Tensor) -> torch.Tensor:
+    """InfoNCE of `level` over the global batch (every DDP rank's rows: training.gather)."""
+    gathered = gather_level(level)
+    if not len(gathered.visual):  # no rows anywhere: an empty sum keeps the branch in the graph
+        return level.visual.sum()
+    return info_nce(gathered.visual, gathered.text, gathered.index, scale, gathered.negatives, gathered.owner)
+
+
 def clip_losses(out: Embeddings, batch, region_weight: float) -> Losses:
     """Global image-report InfoNCE plus `region_weight` times region-text InfoNCE over the batch's regions."""
-    global_ = info_nce(out.image, out.text, batch.text_index, out.scale, out.negatives, batch.negative_owner)
+    images = Level(out.image, out.text, batch.text_index, batch.text_keys, out.negatives, batch.negative_owner)
+    global_ = level_loss(images, out.scale)
     region = out.image.new_zeros(())
-    if out.regions is not None:  # an empty sum keeps the ROI branch in the graph when a batch has no regions
-        region = (
-            info_nce(out.regions, out.region_text, batch.region_text_index, out.region_scale)
-            if len(out.regions)
-            else out.regions.sum()
-        )
+    if out.regions is not None:
+        regions = Level(out.regions, out.region_text, batch.region_text_index, batch.region_text_keys)
+        region = level_loss(regions, out.region_scale)
     return Losses(total=global_ + region_weight * region, global_=global_, region=region)

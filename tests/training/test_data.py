@@ -7,7 +7,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from training.config import DataConfig
-from training.data import ShardDataset, affirmed, corpus_texts, open_table, shard_files, split_rows, unique_index
+from training.data import (ShardDataset, affirmed, corpus_texts, open_table, shard_files, split_rows, text_key,
+                           unique_index)
 from training.tokenizer import train_bpe
 
 
@@ -85,8 +86,9 @@ def test_hub_layout_parquet_reads_the_same_rows_as_the_arrow_shards(synthetic_co
 
 
 def test_repeated_texts_share_one_index():
-    unique, index = unique_index(["Right lung", "left lung", "right  lung", "nodule"])
+    unique, index, keys = unique_index(["Right lung", "left lung", "right  lung", "nodule"])
     assert unique == ["Right lung", "left lung", "nodule"] and index.tolist() == [0, 1, 0, 2]
+    assert keys.tolist() == [text_key(t) for t in unique] and len(set(keys.tolist())) == 3
 
 
 def test_no_shards_is_an_error(tmp_path):

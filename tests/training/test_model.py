@@ -24,12 +24,12 @@ def fake_batch(images=4, regions=6, size=64, seed=0) -> Batch:
     return Batch(
         ids=[str(i) for i in range(images)],
         images=torch.randint(0, 256, (images, 1, size, size), dtype=torch.uint8, generator=g),
-        text_ids=ids(images, 12), text_mask=torch.ones(images, 12, dtype=torch.long), text_index=torch.arange(images),
+        text_ids=ids(images, 12), text_mask=torch.ones(images, 12, dtype=torch.long), text_index=torch.arange(images), text_keys=torch.arange(images),
         region_boxes=torch.cat([corner, corner + 0.3], dim=1),
         region_image=torch.arange(regions) % images,
         region_labels=["nodule"] * regions,
         region_text_ids=ids(3, 6), region_text_mask=torch.ones(3, 6, dtype=torch.long),
-        region_text_index=torch.arange(regions) % 3,
+        region_text_index=torch.arange(regions) % 3, region_text_keys=torch.arange(3),
         negative_ids=ids(2, 8), negative_mask=torch.ones(2, 8, dtype=torch.long), negative_owner=torch.tensor([0, 2]),
         position=0,
     )
