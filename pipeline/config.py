@@ -1,24 +1,16 @@
 """The build configuration: YAML -> typed dataclasses, with clear errors for unknown keys and bad values."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from annotators.imaging import FrameSelection
 from annotators.duplicates import DedupConfig
 from annotators.quality import QualityConfig
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message names the key and what is wrong."""
+from schemas.typed_config import ConfigError, from_dict, read_yaml, to_dict
 
 
 @dataclass(frozen=True)
@@ -137,71 +129,6 @@ class BuildConfig:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def to_dict(value) -> typing.Any:
-    """A dataclass tree as plain JSON-able data."""
-    if dataclasses.is_dataclass(value):
-        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [to_dict(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_dict(v) for k, v in value.items()}
-    return value
-
-
-def from_dict(cls: type, data: typing.Any, where: str = ""):
-    """Build dataclass `cls` from `data`, refusing unknown keys and values of the wrong type."""
-    label = where or "config"
-    if not isinstance(data, dict):
-        raise ConfigError(f"{label}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{label}: unknown key(s) {unknown}; known keys are {sorted(known)}")
-    kwargs = {key: _coerce(hints[key], value, f"{where}.{key}" if where else key) for key, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{label}: {exc}") from None
-
-
-def _coerce(kind, value, where: str):
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(kind)
-        if value is None and type(None) in options:
-            return None
-        kind = next(k for k in options if k is not type(None))
-        origin = typing.get_origin(kind)
-    if dataclasses.is_dataclass(kind):
-        return from_dict(kind, value if value is not None else {}, where)
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
-        item = typing.get_args(kind)[0]
-        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if kind is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
-        return value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
 def load_config(path: str | Path, overrides: dict | None = None) -> BuildConfig:
     """Read a YAML build config; `overrides` replace top-level keys (from the command line)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    data.update(overrides or {})
-    return from_dict(BuildConfig, data)
+    return from_dict(BuildConfig, read_yaml(path) | (overrides or {}))

@@ -6,15 +6,11 @@ anything is built, with the key's dotted path in the message.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from schemas.typed_config import ConfigError, from_dict, read_yaml, to_dict  # noqa: F401 (to_dict: for callers)
 
 
 @dataclass
@@ -115,56 +111,6 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
-class ConfigError(ValueError):
-    """A configuration value that does not fit the schema."""
-
-
-def _convert(value: Any, hint: Any, where: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(value, inner, where)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        if origin is tuple and len(value) != len(args):
-            raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-        inner = args if origin is tuple else args * len(value)
-        return origin(_convert(v, h, f"{where}[{i}]") for i, (v, h) in enumerate(zip(value, inner)))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is Any or (isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
-        return value
-    raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
-
-
-def from_dict(cls: type, data: Any, where: str = "config") -> Any:
-    """Build dataclass `cls` from a mapping; unknown or missing keys and wrong types raise ConfigError."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
-    required = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in data
-    ]
-    if required:
-        raise ConfigError(f"{where}: missing key(s) {required}")
-    return cls(**{k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()})
-
-
 def validate(cfg: Config) -> Config:
     """Cross-field checks that types alone cannot express."""
     if not cfg.stages:
@@ -183,7 +129,7 @@ def validate(cfg: Config) -> Config:
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
     """Read a YAML config; `overrides` maps dotted keys (e.g. "model.roi") to values that replace the file's."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    data = read_yaml(path)
     for dotted, value in (overrides or {}).items():
         *parents, leaf = dotted.split(".")
         node = data
@@ -191,8 +137,3 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
             node = node.setdefault(key, {})
         node[leaf] = value
     return validate(from_dict(Config, data))
-
-
-def to_dict(cfg: Config) -> dict[str, Any]:
-    """The config as plain JSON-able data (tuples become lists), readable back with `from_dict`."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
