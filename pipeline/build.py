@@ -102,15 +102,15 @@ class BuildResult:
 def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None = None) -> BuildResult:
     """Build (or resume) the corpus of `cfg` into `cfg.output`; `on_progress(done, total)` follows the stages."""
     stats = BuildStats()
-    with stats.phase("start_ray"):
-        ensure_ray(cfg.ray)
     layout = BuildLayout(cfg.output)
-    with stats.phase("collect_inputs"):
+    with stats.phase("collect_inputs"):  # before Ray starts: a bad source or option fails at once
         inputs = collect_inputs(cfg)
     config_sha = cfg.content_sha256()
     state = {"config_sha256": config_sha, "inputs_sha256": inputs.sha256, "n_shards": inputs.n_shards}
     if _finished(layout, state):
         return BuildResult(cfg.output, json.loads(storage.read_bytes(layout.manifest)))
+    with stats.phase("start_ray"):
+        ensure_ray(cfg.ray)
     _start_or_resume(layout, state)
 
     done_shards = {s for s in range(inputs.n_shards) if storage.exists(layout.marker(s))}

@@ -1,10 +1,11 @@
 """The corpus-wide step between the stages and compaction: near-duplicate images and templated reports.
 
-1. One Ray task per shard reads its parts (memory-mapped) and returns two objects: small keys (id, input, keep
-   rank, report fingerprint, keypoint index keys) that come to the driver, and the images' signatures
-   (annotators.duplicates), which stay in the object store.
+1. One Ray task per shard reads its parts (memory-mapped), writes the images' signatures (annotators.duplicates)
+   to one file beside the parts and returns small keys (id, input, keep rank, report fingerprint, keypoint
+   index keys) to the driver. Signatures never wait in the object store, so what it holds does not grow with
+   the corpus.
 2. The driver picks candidate pairs from the index keys; Ray tasks check them in detail, grouped by the pair of
-   shards they need.
+   shards they need, each reading just those two shards' signatures.
 3. The driver applies the keep rule. Near-duplicates become `Drop`s for `compact_shard`; reports shared word
    for word by several inputs (templated normal reports) are counted for the manifest, not dropped.
 Every step runs in a fixed order on the same parts, so a resumed build makes the same decisions.
@@ -12,6 +13,7 @@ Every step runs in a fixed order on the same parts, so a resumed build makes the
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +23,11 @@ import ray
 from fsspec.implementations.local import LocalFileSystem
 from PIL import Image
 
-from annotators.duplicates import (DedupConfig, NearDuplicate, Signature, candidate_pairs, detail_agreement,
-                                   index_keys, keep_first, keep_rank, signature)
+from annotators.duplicates import (DETAIL_SIDE, DedupConfig, NearDuplicate, Signature, candidate_pairs,
+                                   detail_agreement, index_keys, keep_first, keep_rank, signature)
 from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
-from pipeline.shards import BuildLayout, Drop
+from pipeline.shards import BuildLayout, Drop, read_stream, stream_bytes
 
 KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "image",
                "reject_reason"]
@@ -57,17 +59,22 @@ def read_columns(url: str, columns: list[str]) -> pa.Table:
         return pa.Table.from_batches([b.select(columns) for b in pa.ipc.open_stream(handle)])
 
 
-def shard_signatures(layout: BuildLayout, shard: int) -> tuple[list[RowKey], dict[str, Signature]]:
-    """Keys and signatures of the distinct kept rows of one shard's parts, by id."""
+SIGNATURES = pa.schema([("id", pa.string()), ("points", pa.binary()), ("descriptors", pa.binary()),
+                        ("detail", pa.binary())])
+
+
+def shard_signatures(layout: BuildLayout, shard: int) -> list[RowKey]:
+    """Keys of the distinct kept rows of one shard's parts, by id; their signatures go to `layout.signatures`."""
     rows: dict[str, dict] = {}
     for url in storage.list_files(layout.parts(shard), ".arrow"):
         table = read_columns(url, KEY_COLUMNS)
         rows.update((row["id"], row) for row in table.filter(pc.equal(table.column("reject_reason"), "")).to_pylist())
-    keys, signatures = [], {}
+    keys, signatures = [], []
     for row_id in sorted(rows):
         row = rows[row_id]
-        pixels = np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("L"))
-        signatures[row_id] = signature(pixels)
+        found = signature(np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("L")))
+        signatures.append({"id": row_id, "points": found.points.tobytes(), "descriptors": found.descriptors.tobytes(),
+                           "detail": found.detail.tobytes()})
         report = row["report"]
         keys.append(RowKey(
             id=row_id,
@@ -76,33 +83,52 @@ def shard_signatures(layout: BuildLayout, shard: int) -> tuple[list[RowKey], dic
             rank=keep_rank(sum(r["origin"] == "annotation" for r in row["regions"]), row["orig_width"],
                            row["orig_height"], row["source"], row["source_id"], row_id),
             report=report_fingerprint(" ".join((report["findings"], report["impression"], report["other"]))),
-            index=index_keys(signatures[row_id].descriptors),
+            index=index_keys(found.descriptors),
         ))
-    return keys, signatures
+    storage.write_bytes(layout.signatures(shard), stream_bytes(pa.Table.from_pylist(signatures, SIGNATURES), SIGNATURES))
+    return keys
 
 
-def check_pairs(pairs: list[tuple[str, str]], first: dict[str, Signature], second: dict[str, Signature]
-                ) -> list[float]:
-    """Detail agreement of each (id in `first`, id in `second`) pair."""
+def read_signatures(layout: BuildLayout, shard: int, ids: set[str]) -> dict[str, Signature]:
+    """The signatures of `ids` among one shard's."""
+    table = read_stream(layout.signatures(shard))
+    table = table.filter(pc.is_in(table.column("id"), pa.array(sorted(ids), pa.string())))
+    side = DETAIL_SIDE
+    return {row["id"]: Signature(np.frombuffer(row["points"], np.float32).reshape(-1, 2),
+                                 np.frombuffer(row["descriptors"], np.uint8).reshape(-1, 32),
+                                 np.frombuffer(row["detail"], np.float16).reshape(side, side))
+            for row in table.to_pylist()}
+
+
+def check_pairs(layout: BuildLayout, shards: tuple[int, int], pairs: list[tuple[str, str]]) -> list[float]:
+    """Detail agreement of each (id in shard `shards[0]`, id in shard `shards[1]`) pair."""
+    first = read_signatures(layout, shards[0], {a for a, _ in pairs})
+    second = read_signatures(layout, shards[1], {b for _, b in pairs})
     return [detail_agreement(first[a], second[b]) for a, b in pairs]
 
 
-def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig) -> DedupResult:
-    """Read every shard's keys and signatures (in parallel), check candidate pairs, decide the drops."""
-    read = ray.remote(num_returns=2)(shard_signatures)
-    refs = [read.remote(layout, s) for s in range(n_shards)]
-    keys = [key for shard_keys in ray.get([keys_ref for keys_ref, _ in refs]) for key in shard_keys]
+Runner = Callable[[Callable, list[tuple]], list]  # runs fn(*args) for each args tuple; results in order
+
+
+def on_ray(fn: Callable, calls: list[tuple]) -> list:
+    """Each call as a Ray task, all at once."""
+    task = ray.remote(fn)
+    return ray.get([task.remote(*args) for args in calls])
+
+
+def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig, run: Runner = on_ray) -> DedupResult:
+    """Read every shard's keys (their signatures written in parallel), check candidate pairs, decide the drops."""
+    keys = [key for shard_keys in run(shard_signatures, [(layout, s) for s in range(n_shards)]) for key in shard_keys]
     found: list[NearDuplicate] = []
     if cfg.near_duplicates:
         pairs = candidate_pairs([k.index for k in keys], cfg.candidates_per_image)
         groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for a, b in pairs:
             groups.setdefault((keys[a].shard, keys[b].shard), []).append((a, b))
-        check = ray.remote(check_pairs)
-        futures = {group: check.remote([(keys[a].id, keys[b].id) for a, b in members], refs[group[0]][1],
-                                       refs[group[1]][1]) for group, members in sorted(groups.items())}
-        verified = {pair: agreement for group, future in futures.items()
-                    for pair, agreement in zip(groups[group], ray.get(future)) if agreement >= cfg.min_agreement}
+        groups = dict(sorted(groups.items()))
+        calls = [(layout, group, [(keys[a].id, keys[b].id) for a, b in members]) for group, members in groups.items()]
+        verified = {pair: agreement for members, agreements in zip(groups.values(), run(check_pairs, calls))
+                    for pair, agreement in zip(members, agreements) if agreement >= cfg.min_agreement}
         found = keep_first([k.rank for k in keys], [k.input for k in keys], verified)
     return decide(keys, found, cfg)
 

@@ -36,6 +36,9 @@ class BuildLayout:
     def parts(self, shard: int) -> str:
         return storage.join(self.work, "parts", f"shard-{shard:05d}")
 
+    def signatures(self, shard: int) -> str:
+        return storage.join(self.work, "signatures", f"shard-{shard:05d}.arrow")
+
     def marker(self, shard: int) -> str:
         return storage.join(self.work, "done", f"shard-{shard:05d}.json")
 
