@@ -222,6 +222,7 @@ def test_truncated_jpeg_is_a_reject():
     assert err.value.reason == "truncated_image"
 
 
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not beside this checkout")
 def test_real_collection_images_decode_at_their_size():
     images = sorted((REAL / "covid-chestxray" / "images").iterdir())[:12]
     for path in images + sorted((REAL / "medpix-2.0" / "MedPix-2-0" / "images").iterdir())[:4]:
@@ -230,6 +231,7 @@ def test_real_collection_images_decode_at_their_size():
             assert {decoded.orig_width, decoded.orig_height} == set(header.size), path.name
 
 
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not beside this checkout")
 def test_jpeg_reduced_scale_decode_keeps_the_original_size():
     path = REAL / "covid-chestxray" / "images" / "covid-19-pneumonia-30-PA.jpg"  # 3670 x 3308
     data = path.read_bytes()

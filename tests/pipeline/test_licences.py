@@ -23,6 +23,7 @@ def test_allow_and_deny_patterns():
         from_dict(BuildConfig, {"sources": [{"name": "s", "connector": "folder"}], "licences": {"allow": ["(["]}})
 
 
+@pytest.mark.skipif(not REAL_COVID.is_dir(), reason="../shared/data/real is not beside this checkout")
 def test_collect_inputs_refuses_rows_by_licence(monkeypatch):
     monkeypatch.setenv("MEDREGION_DEID_KEY", "licence-test")
     source = {"name": "covid", "connector": "covid_chestxray", "options": {"root": str(REAL_COVID)}}
