@@ -37,6 +37,11 @@ def import_ultralytics() -> Any:
     return ultralytics
 
 
+
+def forward_batch(batch_size: int, cuda: bool) -> int:
+    """Images per forward pass: `batch_size` on a GPU, at most CPU_CHUNK on the CPU."""
+    return batch_size if cuda else min(batch_size, CPU_CHUNK)
+
 def load_yolo(weights: str | Path) -> Any:
     """An ultralytics `YOLO` from a local weights file or a `*.yaml` model definition; never a download."""
     name = str(weights)
@@ -123,7 +128,7 @@ class Detector:
         self.model = model.half() if self.half else model.float()
         if not self.cuda:  # oneDNN's channels-last convolutions, in small chunks that stay in cache
             self.model = self.model.to(memory_format=torch.channels_last)
-            batch_size = min(batch_size, CPU_CHUNK)
+        batch_size = forward_batch(batch_size, self.cuda)
         stride = int(max(self.model.stride))
         self.imgsz = -(-imgsz // stride) * stride
         self.conf, self.iou, self.batch_size, self.max_det = conf, iou, batch_size, max_det

@@ -46,6 +46,17 @@ class Signature:
     descriptors: np.ndarray  # uint8 (k, 32): ORB descriptors
     detail: np.ndarray  # float16 (DETAIL_SIDE, DETAIL_SIDE): high-pass of the image resized to a square
 
+    def to_row(self) -> dict[str, bytes]:
+        """The arrays as bytes (`from_row` reads them back)."""
+        return {"points": self.points.tobytes(), "descriptors": self.descriptors.tobytes(),
+                "detail": self.detail.tobytes()}
+
+    @classmethod
+    def from_row(cls, row: dict) -> Signature:
+        return cls(np.frombuffer(row["points"], np.float32).reshape(-1, 2),
+                   np.frombuffer(row["descriptors"], np.uint8).reshape(-1, 32),
+                   np.frombuffer(row["detail"], np.float16).reshape(DETAIL_SIDE, DETAIL_SIDE))
+
 
 @dataclass(frozen=True)
 class NearDuplicate:

@@ -23,8 +23,8 @@ import ray
 from fsspec.implementations.local import LocalFileSystem
 from PIL import Image
 
-from annotators.duplicates import (DETAIL_SIDE, DedupConfig, NearDuplicate, Signature, candidate_pairs,
-                                   detail_agreement, index_keys, keep_first, keep_rank, signature)
+from annotators.duplicates import (DedupConfig, NearDuplicate, Signature, candidate_pairs, detail_agreement,
+                                   index_keys, keep_first, keep_rank, signature)
 from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
 from pipeline.shards import BuildLayout, Drop, read_stream, stream_bytes
@@ -73,8 +73,7 @@ def shard_signatures(layout: BuildLayout, shard: int) -> list[RowKey]:
     for row_id in sorted(rows):
         row = rows[row_id]
         found = signature(np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("L")))
-        signatures.append({"id": row_id, "points": found.points.tobytes(), "descriptors": found.descriptors.tobytes(),
-                           "detail": found.detail.tobytes()})
+        signatures.append({"id": row_id, **found.to_row()})
         report = row["report"]
         keys.append(RowKey(
             id=row_id,
@@ -93,18 +92,18 @@ def read_signatures(layout: BuildLayout, shard: int, ids: set[str]) -> dict[str,
     """The signatures of `ids` among one shard's."""
     table = read_stream(layout.signatures(shard))
     table = table.filter(pc.is_in(table.column("id"), pa.array(sorted(ids), pa.string())))
-    side = DETAIL_SIDE
-    return {row["id"]: Signature(np.frombuffer(row["points"], np.float32).reshape(-1, 2),
-                                 np.frombuffer(row["descriptors"], np.uint8).reshape(-1, 32),
-                                 np.frombuffer(row["detail"], np.float16).reshape(side, side))
-            for row in table.to_pylist()}
+    return {row["id"]: Signature.from_row(row) for row in table.to_pylist()}
 
 
 def check_pairs(layout: BuildLayout, shards: tuple[int, int], pairs: list[tuple[str, str]]) -> list[float]:
-    """Detail agreement of each (id in shard `shards[0]`, id in shard `shards[1]`) pair."""
-    first = read_signatures(layout, shards[0], {a for a, _ in pairs})
-    second = read_signatures(layout, shards[1], {b for _, b in pairs})
-    return [detail_agreement(first[a], second[b]) for a, b in pairs]
+    """Detail agreement of each (id in shard `shards[0]`, id in shard `shards[1]`) pair; each shard read once."""
+    wanted: dict[int, set[str]] = {}
+    for shard, ids in zip(shards, zip(*pairs)):
+        wanted.setdefault(shard, set()).update(ids)
+    found = {}
+    for shard, ids in wanted.items():
+        found.update(read_signatures(layout, shard, ids))
+    return [detail_agreement(found[a], found[b]) for a, b in pairs]
 
 
 Runner = Callable[[Callable, list[tuple]], list]  # runs fn(*args) for each args tuple; results in order
@@ -118,7 +117,8 @@ def on_ray(fn: Callable, calls: list[tuple]) -> list:
 
 def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig, run: Runner = on_ray) -> DedupResult:
     """Read every shard's keys (their signatures written in parallel), check candidate pairs, decide the drops."""
-    keys = [key for shard_keys in run(shard_signatures, [(layout, s) for s in range(n_shards)]) for key in shard_keys]
+    per_shard = run(shard_signatures, [(layout, s) for s in range(n_shards)])
+    keys = [key for shard_keys in per_shard for key in shard_keys]
     found: list[NearDuplicate] = []
     if cfg.near_duplicates:
         pairs = candidate_pairs([k.index for k in keys], cfg.candidates_per_image)

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import ray
 import torch
 
-from annotators.detector import CPU_CHUNK, Detector
+from annotators.detector import Detector, forward_batch
 from annotators.regions import Region, merge_detections
 from pipeline.config import DetectorConfig
 from pipeline.stats import StageClock, add_seconds
@@ -33,10 +33,6 @@ class DetectStage:
         if not config.weights:
             raise ValueError("the detector stage needs weights")
         self.config = config
-        if config.device == "cpu" or not torch.cuda.is_available():
-            # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it use
-            # every core and share them with the lighter decode and annotate tasks (the OS schedules the two).
-            torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
         self.detector = Detector(
             config.weights,
             device=config.device,
@@ -45,6 +41,10 @@ class DetectStage:
             iou=config.iou,
             batch_size=config.batch_size,
         )
+        if not self.detector.cuda:
+            # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it use
+            # every core and share them with the lighter decode and annotate tasks (the OS schedules the two).
+            torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         clock = StageClock()
@@ -84,12 +84,11 @@ def add_detect_stage(ds: Any, config: DetectorConfig) -> Any:
     if Path(config.weights).is_file():
         config = replace(config, weights=str(Path(config.weights).resolve()))
     gpus = ray.cluster_resources().get("GPU", 0) if config.device != "cpu" else 0
-    chunk = config.batch_size if gpus >= 1 else min(config.batch_size, CPU_CHUNK)  # as the Detector will run it
     return ds.map_batches(
         DetectStage,
         fn_constructor_kwargs={"config": config},
         compute=ray.data.ActorPoolStrategy(size=min(config.actors, int(gpus)) if gpus >= 1 else config.actors),
         num_gpus=1 if gpus >= 1 else 0,
-        batch_size=chunk * CHUNKS_PER_BATCH,
+        batch_size=forward_batch(config.batch_size, cuda=gpus >= 1) * CHUNKS_PER_BATCH,
         batch_format="pyarrow",
     )

@@ -35,18 +35,18 @@ def gather_level(level: Level) -> Level:
     """`level` over every rank's rows (unchanged in a single process). Every rank must call it, in step."""
     if world_size() == 1:
         return level
-    visual, visual_sizes = _gather(level.visual)
-    text, text_sizes = _gather(level.text)
-    keys, _ = _gather(level.keys)
-    offsets = _starts(text_sizes)
-    index, _ = _gather(level.index + offsets[dist.get_rank()])
+    visual_sizes, text_sizes = _sizes(level.visual), _sizes(level.text)
+    visual, text = _gather(level.visual, visual_sizes), _gather(level.text, text_sizes)
+    keys = _gather(level.keys, text_sizes)
+    index = _gather(level.index + _starts(text_sizes)[dist.get_rank()], visual_sizes)
     unique, inverse = torch.unique(keys, return_inverse=True)
     positions = torch.arange(len(keys), device=keys.device)
     first = torch.full((len(unique),), len(keys), device=keys.device).scatter_reduce(0, inverse, positions, "amin")
     negatives = owner = None
     if level.negatives is not None:
-        negatives, _ = _gather(level.negatives)
-        owner, _ = _gather(level.owner + _starts(visual_sizes)[dist.get_rank()])
+        negative_sizes = _sizes(level.negatives)
+        negatives = _gather(level.negatives, negative_sizes)
+        owner = _gather(level.owner + _starts(visual_sizes)[dist.get_rank()], negative_sizes)
     return Level(visual, text[first], inverse[index], unique, negatives, owner)
 
 
@@ -54,15 +54,17 @@ def _starts(sizes: list[int]) -> list[int]:
     return [sum(sizes[:r]) for r in range(len(sizes))]
 
 
-def _gather(x: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
-    """Every rank's `x` concatenated in rank order (with gradient for floating tensors), and the ranks' sizes."""
+def _sizes(x: torch.Tensor) -> list[int]:
+    """Every rank's number of rows of `x`."""
     size = torch.tensor([len(x)], device=x.device)
     sizes = [torch.zeros_like(size) for _ in range(world_size())]
     dist.all_gather(sizes, size)
-    sizes = [int(s) for s in sizes]
-    if x.is_floating_point():
-        return _GatherRows.apply(x, sizes), sizes
-    return _all_gather_padded(x, sizes), sizes
+    return [int(s) for s in sizes]
+
+
+def _gather(x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """Every rank's `x` (`sizes` rows each) concatenated in rank order, with gradient for floating tensors."""
+    return _GatherRows.apply(x, sizes) if x.is_floating_point() else _all_gather_padded(x, sizes)
 
 
 def _all_gather_padded(x: torch.Tensor, sizes: list[int]) -> torch.Tensor:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from annotators.duplicates import candidate_pairs, detail_agreement, index_keys, keep_first, signature
+from annotators.duplicates import Signature, candidate_pairs, detail_agreement, index_keys, keep_first, signature
 from annotators.imaging import FrameSelection, decode, resize_long_side
 
 MIN_AGREEMENT = 0.6
@@ -80,3 +80,14 @@ def test_keep_rule_picks_the_best_ranked_and_never_chains():
 def test_frames_of_one_input_are_never_duplicates():
     found = keep_first([(0,), (1,)], [("s", "volume"), ("s", "volume")], {(0, 1): 0.99})
     assert found == []
+
+
+def test_a_signature_survives_its_row_form():
+    rng = np.random.default_rng(0)
+    flat = np.full((64, 64), 90, np.uint8)  # no keypoints
+    for pixels in (rng.integers(0, 256, (300, 240), dtype=np.uint8), flat):
+        original = signature(pixels)
+        back = Signature.from_row(original.to_row())
+        for name in ("points", "descriptors", "detail"):
+            assert np.array_equal(getattr(back, name), getattr(original, name)), name
+            assert getattr(back, name).dtype == getattr(original, name).dtype
