@@ -3,8 +3,9 @@
 A 64-bit perceptual hash cannot tell these apart from distinct radiographs: distinct images of one body part
 share their layout (in a 300-study sample, 15 of 45,753 distinct pairs have equal hashes), while a 2-4 % crop
 moves the hash by 4-18 bits. So a copy is found by what only copies share, the picture's fine detail:
-1. candidates: images that share many ORB keypoint descriptors (an inverted index on descriptor chunks; each
-   image's `per_image` best partners), which survives crops and rescaling;
+1. candidates: images that share many ORB keypoint descriptors (an inverted index on descriptor chunks, which may be
+   split into key partitions whose votes add up; each image's `per_image` best partners), which survives crops
+   and rescaling;
 2. verification: the affine between the two keypoint sets (RANSAC), then the high-pass detail of one image,
    warped onto the other, compared block by block. The lower quartile of the block correlations (the
    "agreement") of a copy is high (0.76-0.98 on the 1,000-study sample: same noise, same texture); that of
@@ -92,37 +93,76 @@ def index_keys(descriptors: np.ndarray) -> np.ndarray:
     return np.unique(tagged)
 
 
-def candidate_pairs(keys: Sequence[np.ndarray], per_image: int, max_bucket: int = 64) -> list[tuple[int, int]]:
-    """Pairs (i < j) where j is among the `per_image` images sharing most keys with i, or i among j's.
+def key_partitions(keys: np.ndarray, n_partitions: int) -> np.ndarray:
+    """The partition of each index key: a fixed multiplicative hash, so every process and every run agree."""
+    mixed = (keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    return (mixed % np.uint64(n_partitions)).astype(np.int64)
 
-    Keys shared by more than `max_bucket` images (flat or generic patches) carry no evidence and are skipped.
+
+@dataclass(frozen=True)
+class Votes:
+    """Index keys shared by pairs of images: `mine` shares `count` keys with `theirs`. Every pair comes in both
+    orders, so all of an image's partners are in the rows where it is `mine`; a pair may come several times (from
+    several key partitions), and its counts then add up."""
+
+    mine: np.ndarray  # int64
+    theirs: np.ndarray  # int64
+    count: np.ndarray  # int64
+
+    @classmethod
+    def concat(cls, parts: Sequence[Votes]) -> Votes:
+        return cls(*(np.concatenate([getattr(p, name) for p in parts] + [np.zeros(0, np.int64)])
+                     for name in ("mine", "theirs", "count")))
+
+
+def shared_key_votes(owners: np.ndarray, values: np.ndarray, max_bucket: int = 64) -> Votes:
+    """Per pair of images (`owners`) holding equal keys (`values`, distinct per image): how many they share.
+
+    Keys held by more than `max_bucket` images (flat or generic patches) carry no evidence and are skipped. The keys
+    may be any subset of the corpus's that holds every copy of a key (a key partition): the votes add up over them.
     """
-    n = len(keys)
-    if n < 2:
-        return []
-    owners = np.concatenate([np.full(len(k), i, dtype=np.int64) for i, k in enumerate(keys)])
-    values = np.concatenate(keys)
     order = np.lexsort((owners, values))
     values, owners = values[order], owners[order]
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else np.zeros(0, np.int64)
     sizes = np.diff(np.r_[starts, len(values)])
-    codes = []
-    for size in range(2, max_bucket + 1):  # every bucket of one size at once: its members as a matrix
+    n = int(owners.max()) + 1 if len(owners) else 1
+    codes = [np.zeros(0, np.int64)]
+    for size in range(2, max_bucket + 1):  # every bucket of one size at once: its members (ascending) as a matrix
         first = starts[sizes == size]
         if first.size:
-            members = owners[first[:, None] + np.arange(size)]
+            members = owners[first[:, None] + np.arange(size)].astype(np.int64)
             a, b = np.triu_indices(size, 1)
             codes.append((members[:, a] * n + members[:, b]).ravel())
-    if not codes:
-        return []
-    pairs, votes = np.unique(np.concatenate(codes), return_counts=True)
+    pairs, count = np.unique(np.concatenate(codes), return_counts=True)
     a, b = pairs // n, pairs % n
-    mine, theirs, count = np.r_[a, b], np.r_[b, a], np.r_[votes, votes]
+    return Votes(np.r_[a, b], np.r_[b, a], np.r_[count, count].astype(np.int64))
+
+
+def top_partners(votes: Votes, per_image: int) -> np.ndarray:
+    """Pairs (i < j), sorted and distinct, where j is among the `per_image` images sharing most keys with i, or
+    i among j's; ties go to the lower index. Only images that are `mine` in `votes` choose partners."""
+    if not len(votes.mine):
+        return np.zeros((0, 2), np.int64)
+    n = int(max(votes.mine.max(), votes.theirs.max())) + 1
+    codes = votes.mine * n + votes.theirs
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    count, codes = np.add.reduceat(votes.count[order], starts), codes[starts]  # a pair's votes from every partition
+    mine, theirs = codes // n, codes % n
     ranked = np.lexsort((theirs, -count, mine))  # per image: most shared keys first, then the lower index
     mine, theirs = mine[ranked], theirs[ranked]
     place = np.arange(len(mine)) - np.searchsorted(mine, mine)  # position within the image's partner list
     chosen = place < per_image
-    return sorted({(int(min(x, y)), int(max(x, y))) for x, y in zip(mine[chosen], theirs[chosen])})
+    pairs = np.stack([np.minimum(mine, theirs)[chosen], np.maximum(mine, theirs)[chosen]], axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def candidate_pairs(keys: Sequence[np.ndarray], per_image: int, max_bucket: int = 64) -> list[tuple[int, int]]:
+    """`top_partners` of images given their index keys, all in memory (pipeline.dedup partitions the keys)."""
+    owners = np.concatenate([np.full(len(k), i, dtype=np.int64) for i, k in enumerate(keys)] + [np.zeros(0, np.int64)])
+    values = np.concatenate([*keys, np.zeros(0, np.uint64)])
+    return [(int(a), int(b)) for a, b in top_partners(shared_key_votes(owners, values, max_bucket), per_image)]
 
 
 def detail_agreement(a: Signature, b: Signature) -> float:

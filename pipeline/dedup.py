@@ -1,12 +1,15 @@
 """The corpus-wide step between the stages and compaction: near-duplicate images and templated reports.
 
 1. One Ray task per shard reads its parts (memory-mapped), writes the images' signatures (annotators.duplicates)
-   to one file beside the parts and returns small keys (id, input, keep rank, report fingerprint, keypoint
-   index keys) to the driver. Signatures never wait in the object store, so what it holds does not grow with
-   the corpus.
-2. The driver picks candidate pairs from the index keys; Ray tasks check them in detail, grouped by the pair of
-   shards they need, each reading just those two shards' signatures.
-3. The driver applies the keep rule. Near-duplicates become `Drop`s for `compact_shard`; reports shared word
+   and their keypoint index keys, split into as many key partitions as there are shards, to files beside the
+   parts, and returns small keys (id, input, keep rank, report fingerprint) to the driver.
+2. Candidate pairs, a map-reduce through files (pipeline.exchange): one task per key partition counts the keys
+   each pair of images shares there (`partition_votes`); one task per shard adds up its images' votes over the
+   partitions and picks each image's best partners (`shard_candidates`). No step holds the whole index, so
+   memory does not grow with the corpus.
+3. Ray tasks check the candidates in detail, grouped by the pair of shards they need, each reading just those
+   two shards' signatures.
+4. The driver applies the keep rule. Near-duplicates become `Drop`s for `compact_shard`; reports shared word
    for word by several inputs (templated normal reports) are counted for the manifest, not dropped.
 Every step runs in a fixed order on the same parts, so a resumed build makes the same decisions.
 """
@@ -20,13 +23,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
-from fsspec.implementations.local import LocalFileSystem
 from PIL import Image
 
-from annotators.duplicates import (DedupConfig, NearDuplicate, Signature, candidate_pairs, detail_agreement,
-                                   index_keys, keep_first, keep_rank, signature)
+from annotators.duplicates import (DedupConfig, NearDuplicate, Signature, Votes, detail_agreement, index_keys,
+                                   keep_first, keep_rank, key_partitions, shared_key_votes, signature, top_partners)
 from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
+from pipeline.exchange import read_partition, write_partitioned
 from pipeline.shards import BuildLayout, Drop, read_stream, stream_bytes
 
 KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "image",
@@ -40,7 +43,6 @@ class RowKey:
     shard: int
     rank: tuple  # annotators.duplicates.keep_rank
     report: str  # report fingerprint
-    index: np.ndarray  # keypoint index keys
 
 
 @dataclass(frozen=True)
@@ -51,25 +53,24 @@ class DedupResult:
 
 def read_columns(url: str, columns: list[str]) -> pa.Table:
     """Some columns of an Arrow IPC stream file; a local file is memory-mapped rather than read."""
-    fs, path = storage.filesystem(url)
-    if isinstance(fs, LocalFileSystem):
-        with pa.memory_map(path) as source:
-            return pa.ipc.open_stream(source).read_all().select(columns)
-    with fs.open(path, "rb") as handle:
-        return pa.Table.from_batches([b.select(columns) for b in pa.ipc.open_stream(handle)])
+    with storage.open_arrow(url) as source:
+        return pa.Table.from_batches([b.select(columns) for b in pa.ipc.open_stream(source)])
 
 
 SIGNATURES = pa.schema([("id", pa.string()), ("points", pa.binary()), ("descriptors", pa.binary()),
                         ("detail", pa.binary())])
+INDEX = pa.schema([("owner", pa.int32()), ("key", pa.uint64())])  # owner: the row's place among its shard's keys
+VOTES = pa.schema([("mine", pa.int32()), ("theirs", pa.int32()), ("count", pa.int32())])  # rows' corpus places
 
 
-def shard_signatures(layout: BuildLayout, shard: int) -> list[RowKey]:
-    """Keys of the distinct kept rows of one shard's parts, by id; their signatures go to `layout.signatures`."""
+def shard_signatures(layout: BuildLayout, shard: int, n_partitions: int) -> list[RowKey]:
+    """Keys of the distinct kept rows of one shard's parts, by id; their signatures go to `layout.signatures`, their
+    keypoint index keys, in `n_partitions` key partitions, to `layout.index`."""
     rows: dict[str, dict] = {}
     for url in storage.list_files(layout.parts(shard), ".arrow"):
         table = read_columns(url, KEY_COLUMNS)
         rows.update((row["id"], row) for row in table.filter(pc.equal(table.column("reject_reason"), "")).to_pylist())
-    keys, signatures = [], []
+    keys, signatures, owners, values = [], [], [], []
     for row_id in sorted(rows):
         row = rows[row_id]
         found = signature(np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("L")))
@@ -82,10 +83,29 @@ def shard_signatures(layout: BuildLayout, shard: int) -> list[RowKey]:
             rank=keep_rank(sum(r["origin"] == "annotation" for r in row["regions"]), row["orig_width"],
                            row["orig_height"], row["source"], row["source_id"], row_id),
             report=report_fingerprint(" ".join((report["findings"], report["impression"], report["other"]))),
-            index=index_keys(found.descriptors),
         ))
+        values.append(index_keys(found.descriptors))
+        owners.append(np.full(len(values[-1]), len(keys) - 1, np.int64))
     storage.write_bytes(layout.signatures(shard), stream_bytes(pa.Table.from_pylist(signatures, SIGNATURES), SIGNATURES))
+    index = {"owner": np.concatenate([*owners, np.zeros(0, np.int64)]), "key": np.concatenate([*values, np.zeros(0, np.uint64)])}
+    write_partitioned(layout.index(shard), index, INDEX, key_partitions(index["key"], n_partitions), n_partitions)
     return keys
+
+
+def partition_votes(layout: BuildLayout, partition: int, offsets: list[int]) -> None:
+    """The keys each pair of rows shares within one key partition, read from every shard's index and written to
+    `layout.votes`, split by the shard of `mine`. `offsets[s]`: the corpus place of shard s's first row."""
+    found = [read_partition(layout.index(shard), partition) for shard in range(len(offsets) - 1)]
+    owners = np.concatenate([part["owner"] + offset for part, offset in zip(found, offsets)])
+    votes = shared_key_votes(owners, np.concatenate([part["key"] for part in found]))
+    shard_of = np.searchsorted(offsets, votes.mine, side="right") - 1
+    write_partitioned(layout.votes(partition), vars(votes), VOTES, shard_of, len(offsets) - 1)
+
+
+def shard_candidates(layout: BuildLayout, shard: int, n_partitions: int, per_image: int) -> np.ndarray:
+    """Candidate pairs (corpus places) chosen by the rows of one shard: their votes added over every partition."""
+    found = [read_partition(layout.votes(partition), shard) for partition in range(n_partitions)]
+    return top_partners(Votes.concat([Votes(**part) for part in found]), per_image)
 
 
 def read_signatures(layout: BuildLayout, shard: int, ids: set[str]) -> dict[str, Signature]:
@@ -117,11 +137,14 @@ def on_ray(fn: Callable, calls: list[tuple]) -> list:
 
 def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig, run: Runner = on_ray) -> DedupResult:
     """Read every shard's keys (their signatures written in parallel), check candidate pairs, decide the drops."""
-    per_shard = run(shard_signatures, [(layout, s) for s in range(n_shards)])
+    per_shard = run(shard_signatures, [(layout, s, n_shards) for s in range(n_shards)])
     keys = [key for shard_keys in per_shard for key in shard_keys]
     found: list[NearDuplicate] = []
     if cfg.near_duplicates:
-        pairs = candidate_pairs([k.index for k in keys], cfg.candidates_per_image)
+        offsets = np.cumsum([0, *map(len, per_shard)]).tolist()
+        run(partition_votes, [(layout, p, offsets) for p in range(n_shards)])
+        chosen = run(shard_candidates, [(layout, s, n_shards, cfg.candidates_per_image) for s in range(n_shards)])
+        pairs = np.unique(np.concatenate([*chosen, np.zeros((0, 2), np.int64)]), axis=0).tolist()
         groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for a, b in pairs:
             groups.setdefault((keys[a].shard, keys[b].shard), []).append((a, b))

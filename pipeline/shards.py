@@ -39,6 +39,12 @@ class BuildLayout:
     def signatures(self, shard: int) -> str:
         return storage.join(self.work, "signatures", f"shard-{shard:05d}.arrow")
 
+    def index(self, shard: int) -> str:
+        return storage.join(self.work, "index", f"shard-{shard:05d}.arrow")
+
+    def votes(self, partition: int) -> str:
+        return storage.join(self.work, "votes", f"partition-{partition:05d}.arrow")
+
     def marker(self, shard: int) -> str:
         return storage.join(self.work, "done", f"shard-{shard:05d}.json")
 

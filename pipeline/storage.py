@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import fsspec
+import pyarrow as pa
+from fsspec.implementations.local import LocalFileSystem
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -45,6 +47,19 @@ def atomic_write(url: str) -> Iterator:
     finally:
         if fs.exists(temp):
             fs.rm(temp)
+
+
+@contextmanager
+def open_arrow(url: str) -> Iterator:
+    """A source for pyarrow's readers: a local file memory-mapped (pages are read as they are touched), else a
+    seekable fsspec handle."""
+    fs, path = filesystem(url)
+    if isinstance(fs, LocalFileSystem):
+        with pa.memory_map(path) as source:
+            yield source
+    else:
+        with fs.open(path, "rb") as handle:
+            yield handle
 
 
 def write_bytes(url: str, data: bytes) -> None:

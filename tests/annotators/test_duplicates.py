@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from annotators.duplicates import Signature, candidate_pairs, detail_agreement, index_keys, keep_first, signature
+from annotators.duplicates import (Signature, Votes, candidate_pairs, detail_agreement, index_keys, keep_first,
+                                   key_partitions, shared_key_votes, signature, top_partners)
 from annotators.imaging import FrameSelection, decode, resize_long_side
 
 MIN_AGREEMENT = 0.6
@@ -66,6 +67,38 @@ def test_candidates_pair_each_copy_with_its_original(originals):
     pairs = set(candidate_pairs(keys, per_image=3))
     n = len(images)
     assert {(1, n), (3, n + 1), (5, n + 2)} <= pairs
+
+
+def test_partitioned_votes_give_the_pairs_of_the_whole_index(originals):
+    """Keys split into partitions and images into groups (as pipeline.dedup does) give candidate_pairs' answer."""
+    images = list(originals.values())
+    pixels = [_stored(image) for image in images] + [_copies(image)["crop"] for image in images[:4]]
+    keys = [index_keys(signature(p).descriptors) for p in pixels]
+    owners = np.concatenate([np.full(len(k), i) for i, k in enumerate(keys)])
+    values = np.concatenate(keys)
+    whole = candidate_pairs(keys, per_image=2)
+    for n_partitions in (2, 5):
+        partition = key_partitions(values, n_partitions)
+        assert len(set(partition.tolist())) == n_partitions  # the hash spreads the keys over every partition
+        votes = Votes.concat([shared_key_votes(owners[partition == p], values[partition == p])
+                              for p in range(n_partitions)])
+        group = votes.mine % 3  # any split of the images: each sees all of its own votes
+        chosen = [top_partners(Votes(votes.mine[m], votes.theirs[m], votes.count[m]), per_image=2)
+                  for m in (group == g for g in range(3))]
+        assert [tuple(pair) for pair in np.unique(np.concatenate(chosen), axis=0).tolist()] == whole
+
+
+def test_top_partners_add_up_votes_from_every_partition():
+    # Image 0 shares 3 keys with 1 in one partition; with 2 it shares 2 + 2 keys over two partitions: 2 wins.
+    votes = Votes.concat([Votes(np.array([0, 1]), np.array([1, 0]), np.array([3, 3])),
+                          Votes(np.array([0, 2]), np.array([2, 0]), np.array([2, 2])),
+                          Votes(np.array([0, 2]), np.array([2, 0]), np.array([2, 2]))])
+    only_zero = np.flatnonzero(votes.mine == 0)
+    chosen = top_partners(Votes(votes.mine[only_zero], votes.theirs[only_zero], votes.count[only_zero]), per_image=1)
+    assert chosen.tolist() == [[0, 2]]
+    tie = Votes(np.array([3, 3]), np.array([5, 4]), np.array([1, 1]))
+    assert top_partners(tie, per_image=1).tolist() == [[3, 4]]  # a tie goes to the lower index
+    assert top_partners(Votes.concat([]), per_image=1).shape == (0, 2)
 
 
 def test_keep_rule_picks_the_best_ranked_and_never_chains():
