@@ -34,11 +34,17 @@ class MemorySampler:
 
     PSS (proportional set size) counts a page shared by k processes as 1/k in each, so the sum over processes
     is the job's real footprint, object store included; the sum of RSS, which counts shared pages once per
-    process, is kept beside it.
+    process, is kept beside it. Reading PSS makes the kernel walk each process's page tables: about 70 ms of CPU
+    per sample over a local Ray's processes here. So the sampler waits at least `COST_FACTOR` times what its
+    last sample cost, and spends at most 1/COST_FACTOR of one CPU whatever the job, rather than taking it from
+    the build it measures.
     """
+
+    COST_FACTOR = 30
 
     def __init__(self, interval_s: float = 0.5):
         self.interval_s = interval_s
+        self.cpu_s = 0.0  # CPU seconds the sampling thread spent
         self.peak_pss = self.peak_rss = 0
         self.peak_processes = 0
         self.samples: list[tuple[float, int]] = []  # (perf_counter, PSS)
@@ -56,8 +62,13 @@ class MemorySampler:
         self._sample()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        wait = self.interval_s
+        while not self._stop.wait(wait):
+            started = time.thread_time()
             self._sample()
+            cost = time.thread_time() - started
+            self.cpu_s += cost
+            wait = max(self.interval_s, self.COST_FACTOR * cost)
 
     def _sample(self) -> None:
         me = psutil.Process()
@@ -180,12 +191,13 @@ def print_phases(run: Run) -> None:
 
 def print_runs(runs: list[Run]) -> None:
     print(f"\n{'run':<24}{'studies':>9}{'wall s':>9}{'studies/s':>11}{'peak PSS GiB':>14}{'sum RSS GiB':>13}"
-          f"{'processes':>11}{'load':>7}")
+          f"{'processes':>11}{'load':>7}{'sampler CPU s':>15}")
     for run in runs:
         load = sum(run.memory.loads) / len(run.memory.loads)
         print(f"{run.label:<24}{run.studies:>9}{run.wall_s:>9.1f}{run.rate:>11.2f}{run.memory.peak_pss / GIB:>14.2f}"
-              f"{run.memory.peak_rss / GIB:>13.2f}{run.memory.peak_processes:>11}{load:>7.1f}")
-    print("(load: the machine's mean 1-minute load average in the run; above its CPU count, other work shares them)")
+              f"{run.memory.peak_rss / GIB:>13.2f}{run.memory.peak_processes:>11}{load:>7.1f}{run.memory.cpu_s:>15.1f}")
+    print("(load: the machine's mean 1-minute load average in the run; above its CPU count, other work shares them;\n"
+          " sampler CPU: what measuring the memory took, inside the driver's process and its phases' CPU seconds)")
 
 
 def main() -> None:
