@@ -7,8 +7,9 @@
    each pair of images shares there (`partition_votes`); one task per shard adds up its images' votes over the
    partitions and picks each image's best partners (`shard_candidates`). No step holds the whole index, so
    memory does not grow with the corpus.
-3. Ray tasks check the candidates in detail, grouped by the pair of shards they need, each reading just those
-   two shards' signatures.
+3. Ray tasks check the candidates in detail, grouped by the pair of shards they need, each reading from those
+   two shards' signature files just the record batches that hold its rows, so the bytes read grow with the
+   candidates, not with the number of shard pairs.
 4. The driver applies the keep rule. Near-duplicates become `Drop`s for `compact_shard`; reports shared word
    for word by several inputs (templated normal reports) are counted for the manifest, not dropped.
 Every step runs in a fixed order on the same parts, so a resumed build makes the same decisions.
@@ -30,7 +31,7 @@ from annotators.duplicates import (DedupConfig, NearDuplicate, Signature, Votes,
 from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
 from pipeline.exchange import read_partition, write_partitioned
-from pipeline.shards import BuildLayout, Drop, read_stream, stream_bytes
+from pipeline.shards import BuildLayout, Drop
 
 KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "image",
                "reject_reason"]
@@ -57,8 +58,8 @@ def read_columns(url: str, columns: list[str]) -> pa.Table:
         return pa.Table.from_batches([b.select(columns) for b in pa.ipc.open_stream(source)])
 
 
-SIGNATURES = pa.schema([("id", pa.string()), ("points", pa.binary()), ("descriptors", pa.binary()),
-                        ("detail", pa.binary())])
+SIGNATURES = pa.schema([("points", pa.binary()), ("descriptors", pa.binary()), ("detail", pa.binary())])
+SIGNATURE_BATCH = 16  # rows per record batch of a signature file: a pair check reads only the batches it needs
 INDEX = pa.schema([("owner", pa.int32()), ("key", pa.uint64())])  # owner: the row's place among its shard's keys
 VOTES = pa.schema([("mine", pa.int32()), ("theirs", pa.int32()), ("count", pa.int32())])  # rows' corpus places
 
@@ -74,7 +75,7 @@ def shard_signatures(layout: BuildLayout, shard: int, n_partitions: int) -> list
     for row_id in sorted(rows):
         row = rows[row_id]
         found = signature(np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("L")))
-        signatures.append({"id": row_id, **found.to_row()})
+        signatures.append(found)
         report = row["report"]
         keys.append(RowKey(
             id=row_id,
@@ -86,7 +87,7 @@ def shard_signatures(layout: BuildLayout, shard: int, n_partitions: int) -> list
         ))
         values.append(index_keys(found.descriptors))
         owners.append(np.full(len(values[-1]), len(keys) - 1, np.int64))
-    storage.write_bytes(layout.signatures(shard), stream_bytes(pa.Table.from_pylist(signatures, SIGNATURES), SIGNATURES))
+    write_signatures(layout.signatures(shard), signatures)
     index = {"owner": np.concatenate([*owners, np.zeros(0, np.int64)]), "key": np.concatenate([*values, np.zeros(0, np.uint64)])}
     write_partitioned(layout.index(shard), index, INDEX, key_partitions(index["key"], n_partitions), n_partitions)
     return keys
@@ -108,22 +109,35 @@ def shard_candidates(layout: BuildLayout, shard: int, n_partitions: int, per_ima
     return top_partners(Votes.concat([Votes(**part) for part in found]), per_image)
 
 
-def read_signatures(layout: BuildLayout, shard: int, ids: set[str]) -> dict[str, Signature]:
-    """The signatures of `ids` among one shard's."""
-    table = read_stream(layout.signatures(shard))
-    table = table.filter(pc.is_in(table.column("id"), pa.array(sorted(ids), pa.string())))
-    return {row["id"]: Signature.from_row(row) for row in table.to_pylist()}
+def write_signatures(url: str, signatures: list[Signature]) -> None:
+    """One shard's signatures, in row order, as an Arrow IPC file of `SIGNATURE_BATCH`-row record batches."""
+    sink = io.BytesIO()
+    with pa.ipc.new_file(sink, SIGNATURES) as writer:
+        writer.write_table(pa.Table.from_pylist([s.to_row() for s in signatures], SIGNATURES),
+                           max_chunksize=SIGNATURE_BATCH)
+    storage.write_bytes(url, sink.getvalue())
 
 
-def check_pairs(layout: BuildLayout, shards: tuple[int, int], pairs: list[tuple[str, str]]) -> list[float]:
-    """Detail agreement of each (id in shard `shards[0]`, id in shard `shards[1]`) pair; each shard read once."""
-    wanted: dict[int, set[str]] = {}
-    for shard, ids in zip(shards, zip(*pairs)):
-        wanted.setdefault(shard, set()).update(ids)
+def read_signatures(url: str, rows: set[int]) -> dict[int, Signature]:
+    """The signatures of some rows (places in their shard) of a `write_signatures` file: only their batches are read."""
     found = {}
-    for shard, ids in wanted.items():
-        found.update(read_signatures(layout, shard, ids))
-    return [detail_agreement(found[a], found[b]) for a, b in pairs]
+    with storage.open_arrow(url) as source:
+        reader = pa.ipc.open_file(source)
+        for number in sorted({row // SIGNATURE_BATCH for row in rows}):
+            first = number * SIGNATURE_BATCH
+            found.update((first + i, Signature.from_row(values)) for i, values in
+                         enumerate(reader.get_batch(number).to_pylist()) if first + i in rows)
+    return found
+
+
+def check_pairs(layout: BuildLayout, shards: tuple[int, int], pairs: list[tuple[int, int]]) -> list[float]:
+    """Detail agreement of each (row of shard `shards[0]`, row of shard `shards[1]`) pair (rows: places in their
+    shard); each shard's file opened once."""
+    wanted: dict[int, set[int]] = {}
+    for shard, rows in zip(shards, zip(*pairs)):
+        wanted.setdefault(shard, set()).update(rows)
+    found = {shard: read_signatures(layout.signatures(shard), rows) for shard, rows in wanted.items()}
+    return [detail_agreement(found[shards[0]][a], found[shards[1]][b]) for a, b in pairs]
 
 
 Runner = Callable[[Callable, list[tuple]], list]  # runs fn(*args) for each args tuple; results in order
@@ -149,7 +163,8 @@ def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig, run: Runner
         for a, b in pairs:
             groups.setdefault((keys[a].shard, keys[b].shard), []).append((a, b))
         groups = dict(sorted(groups.items()))
-        calls = [(layout, group, [(keys[a].id, keys[b].id) for a, b in members]) for group, members in groups.items()]
+        calls = [(layout, (sa, sb), [(a - offsets[sa], b - offsets[sb]) for a, b in members])
+                 for (sa, sb), members in groups.items()]
         verified = {pair: agreement for members, agreements in zip(groups.values(), run(check_pairs, calls))
                     for pair, agreement in zip(members, agreements) if agreement >= cfg.min_agreement}
         found = keep_first([k.rank for k in keys], [k.input for k in keys], verified)

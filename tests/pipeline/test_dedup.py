@@ -1,10 +1,14 @@
-"""The build's near-duplicate step on the sample corpus: exactly the planted copies go, their originals stay."""
+"""The build's near-duplicate step on the sample corpus: exactly the planted copies go, their originals stay; the
+signature files it reads pairs from."""
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 
+from annotators.duplicates import signature
+from pipeline.dedup import SIGNATURE_BATCH, read_signatures, write_signatures
 from pipeline.inspect import read_shards
 
 
@@ -28,3 +32,18 @@ def test_planted_copies_are_dropped_and_nothing_else(sample_build, sample_root):
     assert summary["near_duplicates"]["rows_dropped"] == len(planted)
     assert summary["near_duplicates"]["rows_kept_with_copies"] == len(set(planted.values()))
     assert summary["templated_reports"]["inputs"] >= 2 * summary["templated_reports"]["reports"]
+
+
+def test_signature_files_give_back_the_rows_asked_for(tmp_path):
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (200, 160), dtype=np.uint8) for _ in range(2 * SIGNATURE_BATCH + 5)]
+    images[SIGNATURE_BATCH + 1] = np.full((64, 64), 90, np.uint8)  # no keypoints
+    signatures = [signature(image) for image in images]
+    url = str(tmp_path / "shard.arrow")
+    write_signatures(url, signatures)
+    wanted = {0, SIGNATURE_BATCH - 1, SIGNATURE_BATCH + 1, len(images) - 1}  # first, last and a keypoint-less row
+    found = read_signatures(url, wanted)
+    assert set(found) == wanted
+    for row in wanted:
+        for name in ("points", "descriptors", "detail"):
+            assert np.array_equal(getattr(found[row], name), getattr(signatures[row], name)), (row, name)
