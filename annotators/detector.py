@@ -37,10 +37,10 @@ def import_ultralytics() -> Any:
     return ultralytics
 
 
-
 def forward_batch(batch_size: int, cuda: bool) -> int:
     """Images per forward pass: `batch_size` on a GPU, at most CPU_CHUNK on the CPU."""
     return batch_size if cuda else min(batch_size, CPU_CHUNK)
+
 
 def load_yolo(weights: str | Path) -> Any:
     """An ultralytics `YOLO` from a local weights file or a `*.yaml` model definition; never a download."""

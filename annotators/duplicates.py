@@ -158,13 +158,6 @@ def top_partners(votes: Votes, per_image: int) -> np.ndarray:
     return np.unique(pairs, axis=0)
 
 
-def candidate_pairs(keys: Sequence[np.ndarray], per_image: int, max_bucket: int = 64) -> list[tuple[int, int]]:
-    """`top_partners` of images given their index keys, all in memory (pipeline.dedup partitions the keys)."""
-    owners = np.concatenate([np.full(len(k), i, dtype=np.int64) for i, k in enumerate(keys)] + [np.zeros(0, np.int64)])
-    values = np.concatenate([*keys, np.zeros(0, np.uint64)])
-    return [(int(a), int(b)) for a, b in top_partners(shared_key_votes(owners, values, max_bucket), per_image)]
-
-
 def detail_agreement(a: Signature, b: Signature) -> float:
     """Lower quartile of the block correlations of the high-pass detail of `a` and of `b` registered onto it
     (textured blocks inside both images only); 0 when the two cannot be registered."""

@@ -34,8 +34,8 @@ class MemorySampler:
 
     PSS (proportional set size) counts a page shared by k processes as 1/k in each, so the sum over processes
     is the job's real footprint, object store included; the sum of RSS, which counts shared pages once per
-    process, is kept beside it. Reading PSS makes the kernel walk each process's page tables: about 70 ms of CPU
-    per sample over a local Ray's processes here. So the sampler waits at least `COST_FACTOR` times what its
+    process, is kept beside it. Reading PSS makes the kernel walk each process's page tables: 62 to 71 ms of CPU
+    per sample over a local Ray's 10 processes here. So the sampler waits at least `COST_FACTOR` times what its
     last sample cost, and spends at most 1/COST_FACTOR of one CPU whatever the job, rather than taking it from
     the build it measures.
     """

@@ -66,31 +66,34 @@ VOTES = pa.schema([("mine", pa.int32()), ("theirs", pa.int32()), ("count", pa.in
 
 def shard_signatures(layout: BuildLayout, shard: int, n_partitions: int) -> list[RowKey]:
     """Keys of the distinct kept rows of one shard's parts, by id; their signatures go to `layout.signatures`, their
-    keypoint index keys, in `n_partitions` key partitions, to `layout.index`."""
+    keypoint index keys, in `n_partitions` key partitions, to `layout.index` (none of it when `n_partitions` is 0:
+    near-duplicates are off)."""
     rows: dict[str, dict] = {}
     for url in storage.list_files(layout.parts(shard), ".arrow"):
         table = read_columns(url, KEY_COLUMNS)
         rows.update((row["id"], row) for row in table.filter(pc.equal(table.column("reject_reason"), "")).to_pylist())
-    keys, signatures, owners, values = [], [], [], []
-    for row_id in sorted(rows):
-        row = rows[row_id]
-        found = signature(np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("L")))
-        signatures.append(found)
-        report = row["report"]
-        keys.append(RowKey(
-            id=row_id,
-            input=(row["source"], row["source_id"]),
-            shard=shard,
-            rank=keep_rank(sum(r["origin"] == "annotation" for r in row["regions"]), row["orig_width"],
-                           row["orig_height"], row["source"], row["source_id"], row_id),
-            report=report_fingerprint(" ".join((report["findings"], report["impression"], report["other"]))),
-        ))
-        values.append(index_keys(found.descriptors))
-        owners.append(np.full(len(values[-1]), len(keys) - 1, np.int64))
-    write_signatures(layout.signatures(shard), signatures)
-    index = {"owner": np.concatenate([*owners, np.zeros(0, np.int64)]), "key": np.concatenate([*values, np.zeros(0, np.uint64)])}
-    write_partitioned(layout.index(shard), index, INDEX, key_partitions(index["key"], n_partitions), n_partitions)
+    keys = [_row_key(rows[row_id], shard) for row_id in sorted(rows)]
+    if n_partitions:
+        signatures = [signature(np.asarray(Image.open(io.BytesIO(rows[k.id]["image"]["bytes"])).convert("L")))
+                      for k in keys]
+        write_signatures(layout.signatures(shard), signatures)
+        found = [index_keys(s.descriptors) for s in signatures]
+        index = {"owner": np.repeat(np.arange(len(found), dtype=np.int64), [len(f) for f in found]),
+                 "key": np.concatenate([*found, np.zeros(0, np.uint64)])}
+        write_partitioned(layout.index(shard), index, INDEX, key_partitions(index["key"], n_partitions), n_partitions)
     return keys
+
+
+def _row_key(row: dict, shard: int) -> RowKey:
+    report = row["report"]
+    return RowKey(
+        id=row["id"],
+        input=(row["source"], row["source_id"]),
+        shard=shard,
+        rank=keep_rank(sum(r["origin"] == "annotation" for r in row["regions"]), row["orig_width"],
+                       row["orig_height"], row["source"], row["source_id"], row["id"]),
+        report=report_fingerprint(" ".join((report["findings"], report["impression"], report["other"]))),
+    )
 
 
 def partition_votes(layout: BuildLayout, partition: int, offsets: list[int]) -> None:
@@ -151,13 +154,14 @@ def on_ray(fn: Callable, calls: list[tuple]) -> list:
 
 def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig, run: Runner = on_ray) -> DedupResult:
     """Read every shard's keys (their signatures written in parallel), check candidate pairs, decide the drops."""
-    per_shard = run(shard_signatures, [(layout, s, n_shards) for s in range(n_shards)])
+    n_partitions = n_shards if cfg.near_duplicates else 0  # as many key partitions as shards: each one shard's size
+    per_shard = run(shard_signatures, [(layout, s, n_partitions) for s in range(n_shards)])
     keys = [key for shard_keys in per_shard for key in shard_keys]
     found: list[NearDuplicate] = []
     if cfg.near_duplicates:
         offsets = np.cumsum([0, *map(len, per_shard)]).tolist()
-        run(partition_votes, [(layout, p, offsets) for p in range(n_shards)])
-        chosen = run(shard_candidates, [(layout, s, n_shards, cfg.candidates_per_image) for s in range(n_shards)])
+        run(partition_votes, [(layout, p, offsets) for p in range(n_partitions)])
+        chosen = run(shard_candidates, [(layout, s, n_partitions, cfg.candidates_per_image) for s in range(n_shards)])
         pairs = np.unique(np.concatenate([*chosen, np.zeros((0, 2), np.int64)]), axis=0).tolist()
         groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for a, b in pairs:

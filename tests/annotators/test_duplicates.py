@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from annotators.duplicates import (Signature, Votes, candidate_pairs, detail_agreement, index_keys, keep_first,
-                                   key_partitions, shared_key_votes, signature, top_partners)
+from annotators.duplicates import (Signature, Votes, detail_agreement, index_keys, keep_first, key_partitions,
+                                   shared_key_votes, signature, top_partners)
 from annotators.imaging import FrameSelection, decode, resize_long_side
 
 MIN_AGREEMENT = 0.6
@@ -40,6 +40,12 @@ def _copies(image) -> dict[str, np.ndarray]:
     cropped = np.ascontiguousarray(pixels[int(0.03 * height):int(0.97 * height), int(0.02 * width):int(0.96 * width)])
     return {name: _stored(type(image)(p, p.shape[1], p.shape[0])) for name, p in
             (("resize", resized), ("jpeg", jpeg), ("crop", cropped))}
+
+
+def candidate_pairs(keys: list[np.ndarray], per_image: int) -> list[tuple[int, int]]:
+    """`top_partners` over the whole index at once: one partition, every image."""
+    owners = np.concatenate([np.full(len(k), i, dtype=np.int64) for i, k in enumerate(keys)])
+    return [(int(a), int(b)) for a, b in top_partners(shared_key_votes(owners, np.concatenate(keys)), per_image)]
 
 
 def test_copies_agree_and_distinct_images_do_not(originals):

@@ -26,7 +26,8 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-REAL_SOURCES = ("covid_chestxray", "medpix") if REAL.is_dir() else ()  # built only where the real copies are
+REAL_COLLECTIONS = ("covid_chestxray", "medpix")  # the sources read from ../shared/data/real
+REAL_SOURCES = REAL_COLLECTIONS if REAL.is_dir() else ()  # built only where the real copies are
 PHI = ("Halvorsen^Ingrid", "MRN-7731942", "19420317")  # planted in every generated DICOM header
 DEID_KEY = "connector-tests-secret"
 
@@ -418,7 +419,7 @@ def all_sources_config(sources: dict[str, Path], output: Path):
         {"name": "medpix", "connector": "medpix", "options": {"root": str(REAL / "medpix-2.0" / "MedPix-2-0")},
          "detector": False},
     ]
-    entries = [e for e in entries if e["connector"] not in ("covid_chestxray", "medpix") or e["name"] in REAL_SOURCES]
+    entries = [e for e in entries if e["name"] not in REAL_COLLECTIONS or e["name"] in REAL_SOURCES]
     return from_dict(BuildConfig, {
         "sources": entries, "output": str(output), "rows_per_shard": 200,
         "image": {"max_side": 256, "frames": {"mode": "even", "count": 3}},
