@@ -14,16 +14,15 @@ import re
 import warnings
 from pathlib import Path
 
+import scispacy.abbreviation  # noqa: F401  (registers the "abbreviation_detector" factory)
 import spacy
+from negspacy.negation import Negex
+from scispacy.custom_tokenizer import combined_rule_tokenizer
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
-
-from negspacy.negation import Negex
-import scispacy.abbreviation  # noqa: F401  (registers the "abbreviation_detector" factory)
-from scispacy.custom_tokenizer import combined_rule_tokenizer
 
 from annotators.lexicon import FINDING, IGNORED, LEXICON_PATH, load_lexicon
 

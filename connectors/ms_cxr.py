@@ -16,8 +16,16 @@ from typing import Iterator
 import polars as pl
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import (SourceLayoutError, image_size, number, read_table, rejected, require_dir, resolve,
-                               scaled_box)
+from connectors.tables import (
+    SourceLayoutError,
+    image_size,
+    number,
+    read_table,
+    rejected,
+    require_dir,
+    resolve,
+    scaled_box,
+)
 from schemas.labels import canonical_label
 
 LICENCE = "PhysioNet Credentialed Health Data License 1.5.0"

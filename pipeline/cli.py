@@ -159,7 +159,8 @@ def publish(
     retries: int = typer.Option(5, help="further attempts of a Hub call after a network or server error"),
 ) -> None:
     """Publish a build to the Hugging Face Hub as Parquet with a dataset card (token from HF_TOKEN or login)."""
-    from pipeline.publish import PublishError, PublishOptions, publish as run_publish
+    from pipeline.publish import PublishError, PublishOptions
+    from pipeline.publish import publish as run_publish
 
     options = PublishOptions(repo_id, private, revision, int(shard_mb * 2**20), int(row_group_mb * 2**20), retries)
     try:
@@ -232,7 +233,7 @@ def eval_alignment(
     truth: Path = typer.Argument(..., help="the truth file (the sample's truth.jsonl)"),
 ) -> None:
     """Precision and recall of the build's description-to-region links against a truth file."""
-    from annotators.alignment_eval import evaluate
+    from pipeline.evaluation.alignment import evaluate
 
     if not (folder / "manifest.json").exists():
         _fail(f"{folder} holds no manifest.json: not a finished build")
@@ -249,7 +250,7 @@ def eval_rois(
     match_label: bool = typer.Option(False, "--match-label", help="a proposal must also have the true label"),
 ) -> None:
     """ROI recall of the detector's proposals on the studies the source does not annotate."""
-    from annotators.roi_eval import record_regions, roi_recall, truth_regions
+    from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
     from pipeline.inspect import read_shards
 
     if not (folder / "manifest.json").exists():

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotators.imaging import FrameSelection
 from annotators.duplicates import DedupConfig
+from annotators.imaging import FrameSelection
 from annotators.quality import QualityConfig
 from schemas.typed_config import ConfigError, from_dict, read_yaml, to_dict
 

@@ -26,8 +26,20 @@ import pyarrow.compute as pc
 import ray
 from PIL import Image
 
-from annotators.duplicates import (DedupConfig, NearDuplicate, Signature, Votes, detail_agreement, index_keys,
-                                   keep_first, keep_rank, key_partitions, shared_key_votes, signature, top_partners)
+from annotators.duplicates import (
+    DedupConfig,
+    NearDuplicate,
+    Signature,
+    Votes,
+    detail_agreement,
+    index_keys,
+    keep_first,
+    keep_rank,
+    key_partitions,
+    shared_key_votes,
+    signature,
+    top_partners,
+)
 from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
 from pipeline.exchange import read_partition, write_partitioned

@@ -172,7 +172,7 @@ def _truth_metrics(folder: Path, truth: str | Path | None) -> str:
 
 
 def _alignment_metrics(folder: Path, truth: Path) -> dict:
-    from annotators.alignment_eval import evaluate
+    from pipeline.evaluation.alignment import evaluate
 
     return evaluate(folder, truth)
 
@@ -180,7 +180,7 @@ def _alignment_metrics(folder: Path, truth: Path) -> dict:
 def _roi_metrics(folder: Path, truth: Path) -> dict:
     """Recall at IoU 0.5 of the true boxes: by detector proposals on the studies the source leaves unannotated,
     and by all regions on every study."""
-    from annotators.roi_eval import record_regions, roi_recall, truth_regions
+    from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
 
     rows = [json.loads(line) for line in truth.read_text().splitlines() if line.strip()]
     records = read_shards(folder, ["source_id", "acquisition", "regions"]).to_dicts()

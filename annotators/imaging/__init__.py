@@ -5,8 +5,8 @@
 """
 from __future__ import annotations
 
-from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
-from annotators.imaging.sniff import decode
 from annotators.imaging.normalise import encode_png, resize_long_side
+from annotators.imaging.sniff import decode
+from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
 
 __all__ = ["DecodedImage", "DecodeError", "FrameSelection", "decode", "encode_png", "resize_long_side"]

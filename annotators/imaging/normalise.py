@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from annotators.imaging.types import DecodeError, DecodedImage
+from annotators.imaging.types import DecodedImage, DecodeError
 
 PERCENTILES = (0.5, 99.5)  # the automatic window when an image states none
 PERCENTILE_SAMPLES = 1 << 18  # the automatic window is estimated on a regular grid of about this many pixels

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from annotators.duplicates import (Signature, Votes, detail_agreement, index_keys, keep_first, key_partitions,
-                                   shared_key_votes, signature, top_partners)
+from annotators.duplicates import (
+    Signature,
+    Votes,
+    detail_agreement,
+    index_keys,
+    keep_first,
+    key_partitions,
+    shared_key_votes,
+    signature,
+    top_partners,
+)
 from annotators.imaging import FrameSelection, decode, resize_long_side
 
 MIN_AGREEMENT = 0.6

@@ -6,9 +6,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from annotators.quality import (QualityConfig, check_box, check_image, check_report, perceptual_hash,
-                                report_fingerprint, shared_fingerprints)
 from annotators.imaging import FrameSelection, decode
+from annotators.quality import (
+    QualityConfig,
+    check_box,
+    check_image,
+    check_report,
+    perceptual_hash,
+    report_fingerprint,
+    shared_fingerprints,
+)
 
 CFG = QualityConfig()
 REPORT = "FINDINGS: Small right pleural effusion. Heart size is normal.\nIMPRESSION: Right pleural effusion."

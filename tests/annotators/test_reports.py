@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import spacy
 
-from annotators.report_eval import evaluate_sentences, load_sentences
 from annotators.reports import Description, ReportParser
 from annotators.sections import split_sections
+from pipeline.evaluation.reports import evaluate_sentences, load_sentences
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "report_sentences.jsonl"
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"

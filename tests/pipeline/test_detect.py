@@ -7,13 +7,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from annotators.imaging import decode, resize_long_side
 from annotators.regions import Region, iou
-from annotators.roi_eval import record_regions, roi_recall, truth_regions
 from pipeline.config import DetectorConfig
 from pipeline.detect import SAMPLE_WEIGHTS, DetectStage
+from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
 from pipeline.inspect import read_shards
 from schemas.work import DECODED
-from annotators.imaging import decode, resize_long_side
 
 # The shipped weights found 29 of the 29 true boxes (recall 1.00) on the unannotated studies of an n=48
 # sample on the CPU; configs/detector/MODEL_CARD.md has the n=1000 figure. The floor leaves room for a few

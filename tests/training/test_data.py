@@ -7,8 +7,16 @@ import torch
 from torch.utils.data import DataLoader
 
 from training.config import DataConfig
-from training.data import (ShardDataset, affirmed, corpus_texts, open_table, shard_files, split_rows, text_key,
-                           unique_index)
+from training.data import (
+    ShardDataset,
+    affirmed,
+    corpus_texts,
+    open_table,
+    shard_files,
+    split_rows,
+    text_key,
+    unique_index,
+)
 from training.tokenizer import train_bpe
 
 

@@ -1,8 +1,8 @@
 """How right the description-to-region links of built records are.
 
-    python -m annotators.alignment_eval build FOLDER TRUTH     # a built corpus against the sample's truth.jsonl
-    python -m annotators.alignment_eval sample ROOT            # a rendered sample, its reports aligned to its boxes
-    python -m annotators.alignment_eval covid ROOT             # covid-chestxray notes against its lung boxes
+    python -m pipeline.evaluation.alignment build FOLDER TRUTH     # a built corpus against the sample's truth.jsonl
+    python -m pipeline.evaluation.alignment sample ROOT            # a rendered sample, its reports aligned to its boxes
+    python -m pipeline.evaluation.alignment covid ROOT             # covid-chestxray notes against its lung boxes
 
 Against a truth file (the sample corpus's truth.jsonl: source_id -> {"regions": [{"label", "box", "sentence",
 ...}], "negated": [sentences]}): a link is correct when its description's text matches a truth sentence

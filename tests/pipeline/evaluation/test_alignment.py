@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from annotators.alignment_eval import (
+from annotators.reports import ReportParser
+from pipeline.evaluation.alignment import (
     anatomy_laterality,
     covid_records,
     evaluate,
@@ -14,7 +15,6 @@ from annotators.alignment_eval import (
     sample_records,
     text_matches,
 )
-from annotators.reports import ReportParser
 
 COVID = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "covid-chestxray"
 BOX_A, BOX_B = [0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.8, 0.8]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from annotators.regions import Region
-from annotators.roi_eval import record_regions, roi_recall, truth_regions
+from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
 
 TRUTH_ROWS = [
     {"source_id": "S1", "frame": -1, "annotated": False, "broken": None,

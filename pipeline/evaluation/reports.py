@@ -4,7 +4,7 @@ Each line: {"sentence", "style", "mentions": [{"label", "laterality", "zone", "a
 "source", "ref", "field", "split"}. Expected and parsed mentions of a sentence are paired by label (the closest parsed
 mention of that label); label recall and precision count the pairs, the other fields are scored on the pairs.
 
-    python -m annotators.report_eval tests/data/report_sentences.jsonl
+    python -m pipeline.evaluation.reports tests/data/report_sentences.jsonl
 """
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Evaluation of a build against truth: alignment links, ROI recall, report statements (may import connectors)."""
