@@ -7,7 +7,7 @@ CONFIG ?= configs/sample.yaml
 N ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv chromium build-corpus test bench train clean
+.PHONY: venv chromium build-corpus lint test bench train clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
-test: $(STAMP) $(CHROMIUM)
+# pyflakes, import order, line length 120 (pyproject's [tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Trains a small RegionMed-CLIP on the sample corpus (built first when missing) and evaluates it.

@@ -88,7 +88,8 @@ def signature(pixels: np.ndarray, features: int = 300) -> Signature:
 def index_keys(descriptors: np.ndarray) -> np.ndarray:
     """The distinct inverted-index keys of an image: each descriptor chunk tagged with its position."""
     per_row = descriptors.shape[1] // CHUNK_BYTES  # explicit, so an image without keypoints gives no keys
-    chunks = descriptors.reshape(len(descriptors), per_row, CHUNK_BYTES).view(f"<u{CHUNK_BYTES}")[..., 0].astype(np.uint64)
+    chunks = descriptors.reshape(len(descriptors), per_row, CHUNK_BYTES).view(f"<u{CHUNK_BYTES}")[..., 0]
+    chunks = chunks.astype(np.uint64)
     tagged = chunks | (np.arange(chunks.shape[1], dtype=np.uint64) << np.uint64(8 * CHUNK_BYTES))
     return np.unique(tagged)
 
@@ -218,7 +219,8 @@ def keep_first(ranks: Sequence[tuple], inputs: Sequence[tuple], verified: dict[t
     kept: set[int] = set()
     found = []
     for index in order:
-        matches = [(-agreement, position[other], other) for other, agreement in partners.get(index, ()) if other in kept]
+        matches = [(-agreement, position[other], other)
+                   for other, agreement in partners.get(index, ()) if other in kept]
         if matches:
             agreement, _, other = min(matches)
             found.append(NearDuplicate(index, other, -agreement))

@@ -34,7 +34,7 @@ class QualityConfig:
     """Thresholds of the quality filters; a `min_*` of 0 or a `max_*` of 1 switches that filter off."""
 
     min_side: int = 64  # shorter side of the original image, pixels
-    min_pixel_std: float = 2.0  # standard deviation of the stored greyscale pixels (0-255) below which an image is near-constant
+    min_pixel_std: float = 2.0  # stored greyscale pixels' standard deviation (0-255) under which an image is flat
     min_report_words: int = 3  # words a report must keep once boilerplate phrases are removed
     boilerplate: tuple[str, ...] = BOILERPLATE  # regular expressions (case-insensitive) of phrases that say nothing
     min_box_side: float = 2.0  # a source box thinner than this many original pixels is degenerate

@@ -2,8 +2,8 @@
 
 Region-level descriptions are the positive finding mentions of the findings and impression sections (an
 impression mention that restates a findings mention, same finding in a place that does not disagree, is left
-out); negated mentions become negatives. Every text is de-identified (annotators.deid.scrub_text, applied to
-each part of the report before parsing).
+out); negated mentions become negatives. The build parses de-identified sections (`parse_sections`, after the
+pipeline's `deidentify` stage); `parse` and `parse_many` take raw text.
 """
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ class ReportParser:
     def parse_many(self, texts: list[str], styles: list[str]) -> list[ParsedReport]:
         if len(texts) != len(styles):
             raise ValueError(f"{len(texts)} texts but {len(styles)} styles")
-        sections = [split_sections(text, style) for text, style in zip(texts, styles)]
+        return self.parse_sections([split_sections(text, style) for text, style in zip(texts, styles)])
+
+    def parse_sections(self, sections: list[Sections]) -> list[ParsedReport]:
         mentions = self._mentions([body for s in sections for body in (s.findings, s.impression)])
         return [_report(s, mentions[2 * i], mentions[2 * i + 1]) for i, s in enumerate(sections)]
 

@@ -1,4 +1,8 @@
-"""Report sections for the styles our sources write, as de-identified single-paragraph texts.
+"""Report sections for the styles our sources write, as single-paragraph texts.
+
+`report_parts` cuts a report into (section kind, text) parts; `join_parts` makes them sections of one paragraph
+each. De-identification (annotators.deid) runs on the parts in between, each part on its own (pipeline stage
+`deidentify`); `split_sections` does both steps, without de-identification.
 
 Styles: "radiology" (MIMIC-like headers), "iu_xray" ("FINDINGS: ...\\nIMPRESSION: ..."), "caption" (one paragraph,
 ROCO / MedPix) and "notes" (covid_chestxray clinical notes). Captions and notes are all findings.
@@ -7,8 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from annotators.deid import scrub_text
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
 HEADERS = {
@@ -72,15 +74,28 @@ def _parts(text: str) -> list[tuple[str, str]]:
     return [(kind, body) for kind, body in parts if body.strip()]
 
 
-def split_sections(text: str, style: str) -> Sections:
-    """De-identified findings / impression / other of one report (each part scrubbed on its own)."""
+def report_parts(text: str, style: str) -> list[tuple[str, str]]:
+    """(kind, raw text) of each part of a report in order: kind findings / impression / other, or "" for
+    unheaded text. Captions and notes are one part of findings."""
     if style not in STYLES:
         raise ValueError(f"report style {style!r} is not one of {STYLES}")
     if style in ("caption", "notes"):
-        return Sections(flatten(scrub_text(text or ""), lines_are_sentences=True), "", "")
-    parts = [(kind, flatten(scrub_text(body))) for kind, body in _parts(text or "")]
+        return [("findings", text or "")]
+    return _parts(text or "")
+
+
+def join_parts(parts: list[tuple[str, str]], style: str) -> Sections:
+    """The findings / impression / other of a report's parts, each one paragraph."""
+    if style in ("caption", "notes"):
+        return Sections(" ".join(flatten(body, lines_are_sentences=True) for _, body in parts), "", "")
+    parts = [(kind, flatten(body)) for kind, body in parts]
     if not any(kind == "findings" for kind, _ in parts):  # no findings header: the unheaded text is the findings
         parts = [("findings" if not kind else kind, body) for kind, body in parts]
     joined = {kind: " ".join(body for k, body in parts if k == kind) for kind in ("findings", "impression")}
     other = " ".join(body for kind, body in parts if kind not in ("findings", "impression"))
     return Sections(joined["findings"], joined["impression"], other)
+
+
+def split_sections(text: str, style: str) -> Sections:
+    """Findings / impression / other of one report."""
+    return join_parts(report_parts(text, style), style)

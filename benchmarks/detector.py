@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from annotators.detector import load_yolo  # noqa: E402
 from pipeline.config import DetectorConfig  # noqa: E402
-from pipeline.detect import CHUNKS_PER_BATCH, SAMPLE_WEIGHTS, DetectStage  # noqa: E402
-from schemas.work import DECODED  # noqa: E402
+from pipeline.stages.detect import CHUNKS_PER_BATCH, SAMPLE_WEIGHTS, DetectStage  # noqa: E402
+from schemas.work import WORK  # noqa: E402
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -41,15 +41,15 @@ def image_files(folder: Path, count: int) -> list[Path]:
 
 
 def stage_batches(files: list[Path], batch_size: int) -> list[pa.Table]:
-    """The decode stage's rows for `files` (schemas.work.DECODED: pixels, sizes, no regions yet), in batches."""
+    """The decode stage's rows for `files` (schemas.work.WORK: pixels, sizes, no regions yet), in batches."""
     images = [np.asarray(Image.open(path).convert("L")) for path in files]
     rows = [
-        dict.fromkeys(DECODED.names)
+        dict.fromkeys(WORK.names)
         | {"pixels": image.tobytes(), "width": image.shape[1], "height": image.shape[0], "detect": True,
            "regions": [], "reject_reason": ""}
         for image in images
     ]
-    return [pa.Table.from_pylist(rows[i : i + batch_size], schema=DECODED) for i in range(0, len(rows), batch_size)]
+    return [pa.Table.from_pylist(rows[i : i + batch_size], schema=WORK) for i in range(0, len(rows), batch_size)]
 
 
 def rate(images: int, run: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:
@@ -82,7 +82,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         stage = DetectStage(replace(config, batch_size=batch_size))
-        detector = stage.detector
+        detector = stage.setup()
         device, half = detector.device, detector.half
         sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         if batch_size == int(args.batch_sizes.split(",")[0]):
@@ -92,12 +92,13 @@ def main() -> None:
             print(f"{'batch':>5} {'stage img/s':>12} {'predict img/s':>14} {'forward img/s':>14} {'graph img/s':>12} "
                   f"{'stage/forward':>14} {'stage/graph':>12} {'stage/predict':>14}")
         tables = stage_batches(files, batch_size * CHUNKS_PER_BATCH)
-        stage_rate = rate(len(files), lambda: [stage(t) for t in tables], sync, args.repeats)
+        stage_rate = rate(len(files), lambda: [stage.run(t, detector) for t in tables], sync, args.repeats)
 
         predict_args = dict(imgsz=detector.imgsz, half=half, device=str(device), conf=config.conf, iou=config.iou,
                             batch=batch_size, verbose=False, stream=True)
         predict_rate = rate(
-            len(files), lambda: sum(1 for _ in yolo.predict([str(f) for f in files], **predict_args)), sync, args.repeats
+            len(files), lambda: sum(1 for _ in yolo.predict([str(f) for f in files], **predict_args)), sync,
+            args.repeats
         )
 
         dtype = torch.float16 if half else torch.float32

@@ -165,20 +165,19 @@ def same_shards(a: Path, b: Path) -> bool:
 def print_stages(run: Run, cpus: int) -> None:
     """Per stage: wall seconds in the stage functions and their share of the wall time the stages phase offered
     (its length times the CPUs), images per wall second, and CPU seconds per image (what a stage costs)."""
-    from pipeline.stats import STAGES
-
     seconds = run.stats["stage_seconds"]
+    stages = [name for name in seconds if not name.endswith("_cpu")]  # by name
     offered = run.stats["phases"]["stages"] * cpus
     images = run.stats["images"]
     print(f"\nper stage, {run.label}, {run.studies} studies ({images} images); share of {cpus} CPUs x "
           f"{run.stats['phases']['stages']:.1f} s of the stages phase")
-    print(f"{'stage':<10}{'wall s':>9}{'share':>8}{'images/s':>10}{'CPU s':>9}{'CPU ms/image':>14}")
-    for stage in STAGES:
+    print(f"{'stage':<15}{'wall s':>9}{'share':>8}{'images/s':>10}{'CPU s':>9}{'CPU ms/image':>14}")
+    for stage in stages:
         wall, cpu = seconds[stage], seconds[f"{stage}_cpu"]
         rate = f"{images / wall:.1f}" if wall > 0 else "not run"
-        print(f"{stage:<10}{wall:>9.1f}{wall / offered:>8.1%}{rate:>10}{cpu:>9.1f}{1000 * cpu / images:>14.1f}")
-    other = offered - sum(seconds[stage] for stage in STAGES)
-    print(f"{'other':<10}{other:>9.1f}{other / offered:>8.1%}   (Ray scheduling, worker start-up, "
+        print(f"{stage:<15}{wall:>9.1f}{wall / offered:>8.1%}{rate:>10}{cpu:>9.1f}{1000 * cpu / images:>14.1f}")
+    other = offered - sum(seconds[stage] for stage in stages)
+    print(f"{'other':<15}{other:>9.1f}{other / offered:>8.1%}   (Ray scheduling, worker start-up, "
           f"(de)serialisation, idle CPUs)")
 
 

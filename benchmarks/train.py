@@ -162,7 +162,8 @@ def bench_compare(cfg: Config, args) -> None:
     results = {}
     for roi in (True, False):
         run = Path(args.out) / ("roi" if roi else "no_roi")
-        run_cfg = dataclasses.replace(cfg, out_dir=str(run), stages=stages, model=dataclasses.replace(cfg.model, roi=roi))
+        run_cfg = dataclasses.replace(cfg, out_dir=str(run), stages=stages,
+                                      model=dataclasses.replace(cfg.model, roi=roi))
         started = time.perf_counter()
         train(run_cfg)
         results["roi" if roi else "no_roi"] = metrics = evaluate(run)
@@ -205,7 +206,8 @@ def main() -> None:
     if "roi" in args.modes:
         bench_roi(cfg, args)
     if {"reader", "step"} & set(args.modes):
-        tokenizer = train_bpe(corpus_texts(shard_files(cfg.data.shards), cfg.data.train_split), cfg.tokenizer.vocab_size)
+        texts = corpus_texts(shard_files(cfg.data.shards), cfg.data.train_split)
+        tokenizer = train_bpe(texts, cfg.tokenizer.vocab_size)
         if "reader" in args.modes:
             bench_reader(cfg, tokenizer, args.reader_batches)
         if "step" in args.modes:

@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import hmac
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
 
@@ -97,13 +97,3 @@ class Connector(ABC):
 
     def prepare(self) -> None:
         """Create anything the source needs before `refs` (the sample source renders itself); default none."""
-
-
-@dataclass
-class ConnectorSpec:
-    """A source as configured: which connector, under which name, with which options."""
-
-    name: str
-    connector: str
-    options: dict = field(default_factory=dict)
-    detector: bool = True

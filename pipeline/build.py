@@ -8,30 +8,24 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
+import pyarrow as pa
 import ray
 
 from connectors import get_connector
 from connectors.base import StudyRef
 from connectors.tables import SourceLayoutError
 from pipeline import storage
-from pipeline.config import BuildConfig, ConfigError, from_dict, to_dict
+from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, from_dict, to_dict
 from pipeline.dedup import plan_drops
-from pipeline.detect import add_detect_stage
-from pipeline.records import Provenance
-from pipeline.runtime import bound_queues, cluster_cpus, ensure_ray
-from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_parts, write_rejects
-from pipeline.stages import AnnotateSettings, DecodeSettings, annotate_batch, decode_batch, work_item
+from pipeline.executor import Tally, run_on_ray
+from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_rejects
+from pipeline.stages import build_stages
+from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
+from pipeline.version import PIPELINE_VERSION
 from schemas.record import SCHEMA_VERSION
+from schemas.runtime import ensure_ray
 
-PIPELINE_VERSION = "0.1.0"
-# Decode tasks reserve memory for a large radiograph or volume. It also keeps Ray Data from fusing decode into the
-# detector's actors (it fuses only ops with equal remote args), so decoding spreads over every CPU and the
-# detector never waits on a decoder.
-DECODE_TASK_MEMORY = 1024**3
-# Work items per input block (one decode task): a decode task emits its block's pixels, so small blocks keep what
-# waits for the detector small in bytes whatever the corpus size (memory stays flat as the corpus grows).
-MAX_ROWS_PER_BLOCK = 64
 SAMPLE_SECRET = b"medregion-sample-corpus"  # only for the embedded sample source, whose patients are fake
 
 
@@ -62,7 +56,7 @@ def patient_secret(cfg: BuildConfig) -> bytes:
 
 
 def collect_inputs(cfg: BuildConfig) -> Inputs:
-    """Every connector row (driver side: paths and text only), sorted, duplicates rejected, cut into shards."""
+    """Every connector row (driver side: paths and text only), sorted, duplicate ids rejected, cut into shards."""
     secret = patient_secret(cfg)
     refs: list[StudyRef] = []
     for source in cfg.sources:
@@ -79,9 +73,6 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
                     ref = dataclasses.replace(ref, reject="duplicate_source_id",
                                               detail="the source lists this id twice")
                     ref = dataclasses.replace(ref, source_id=f"{ref.source_id}#dup{len(seen)}")
-                refusal = "" if ref.reject else cfg.licences.refusal(ref.license)
-                if refusal:
-                    ref = dataclasses.replace(ref, reject="licence_excluded", detail=refusal, reject_stage="licence")
                 seen.add(ref.source_id)
                 refs.append(ref)
         except SourceLayoutError as exc:
@@ -116,12 +107,13 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
     done_shards = {s for s in range(inputs.n_shards) if storage.exists(layout.marker(s))}
     todo = _pending_items(layout, inputs, done_shards)
     total = float(len(inputs.refs))
-    if on_progress:
-        on_progress(total - len(todo), total)
-    if todo:
+    tally = Tally(stats, cfg.failures, done=total - todo.num_rows,
+                  progress=lambda done: on_progress and on_progress(done, total))
+    tally.progress(tally.done)
+    if todo.num_rows:
         with stats.phase("stages"):
-            _run_stages(cfg, layout, todo, lambda n: on_progress and on_progress(n, total),
-                        total - len(todo), stats)
+            stages = build_stages(cfg, gpus=int(ray.cluster_resources().get("GPU", 0)))
+            run_on_ray(stages, todo, layout, tally, cfg.ray.blocks_per_cpu)
     with stats.phase("dedup"):
         dedup = plan_drops(layout, inputs.n_shards, cfg.dedup)
     with stats.phase("compact"):
@@ -153,45 +145,19 @@ def _start_or_resume(layout: BuildLayout, state: dict) -> None:
     storage.write_bytes(layout.state, json.dumps(state, sort_keys=True).encode())
 
 
-def _pending_items(layout: BuildLayout, inputs: Inputs, done_shards: set[int]) -> list[dict]:
+def _pending_items(layout: BuildLayout, inputs: Inputs, done_shards: set[int]) -> pa.Table:
+    """The work items of the inputs that no finished shard or written part holds yet."""
     completed: dict[int, set] = {}
-    items = []
+    refs, shards = [], []
     for ref, shard in zip(inputs.refs, inputs.shards):
         if shard in done_shards:
             continue
         if shard not in completed:
             completed[shard] = completed_inputs(layout, shard)
         if (ref.source, ref.source_id) not in completed[shard]:
-            items.append(work_item(ref, shard))
-    return items
-
-
-def stage_settings(cfg: BuildConfig) -> tuple[DecodeSettings, AnnotateSettings]:
-    """What the decode and annotate stages take from a config."""
-    decode = DecodeSettings(cfg.image.max_side, cfg.image.frames, cfg.quality)
-    annotate = AnnotateSettings(cfg.reports.scispacy_model, cfg.split.validation, cfg.split.test,
-                                Provenance(PIPELINE_VERSION, cfg.content_sha256()), cfg.quality)
-    return decode, annotate
-
-
-def _run_stages(cfg: BuildConfig, layout: BuildLayout, items: list[dict], progress: Callable[[float], None],
-                already: float, stats: BuildStats) -> None:
-    decode, annotate = stage_settings(cfg)
-    bound_queues()
-    blocks = max(1, min(len(items), max(cfg.ray.blocks_per_cpu * cluster_cpus(), -(-len(items) // MAX_ROWS_PER_BLOCK))))
-    per_block = -(-len(items) // blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
-    ds = ray.data.from_items(items, override_num_blocks=blocks)
-    ds = ds.map_batches(decode_batch, batch_format="pyarrow", batch_size=min(8, per_block),
-                        fn_kwargs={"settings": decode}, memory=DECODE_TASK_MEMORY)
-    ds = add_detect_stage(ds, cfg.detector)
-    ds = ds.map_batches(annotate_batch, batch_format="pyarrow", batch_size=min(64, per_block),
-                        fn_kwargs={"settings": annotate})
-    ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout})
-    done = already
-    for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-        done += sum(batch.column("inputs").to_pylist())
-        stats.add(batch)
-        progress(done)
+            refs.append(ref)
+            shards.append(shard)
+    return work_items(refs, shards)
 
 
 def _compact(layout: BuildLayout, n_shards: int, done_shards: set[int], drops: dict[str, Drop]) -> list[dict]:
@@ -225,7 +191,7 @@ def _write_manifest(cfg: BuildConfig, layout: BuildLayout, inputs: Inputs, marke
         "schema_version": SCHEMA_VERSION,
         "pipeline_version": PIPELINE_VERSION,
         **state,
-        "config": {k: v for k, v in to_dict(cfg).items() if k not in ("output", "ray")},
+        "config": {k: v for k, v in to_dict(cfg).items() if k not in NOT_SHAPING_ROWS},
         "shards": [{k: m[k] for k in ("file", "rows", "sha256", "bytes")} for m in markers if "file" in m],
         "rejects": write_rejects(layout, rejects),
         "sources": sources,

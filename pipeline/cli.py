@@ -23,6 +23,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _require_build(folder: Path) -> None:
+    if not (folder / "manifest.json").exists():
+        _fail(f"{folder} holds no manifest.json: not a finished build")
+
+
 def _table(title: str, header: tuple[str, ...], rows) -> Table:
     table = Table(title=title, title_justify="left")
     for name in header:
@@ -43,6 +48,7 @@ def build(
 ) -> None:
     """Build (or resume) a corpus: shards, manifest.json and rejects.arrow under the output folder."""
     from pipeline.build import build as run_build
+    from pipeline.executor import StageFailures
 
     try:
         cfg = load_config(config)
@@ -56,7 +62,7 @@ def build(
         task = progress.add_task("build", total=None)
         try:
             result = run_build(cfg, lambda done, total: progress.update(task, completed=int(done), total=int(total)))
-        except ConfigError as exc:
+        except (ConfigError, StageFailures) as exc:
             _fail(str(exc))
     if stats:
         stats.write_text(json.dumps(result.stats, indent=2, sort_keys=True) + "\n")
@@ -105,8 +111,7 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Summarise a shard folder: rows per source, split and modality, regions per image, rejects by reason."""
-    if not (folder / "manifest.json").exists():
-        _fail(f"{folder} holds no manifest.json: not a finished build")
+    _require_build(folder)
     if as_json:
         from pipeline.inspect import summarize
 
@@ -134,14 +139,14 @@ def verify(folder: Path = typer.Argument(..., help="a build's output folder")) -
 def report(
     folder: Path = typer.Argument(..., help="a build's output folder"),
     output: Optional[Path] = typer.Option(None, help="the HTML file to write (default FOLDER/report.html)"),
-    truth: Optional[Path] = typer.Option(None, help="a truth file (the sample's truth.jsonl) for alignment and ROI metrics"),
+    truth: Optional[Path] = typer.Option(None, help="a truth file (the sample's truth.jsonl) for alignment and ROI "
+                                         "metrics"),
     gallery: int = typer.Option(12, help="images in the gallery"),
 ) -> None:
     """Write a build's quality report: one self-contained HTML page with plots and a gallery."""
     from pipeline.report import write_report
 
-    if not (folder / "manifest.json").exists():
-        _fail(f"{folder} holds no manifest.json: not a finished build")
+    _require_build(folder)
     path = write_report(folder, output or folder / "report.html", truth, gallery)
     console.print(f"[green]report[/green] {path}")
 
@@ -235,8 +240,7 @@ def eval_alignment(
     """Precision and recall of the build's description-to-region links against a truth file."""
     from pipeline.evaluation.alignment import evaluate
 
-    if not (folder / "manifest.json").exists():
-        _fail(f"{folder} holds no manifest.json: not a finished build")
+    _require_build(folder)
     metrics = evaluate(folder, truth)
     console.print(_table("alignment", ("metric", "value"),
                          ((k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items())))
@@ -253,8 +257,7 @@ def eval_rois(
     from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
     from pipeline.inspect import read_shards
 
-    if not (folder / "manifest.json").exists():
-        _fail(f"{folder} holds no manifest.json: not a finished build")
+    _require_build(folder)
     rows = [json.loads(line) for line in truth.read_text().splitlines() if line.strip()]
     records = read_shards(folder, ["source_id", "acquisition", "regions"]).to_dicts()
     result = roi_recall(record_regions(records), truth_regions(rows), iou, match_label)

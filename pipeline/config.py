@@ -10,6 +10,7 @@ from pathlib import Path
 from annotators.duplicates import DedupConfig
 from annotators.imaging import FrameSelection
 from annotators.quality import QualityConfig
+from schemas.runtime import RayConfig
 from schemas.typed_config import ConfigError, from_dict, read_yaml, to_dict
 
 
@@ -62,13 +63,6 @@ class LicenceConfig:
 
 
 @dataclass(frozen=True)
-class RayConfig:
-    address: str | None = None  # join a cluster; None starts a local Ray
-    num_cpus: int | None = None  # local Ray only; None uses every core
-    blocks_per_cpu: int = 4  # input parallelism: the work list is cut into about this many blocks per CPU
-
-
-@dataclass(frozen=True)
 class DetectorConfig:
     """The detector stage; no weights means no detector stage."""
 
@@ -93,6 +87,18 @@ class DetectorConfig:
 
 
 @dataclass(frozen=True)
+class FailureConfig:
+    """When rows that raised in a stage (rejects `internal_error:<Type>`) stop the build: once a stage has failed
+    on at least `min_rows` rows and on more than `max_share` of the rows written so far. Fewer stay rejects."""
+
+    max_share: float = 0.01
+    min_rows: int = 10
+
+
+NOT_SHAPING_ROWS = ("output", "ray", "failures")  # config keys left out of its hash and of the manifest
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     sources: tuple[SourceConfig, ...]
     output: str = "out/corpus"
@@ -104,6 +110,7 @@ class BuildConfig:
     quality: QualityConfig = QualityConfig()  # filters: image size and spread, report text, source boxes
     dedup: DedupConfig = DedupConfig()  # near-duplicate images across the corpus
     detector: DetectorConfig = DetectorConfig()
+    failures: FailureConfig = FailureConfig()  # how many rows that raised a build tolerates
     ray: RayConfig = RayConfig()
     deid_key_env: str = "MEDREGION_DEID_KEY"  # the environment variable that holds the patient-key secret
 
@@ -123,7 +130,7 @@ class BuildConfig:
     def content_sha256(self) -> str:
         """Hash of everything that shapes the rows (not where they go nor how many CPUs make them)."""
         data = to_dict(self)
-        for key in ("output", "ray"):
+        for key in NOT_SHAPING_ROWS:
             data.pop(key)
         data["detector"]["weights"] = self.detector.weights_sha256()  # the file's content, not where it lies
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

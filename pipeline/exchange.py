@@ -22,7 +22,8 @@ def write_partitioned(url: str, columns: dict[str, np.ndarray], schema: pa.Schem
     with pa.ipc.new_file(sink, schema) as writer:
         for low, high in zip(bounds[:-1], bounds[1:]):
             rows = order[low:high]
-            writer.write_batch(pa.record_batch([pa.array(columns[f.name][rows], f.type) for f in schema], schema=schema))
+            batch = pa.record_batch([pa.array(columns[f.name][rows], f.type) for f in schema], schema=schema)
+            writer.write_batch(batch)
     storage.write_bytes(url, sink.getvalue())
 
 

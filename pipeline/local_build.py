@@ -1,21 +1,19 @@
 """The build's stages in this one process, without Ray: the baseline the benchmarks hold Ray against, and the way
 to write onto a filesystem that no other process sees (fsspec's memory://).
 
-It calls the very functions pipeline.build maps on Ray (decode_batch, the detector's DetectStage, annotate_batch,
-write_parts, pipeline.dedup.plan_drops with its tasks run here, compact_shard), so its shards equal a Ray
-build's byte for byte. It writes the shards and their done markers, not the manifest nor the rejects table
-(pipeline.build's).
+It runs the very stage list pipeline.build maps on Ray (pipeline.stages.build_stages), then
+pipeline.dedup.plan_drops with its tasks run here and compact_shard, so its shards equal a Ray build's byte for
+byte. It writes the shards and their done markers, not the manifest nor the rejects table (pipeline.build's).
 """
 from __future__ import annotations
 
-import pyarrow as pa
-
-from pipeline.build import collect_inputs, stage_settings
+from pipeline.build import collect_inputs
 from pipeline.config import BuildConfig
 from pipeline.dedup import plan_drops
-from pipeline.detect import DetectStage
-from pipeline.shards import BuildLayout, compact_shard, write_parts
-from pipeline.stages import annotate_batch, decode_batch, work_item
+from pipeline.executor import Tally, run_in_process
+from pipeline.shards import BuildLayout, compact_shard
+from pipeline.stages import build_stages
+from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
 
 
@@ -24,14 +22,9 @@ def build_shards_in_process(cfg: BuildConfig, batch_size: int = 64) -> BuildStat
     stats, layout = BuildStats(), BuildLayout(cfg.output)
     with stats.phase("collect_inputs"):
         inputs = collect_inputs(cfg)
-    decode, annotate = stage_settings(cfg)
-    detect = DetectStage(cfg.detector) if cfg.detector.weights else None
-    items = [work_item(ref, shard) for ref, shard in zip(inputs.refs, inputs.shards)]
     with stats.phase("stages"):
-        for start in range(0, len(items), batch_size):
-            decoded = decode_batch(pa.Table.from_pylist(items[start:start + batch_size]), decode)
-            decoded = detect(decoded) if detect else decoded
-            stats.add(write_parts(annotate_batch(decoded, annotate), layout))
+        items = work_items(list(inputs.refs), list(inputs.shards))
+        run_in_process(build_stages(cfg), items, layout, Tally(stats, cfg.failures), batch_size)
     with stats.phase("dedup"):
         drops = plan_drops(layout, inputs.n_shards, cfg.dedup, run=in_process).drops
     with stats.phase("compact"):

@@ -17,10 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import stats, storage
-from schemas.record import REJECT_FEATURES, arrow_schema, reject_arrow_schema
-from schemas.work import annotated_schema
-
-REJECT_COLUMNS = tuple(REJECT_FEATURES)
+from schemas.record import arrow_schema, reject_arrow_schema
+from schemas.work import INTERNAL_ERROR, STAGE_SECONDS, annotated_schema
 
 
 @dataclass(frozen=True)
@@ -80,40 +78,48 @@ def read_stream(url: str) -> pa.Table:
 
 PART_SUMMARY = pa.schema([("shard", pa.int32()), ("inputs", pa.float64()), ("rejects", pa.int64()),
                           ("rows", pa.int64()), ("inputs_by_node", pa.map_(pa.string(), pa.float64())),
-                          ("seconds", stats.SUMMARY_SECONDS)])
+                          ("failures", pa.map_(pa.string(), pa.int64())), ("seconds", STAGE_SECONDS)])
 
 
 def write_parts(batch: pa.Table, layout: BuildLayout) -> pa.Table:
     """Write a batch of annotated rows as one part per shard; return per part how many inputs it completes, on
-    which nodes they were decoded and the seconds its rows took per stage (PART_SUMMARY)."""
+    which nodes they were decoded, the rows each stage failed on and the seconds its rows took per stage
+    (PART_SUMMARY)."""
     summary = []
     for shard in sorted(set(batch.column("shard").to_pylist())):
         clock = stats.StageClock()
-        with clock("write"):
+        with clock(stats.WRITE):
             part = batch.filter(pc.equal(batch.column("shard"), shard))
             ids = sorted(part.column("id").to_pylist())
             name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
             data = stream_bytes(part, annotated_schema())
             storage.write_bytes(storage.join(layout.parts(shard), f"{name}.arrow"), data)
         expected = part.column("expected").to_pylist()
+        failed = Counter(stage for stage, reason in zip(part.column("reject_stage").to_pylist(),
+                                                         part.column("reject_reason").to_pylist())
+                         if reason and reason.startswith(INTERNAL_ERROR))
         summary.append({
             "shard": shard,
             "inputs": sum(1.0 / e for e in expected),
             "rejects": sum(1 for r in part.column("reject_reason").to_pylist() if r),
             "rows": part.num_rows,
             "inputs_by_node": stats.inputs_by_node(part),
-            "seconds": {**stats.summed_seconds(part), **clock.seconds},
+            "failures": sorted(failed.items()),
+            "seconds": sorted({**stats.summed_seconds(part), **clock.seconds}.items()),
         })
     return pa.Table.from_pylist(summary, schema=PART_SUMMARY)
 
 
 def completed_inputs(layout: BuildLayout, shard: int) -> set[tuple[str, str]]:
-    """(source, source_id) of the inputs all of whose images are already in this shard's parts."""
+    """(source, source_id) of the inputs all of whose images are already in this shard's parts; a row a stage
+    failed on does not count, so a resumed build (after the fix) does that input again."""
     seen: dict[tuple[str, str], set[str]] = {}
     expected: dict[tuple[str, str], int] = {}
     for url in storage.list_files(layout.parts(shard), ".arrow"):
-        table = read_stream(url).select(["id", "source", "source_id", "expected"])
+        table = read_stream(url).select(["id", "source", "source_id", "expected", "reject_reason"])
         for row in table.to_pylist():
+            if (row["reject_reason"] or "").startswith(INTERNAL_ERROR):
+                continue
             key = (row["source"], row["source_id"])
             seen.setdefault(key, set()).add(row["id"])
             expected[key] = row["expected"]
@@ -133,7 +139,9 @@ def compact_shard(layout: BuildLayout, shard: int, n_shards: int, drops: dict[st
     """Merge a shard's parts into its final file and write its done marker; returns the marker."""
     tables = [read_stream(url) for url in storage.list_files(layout.parts(shard), ".arrow")]
     table = pa.concat_tables(tables) if tables else annotated_schema().empty_table()
-    table = table.sort_by([("id", "ascending")])
+    failed = pc.starts_with(pc.fill_null(table.column("reject_reason"), ""), INTERNAL_ERROR)
+    table = table.append_column("failed", failed).sort_by([("id", "ascending"), ("failed", "ascending")])
+    table = table.drop_columns(["failed"])  # of one id's rows, one that no stage failed on comes first
     ids = table.column("id").to_pylist()
     first = [i for i, row_id in enumerate(ids) if i == 0 or ids[i - 1] != row_id]
     table = table.take(pa.array(first, pa.int64()))  # typed: an empty list would be a null array

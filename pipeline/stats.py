@@ -1,7 +1,7 @@
 """Build statistics: the time each stage took, measured inside the stage functions, and where the work ran.
 
 A stage function times itself and shares each batch's seconds evenly over the batch's rows, in their `seconds`
-column (schemas.work.STAGE_SECONDS). The part writer sums the column into its summary, beside its own time and
+column (a map, schemas.work.STAGE_SECONDS). The part writer sums the column into its summary, beside its own time and
 its node, so the figures reach the driver with the summaries it already streams back, from any node, with no
 other channel. `BuildStats` adds them up beside the driver's own phase timings.
 """
@@ -16,10 +16,9 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.work import STAGE_SECONDS, TIMED_STAGES, timer_names
+from schemas.work import STAGE_SECONDS
 
-STAGES = (*TIMED_STAGES, "write")  # write: the part writer's own time
-SUMMARY_SECONDS = pa.struct([(name, pa.float64()) for name in timer_names(STAGES)])
+WRITE = "write"  # the part writer's own timer
 
 
 class StageClock:
@@ -44,19 +43,24 @@ class StageClock:
 def add_seconds(table: pa.Table, seconds: dict[str, float]) -> pa.Table:
     """`table` with a batch's seconds per timer (StageClock.seconds) shared evenly over its rows, added to their
     `seconds` column."""
-    if table.num_rows == 0:
+    if table.num_rows == 0 or not seconds:
         return table
-    index = table.schema.get_field_index("seconds")
-    current = table.column(index).combine_chunks()
-    children = [pc.add(pc.fill_null(pc.struct_field(current, f.name), 0.0), seconds.get(f.name, 0.0) / table.num_rows)
-                for f in STAGE_SECONDS]
-    return table.set_column(index, "seconds", pa.StructArray.from_arrays(children, fields=list(STAGE_SECONDS)))
+    share = {name: value / table.num_rows for name, value in seconds.items()}
+    rows = []
+    for current in table.column("seconds").to_pylist():
+        merged = dict(current or ())
+        for name, value in share.items():
+            merged[name] = merged.get(name, 0.0) + value
+        rows.append(sorted(merged.items()))
+    return table.set_column(table.schema.get_field_index("seconds"), "seconds", pa.array(rows, STAGE_SECONDS))
 
 
 def summed_seconds(table: pa.Table) -> dict[str, float]:
     """Seconds per timer over the rows of `table`."""
-    column = table.column("seconds")
-    return {f.name: pc.sum(pc.fill_null(pc.struct_field(column, f.name), 0.0)).as_py() or 0.0 for f in STAGE_SECONDS}
+    total: Counter[str] = Counter()
+    for current in table.column("seconds").to_pylist():
+        total.update(dict(current or ()))
+    return dict(total)
 
 
 def node_id() -> str:
@@ -96,14 +100,12 @@ class BuildStats:
         for part in summaries.column("inputs_by_node").to_pylist():
             for node, inputs in part:
                 self.inputs_by_node[node] += inputs
-        seconds = summaries.column("seconds")
-        for timer in SUMMARY_SECONDS:
-            self.stage_seconds[timer.name] += pc.sum(pc.struct_field(seconds, timer.name)).as_py() or 0.0
+        self.stage_seconds.update(summed_seconds(summaries))
 
     def to_dict(self) -> dict:
         return {
             "phases": dict(self.phase.seconds),
-            "stage_seconds": {timer.name: self.stage_seconds[timer.name] for timer in SUMMARY_SECONDS},
+            "stage_seconds": dict(sorted(self.stage_seconds.items())),
             "images": self.images,
             "inputs_by_node": {node: round(n, 6) for node, n in sorted(self.inputs_by_node.items())},
         }

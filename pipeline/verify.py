@@ -141,7 +141,8 @@ def _check_accounting(manifest: dict, seen: _Seen) -> list[str]:
                             f"{found} found in rows and rejects")
         for key, counter in (("rows", seen.rows), ("rejects", seen.rejects)):
             if counts.get(key) != counter[name]:
-                problems.append(f"source {name!r}: {counts.get(key)} {key} in the manifest, {counter[name]} in the files")
+                problems.append(f"source {name!r}: {counts.get(key)} {key} in the manifest, "
+                                f"{counter[name]} in the files")
     totals = manifest.get("totals", {})
     expected = {"inputs": sum(c.get("inputs", 0) for c in sources.values()),
                 "rows": sum(seen.rows.values()), "rejects": sum(seen.rejects.values())}

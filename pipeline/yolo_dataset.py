@@ -18,7 +18,8 @@ from PIL import Image
 from annotators.regions import Region
 from pipeline.build import collect_inputs
 from pipeline.config import BuildConfig
-from pipeline.stages import DecodeSettings, decode_ref
+from pipeline.stages import image_stages
+from pipeline.stages.decode import work_items
 from schemas.labels import DETECTOR_CLASSES
 
 SPLITS = ("train", "val")
@@ -82,11 +83,14 @@ def export_yolo(
 def annotated_items(cfg: BuildConfig) -> Iterator[tuple[np.ndarray, list[Region], str]]:
     """(stored pixels, source boxes, patient key) of every box-annotated image of `cfg`'s sources, decoded
     and resized by the build's own decode stage, so the detector trains on what it will see."""
-    settings = DecodeSettings(cfg.image.max_side, cfg.image.frames, cfg.quality)
+    stages = image_stages(cfg)
     for ref in collect_inputs(cfg).refs:
         if ref.reject or not ref.boxes:
             continue
-        for row in decode_ref(ref, 0, settings):
+        batch = work_items([ref], [0])
+        for stage in stages:
+            batch = stage(batch)
+        for row in batch.to_pylist():
             if row["reject_reason"] or not row["regions"]:
                 continue
             pixels = np.frombuffer(row["pixels"], dtype=np.uint8).reshape(row["height"], row["width"])

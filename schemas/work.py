@@ -1,7 +1,8 @@
 """Columns of the rows that flow between pipeline stages (never published).
 
-`DECODED` is what the decode stage hands to the detector and the annotate stage; `ANNOTATED` is a shard row
-plus the bookkeeping that the part writer and the compaction need (`shard`, `expected`, `input`, reject columns).
+`WORK_ITEM` is one input as the driver hands it out; the decode stage turns it into `WORK` rows (one per image),
+which every later stage reads and fills in (detector boxes, report parts, the parsed report, links); the encode
+stage makes `annotated_schema()` rows: a shard row plus the bookkeeping the part writer and compaction need.
 A row with a non-empty `reject_reason` is a reject passing through: later stages leave it alone.
 """
 from __future__ import annotations
@@ -14,17 +15,18 @@ WORK_REGION = pa.struct(
     [("x0", pa.float64()), ("y0", pa.float64()), ("x1", pa.float64()), ("y1", pa.float64()),
      ("label", pa.string()), ("origin", pa.string()), ("score", pa.float64())]
 )
+PIXEL_BOX = pa.struct([("x0", pa.float64()), ("y0", pa.float64()), ("x1", pa.float64()), ("y1", pa.float64())])
+REPORT_PART = pa.struct([("kind", pa.string()), ("text", pa.string())])  # annotators.sections.report_parts
+PARSED_DESCRIPTION = pa.struct(
+    [("text", pa.string()), ("label", pa.string()), ("laterality", pa.string()), ("zone", pa.string()),
+     ("anatomy", pa.string()), ("uncertain", pa.bool_())]
+)  # annotators.reports.Description
+LINK = pa.struct([("description", pa.int32()), ("region", pa.int32()), ("score", pa.float64())])  # align.Link
 
-TIMED_STAGES = ("decode", "detect", "parse", "align", "encode")
-CLOCKS = ("", "_cpu")  # wall seconds; CPU seconds of the stage's whole process (all its threads)
-
-
-def timer_names(stages: tuple[str, ...]) -> list[str]:
-    return [f"{stage}{clock}" for stage in stages for clock in CLOCKS]
-
-
-# A row's share of each stage's wall and CPU seconds (decode, decode_cpu, detect, ...).
-STAGE_SECONDS = pa.struct([(name, pa.float64()) for name in timer_names(TIMED_STAGES)])
+REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
+INTERNAL_ERROR = "internal_error:"  # the reason prefix of a row a stage raised on (pipeline.stage)
+# A row's share of each stage's wall and CPU seconds ("decode", "decode_cpu", ...), see pipeline.stats.
+STAGE_SECONDS = pa.map_(pa.string(), pa.float64())
 
 BOOKKEEPING = [
     pa.field("shard", pa.int32()),  # the output shard this input belongs to
@@ -37,7 +39,17 @@ BOOKKEEPING = [
     pa.field("seconds", STAGE_SECONDS),  # the stages' times so far, carried to the part summaries (pipeline.stats)
 ]
 
-DECODED = pa.schema(
+WORK_ITEM = pa.schema(
+    [
+        pa.field("id", pa.string()),  # the id of the input's reject row (frame -1)
+        pa.field("source", pa.string()),
+        pa.field("source_id", pa.string()),
+        pa.field("ref", pa.string()),  # connectors.base.StudyRef as JSON, so every block has one schema
+        *BOOKKEEPING,
+    ]
+)
+
+WORK = pa.schema(
     [
         pa.field("id", pa.string()),
         pa.field("source", pa.string()),
@@ -45,7 +57,7 @@ DECODED = pa.schema(
         pa.field("patient_key", pa.string()),
         pa.field("license", pa.string()),
         pa.field("split", pa.string()),  # the source's own split, or "" to assign by patient key
-        pa.field("report", pa.string()),  # raw report text (scrubbed by the annotate stage)
+        pa.field("report", pa.string()),  # raw report text; the sections stage replaces it by `report_parts`
         pa.field("report_style", pa.string()),
         pa.field("modality", pa.string()),
         pa.field("view", pa.string()),
@@ -59,7 +71,16 @@ DECODED = pa.schema(
         pa.field("height", pa.int32()),
         pa.field("orig_width", pa.int32()),
         pa.field("orig_height", pa.int32()),
+        pa.field("source_boxes", pa.list_(PIXEL_BOX)),  # the source's boxes in original pixels, for the box filter
         pa.field("regions", pa.list_(WORK_REGION)),
+        pa.field("report_parts", pa.list_(REPORT_PART)),  # (kind, text) in order; de-identified by its stage
+        pa.field("findings", pa.string()),
+        pa.field("impression", pa.string()),
+        pa.field("other", pa.string()),
+        pa.field("global_text", pa.string()),
+        pa.field("descriptions", pa.list_(PARSED_DESCRIPTION)),
+        pa.field("negatives", pa.list_(pa.string())),
+        pa.field("links", pa.list_(LINK)),  # one per description, in order
         *BOOKKEEPING,
     ]
 )

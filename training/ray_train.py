@@ -27,8 +27,7 @@ def train_with_ray(
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from pipeline.config import RayConfig
-    from pipeline.runtime import ensure_ray
+    from schemas.runtime import RayConfig, ensure_ray
 
     ensure_ray(RayConfig(address=address))
     out_dir = Path(cfg.out_dir).resolve()

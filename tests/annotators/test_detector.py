@@ -16,7 +16,7 @@ from annotators.detector import Detector, greedy_nms, load_yolo
 from annotators.imaging import decode, resize_long_side
 from annotators.offline import OFFLINE_ENV
 from annotators.regions import iou
-from pipeline.detect import SAMPLE_WEIGHTS
+from pipeline.stages.detect import SAMPLE_WEIGHTS
 from pipeline.evaluation.rois import truth_regions
 from schemas.labels import DETECTOR_CLASSES
 
@@ -72,7 +72,8 @@ def test_chunks_and_shapes_do_not_change_the_boxes(detector, unannotated):
     together = detector.predict(images)  # chunks of 4, mixed shapes
     alone = [detector.predict([image])[0] for image in images]
     for batch_regions, single_regions in zip(together, alone):
-        assert [(r.label, round(r.score, 3)) for r in batch_regions] == [(r.label, round(r.score, 3)) for r in single_regions]
+        labelled = [(r.label, round(r.score, 3)) for r in batch_regions]
+        assert labelled == [(r.label, round(r.score, 3)) for r in single_regions]
         assert all(iou(a.box, b.box) > 0.999 for a, b in zip(batch_regions, single_regions))
     with pytest.raises(ValueError, match="greyscale"):
         detector.predict([np.zeros((8, 8, 3), np.uint8)])
@@ -119,7 +120,8 @@ def test_no_network_attempt_from_import_to_predict(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_ENV}
     env["YOLO_CONFIG_DIR"] = str(tmp_path)
     script = NO_NETWORK.format(weights=str(SAMPLE_WEIGHTS), keys=sorted(OFFLINE_ENV))
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["attempts"] == []

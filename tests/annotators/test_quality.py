@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -92,9 +93,11 @@ def test_box_slightly_outside_is_kept():
     assert check_box(-20, 100, 300, 400, 1000, 800, CFG) is None
 
 
-def test_perceptual_hash_is_stable_hex(radiograph):
+def test_perceptual_hash_is_stable_hex_and_tells_images_apart(radiograph):
     value = perceptual_hash(radiograph)
-    assert len(value) == 16 and int(value, 16) >= 0 and value == perceptual_hash(radiograph.copy())
+    assert re.fullmatch(r"[0-9a-f]{16}", value) and value == perceptual_hash(radiograph.copy())
+    flipped = perceptual_hash(np.ascontiguousarray(radiograph[::-1]))
+    assert bin(int(value, 16) ^ int(flipped, 16)).count("1") > 8  # an upside-down film is another image
 
 
 def test_templated_reports_share_a_fingerprint_and_are_counted():

@@ -187,7 +187,7 @@ def test_hand_checked_real_sentences(parser):
     assert not below, f"below the floor: {below} ({result})"
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="the real data folder is not here")
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/data/real is not beside this checkout")
 def test_hand_checked_sentences_are_quoted_from_the_real_data():
     squash = lambda text: re.sub(r"\s+", " ", text)
     covid = squash((REAL / "covid-chestxray" / "metadata.csv").read_text())

@@ -6,13 +6,18 @@ import pytest
 from connectors import get_connector
 from pipeline.config import from_dict, load_config
 
-CONFIGS = sorted(p for p in (Path(__file__).resolve().parents[2] / "configs").glob("*.yaml")
-                 if not p.name.startswith("train"))
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if not p.name.startswith("train"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_config_and_connector_options_validate(path):
     cfg = load_config(path)
     for source in cfg.sources:
-        options = from_dict(get_connector(source.connector).Options, source.options, source.name)
-        assert options.root
+        connector = get_connector(source.connector)
+        options = from_dict(connector.Options, source.options, source.name)
+        connector(options, b"secret", source=source.name)  # the connector accepts them as they are
+        if options.root.startswith("../shared/") and (ROOT.parent / "shared").is_dir():
+            assert (ROOT / options.root).is_dir(), f"{path.name}: {source.name} root {options.root} is not there"
+    if cfg.detector.weights:
+        assert (ROOT / cfg.detector.weights).is_file(), f"{path.name}: detector weights {cfg.detector.weights}"

@@ -128,7 +128,8 @@ def test_a_build_on_two_nodes_uses_both_and_equals_the_local_build(loopback_clus
 
     by_node = json.loads(stats.read_text())["inputs_by_node"]
     assert set(by_node) == nodes, by_node  # decode tasks are spread: each node decoded some of the inputs
-    assert sum(by_node.values()) == pytest.approx(json.loads((output / "manifest.json").read_text())["totals"]["inputs"])
+    inputs = json.loads((output / "manifest.json").read_text())["totals"]["inputs"]
+    assert sum(by_node.values()) == pytest.approx(inputs)
     local = sorted(p.relative_to(sample_build) for p in sample_build.rglob("*") if p.is_file())
     remote = sorted(p.relative_to(output) for p in output.rglob("*") if p.is_file())
     assert remote == local and any(p.parts[0] == "shards" for p in local)

@@ -10,10 +10,10 @@ import pytest
 from annotators.imaging import decode, resize_long_side
 from annotators.regions import Region, iou
 from pipeline.config import DetectorConfig
-from pipeline.detect import SAMPLE_WEIGHTS, DetectStage
+from pipeline.stages.detect import SAMPLE_WEIGHTS, DetectStage
 from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
 from pipeline.inspect import read_shards
-from schemas.work import DECODED
+from schemas.work import WORK
 
 # The shipped weights found 29 of the 29 true boxes (recall 1.00) on the unannotated studies of an n=48
 # sample on the CPU; configs/detector/MODEL_CARD.md has the n=1000 figure. The floor leaves room for a few
@@ -22,7 +22,7 @@ RECALL_FLOOR = 0.85
 
 
 def decoded_row(pixels: np.ndarray | None, **values) -> dict:
-    row = {name: None for name in DECODED.names}
+    row = {name: None for name in WORK.names}
     row.update(id="x", source="sample", source_id="S", detect=True, regions=[], reject_reason="", frame=-1)
     if pixels is not None:
         row.update(pixels=pixels.tobytes(), width=pixels.shape[1], height=pixels.shape[0])
@@ -48,7 +48,7 @@ def stage() -> DetectStage:
 
 def test_stage_merges_proposals_and_leaves_other_rows_alone(stage, lesion_images):
     image, other = lesion_images
-    found = stage.detector.predict([image])[0]
+    found = stage.setup().predict([image])[0]
     assert found, "the shipped detector finds the lesions of this study"
     annotation = Region(*found[0].box, label=found[0].label)  # an annotation where the detector looks
     rows = [
@@ -57,7 +57,7 @@ def test_stage_merges_proposals_and_leaves_other_rows_alone(stage, lesion_images
         decoded_row(other, source_id="off", detect=False),
         decoded_row(None, source_id="reject", reject_stage="decode", reject_reason="truncated_image"),
     ]
-    table = pa.Table.from_pylist(rows, schema=DECODED)
+    table = pa.Table.from_pylist(rows, schema=WORK)
     out = stage(table)
     assert out.schema == table.schema
     changed = ["regions", "seconds"]  # the stage's own time is added to the rows' stage timings

@@ -50,4 +50,5 @@ def test_an_input_is_complete_only_with_all_its_images(tmp_path):
     assert completed_inputs(layout, 0) == {("s", "S000")}
     write_parts(_table(volume[2:]), layout)
     assert completed_inputs(layout, 0) == {("s", "S000"), ("s", "S001")}
-    assert sum(read_stream(p).num_rows for p in map(str, (tmp_path / ".build" / "parts" / "shard-00000").glob("*.arrow"))) == 4
+    parts = (tmp_path / ".build" / "parts" / "shard-00000").glob("*.arrow")
+    assert sum(read_stream(str(p)).num_rows for p in parts) == 4

@@ -66,7 +66,8 @@ def test_a_shard_without_features_metadata_fails_even_with_a_matching_manifest(b
     manifest = _manifest(build_copy)
     manifest["shards"][0].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
     (build_copy / "manifest.json").write_text(json.dumps(manifest))
-    assert verify(str(build_copy)).problems == [f"{shard}: schema (or its features metadata) differs from the record schema"]
+    problem = f"{shard}: schema (or its features metadata) differs from the record schema"
+    assert verify(str(build_copy)).problems == [problem]
 
 
 def test_accounting_mismatch_fails(build_copy):

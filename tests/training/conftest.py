@@ -27,7 +27,8 @@ def square_record(rng: np.random.Generator, index: int) -> dict:
         side = int(side)
         x0, y0 = int(rng.integers(0, WIDTH - side)), int(rng.integers(0, HEIGHT - side))
         pixels[y0 : y0 + side, x0 : x0 + side] = 230
-        where = f"{'upper' if y0 + side / 2 < HEIGHT / 2 else 'lower'} {'left' if x0 + side / 2 < WIDTH / 2 else 'right'}"
+        vertical = "upper" if y0 + side / 2 < HEIGHT / 2 else "lower"
+        where = f"{vertical} {'left' if x0 + side / 2 < WIDTH / 2 else 'right'}"
         text = f"{label} in the {where}"
         box = [x0 / WIDTH, y0 / HEIGHT, (x0 + side) / WIDTH, (y0 + side) / HEIGHT]
         regions.append(dict(box=box, label=str(label), origin="annotation", score=1.0, text=text, align_score=1.0))

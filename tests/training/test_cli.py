@@ -66,5 +66,6 @@ def test_train_resume_and_eval_on_a_real_build(sample_build, tiny_config, tmp_pa
     for name in ("image_to_text_R@1", "text_to_image_R@10", "region_to_text_R@5", "zeroshot_image_auc"):
         assert name in evaluated.output
     metrics = json.loads((tmp_path / "straight" / "eval_train.json").read_text())
-    assert metrics["images"] == len(ShardDataset(shard_files([str(sample_build)]), "train", cfg.data, tokenizer, train=False).rows)
+    evaluated_rows = ShardDataset(shard_files([str(sample_build)]), "train", cfg.data, tokenizer, train=False).rows
+    assert metrics["images"] == len(evaluated_rows)
     assert 0.0 <= metrics["region_to_text_R@1"] <= metrics["region_to_text_R@5"] <= 1.0

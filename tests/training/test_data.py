@@ -77,7 +77,8 @@ def test_an_eval_batch_holds_every_region_and_its_texts(synthetic_corpus, tokeni
     assert len(batch.region_boxes) == sum(len(records[i]["regions"]) for i in batch.ids)
     first = records[batch.ids[0]]["regions"]
     np.testing.assert_allclose(batch.region_boxes[: len(first)], [r["box"] for r in first], rtol=1e-6)
-    texts = tokenizer.batch_decode(batch.region_text_ids[batch.region_text_index[: len(first)]], skip_special_tokens=True)
+    ids = batch.region_text_ids[batch.region_text_index[: len(first)]]
+    texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
     assert [t.strip() for t in texts] == [r["text"] for r in first]
     assert len(batch.negative_ids) == len(batch.negative_owner) == 16
 

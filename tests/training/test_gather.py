@@ -22,10 +22,12 @@ dist.init_process_group("gloo")
 rank, folder = dist.get_rank(), sys.argv[1]
 results = {}
 for case, fields in torch.load(f"{folder}/in-{rank}.pt").items():
-    leaves = {k: v.clone().requires_grad_() if v is not None and v.is_floating_point() else v for k, v in fields.items()}
+    leaves = {k: v.clone().requires_grad_() if v is not None and v.is_floating_point() else v
+              for k, v in fields.items()}
     loss = level_loss(Level(**leaves), torch.tensor(%r))
     loss.backward()
-    results[case] = {"loss": loss.detach(), **{k: v.grad for k, v in leaves.items() if v is not None and v.grad is not None}}
+    grads = {k: v.grad for k, v in leaves.items() if v is not None and v.grad is not None}
+    results[case] = {"loss": loss.detach(), **grads}
 torch.save(results, f"{folder}/out-{rank}.pt")
 dist.destroy_process_group()
 """ % SCALE

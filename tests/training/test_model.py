@@ -24,7 +24,8 @@ def fake_batch(images=4, regions=6, size=64, seed=0) -> Batch:
     return Batch(
         ids=[str(i) for i in range(images)],
         images=torch.randint(0, 256, (images, 1, size, size), dtype=torch.uint8, generator=g),
-        text_ids=ids(images, 12), text_mask=torch.ones(images, 12, dtype=torch.long), text_index=torch.arange(images), text_keys=torch.arange(images),
+        text_ids=ids(images, 12), text_mask=torch.ones(images, 12, dtype=torch.long),
+        text_index=torch.arange(images), text_keys=torch.arange(images),
         region_boxes=torch.cat([corner, corner + 0.3], dim=1),
         region_image=torch.arange(regions) % images,
         region_labels=["nodule"] * regions,
@@ -89,7 +90,8 @@ def test_the_model_without_roi_has_no_roi_parameters():
 
 
 def test_image_weights_load_from_a_local_timm_checkpoint(tmp_path):
-    source = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=64, **TINY.image_encoder_args)
+    source = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=64,
+                               **TINY.image_encoder_args)
     torch.save(source.state_dict(), tmp_path / "vit.pth")
     model = build(dataclasses.replace(TINY, image_weights=str(tmp_path / "vit.pth")))
     for name, value in source.state_dict().items():

@@ -13,7 +13,8 @@ STAGES = [
 
 @pytest.mark.slow
 def test_ray_train_runs_the_stages_on_two_workers(ray_cluster, synthetic_corpus, tiny_config, tmp_path):
-    result = train_with_ray(tiny_config(tmp_path / "run", synthetic_corpus, stages=STAGES), num_workers=2, use_gpu=False)
+    cfg = tiny_config(tmp_path / "run", synthetic_corpus, stages=STAGES)
+    result = train_with_ray(cfg, num_workers=2, use_gpu=False)
     assert result.error is None
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [(r["step"], r["stage"], r["world_size"]) for r in records] == [

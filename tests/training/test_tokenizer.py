@@ -32,7 +32,8 @@ def test_a_resumed_run_keeps_its_tokenizer(tmp_path):
 def test_a_local_model_directory_gives_tokenizer_and_weights(tmp_path):
     local = tmp_path / "local-bert"
     train_bpe(CORPUS, 300).save_pretrained(str(local))
-    bert = BertModel(BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    bert = BertModel(BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=64))
     bert.save_pretrained(str(local))
     prepare_tokenizer(str(local), 8000, tmp_path / "run", CORPUS)
     assert load_tokenizer(tmp_path / "run").get_vocab() == load_tokenizer(local).get_vocab()

@@ -66,7 +66,8 @@ def test_two_process_ddp_with_gloo_keeps_the_ranks_in_step(synthetic_corpus, tin
     assert done.returncode == 0, done.stderr[-3000:]
     checksums = {line.split()[1]: line.split()[-1] for line in done.stdout.splitlines() if line.startswith("rank ")}
     assert set(checksums) == {"0", "1"} and "world 2" in done.stdout
-    assert checksums["0"] == checksums["1"]  # different halves of every batch, the same weights: gradients were averaged
+    # different halves of every batch, the same weights: gradients were averaged
+    assert checksums["0"] == checksums["1"]
     saved = load_checkpoint(Checkpoints(tmp_path / "run", 1).latest())["model"]
     assert repr(sum(v.double().sum().item() for v in saved.values())) == checksums["0"]
     assert len(losses(tmp_path / "run")) == 9  # rank 0 alone writes the log

@@ -83,7 +83,7 @@ def test_a_real_build_meets_the_bar(sample_build, sample_root):
     assert metrics["negated_as_description"] == 0
 
 
-@pytest.mark.skipif(not COVID.exists(), reason="the real data folder is not here")
+@pytest.mark.skipif(not COVID.exists(), reason="../shared/data/real is not beside this checkout")
 def test_covid_notes_naming_a_side_link_to_that_lung(parser):
     check = anatomy_laterality(covid_records(COVID, parser))
     assert check.sided >= 10

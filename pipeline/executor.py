@@ -1,0 +1,103 @@
+"""Running a list of stages over work items: mapped onto Ray Data, or in this one process. Either way the rows
+end in parts (pipeline.shards.write_parts), whose summaries come back to `Tally`: progress, the build's stats
+and the failure check."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import pyarrow as pa
+import ray
+
+from pipeline.config import FailureConfig
+from pipeline.runtime import bound_queues, cluster_cpus
+from pipeline.shards import BuildLayout, write_parts
+from pipeline.stage import Stage
+from pipeline.stats import BuildStats
+
+# Work items per input block (one decode task): a decode task emits its block's pixels, so small blocks keep what
+# waits for the detector small in bytes whatever the corpus size (memory stays flat as the corpus grows).
+MAX_ROWS_PER_BLOCK = 64
+
+
+class StageFailures(RuntimeError):
+    """More rows failed in a stage than `failures:` allows: a bug to fix, not bad inputs."""
+
+
+@dataclass
+class Tally:
+    """Adds up the part summaries: inputs done (for `progress`), the build stats, and the rows each stage
+    failed on, stopping the build when they pass `policy`."""
+
+    stats: BuildStats
+    policy: FailureConfig
+    done: float = 0.0
+    progress: Callable[[float], None] = lambda done: None
+    rows: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def add(self, summaries: pa.Table) -> None:
+        self.stats.add(summaries)
+        self.done += sum(summaries.column("inputs").to_pylist())
+        self.rows += sum(summaries.column("rows").to_pylist())
+        for part in summaries.column("failures").to_pylist():
+            for stage, count in part or ():
+                self.failures[stage] = self.failures.get(stage, 0) + count
+        self.progress(self.done)
+        for stage, count in sorted(self.failures.items()):
+            if count >= self.policy.min_rows and count > self.policy.max_share * self.rows:
+                raise StageFailures(
+                    f"stage {stage!r} failed on {count} of {self.rows} rows so far (more than failures.max_share = "
+                    f"{self.policy.max_share:g}); their rejects (reason internal_error:...) say where it raised. Fix "
+                    "it and run the same command again: the build resumes and redoes those inputs")
+
+
+def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
+               blocks_per_cpu: int) -> None:
+    """Map `stages` onto Ray Data over the work items and stream the part summaries into `tally`."""
+    bound_queues()
+    n = items.num_rows
+    blocks = max(1, min(n, max(blocks_per_cpu * cluster_cpus(), -(-n // MAX_ROWS_PER_BLOCK))))
+    per_block = -(-n // blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
+    ds = ray.data.from_arrow([items.slice(start, per_block) for start in range(0, n, per_block)])
+    for stage in stages:
+        ds = _map(ds, stage, per_block)
+    ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout})
+    for summaries in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+        tally.add(summaries)
+
+
+def run_in_process(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
+                   batch_size: int = 64) -> None:
+    """The same stages, one batch of work items after another, in this process."""
+    for start in range(0, items.num_rows, batch_size):
+        batch = items.slice(start, batch_size)
+        for stage in stages:
+            batch = stage(batch)
+        tally.add(write_parts(batch, layout))
+
+
+def _map(ds: Any, stage: Stage, per_block: int) -> Any:
+    need = stage.resources
+    args: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": need.cpus, "num_gpus": need.gpus,
+                            "batch_size": min(stage.batch_size, per_block) if stage.batch_size else None}
+    if need.memory:
+        args["memory"] = need.memory
+    if need.actors:
+        return ds.map_batches(_Actor, fn_constructor_kwargs={"stage": stage},
+                              compute=ray.data.ActorPoolStrategy(size=need.actors), **args)
+    return ds.map_batches(_task, fn_kwargs={"stage": stage}, **args)
+
+
+def _task(batch: pa.Table, stage: Stage) -> pa.Table:
+    return stage(batch)
+
+
+class _Actor:
+    """An actor of a stage's pool: its state is set up once, when the actor starts."""
+
+    def __init__(self, stage: Stage):
+        self.stage, self.state = stage, stage.setup()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return self.stage.run(batch, self.state)

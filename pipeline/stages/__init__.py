@@ -1,0 +1,42 @@
+"""The build's stages, in order: the one list that Ray maps (pipeline.executor) and the in-process loop runs.
+
+A stage is one module here (a `pipeline.stage.Stage` or `Filter`) plus its line below.
+"""
+from __future__ import annotations
+
+from pipeline.config import BuildConfig
+from pipeline.records import Provenance
+from pipeline.stage import Stage
+from pipeline.stages.align import Align
+from pipeline.stages.decode import Decode
+from pipeline.stages.deidentify import Deidentify
+from pipeline.stages.detect import detect_stage
+from pipeline.stages.encode import Encode
+from pipeline.stages.filters import ImageFilter, LicenceFilter, ReportFilter, SourceBoxFilter
+from pipeline.stages.parse import Parse
+from pipeline.stages.sections import Sections
+from pipeline.version import PIPELINE_VERSION
+
+
+def image_stages(cfg: BuildConfig) -> list[Stage]:
+    """Work items -> decoded images that passed the image filters (what the detector's training set reads too)."""
+    return [
+        LicenceFilter(cfg.licences),
+        Decode(cfg.image.max_side, cfg.image.frames),
+        SourceBoxFilter(cfg.quality),
+        ImageFilter(cfg.quality),
+    ]
+
+
+def build_stages(cfg: BuildConfig, gpus: int = 0) -> list[Stage]:
+    """Every stage of a build of `cfg`, on a cluster with `gpus` GPUs."""
+    return [
+        *image_stages(cfg),
+        *([detect_stage(cfg.detector, gpus)] if cfg.detector.weights else []),
+        Sections(),
+        Deidentify(),
+        Parse(cfg.reports.scispacy_model),
+        ReportFilter(cfg.quality),
+        Align(),
+        Encode(cfg.split.validation, cfg.split.test, Provenance(PIPELINE_VERSION, cfg.content_sha256())),
+    ]

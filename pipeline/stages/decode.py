@@ -1,0 +1,133 @@
+"""The decode stage: a work item (one input) -> one row per selected frame or slice, pixels normalised and resized.
+
+It reads the report (text, or its file) and the image, decodes it (annotators.imaging) and states the source's
+boxes; an input that cannot be read or decoded becomes one reject row. Filters judge the rows afterwards.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from annotators.imaging import DecodeError, FrameSelection, decode, resize_long_side
+from annotators.regions import Region, normalise_box
+from connectors.base import StudyRef, record_id
+from pipeline import storage
+from pipeline.stage import Resources, Stage
+from schemas.work import WORK, WORK_ITEM
+
+# A decode task reserves memory for a large radiograph or volume. It also keeps Ray Data from fusing decode into
+# the detector's actors (it fuses only ops with equal remote args), so decoding spreads over every CPU and the
+# detector never waits on a decoder. Stages that should run inside the decode tasks declare the same resources.
+DECODE_RESOURCES = Resources(memory=1024**3)
+DECODE_BATCH = 8
+
+
+def work_item(ref: StudyRef, shard: int) -> dict:
+    """A `WORK_ITEM` row: the connector row as JSON, its shard, and the reject columns of a connector refusal."""
+    return {
+        "id": record_id(ref.source, ref.source_id, -1),
+        "source": ref.source,
+        "source_id": ref.source_id,
+        "ref": json.dumps(ref.to_row(), sort_keys=True),
+        "shard": shard,
+        "expected": 1,
+        "input": ref.image or ref.report_path or ref.source_id,
+        "reject_stage": ref.reject_stage if ref.reject else "",
+        "reject_reason": ref.reject,
+        "reject_detail": ref.detail if ref.reject else "",
+    }
+
+
+def work_items(refs: list[StudyRef], shards: list[int]) -> pa.Table:
+    return pa.Table.from_pylist([work_item(ref, shard) for ref, shard in zip(refs, shards)], schema=WORK_ITEM)
+
+
+@dataclass(frozen=True)
+class Decode(Stage):
+    max_side: int
+    frames: FrameSelection
+
+    name = "decode"
+    output_schema = WORK
+    stamps_node = True
+    resources = DECODE_RESOURCES
+    batch_size = DECODE_BATCH
+
+    def process(self, batch: pa.Table, state: Any) -> pa.Table:
+        rows = []
+        for item in batch.to_pylist():
+            rows.extend(decode_ref(StudyRef.from_row(json.loads(item["ref"])), item, self))
+        return pa.Table.from_pylist(rows, schema=WORK)
+
+
+def _reject(item: dict, reason: str, detail: str) -> list[dict]:
+    return [{**item, "reject_stage": "decode", "reject_reason": reason, "reject_detail": detail}]
+
+
+def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
+    """The `WORK` rows of one input (`item`: its work item row), or its one reject row."""
+    try:
+        report = ref.report or (storage.read_bytes(ref.report_path).decode("utf-8", "replace") if ref.report_path
+                                else "")
+    except FileNotFoundError:
+        return _reject(item, "missing_report", f"report file {ref.report_path} does not exist")
+    if not report.strip():
+        return _reject(item, "empty_report", "the report has no text")
+    try:
+        data = storage.read_bytes(ref.image)
+    except (FileNotFoundError, IsADirectoryError):
+        return _reject(item, "missing_image", f"image file {ref.image} does not exist")
+    try:
+        images = decode(data, ref.image, settings.frames, rescale=ref.rescale or None, max_side=settings.max_side)
+    except DecodeError as exc:
+        return _reject(item, exc.reason, exc.detail)
+    digest = hashlib.sha256(data).hexdigest()
+    rows = []
+    for image in images:
+        stored = resize_long_side(image, settings.max_side)
+        rows.append(
+            {
+                **item,
+                "id": record_id(ref.source, ref.source_id, image.frame),
+                "patient_key": ref.patient_key,
+                "license": ref.license,
+                "split": ref.split,
+                "report": report,
+                "report_style": ref.report_style,
+                "modality": ref.modality or image.modality,
+                "view": ref.view or image.view,
+                "body_part": image.body_part,
+                "pixel_spacing": list(stored.pixel_spacing),
+                "frame": image.frame,
+                "detect": ref.detect,
+                "input_sha256": digest,
+                "pixels": np.ascontiguousarray(stored.pixels).tobytes(),
+                "width": stored.width,
+                "height": stored.height,
+                "orig_width": image.orig_width,
+                "orig_height": image.orig_height,
+                "source_boxes": [{"x0": b.x0, "y0": b.y0, "x1": b.x1, "y1": b.y1} for b in ref.boxes],
+                "regions": source_regions(ref, image.frame, image.orig_width, image.orig_height),
+                "expected": len(images),
+                "input": ref.image,
+            }
+        )
+    return rows
+
+
+def source_regions(ref: StudyRef, frame: int, width: int, height: int) -> list[dict]:
+    """The source's own boxes for this frame, normalised (boxes wholly outside the image are dropped)."""
+    regions = []
+    for box in ref.boxes:
+        if box.frame not in (-1, frame):
+            continue
+        normalised = normalise_box(box.x0, box.y0, box.x1, box.y1, width, height)
+        if normalised:
+            regions.append(dataclasses.asdict(Region(*normalised, label=box.label)))
+    return regions

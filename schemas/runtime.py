@@ -1,0 +1,32 @@
+"""Starting or joining Ray under the offline environment: what the builder and the trainer both run on."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from annotators import offline
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    address: str | None = None  # join a cluster; None starts a local Ray
+    num_cpus: int | None = None  # local Ray only; None uses every core
+    blocks_per_cpu: int = 4  # input parallelism: the work list is cut into about this many blocks per CPU
+
+
+def ensure_ray(cfg: RayConfig) -> None:
+    """Join `cfg.address`, or start a local Ray without a dashboard; reuse one already started in this process."""
+    import ray
+
+    env = offline.apply()
+    if ray.is_initialized():
+        return
+    quiet = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "logging_level": logging.WARNING}
+    if cfg.address:
+        ray.init(address=cfg.address, **quiet)
+    else:
+        ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
+    context = ray.data.DataContext.get_current()
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # the build shows its own progress and summary
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False

@@ -1,0 +1,138 @@
+"""The stage contract: rows isolated from each other's failures, rejects passed through, filters, timing, and the
+same list run on Ray and in one process."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from annotators.quality import QualityIssue
+from pipeline.build import collect_inputs
+from pipeline.config import FailureConfig
+from pipeline.executor import StageFailures, Tally, run_in_process, run_on_ray
+from pipeline.shards import BuildLayout, read_stream
+from pipeline.stage import Filter, Stage, where_raised
+from pipeline.stages import build_stages
+from pipeline.stages.decode import work_items
+from pipeline.stats import BuildStats
+from schemas.work import WORK
+
+
+@dataclass(frozen=True)
+class Halve(Stage):
+    """Halves `frame`; raises on frame 0 (a bug that one row in a batch meets)."""
+
+    name = "halve"
+
+    def process(self, batch: pa.Table, state: Any) -> pa.Table:
+        rejected = [r for r in batch.column("reject_reason").to_pylist() if r]
+        assert not rejected, "a reject reached process"
+        frames = [100 // frame for frame in batch.column("frame").to_pylist()]
+        return batch.set_column(batch.schema.get_field_index("frame"), "frame", pa.array(frames, pa.int32()))
+
+
+@dataclass(frozen=True)
+class OddFrames(Filter):
+    name = "odd_frames"
+    columns = ("frame",)
+
+    def check(self, row: dict) -> QualityIssue | None:
+        return QualityIssue("odd_frame", f"frame {row['frame']}") if row["frame"] % 2 else None
+
+
+def rows(frames: list[int], rejected: tuple[int, ...] = ()) -> pa.Table:
+    base = [{"id": f"r{i}", "source": "s", "source_id": f"S{i}", "frame": frame, "pixels": b"px", "shard": 0,
+             "expected": 1, "input": f"in{i}", "reject_stage": "", "reject_reason": "", "reject_detail": ""}
+            for i, frame in enumerate(frames)]
+    for i in rejected:
+        base[i].update(reject_stage="decode", reject_reason="missing_image", reject_detail="gone", pixels=None)
+    return pa.Table.from_pylist(base, schema=WORK)
+
+
+def test_a_row_that_raises_becomes_a_reject_and_the_others_go_on():
+    out = Halve()(rows([5, 0, 20, 4], rejected=(3,))).to_pylist()
+    assert [r["id"] for r in out] == ["r0", "r1", "r2", "r3"]  # every row, in its place
+    assert [r["frame"] for r in out[:3:2]] == [20, 5]
+    failed = out[1]
+    assert (failed["reject_stage"], failed["reject_reason"]) == ("halve", "internal_error:ZeroDivisionError")
+    assert failed["reject_detail"].startswith("ZeroDivisionError in tests/pipeline/test_stage.py:")
+    assert re.fullmatch(r"ZeroDivisionError in \S+:\d+ \(\S+\)", failed["reject_detail"]) and failed["pixels"] is None
+    assert out[3]["reject_reason"] == "missing_image" and out[3]["frame"] == 4  # passed through untouched
+    assert dict(out[0]["seconds"]).keys() == {"halve", "halve_cpu"}
+
+
+def test_the_failure_detail_depends_on_the_code_alone():
+    details = set()
+    for payload in ("report text one", "another report", object()):
+        try:
+            raise KeyError(payload)
+        except KeyError as exc:
+            details.add(where_raised(exc))
+    [detail] = details
+    assert "report" not in detail and "0x" not in detail and detail.startswith("KeyError in tests/pipeline/")
+
+
+def test_a_filter_rejects_with_its_reason_in_place():
+    out = OddFrames()(rows([2, 3, 4, 7], rejected=(3,))).to_pylist()
+    assert [(r["id"], r["reject_stage"], r["reject_reason"]) for r in out] == [
+        ("r0", "", ""), ("r1", "quality", "odd_frame"), ("r2", "", ""), ("r3", "decode", "missing_image")]
+    assert out[1]["reject_detail"] == "frame 3" and out[1]["pixels"] is None and out[0]["pixels"] == b"px"
+
+
+@dataclass(frozen=True)
+class FailOn(Stage):
+    """Raises on the rows of the given source ids (after the real stages, like a bug in a late stage)."""
+
+    source_ids: tuple[str, ...]
+
+    name = "fail_on"
+
+    def process(self, batch: pa.Table, state: Any) -> pa.Table:
+        if set(batch.column("source_id").to_pylist()) & set(self.source_ids):
+            raise RuntimeError("a planted bug")
+        return batch
+
+
+@pytest.fixture(scope="module")
+def small(sample_config, tmp_path_factory):
+    """The session's sample as work items, and its stages without the detector (faster, same contract)."""
+    cfg = sample_config(tmp_path_factory.mktemp("stage-build"))
+    cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector, weights=None))
+    inputs = collect_inputs(cfg)
+    return cfg, work_items(list(inputs.refs), list(inputs.shards)), build_stages(cfg)
+
+
+def parts(layout: BuildLayout) -> pa.Table:
+    from pipeline import storage
+
+    urls = [u for shard in range(8) for u in storage.list_files(layout.parts(shard), ".arrow")]
+    return pa.concat_tables([read_stream(u) for u in urls])
+
+
+def test_ray_and_the_loop_isolate_the_same_rows(ray_cluster, small, tmp_path):
+    cfg, items, stages = small
+    unlucky = tuple(sorted(items.column("source_id").to_pylist())[:2])
+    stages = [*stages[:-1], FailOn(unlucky), stages[-1]]  # fails before encode
+    results = []
+    for name, run in (("ray", run_on_ray), ("loop", run_in_process)):
+        layout = BuildLayout(str(tmp_path / name))
+        tally = Tally(BuildStats(), FailureConfig(max_share=0.5, min_rows=1))
+        run(stages, items, layout, tally, 2) if name == "ray" else run(stages, items, layout, tally)
+        table = parts(layout)
+        assert tally.done == pytest.approx(items.num_rows) and tally.failures == {"fail_on": 2}
+        failed = table.filter(pa.compute.equal(table.column("reject_stage"), "fail_on")).to_pylist()
+        results.append(sorted((r["source_id"], r["reject_reason"], r["reject_detail"]) for r in failed))
+    assert results[0] == results[1] and [r[0] for r in results[0]] == list(unlucky)
+    assert {r[1] for r in results[0]} == {"internal_error:RuntimeError"}
+
+
+def test_a_systematic_failure_stops_the_build_with_a_clear_message(small, tmp_path):
+    cfg, items, stages = small
+    everyone = tuple(items.column("source_id").to_pylist())
+    tally = Tally(BuildStats(), FailureConfig(max_share=0.01, min_rows=3))
+    with pytest.raises(StageFailures, match=r"stage 'fail_on' failed on \d+ of \d+ rows"):
+        run_in_process([*stages[:-1], FailOn(everyone), stages[-1]], items, BuildLayout(str(tmp_path)), tally, 8)
