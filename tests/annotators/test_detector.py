@@ -16,8 +16,8 @@ from annotators.detector import Detector, greedy_nms, load_yolo
 from annotators.imaging import decode, resize_long_side
 from annotators.offline import OFFLINE_ENV
 from annotators.regions import iou
-from pipeline.stages.detect import SAMPLE_WEIGHTS
 from pipeline.evaluation.rois import truth_regions
+from pipeline.stages.detect import SAMPLE_WEIGHTS
 from schemas.labels import DETECTOR_CLASSES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ import pytest
 from annotators.imaging import decode, resize_long_side
 from annotators.regions import Region, iou
 from pipeline.config import DetectorConfig
-from pipeline.stages.detect import SAMPLE_WEIGHTS, DetectStage
 from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
 from pipeline.inspect import read_shards
+from pipeline.stages.detect import SAMPLE_WEIGHTS, DetectStage
 from schemas.work import WORK
 
 # The shipped weights found 29 of the 29 true boxes (recall 1.00) on the unannotated studies of an n=48
