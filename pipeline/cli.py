@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import ConfigError, PublishOptions, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build region-level medical image-text corpora.")
 console = Console()
+PUBLISH = PublishOptions(repo_id="")  # the defaults of `publish`
 
 
 def _fail(message: str) -> None:
@@ -159,12 +160,12 @@ def publish(
     dry_run: bool = typer.Option(False, "--dry-run", help="write the layout only, upload nothing"),
     private: bool = typer.Option(False, "--private", help="create the repository private"),
     revision: Optional[str] = typer.Option(None, help="the branch to commit to (created when missing)"),
-    shard_mb: float = typer.Option(300.0, help="target size of one Parquet file, MB"),
-    row_group_mb: float = typer.Option(100.0, help="target size of one row group, MB"),
-    retries: int = typer.Option(5, help="further attempts of a Hub call after a network or server error"),
+    shard_mb: float = typer.Option(PUBLISH.shard_bytes / 2**20, help="target size of one Parquet file, MB"),
+    row_group_mb: float = typer.Option(PUBLISH.row_group_bytes / 2**20, help="target size of one row group, MB"),
+    retries: int = typer.Option(PUBLISH.retries, help="further attempts of a Hub call after a network or server error"),
 ) -> None:
     """Publish a build to the Hugging Face Hub as Parquet with a dataset card (token from HF_TOKEN or login)."""
-    from pipeline.publish import PublishError, PublishOptions
+    from pipeline.publish import PublishError
     from pipeline.publish import publish as run_publish
 
     options = PublishOptions(repo_id, private, revision, int(shard_mb * 2**20), int(row_group_mb * 2**20), retries)

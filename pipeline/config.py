@@ -95,6 +95,20 @@ class FailureConfig:
     min_rows: int = 10
 
 
+@dataclass(frozen=True)
+class PublishOptions:
+    """How `medregion publish` lays out and uploads a build."""
+
+    repo_id: str
+    private: bool = False
+    revision: str | None = None  # a branch; created from main when missing
+    shard_bytes: int = 300 * 2**20  # target size of one Parquet file
+    row_group_bytes: int = 100 * 2**20  # target size of one row group
+    retries: int = 5  # further attempts of each Hub call after a transient failure
+    backoff_s: float = 2.0  # first wait between attempts, doubled each time
+    files_per_commit: int = 20
+
+
 NOT_SHAPING_ROWS = ("output", "ray", "failures")  # config keys left out of its hash and of the manifest
 
 

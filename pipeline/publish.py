@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.config import PublishOptions
 from pipeline.hub_card import CardFacts, SplitFiles, render_card
 from pipeline.inspect import read_shards
 from pipeline.verify import verify
@@ -35,18 +36,6 @@ RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 class PublishError(RuntimeError):
     """Publishing cannot go on; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class PublishOptions:
-    repo_id: str
-    private: bool = False
-    revision: str | None = None  # a branch; created from main when missing
-    shard_bytes: int = 300 * 2**20  # target size of one Parquet file
-    row_group_bytes: int = 100 * 2**20  # target size of one row group
-    retries: int = 5  # further attempts of each Hub call after a transient failure
-    backoff_s: float = 2.0  # first wait between attempts, doubled each time
-    files_per_commit: int = 20
 
 
 @dataclass(frozen=True)
