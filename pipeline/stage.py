@@ -74,7 +74,7 @@ class Stage(ABC):
             else:
                 passed = batch.filter(pc.invert(live))
                 passed = passed if passed.schema.equals(schema) else conform(_identity(passed), schema)
-                out = pa.concat_tables([self._isolated(batch.filter(live), state, schema), passed])
+                out = _in_input_order(self._isolated(batch.filter(live), state, schema), passed, live)
         out = add_seconds(out, clock.seconds)
         return stamp_node(out) if self.stamps_node else out
 
@@ -124,15 +124,28 @@ def as_rejects(rows: pa.Table, stage: str, reasons: Sequence[tuple[str, str]]) -
     return kept
 
 
+def _in_input_order(done: pa.Table, passed: pa.Table, live: pa.ChunkedArray) -> pa.Table:
+    """The rows of live inputs (`done`, in order, one or more per input) and the passed rejects, merged back
+    into the inputs' order."""
+    inputs = live.to_pylist()
+    if done.num_rows != sum(inputs):  # a stage that makes several rows of an input (decode) keeps them together
+        return pa.concat_tables([done, passed])
+    place, next_live, next_passed = [], 0, len(done)
+    for is_live in inputs:
+        place.append(next_live if is_live else next_passed)
+        next_live, next_passed = next_live + is_live, next_passed + (not is_live)
+    return pa.concat_tables([done, passed]).take(place)
+
+
 def reject_where(batch: pa.Table, stage: str, issues: Sequence[QualityIssue | None]) -> pa.Table:
     """`batch` with the rows that have an issue turned into rejects of `stage`, in their places."""
     bad = [i for i, issue in enumerate(issues) if issue]
     if not bad:
         return batch
-    good = [i for i, issue in enumerate(issues) if not issue]
+    good = pa.array([i for i, issue in enumerate(issues) if not issue], pa.int64())  # typed: it may be empty
     rejects = conform(as_rejects(batch.take(bad), stage, [(issues[i].reason, issues[i].detail) for i in bad]),
                       batch.schema)
-    place = {row: k for k, row in enumerate(good + bad)}
+    place = {row: k for k, row in enumerate(good.to_pylist() + bad)}
     return pa.concat_tables([batch.take(good), rejects]).take([place[i] for i in range(batch.num_rows)])
 
 

@@ -47,15 +47,12 @@ def parser() -> ReportParser:
     return ReportParser()
 
 
-def test_radiology_sections_are_split_and_scrubbed():
+def test_radiology_sections_are_split():
     sections = split_sections(MIMIC_LIKE, "radiology")
     assert sections.findings.startswith("There is a 1.2 cm nodule") and sections.findings.endswith("has resolved.")
     assert sections.impression.startswith("1. RUL nodule")
     assert "INDICATION: ___F with cough" in sections.other and "TECHNIQUE: Chest PA and lateral" in sections.other
     assert "FINAL REPORT" not in sections.other
-    for secret in ("Alan", "Reed", "03/14/2021"):
-        assert secret not in sections.other
-    assert "[NAME]" in sections.other and "[DATE]" in sections.other
 
 
 def test_iu_xray_caption_and_notes_styles():
@@ -142,17 +139,6 @@ def test_zones_belong_to_lung_fields_only(parser):
     assert (kidney.label, kidney.laterality, kidney.zone, kidney.anatomy) == ("mass", "left", "", "kidney")
     (brain,) = parser.parse("Mass displacing the 4th ventricle to the right.", "caption").descriptions
     assert brain.laterality == ""
-
-
-def test_output_text_is_deidentified(parser):
-    report = parser.parse("FINDINGS: On 03/14/2021 Dr. Alan Reed saw a right upper lobe nodule. "
-                          "No effusion since January 5, 2020.\nIMPRESSION: Nodule, discussed at 555-123-4567.")
-    texts = [report.findings, report.impression, report.global_text, *report.negatives,
-             *(d.text for d in report.descriptions)]
-    for text in texts:
-        for secret in ("03/14/2021", "Alan", "Reed", "January 5", "555-123-4567"):
-            assert secret not in text
-    assert report.descriptions[0].text == "On [DATE] [NAME] saw a right upper lobe nodule"
 
 
 def test_parse_many_matches_parse_and_takes_empty_texts(parser):

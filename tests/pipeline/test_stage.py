@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -136,3 +137,10 @@ def test_a_systematic_failure_stops_the_build_with_a_clear_message(small, tmp_pa
     tally = Tally(BuildStats(), FailureConfig(max_share=0.01, min_rows=3))
     with pytest.raises(StageFailures, match=r"stage 'fail_on' failed on \d+ of \d+ rows"):
         run_in_process([*stages[:-1], FailOn(everyone), stages[-1]], items, BuildLayout(str(tmp_path)), tally, 8)
+
+
+def test_the_readme_shows_the_stage_list_as_the_code_builds_it(sample_config, tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    shown = re.search(r"```\n(licence -> .*?)\n```", readme, re.DOTALL).group(1)
+    names = [name.strip("[] ") for name in re.split(r"->|\n", shown.split("-> parts")[0]) if name.strip()]
+    assert names == [stage.name for stage in build_stages(sample_config(tmp_path))]

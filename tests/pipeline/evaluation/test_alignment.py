@@ -16,7 +16,7 @@ from pipeline.evaluation.alignment import (
     text_matches,
 )
 
-COVID = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "covid-chestxray"
+COVID = Path(__file__).resolve().parents[4] / "shared" / "data" / "real" / "covid-chestxray"
 BOX_A, BOX_B = [0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.8, 0.8]
 TRUTH = {"S1": {"source_id": "S1", "negated": ["No pneumothorax."], "regions": [
     {"label": "nodule", "box": BOX_A, "sentence": "There is a 9 mm nodule in the RUL.", "laterality": "right",
