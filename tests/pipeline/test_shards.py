@@ -52,3 +52,14 @@ def test_an_input_is_complete_only_with_all_its_images(tmp_path):
     assert completed_inputs(layout, 0) == {("s", "S000"), ("s", "S001")}
     parts = (tmp_path / ".build" / "parts" / "shard-00000").glob("*.arrow")
     assert sum(read_stream(str(p)).num_rows for p in parts) == 4
+
+
+def test_a_row_a_stage_failed_on_is_redone_on_resume_and_the_redone_row_wins(tmp_path):
+    layout = BuildLayout(str(tmp_path))
+    failed = _row(1, reject="internal_error:KeyError") | {"reject_stage": "align"}
+    write_parts(_table([_row(0), failed]), layout)
+    assert completed_inputs(layout, 0) == {("s", "S000")}  # S001 is done again by a resumed build
+    write_parts(_table([_row(1)]), layout)  # ... which, with the bug fixed, makes its row
+    marker = compact_shard(layout, 0, 1, drops={})
+    assert marker["rows"] == 2 and marker["rejects"] == []
+    assert read_stream(str(tmp_path / marker["file"])).column("id").to_pylist() == ["s-000", "s-001"]
