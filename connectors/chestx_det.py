@@ -27,7 +27,7 @@ class ChestXDet(Connector):
         annotations: str = "ChestX_Det_{split}.json"
         images: str = "{split}"  # the image folder of a split, under root
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "chestx_det root")
         for split in self.options.splits:
             entries = read_json(root / self.options.annotations.format(split=split))

@@ -34,7 +34,7 @@ class CovidChestXray(Connector):
         boxes: str = "annotations/imageannotation_ai_lung_bounding_boxes.json"  # "" for none
         volumes: bool = False  # decode CT volumes (volumes/*.nii.gz) when present; else their rows are rejects
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "covid_chestxray root")
         table = read_table(root / self.options.metadata, REQUIRED)
         boxes = self._boxes(root) if self.options.boxes else {}
@@ -54,6 +54,9 @@ class CovidChestXray(Connector):
             modality=MODALITIES.get(row["modality"].upper(), row["modality"]),
             report_style="notes",
         )
+        ref = self.contain(ref)  # before the file is looked at
+        if ref.reject:
+            return ref
         if row["folder"] == "volumes" and not (self.options.volumes and path.is_file()):
             why = "excluded by options (volumes: false)" if path.is_file() else "the volume is not in this copy"
             return rejected(ref, "ct_volume", f"CT volume {row['filename']}: {why}")

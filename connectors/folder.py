@@ -1,6 +1,7 @@
 """Any folder of images with an index: a CSV or JSONL of (image path, text[, boxes]) rows, for everything else.
 
-Columns / keys: `image` (path relative to the root, or absolute) and `text` are required; optional are `id`
+Columns / keys: `image` (a path relative to the root, or absolute; either must lie inside the root unless
+`allow_outside_paths` is set) and `text` are required; optional are `id`
 (default: the image path), `patient_id` (default: the id), `split`, `license` (default: the `license`
 option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in CSV) of
 `{"x0", "y0", "x1", "y1", "label"[, "frame"]}` objects or `[x0, y0, x1, y1, label[, frame]]` lists, in
@@ -35,7 +36,7 @@ class Folder(Connector):
             if not self.index.endswith((".csv", ".jsonl")):
                 raise ValueError(f"index must be a .csv or .jsonl file, got {self.index!r}")
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "folder root")
         for line, row in enumerate(self._rows(root / self.options.index), start=1):
             yield self._ref(root, line, row)
