@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
-from connectors.tables import number, read_table, rejected, require_dir, require_file, resolve
+from connectors.tables import MALFORMED, number, read_table, rejected, require_dir, require_file, resolve
 from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
@@ -45,7 +45,8 @@ class Folder(Connector):
         if path.suffix == ".csv":
             yield from read_table(path, ("image", "text")).iter_rows(named=True)
             return
-        for line_number, line in enumerate(require_file(path, "folder index").read_text("utf-8").splitlines(), 1):
+        text = require_file(path, "folder index").read_text("utf-8", "replace")
+        for line_number, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON text may hold U+2028
             if not line.strip():
                 continue
             try:
@@ -75,8 +76,8 @@ class Folder(Connector):
             return rejected(ref, "no_image", f"index row {line} names no image")
         try:
             boxes = _boxes(row.get("boxes"))
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            return rejected(ref, "bad_boxes", f"index row {line}: {exc}")
+        except MALFORMED as exc:
+            return rejected(ref, "bad_boxes", f"index row {line}: {type(exc).__name__}: {exc}"[:300])
         return replace(ref, boxes=boxes)
 
 
