@@ -1,5 +1,6 @@
 """Property-based tests of the index and box parsers: any input gives rows, rejects with a reason, or a clear
 SourceLayoutError, never another exception."""
+import csv
 import json
 import math
 import tempfile
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from connectors.tables import SourceLayoutError, number, scaled_box
 from connectors.vindr_cxr import ReaderBox, _box, fuse_readers
@@ -136,3 +138,21 @@ def test_number_and_box_scaling_are_total(value, coords, declared, actual):
     assert parsed is None or math.isfinite(parsed)
     box = scaled_box(*coords, "mass", declared, actual)
     assert box is None or (box.x1 > box.x0 and box.y1 > box.y0)
+
+
+MS_CXR_COLUMNS = ("dicom_id", "category_name", "label_text", "path", "x", "y", "w", "h", "image_width",
+                  "image_height")
+
+
+@FAST
+@given(rows=st.lists(st.tuples(st.sampled_from(["d1", "d2", ""]), st.sampled_from(["Pneumonia", "", "x"]),
+                               st.text(max_size=10), st.sampled_from(["img.png", "../img.png", "", "nope.png"]),
+                               *[NUMBERISH.map(str)] * 6), min_size=1, max_size=5))
+def test_ms_cxr_rows_give_rows_or_rejects(make_connector, rows):
+    with tempfile.TemporaryDirectory() as root:
+        Image.new("L", (64, 48), 128).save(Path(root) / "img.png")
+        with open(Path(root) / "MS_CXR_Local_Alignment_v1.1.0.csv", "w", newline="") as f:
+            csv.writer(f).writerows([MS_CXR_COLUMNS, *rows])
+        refs = list(make_connector("ms_cxr", Path(root)).refs())
+    assert len(refs) == len({row[0] for row in rows})
+    _assert_refs(refs, {"missing_image", "bad_box", "path_outside_root"})
