@@ -1,8 +1,16 @@
-"""De-identification of report text: dates, times, phone and record numbers, e-mail, names after titles.
+"""De-identification of report text, after HIPAA Safe Harbor's identifiers (45 CFR 164.514(b)(2)) that text shows.
 
-Each finding is replaced by a neutral placeholder ([DATE], [TIME], [PHONE], [ID], [EMAIL], [NAME]); MIMIC's
-"___" (identifiers removed upstream) is kept as it is. Clinical numbers (sizes, levels, ratios such as "2/3",
-units such as "ms") are left alone: rules anchor on separators, month names, labels and title words.
+Replaced by neutral placeholders: names after titles (Dr, Mr, Mrs, Ms, ...), after "Patient" / "Pt" / "Name" and
+after role labels ("Attending:", "Signed by") or before credentials (", MD") -> [NAME]; e-mail -> [EMAIL];
+URLs -> [URL]; IP addresses -> [IP]; social security numbers -> [SSN]; phone, fax and pager numbers -> [PHONE];
+record, account, accession, plan, licence, serial and other labelled numbers, and any long number -> [ID];
+street addresses, PO boxes, city-state-zip and zip codes -> [ADDRESS]; dates in numeric, ISO, DICOM and
+month-name forms -> [DATE]; times -> [TIME]; ages over 89 -> "90+" (a year alone is no identifier under the rule
+and stays). MIMIC's "___" (identifiers removed upstream) is kept as it is.
+
+Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5"), grades,
+percentages, ratios ("2/3"), units ("ms") and modality words ("MR Brain", "DR Chest", "MS lesions"): rules anchor
+on separators, month names, labels, title words and the capital letters of names.
 """
 from __future__ import annotations
 
@@ -12,41 +20,157 @@ _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
+# Month names as written in prose (capitalised), for the forms where a lower-case word ("may") would be ambiguous.
+_MONTHS_CAPITALISED = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
+    r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?|JAN|FEB|MAR|APR|MAY|JUNE?|JULY?|AUG|SEPT?|OCT|NOV|DEC)\.?"
+)
+_ORDINAL = r"(?:st|nd|rd|th)"
 _RECORD_LABELS = (
     r"mrn|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|accession(?: number| no\.?| #)?|"
-    r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|acc"
+    r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|acc|"
+    r"(?:account|acct|member|policy|claim|encounter|visit|order|requisition|specimen|serial|device|licen[cs]e|"
+    r"certificate|plan|beneficiary|insurance|health plan|vehicle|plate)\s*(?:number|num|no\.?|#|id|:)"
 )
-# Titles in the case they are written in (so "ms" as a unit or "MS" for multiple sclerosis stay).
-_TITLES = r"(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|Miss|MISS|Prof|PROF|Doctor|DOCTOR|Dres|Drs)"
-_NAME_WORD = r"[A-Z][A-Za-z'\u2019-]+"
+_PHONE_LABELS = r"phone|tel|telephone|fax|facsimile|cell|mobile|pager|beeper|pgr|ext\.?|extension"
+_STREET_TYPES = ("Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Drive", "Dr",
+                 "Court", "Ct", "Way", "Place", "Pl", "Terrace", "Parkway", "Pkwy", "Highway", "Hwy", "Circle",
+                 "Square", "Sq")
+# Upper-case forms only of the long names: "CT", "ST", "DR", "LN", "SQ" are clinical abbreviations.
+_STREET = "|".join(_STREET_TYPES + tuple(name.upper() for name in _STREET_TYPES if len(name) >= 4))
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
+    "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+)
+_PLACE_WORD = r"[A-Z][A-Za-z'.-]*"
 
-_RULES: tuple[tuple[re.Pattern, str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), placeholder)
-    for pattern, placeholder in (
-        (r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b", "[EMAIL]"),
-        (r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b", "[DATE]"),
-        (r"\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b", "[DATE]"),
-        (rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b", "[DATE]"),
-        (rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}\b", "[DATE]"),
-        (rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]"),
-        (rf"\b{_MONTHS}\s+\d{{4}}\b", "[DATE]"),
-        (r"\b((?:on|dated?)\s+)\d{1,2}/\d{1,2}\b(?!/)", r"\1[DATE]"),
-        (r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?m\.?)?(?=\W|$)", "[TIME]"),
-        (r"\b\d{1,2}\s*[ap]\.?m\.?(?=\W|$)", "[TIME]"),
-        (r"\b(?:[01]\d|2[0-3])[0-5]\d\s*(?:hours|hrs|h)\b", "[TIME]"),
-        (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]"),
-        (r"\b(?:pager|beeper|pgr|ext\.?|extension)\s*(?:no\.?|#|:)?\s*\d{3,6}\b", "[PHONE]"),
-        (rf"\b(?:{_RECORD_LABELS})\s*[:#]?\s*[A-Z]*\d[\w-]*", "[ID]"),
-        (r"\b\d{6,}\b", "[ID]"),
+# Titles in the case they are written in (so "ms" as a unit or "MS" for multiple sclerosis stay). "MR" and "DR"
+# without a full stop are also modality words ("MR Brain", "DR Chest"): titles then only before an upper-case name.
+_TITLES = r"(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|Miss|MISS|Prof|PROF|Doctor|DOCTOR|Dres|Drs)"
+_NAME_WORD = r"(?:[A-Z][A-Za-z'\u2019-]+|[A-Z]\.)"
+_NAME = rf"{_NAME_WORD}(?:(?:\s+|\^){_NAME_WORD}){{0,3}}"
+_LISTED_NAME = rf"{_NAME_WORD}(?:(?:\s+|,\s*|\^){_NAME_WORD}){{0,3}}"  # "Smith, John" after a label
+_MIXED_WORD = r"(?:[A-Z][a-z'\u2019-]+|[A-Z]\.)"  # a name word in running text: "Patient John Smith"
+_NAME_LABELS = (
+    r"Patient|PATIENT|Pt|PT|(?<![A-Za-z] )(?:Name|NAME)|Patient [Nn]ame|PATIENT NAME|Attending|ATTENDING|"
+    r"Radiologist|RADIOLOGIST|"
+    r"(?:Referring |REFERRING )?(?:Physician|PHYSICIAN)|Surgeon|SURGEON|Technologist|TECHNOLOGIST|Resident|"
+    r"Fellow|Nurse|(?:Electronically )?[Ss]igned by|SIGNED BY|[Dd]ictated by|DICTATED BY|[Rr]eported by|"
+    r"[Rr]ead by|[Rr]eviewed by|[Tt]ranscribed by"
+)
+_CREDENTIALS = r"(?:M\.D\.|MD|D\.O\.|R\.N\.|RN|Ph\.D\.|PhD|FRCR|FRCPC|MBBS|NP)"
+# Capitalised words that follow "Patient", a label or a title without being a name (compared in lower case).
+_NOT_NAMES = frozenset("""
+male female man woman boy girl child infant baby adult elderly gentleman lady is was has had have presents presented
+presenting with without underwent undergoing denies denied reports reported complains complained history age aged
+sex gender unknown anonymous none not no name id identifier information info position positioning prone supine
+status consent identity safety care education demographics summary data the a an in on at of for to and or who
+which year years old returned remains tolerated seen here admitted treated came comes shows showed demonstrates
+dr mr mrs ms miss prof doctor mx brain chest head neck spine abdomen pelvis angiography angiogram venography
+arthrogram spectroscopy perfusion cervical thoracic lumbar knee shoulder hip ankle wrist elbow foot hand orbits orbit
+sinus sinuses pituitary heart cardiac breast liver prostate enterography cholangiography imaging image images scan
+study exam examination sequence sequences contrast axial sagittal coronal flair dwi adc swi stir mra mrv mrcp
+weighted portable upright pa ap lateral left right bilateral findings impression comparison technique indication
+report preparation prep mip mpr minip cta ctv ct pet spect fmri dti tof t1 t2 pd gre fse tse ssfse haste fiesta
+spgr mprage vibe ssfp dce dsc asl bold reconstruction reformat reformats 3d this these there that it its he she they
+his her we please also then
+""".split())
+
+
+def _names(match: re.Match, keep_label: bool = True) -> str:
+    """[NAME] for the name words after a label (kept) or a title (replaced too), up to the first word that is no
+    name; the match unchanged when its first word is none."""
+    words = re.split(r"(\s+|,\s*|\^)", match.group("name"))
+    kept = 0
+    while kept < len(words[::2]) and words[2 * kept].lower() not in _NOT_NAMES:
+        kept += 1
+    if not kept:
+        return match.group(0)
+    name_end = match.start("name") + len("".join(words[: 2 * kept - 1]))
+    label = match.string[match.start(): match.start("name")] if keep_label else ""
+    return label + "[NAME]" + match.string[name_end: match.end()]
+
+
+def _titled(match: re.Match) -> str:
+    """Title and name -> [NAME]. Upper-case "MR" and a bare "DR" are also modality words ("MR Brain", "on MR. The",
+    "DR Chest"): titles then only before an upper-case name ("DR SMITH"); "DR." is a title before any name."""
+    title, first = match.group("title"), re.split(r"[\s^]", match.group("name"))[0]
+    if (title == "MR" or (title == "DR" and not match.group("stop"))) and not first.isupper():
+        return match.group(0)
+    return _names(match, keep_label=False)
+
+
+_CLOCK = re.compile(r"(?:1[0-2]|0?[1-9]):[03]0")
+
+
+def _time(match: re.Match) -> str:
+    """[TIME], except a clock-face position ("mass at 12:00") in a breast report."""
+    clock = _CLOCK.fullmatch(match.group(0)) and "breast" in match.string.lower()
+    return match.group(0) if clock else "[TIME]"
+
+
+def _age(match: re.Match) -> str:
+    """Ages over 89 become "90+"."""
+    age = int(match.group("age"))
+    return match.group(0) if age < 90 else match.group(0).replace(match.group("age"), "90+", 1)
+
+
+_SUB = re.IGNORECASE
+_CASED = 0
+_RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
+    (re.compile(pattern, flags), placeholder)
+    for pattern, placeholder, flags in (
+        (r"\b(?:https?|ftp)://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]|\bwww\.[\w-]+(?:\.[\w-]+)+(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)\]])?",
+         "[URL]", _SUB),
+        (r"\b[\w.+-]+@[\w-]+\.[\w.-]*\w\b", "[EMAIL]", _SUB),
+        (r"\b(?:ssn|social security(?: number| no\.?| #)?|ss#)\s*[:#]?\s*\d{3}[- ]?\d{2}[- ]?\d{4}\b", "[SSN]", _SUB),
+        (r"\b\d{3}-\d{2}-\d{4}\b", "[SSN]", _SUB),
+        (r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "[IP]", _SUB),
+        (r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "[DATE]", _SUB),
+        (r"(?<![\d./])\d{4}([-/.])\d{1,2}\1\d{1,2}(?![\d/]|\.\d)", "[DATE]", _SUB),  # one separator: not "7.4/28.4"
+        (r"(?<![\d./])\d{1,2}([-/.])\d{1,2}\1\d{2,4}(?![\d/]|\.\d)", "[DATE]", _SUB),
+        (rf"\b\d{{1,2}}-{_MONTHS}-\d{{2,4}}\b", "[DATE]", _SUB),
+        (rf"\b{_MONTHS}[\s-]+\d{{1,2}}{_ORDINAL}?,?[\s-]+\d{{4}}\b", "[DATE]", _SUB),
+        (rf"\b\d{{1,2}}{_ORDINAL}?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
+        (rf"\b(?:the\s+)?\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTHS}(?![a-z])", "[DATE]", _SUB),
+        (rf"\b\d{{1,2}}\s+{_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d)", "[DATE]", _CASED),
+        (rf"\b{_MONTHS}\s+\d{{1,2}}{_ORDINAL}?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]", _SUB),
+        (rf"\b{_MONTHS}\s+\d{{4}}\b", "[DATE]", _SUB),
+        (r"\b(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}\b", "[DATE]", _SUB),
+        (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", "[DATE]", _SUB),
+        (r"\b((?:on|dated?)\s+)\d{1,2}/\d{1,2}\b(?!/)", r"\1[DATE]", _SUB),
+        (r"(?:\b|(?<=T))(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?m\.?)?(?=\W|$)", _time, _SUB),
+        (r"\b\d{1,2}\s*[ap]\.?m\.?(?=\W|$)", "[TIME]", _SUB),
+        (r"\b(?:[01]\d|2[0-3])[0-5]\d\s*(?:hours|hrs|h)\b", "[TIME]", _SUB),
+        (r"\bP\.?\s?O\.?\s+Box\s+\d+\b", "[ADDRESS]", _SUB),
+        (rf"\b\d{{1,6}}\s+(?:{_PLACE_WORD}\s+){{1,4}}(?:{_STREET})\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
+         rf"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w-]+)?", "[ADDRESS]", _CASED),
+        (rf"\b{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}},\s*(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]",
+         _CASED),
+        (rf"\b(?:{_STATES})\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]", _CASED),
+        (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b", "[ADDRESS]", _SUB),
+        (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b", "[PHONE]", _SUB),
+        (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
+        (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),
+        (rf"\b(?:{_RECORD_LABELS})\s*[:#]?\s*[A-Z]*-?\d[\w-]*", "[ID]", _SUB),
+        (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
+        (r"\b\d{6,}\b", "[ID]", _SUB),
+        (r"\b(?P<age>\d{2,3})(?:\s+|-)(?:years?|yrs?)(?:\s+|-)old\b", _age, _SUB),
+        (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|years?\b(?!\s+(?:ago|of|after|before|later|since)))", _age,
+         _SUB),
+        (r"\b(?:age|aged)\s*[:=]?\s*(?P<age>\d{2,3})\b", _age, _SUB),
     )
 ) + (
     # Names are matched on their capital letters (case-sensitive) so "dr" in words and lower-case text stay.
-    (re.compile(rf"\b{_TITLES}\.?\s+(?:{_NAME_WORD}\.?\s+){{0,2}}{_NAME_WORD}"), "[NAME]"),
+    (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)\s+(?P<name>{_NAME})"), _titled),
+    (re.compile(rf"\b(?:{_NAME_LABELS})\s*:\s*(?P<name>{_LISTED_NAME})"), _names),
+    (re.compile(rf"\b(?:Patient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,3}})"), _names),
+    (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:\s*{_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"), _names),
 )
 
 
 def scrub_text(text: str) -> str:
-    """`text` with dates, times, phone and record numbers, e-mail addresses and titled names replaced."""
+    """`text` with the identifiers above replaced by placeholders; clinical words and numbers as they were."""
     if not text:
         return ""
     for pattern, placeholder in _RULES:

@@ -2,15 +2,20 @@
 
 A connector lives in `connectors/<name>.py` (or a package of that name) and exposes `CONNECTOR`, a
 `Connector` subclass with an `Options` dataclass; `connectors.get_connector(name)` finds it by that name.
+It implements `source_refs`; callers read `refs`, where rows whose files lie outside the source's root
+folder(s) are refused (connectors.paths).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
+
+from connectors.paths import OUTSIDE_ROOT, RootGuard
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Connector(ABC):
     @dataclass(frozen=True)
     class Options:
         root: str = ""
+        allow_outside_paths: bool = False  # index paths may lead outside the root folder(s): absolute, "..", links
 
     def __init__(self, options: "Connector.Options", secret: bytes, source: str | None = None):
         self.options = options
@@ -91,9 +97,32 @@ class Connector(ABC):
         """The keyed hash of a raw patient id (namespaced by source)."""
         return keyed_hash(f"{self.source}\x1f{patient_id}", self._secret)
 
-    @abstractmethod
     def refs(self) -> Iterator[StudyRef]:
-        """Every input row of the source, in a stable order; unusable rows carry `reject`."""
+        """Every input row of the source, in a stable order; unusable rows carry `reject`, and so do rows whose
+        image or report path leads outside the source's roots."""
+        for ref in self.source_refs():
+            yield self.contain(ref)
+
+    @abstractmethod
+    def source_refs(self) -> Iterator[StudyRef]:
+        """Every input row as the source's layout states it, in a stable order; unusable rows carry `reject`."""
+
+    def roots(self) -> tuple[str, ...]:
+        """The folders the source's files must lie in: the `root` option and every `*_root` option that is set."""
+        names = (f.name for f in dataclasses.fields(self.options) if f.name == "root" or f.name.endswith("_root"))
+        return tuple(value for value in (getattr(self.options, name) for name in names) if value)
+
+    @functools.cached_property
+    def _guard(self) -> RootGuard:
+        return RootGuard(self.roots())
+
+    def contain(self, ref: StudyRef) -> StudyRef:
+        """`ref`, or `ref` refused (`path_outside_root`) when its image or report path lies outside the roots.
+        A connector that opens a file itself while listing (to read an image header) calls this first."""
+        if self.options.allow_outside_paths or ref.reject == OUTSIDE_ROOT:
+            return ref
+        why = self._guard.refusal(ref.image) or self._guard.refusal(ref.report_path)
+        return dataclasses.replace(ref, reject=OUTSIDE_ROOT, detail=why, reject_stage="connector") if why else ref
 
     def prepare(self) -> None:
         """Create anything the source needs before `refs` (the sample source renders itself); default none."""

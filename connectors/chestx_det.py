@@ -8,11 +8,11 @@ The file names do not identify patients, so each image is its own patient key.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
-from connectors.tables import SourceLayoutError, labels_text, number, read_json, rejected, require_dir
+from connectors.tables import MALFORMED, SourceLayoutError, labels_text, number, read_json, rejected, require_dir
 from schemas.labels import canonical_label
 
 LICENCE = "Apache-2.0 (annotations); NIH ChestX-ray14 images (public, citation requested)"
@@ -27,34 +27,29 @@ class ChestXDet(Connector):
         annotations: str = "ChestX_Det_{split}.json"
         images: str = "{split}"  # the image folder of a split, under root
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "chestx_det root")
         for split in self.options.splits:
             entries = read_json(root / self.options.annotations.format(split=split))
             if not isinstance(entries, list):
                 raise SourceLayoutError(f"chestx_det {split}: expected a list of image entries")
             folder = root / self.options.images.format(split=split)
-            for entry in entries:
-                yield self._ref(entry, folder, split)
+            for index, entry in enumerate(entries):
+                yield self._ref(entry, folder, split, index)
 
-    def _ref(self, entry: dict, folder, split: str) -> StudyRef:
-        name = str(entry.get("file_name") or "")
-        classes = [str(s) for s in entry.get("syms") or []]
-        boxes = _boxes(classes, entry.get("boxes") or [], entry.get("polygons") or [])
-        ref = StudyRef(
-            source=self.source,
-            source_id=name,
-            patient_key=self.patient_key(name),
-            license=LICENCE,
-            image=str(folder / name),
-            report=labels_text(classes),
-            boxes=tuple(b for b in boxes if b),
-            view="PA",
-            split=split,
-            report_style="caption",
-        )
+    def _ref(self, entry, folder, split: str, index: int) -> StudyRef:
+        name = str(entry.get("file_name") or "") if isinstance(entry, dict) else ""
+        ref = StudyRef(source=self.source, source_id=name or f"{split}#entry-{index}",
+                       patient_key=self.patient_key(name or f"{split}#entry-{index}"), license=LICENCE,
+                       image=str(folder / name) if name else "", view="PA", split=split, report_style="caption")
         if not name:
-            return rejected(ref, "incomplete_entry", "an entry without file_name")
+            return rejected(ref, "incomplete_entry", f"{split} entry {index} is no object with a file_name")
+        try:
+            classes = [str(s) for s in entry.get("syms") or []]
+            boxes = _boxes(classes, entry.get("boxes") or [], entry.get("polygons") or [])
+        except MALFORMED as exc:
+            return rejected(ref, "bad_entry", f"{name}: syms, boxes or polygons malformed ({type(exc).__name__})")
+        ref = replace(ref, report=labels_text(classes), boxes=tuple(b for b in boxes if b))
         if any(b is None for b in boxes):
             return rejected(ref, "bad_box", f"{name}: a class has neither a valid box nor a polygon")
         return ref

@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import image_size, number, read_json, read_table, rejected, require_dir, scaled_box
+from connectors.tables import (
+    MALFORMED,
+    SourceLayoutError,
+    image_size,
+    number,
+    read_json,
+    read_table,
+    rejected,
+    require_dir,
+    scaled_box,
+)
 from schemas.labels import canonical_label
 
 REQUIRED = ("patientid", "finding", "view", "modality", "folder", "filename", "license", "clinical_notes")
@@ -34,7 +44,7 @@ class CovidChestXray(Connector):
         boxes: str = "annotations/imageannotation_ai_lung_bounding_boxes.json"  # "" for none
         volumes: bool = False  # decode CT volumes (volumes/*.nii.gz) when present; else their rows are rejects
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "covid_chestxray root")
         table = read_table(root / self.options.metadata, REQUIRED)
         boxes = self._boxes(root) if self.options.boxes else {}
@@ -54,6 +64,9 @@ class CovidChestXray(Connector):
             modality=MODALITIES.get(row["modality"].upper(), row["modality"]),
             report_style="notes",
         )
+        ref = self.contain(ref)  # before the file is looked at
+        if ref.reject:
+            return ref
         if row["folder"] == "volumes" and not (self.options.volumes and path.is_file()):
             why = "excluded by options (volumes: false)" if path.is_file() else "the volume is not in this copy"
             return rejected(ref, "ct_volume", f"CT volume {row['filename']}: {why}")
@@ -67,19 +80,31 @@ class CovidChestXray(Connector):
 
     def _boxes(self, root: Path) -> dict[str, list[tuple]]:
         """file name -> [(x0, y0, x1, y1, label, (declared width, height))]; null and empty boxes skipped."""
-        coco = read_json(root / self.options.boxes)
-        images = {image["id"]: image for image in coco.get("images", [])}
-        labels = {c["id"]: canonical_label(c["name"]) for c in coco.get("categories", [])}
+        path = root / self.options.boxes
+        coco = read_json(path)
+        parts = ("images", "categories", "annotations")
+        if not isinstance(coco, dict) or not all(isinstance(coco.get(k, []), list) for k in parts):
+            raise SourceLayoutError(f"{path}: expected a COCO object with lists of images, categories, annotations")
+        images = {i["id"]: i for i in coco.get("images", []) if isinstance(i, dict) and _is_id(i.get("id"))}
+        labels = {c["id"]: canonical_label(str(c.get("name")))
+                  for c in coco.get("categories", []) if isinstance(c, dict) and _is_id(c.get("id"))}
         out: dict[str, list[tuple]] = defaultdict(list)
         for note in coco.get("annotations", []):
-            image, bbox = images.get(note.get("image_id")), note.get("bbox")
+            try:
+                image, bbox, category = images.get(note["image_id"]), note["bbox"], labels.get(note["category_id"])
+            except MALFORMED:  # not an object, a key missing, an id that is a list
+                continue
             values = [number(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else None
-            if image is None or values is None or None in values or note.get("category_id") not in labels:
+            if image is None or category is None or values is None or None in values or not image.get("file_name"):
                 continue
             x, y, w, h = values
             declared = (number(image.get("width")) or 0.0, number(image.get("height")) or 0.0)
-            out[image["file_name"]].append((x, y, x + w, y + h, labels[note["category_id"]], declared))
+            out[str(image["file_name"])].append((x, y, x + w, y + h, category, declared))
         return out
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
 def _report(row: dict) -> str:

@@ -41,7 +41,7 @@ class CtRate(Connector):
         reports: str = "radiology_text_reports/{split}_reports.csv"
         metadata: str = "metadata/{split}_metadata.csv"  # "" to keep the volumes' own scaling
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "ct_rate root")
         for split in self.options.splits:
             reports = read_table(root / self.options.reports.format(split=split), ("VolumeName", "Findings_EN"))

@@ -1,6 +1,7 @@
 """Any folder of images with an index: a CSV or JSONL of (image path, text[, boxes]) rows, for everything else.
 
-Columns / keys: `image` (path relative to the root, or absolute) and `text` are required; optional are `id`
+Columns / keys: `image` (a path relative to the root, or absolute; either must lie inside the root unless
+`allow_outside_paths` is set) and `text` are required; optional are `id`
 (default: the image path), `patient_id` (default: the id), `split`, `license` (default: the `license`
 option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in CSV) of
 `{"x0", "y0", "x1", "y1", "label"[, "frame"]}` objects or `[x0, y0, x1, y1, label[, frame]]` lists, in
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
-from connectors.tables import number, read_table, rejected, require_dir, require_file, resolve
+from connectors.tables import MALFORMED, number, read_table, rejected, require_dir, require_file, resolve
 from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
@@ -35,7 +36,7 @@ class Folder(Connector):
             if not self.index.endswith((".csv", ".jsonl")):
                 raise ValueError(f"index must be a .csv or .jsonl file, got {self.index!r}")
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "folder root")
         for line, row in enumerate(self._rows(root / self.options.index), start=1):
             yield self._ref(root, line, row)
@@ -44,7 +45,8 @@ class Folder(Connector):
         if path.suffix == ".csv":
             yield from read_table(path, ("image", "text")).iter_rows(named=True)
             return
-        for line_number, line in enumerate(require_file(path, "folder index").read_text("utf-8").splitlines(), 1):
+        text = require_file(path, "folder index").read_text("utf-8", "replace")
+        for line_number, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON text may hold U+2028
             if not line.strip():
                 continue
             try:
@@ -74,8 +76,8 @@ class Folder(Connector):
             return rejected(ref, "no_image", f"index row {line} names no image")
         try:
             boxes = _boxes(row.get("boxes"))
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            return rejected(ref, "bad_boxes", f"index row {line}: {exc}")
+        except MALFORMED as exc:
+            return rejected(ref, "bad_boxes", f"index row {line}: {type(exc).__name__}: {exc}"[:300])
         return replace(ref, boxes=boxes)
 
 

@@ -30,7 +30,7 @@ class IuXray(Connector):
         reports: str = "ecgen-radiology"
         images: str = "NLMCXR_png"
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "iu_xray root")
         for path in sorted(require_dir(root / self.options.reports, "iu_xray reports").glob("*.xml")):
             yield from self._report_refs(root, path)

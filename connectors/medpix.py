@@ -32,7 +32,7 @@ class MedPix(Connector):
         splits: str = "splitted_dataset/uid_list.json"  # "" to assign splits by patient key
         images: str = "images"
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "medpix root")
         entries = read_json(root / self.options.descriptions)
         if not isinstance(entries, list):
@@ -66,7 +66,8 @@ class MedPix(Connector):
         )
         if not image or not uid:
             return rejected(ref, "incomplete_entry", "the description has no image name or case id")
-        if not path.is_file():
+        ref = self.contain(ref)  # before the file is looked at
+        if not ref.reject and not path.is_file():
             return rejected(ref, "missing_image", f"{path.name} is not in {self.options.images}/")
         return ref
 

@@ -46,7 +46,7 @@ class MimicCxr(Connector):
             if self.images not in ("jpg", "dcm"):
                 raise ValueError(f"images must be jpg or dcm, got {self.images!r}")
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "mimic_cxr root")
         reports = Path(self.options.reports_root or root)
         views = {v.upper() for v in self.options.views}

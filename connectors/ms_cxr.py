@@ -41,7 +41,7 @@ class MsCxr(Connector):
         csv: str = ""  # "" = the newest MS_CXR_Local_Alignment_v*.csv under root
         images_root: str = ""  # the MIMIC-CXR-JPG root the `path` column is relative to; "" = root
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "ms_cxr root")
         table = read_table(self._csv(root), REQUIRED)
         images_root = self.options.images_root or str(root)
@@ -71,6 +71,9 @@ class MsCxr(Connector):
             split=first.get("split", ""),
             report_style="caption",
         )
+        ref = self.contain(ref)  # before the file is looked at
+        if ref.reject:
+            return ref
         if not Path(image).is_file():
             return rejected(ref, "missing_image", f"{first['path']} is not under {images_root}")
         actual = image_size(image)

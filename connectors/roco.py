@@ -32,7 +32,7 @@ class Roco(Connector):
         dlinks: str = "dlinks.txt"
         images: str = "images"
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "roco root")
         for split in self.options.splits:
             for kind in self.options.kinds:

@@ -23,6 +23,11 @@ class SourceLayoutError(ValueError):
     """The folder does not hold the layout the connector reads (a missing file or column)."""
 
 
+# What reading one malformed entry of a source's JSON as its layout states raises (a list where an object should
+# be, a missing key, a number too large for an int): the entry becomes a reject, or is skipped, never a crash.
+MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+
+
 def rejected(ref: StudyRef, reason: str, detail: str) -> StudyRef:
     """`ref` marked as a row the connector cannot use: `reason` is a short code, `detail` says why for a human."""
     return replace(ref, reject=reason, detail=detail)

@@ -71,7 +71,7 @@ class VindrCxr(Connector):
             if not 0.0 < self.iou <= 1.0 or self.min_readers < 1:
                 raise ValueError("iou must lie in (0, 1] and min_readers be at least 1")
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "vindr_cxr root")
         folder = require_dir(root / self.options.annotations, "vindr_cxr annotations")
         for split in self.options.splits:

@@ -22,13 +22,12 @@ PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
 def decode_dicom(data: bytes, frames: FrameSelection) -> list[DecodedImage]:
-    ds = _read(data)
     try:
-        return _images(ds, frames)
+        return _images(_read(data), frames)
     except DecodeError:
         raise
-    except Exception as exc:  # a header value of the wrong kind (pydicom converts lazily, on access)
-        raise DecodeError("corrupt_dicom", f"{type(exc).__name__}: {str(exc)[:280]}") from None
+    except Exception as exc:  # a header value of the wrong kind or length (pydicom converts lazily, on access)
+        raise DecodeError("corrupt_dicom", f"{type(exc).__name__}: {exc}") from None
 
 
 def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
@@ -81,13 +80,13 @@ def _read(data: bytes):
 
 def _decode_failure(ds, exc: Exception) -> DecodeError:
     syntax = ds.file_meta.get("TransferSyntaxUID")
-    message = str(exc).replace("\n", " ") if str(exc) else type(exc).__name__
+    message = str(exc) or type(exc).__name__
     if "less than expected" in message or "end of the" in message.lower():
-        return DecodeError("truncated_file", message[:300])
+        return DecodeError("truncated_file", message)
     if isinstance(exc, (NotImplementedError, RuntimeError)) and syntax is not None and syntax.is_compressed:
         bits = getattr(ds, "BitsStored", "?")
-        return DecodeError("unsupported_compression", f"{syntax.name} ({syntax}), {bits}-bit: {message[:240]}")
-    return DecodeError("corrupt_pixel_data", f"{type(exc).__name__}: {message[:280]}")
+        return DecodeError("unsupported_compression", f"{syntax.name} ({syntax}), {bits}-bit: {message}")
+    return DecodeError("corrupt_pixel_data", f"{type(exc).__name__}: {message}")
 
 
 def _frame(ds, index: int | None) -> np.ndarray:

@@ -30,7 +30,8 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
         image_class = nib.Nifti2Image if header_size in (540, 0x1C020000) else nib.Nifti1Image
         volume = image_class.from_bytes(raw)
         ornt = io_orientation(volume.affine)
-    except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as exc:
+    except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
+            nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError, nib.wrapstruct.WrapStructError) as exc:
         raise DecodeError("corrupt_nifti", f"{type(exc).__name__}: {exc}") from None
     shape = volume.shape
     if len(shape) < 2 or min(shape[:3]) == 0:

@@ -33,8 +33,8 @@ def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage
             image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
         raise DecodeError("decompression_bomb", str(exc)) from None
-    except UnidentifiedImageError as exc:
-        raise DecodeError("unknown_format", str(exc)) from None
+    except UnidentifiedImageError:  # its message names the buffer object by address
+        raise DecodeError("unknown_format", "not a DICOM, NIfTI or raster image format that can be read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         reason = "truncated_image" if "truncated" in str(exc) or "broken" in str(exc) else "corrupt_image"
         raise DecodeError(reason, str(exc)) from None

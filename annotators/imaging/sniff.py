@@ -31,7 +31,7 @@ def decode(data: bytes, name: str, frames: FrameSelection = FrameSelection(),
     `orig_width`/`orig_height` are still the file's own size).
     """
     if not data:
-        raise DecodeError("empty_file", f"{name} is empty")
+        raise DecodeError("empty_file", "the file is empty")
     kind = sniff_format(data, name)
     if kind == "dicom":
         return decode_dicom(data, frames)

@@ -1,15 +1,29 @@
 """The decoded image and the decode error that every decoder returns."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+MAX_DETAIL = 300  # characters of a reject detail
+_OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f..>"
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{9,}\b")  # a memory address (DICOM tags and header codes are shorter)
+
+
+def stable_detail(text: str) -> str:
+    """`text` (often a library's exception message) as a reject detail that depends on the input alone: object
+    reprs and memory addresses removed, whitespace folded to single spaces, at most `MAX_DETAIL` characters."""
+    text = _ADDRESS.sub("an address", _OBJECT_REPR.sub(r"the \1 data", text))
+    return " ".join(text.split())[:MAX_DETAIL]
+
 
 class DecodeError(Exception):
-    """An input that cannot become an image; `reason` is a short code for the rejects table."""
+    """An input that cannot become an image; `reason` is a short code for the rejects table, `detail` a message
+    that depends on the input alone (see `stable_detail`), so rebuilds write the same rejects."""
 
     def __init__(self, reason: str, detail: str = ""):
+        detail = stable_detail(detail)
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail

@@ -27,7 +27,7 @@ class SampleConnector(Connector):
     def prepare(self) -> None:
         ensure(self.options.root, self.options.n, self.options.seed)
 
-    def refs(self) -> Iterator[StudyRef]:
+    def source_refs(self) -> Iterator[StudyRef]:
         root = Path(self.options.root).resolve()
         boxes = _read_boxes(root / "annotations.csv")
         for row in read_table(root / "studies.csv", required=STUDY_COLUMNS).sort("source_id").iter_rows(named=True):

@@ -76,13 +76,13 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
         report = ref.report or (storage.read_bytes(ref.report_path).decode("utf-8", "replace") if ref.report_path
                                 else "")
     except FileNotFoundError:
-        return _reject(item, "missing_report", f"report file {ref.report_path} does not exist")
+        return _reject(item, "missing_report", "the report file does not exist")
     if not report.strip():
         return _reject(item, "empty_report", "the report has no text")
     try:
         data = storage.read_bytes(ref.image)
     except (FileNotFoundError, IsADirectoryError):
-        return _reject(item, "missing_image", f"image file {ref.image} does not exist")
+        return _reject(item, "missing_image", "the image file does not exist")
     try:
         images = decode(data, ref.image, settings.frames, rescale=ref.rescale or None, max_side=settings.max_side)
     except DecodeError as exc:

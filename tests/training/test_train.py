@@ -45,29 +45,39 @@ def test_checkpoints_keep_only_the_newest(synthetic_corpus, tiny_config, tmp_pat
 
 @pytest.mark.slow
 def test_two_process_ddp_with_gloo_keeps_the_ranks_in_step(synthetic_corpus, tiny_config, tmp_path):
+    # Each rank writes its result to its own file. Not to the shared stdout: with PYTHONUNBUFFERED=1 (set here and
+    # in many CI images) print() writes the text and its newline in two write() calls, so two ranks printing right
+    # after the same barrier can interleave into "rank 0 ...rank 1 ...\n\n", one line that hides rank 1's result.
     cfg = to_dict(tiny_config(tmp_path / "run", synthetic_corpus))
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     script = tmp_path / "ddp_check.py"
     script.write_text(
-        "import sys, torch, torch.distributed as dist\n"
+        "import json, os, sys\n"
+        "import torch.distributed as dist\n"
+        "from pathlib import Path\n"
         "from training.config import load_config\n"
         "from training.train import train\n"
         "model = train(load_config(sys.argv[1])).model\n"
         "total = sum(p.double().sum().item() for p in model.state_dict().values())\n"
-        "print(f'rank {dist.get_rank()} world {dist.get_world_size()} checksum {total!r}', flush=True)\n"
+        "rank, world = dist.get_rank(), dist.get_world_size()\n"
+        "out = Path(sys.argv[2]) / f'rank-{rank}.json'\n"
+        "out.with_suffix('.tmp').write_text(json.dumps({'world': world, 'checksum': repr(total)}))\n"
+        "os.replace(out.with_suffix('.tmp'), out)\n"
         "dist.destroy_process_group()\n"
     )
+    results = tmp_path / "results"
+    results.mkdir()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     torchrun = Path(sys.executable).parent / "torchrun"
     done = subprocess.run(
-        [str(torchrun), "--nproc_per_node", "2", str(script), str(tmp_path / "run.yaml")],
+        [str(torchrun), "--nproc_per_node", "2", str(script), str(tmp_path / "run.yaml"), str(results)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    checksums = {line.split()[1]: line.split()[-1] for line in done.stdout.splitlines() if line.startswith("rank ")}
-    assert set(checksums) == {"0", "1"} and "world 2" in done.stdout
-    # different halves of every batch, the same weights: gradients were averaged
-    assert checksums["0"] == checksums["1"]
+    ranks = {p.stem: json.loads(p.read_text()) for p in results.glob("rank-*.json")}
+    assert sorted(ranks) == ["rank-0", "rank-1"] and {r["world"] for r in ranks.values()} == {2}
+    checksums = {name: r["checksum"] for name, r in ranks.items()}
+    assert checksums["rank-0"] == checksums["rank-1"]  # different halves of every batch, the same weights
     saved = load_checkpoint(Checkpoints(tmp_path / "run", 1).latest())["model"]
-    assert repr(sum(v.double().sum().item() for v in saved.values())) == checksums["0"]
+    assert repr(sum(v.double().sum().item() for v in saved.values())) == checksums["rank-0"]
     assert len(losses(tmp_path / "run")) == 9  # rank 0 alone writes the log
