@@ -40,6 +40,34 @@ class Place:
         return cls(laterality, tuple(z for z in zones.split(",") if z), anatomy, lung_field == "lung_field")
 
 
+def cue_words(words: list[str]) -> list[str]:
+    """Lower-case words with "-" and "/" as spaces, as cues are matched ("45-year-old" -> 45 year old)."""
+    return [part for w in words for part in w.lower().replace("-", " ").replace("/", " ").split()]
+
+
+@dataclass(frozen=True)
+class Cues:
+    """Words that tell whether a clause is about the image (annotators/statements.py)."""
+
+    clinical_words: frozenset[str]
+    clinical_phrases: tuple[str, ...]  # " word word " forms of the multi-word clinical cues (see cue_words)
+    study_words: frozenset[str]
+    temporal_words: frozenset[str]
+    prior_cues: frozenset[str]
+    prior_verbs: frozenset[str]
+    comparison_words: frozenset[str]
+
+    @classmethod
+    def from_data(cls, data: dict) -> Cues:
+        clinical = [" ".join(cue_words(cue.split())) for cue in data["clinical_cues"]]
+        return cls(
+            clinical_words=frozenset(c for c in clinical if " " not in c),
+            clinical_phrases=tuple(f" {c} " for c in clinical if " " in c),
+            **{key: frozenset(w.lower() for w in data[key])
+               for key in ("study_words", "temporal_words", "prior_cues", "prior_verbs", "comparison_words")},
+        )
+
+
 @dataclass(frozen=True)
 class Lexicon:
     patterns: tuple[dict, ...]
@@ -54,6 +82,7 @@ class Lexicon:
     restating_phrases: tuple[str, ...]
     model_entity_labels: dict[str, str]  # a model's entity label -> finding label
     lung_field_anatomy: frozenset[str]  # anatomy names of thoracic locations
+    cues: Cues
 
 
 def plural(phrase: str) -> str:
@@ -126,5 +155,6 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         lung_field_anatomy=frozenset(
             e["anatomy"] for e in data["locations"] if e.get("lung_field") and e.get("anatomy")
         ),
+        cues=Cues.from_data(data),
         **words,
     )

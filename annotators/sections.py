@@ -1,7 +1,10 @@
 """Report sections for the styles our sources write, as de-identified single-paragraph texts.
 
-Styles: "radiology" (MIMIC-like headers), "iu_xray" ("FINDINGS: ...\\nIMPRESSION: ..."), "caption" (one paragraph,
-ROCO / MedPix) and "notes" (covid_chestxray clinical notes). Captions and notes are all findings.
+Styles: "radiology" (MIMIC-like headers), "iu_xray" ("FINDINGS: ...\\nIMPRESSION: ..."), "caption" (ROCO captions;
+MedPix's caption followed by its case's "History:", "Findings:", "Diagnosis:" parts) and "notes" (covid_chestxray
+clinical notes). Every style reads the same headers: "FINDINGS:" / "Findings:" open the findings, "IMPRESSION:" /
+"Diagnosis:" the impression, "History:", "Exam:", "Treatment:" and the like the other part; text before any
+findings header is findings. Captions and notes keep their lines as sentences (they do not wrap lines).
 """
 from __future__ import annotations
 
@@ -12,9 +15,14 @@ from annotators.deid import scrub_text
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
 HEADERS = {
-    "findings": ("findings", "finding", "findings and impression", "report", "description"),
-    "impression": ("impression", "impressions", "conclusion", "conclusions", "summary", "opinion"),
+    "findings": ("findings", "finding", "findings and impression", "report", "description", "caption",
+                 "imaging findings", "radiographic findings", "radiological findings"),
+    "impression": ("impression", "impressions", "conclusion", "conclusions", "summary", "opinion", "diagnosis",
+                   "case diagnosis", "final diagnosis", "imaging diagnosis"),
     "other": ("examination", "exam", "indication", "indications", "history", "clinical history", "technique",
+              "physical exam", "physical examination", "labs", "laboratory", "laboratory findings", "treatment",
+              "treatment & follow up", "follow up", "follow-up", "outcome", "discussion", "differential diagnosis",
+              "differential", "diagnosis by", "title", "label", "clinical notes", "presentation", "symptoms",
               "comparison", "comparisons", "notification", "recommendation", "recommendations", "recommendation(s)",
               "procedure",
               "clinical information", "reason for exam", "reason for examination", "date of exam", "mrn",
@@ -76,9 +84,8 @@ def split_sections(text: str, style: str) -> Sections:
     """De-identified findings / impression / other of one report (each part scrubbed on its own)."""
     if style not in STYLES:
         raise ValueError(f"report style {style!r} is not one of {STYLES}")
-    if style in ("caption", "notes"):
-        return Sections(flatten(scrub_text(text or ""), lines_are_sentences=True), "", "")
-    parts = [(kind, flatten(scrub_text(body))) for kind, body in _parts(text or "")]
+    lines_are_sentences = style in ("caption", "notes")
+    parts = [(kind, flatten(scrub_text(body), lines_are_sentences)) for kind, body in _parts(text or "")]
     if not any(kind == "findings" for kind, _ in parts):  # no findings header: the unheaded text is the findings
         parts = [("findings" if not kind else kind, body) for kind, body in parts]
     joined = {kind: " ".join(body for k, body in parts if k == kind) for kind in ("findings", "impression")}
