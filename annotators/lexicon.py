@@ -51,6 +51,8 @@ class Cues:
 
     clinical_words: frozenset[str]
     clinical_phrases: tuple[str, ...]  # " word word " forms of the multi-word clinical cues (see cue_words)
+    hypothetical_words: frozenset[str]
+    hypothetical_phrases: tuple[str, ...]
     study_words: frozenset[str]
     temporal_words: frozenset[str]
     prior_cues: frozenset[str]
@@ -59,10 +61,13 @@ class Cues:
 
     @classmethod
     def from_data(cls, data: dict) -> Cues:
-        clinical = [" ".join(cue_words(cue.split())) for cue in data["clinical_cues"]]
+        clinical, hypothetical = ([" ".join(cue_words(cue.split())) for cue in data[key]]
+                                  for key in ("clinical_cues", "hypothetical_cues"))
         return cls(
             clinical_words=frozenset(c for c in clinical if " " not in c),
             clinical_phrases=tuple(f" {c} " for c in clinical if " " in c),
+            hypothetical_words=frozenset(c for c in hypothetical if " " not in c),
+            hypothetical_phrases=tuple(f" {c} " for c in hypothetical if " " in c),
             **{key: frozenset(w.lower() for w in data[key])
                for key in ("study_words", "temporal_words", "prior_cues", "prior_verbs", "comparison_words")},
         )

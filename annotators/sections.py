@@ -3,8 +3,8 @@
 Styles: "radiology" (MIMIC-like headers), "iu_xray" ("FINDINGS: ...\\nIMPRESSION: ..."), "caption" (ROCO captions;
 MedPix's caption followed by its case's "History:", "Findings:", "Diagnosis:" parts) and "notes" (covid_chestxray
 clinical notes). Every style reads the same headers: "FINDINGS:" / "Findings:" open the findings, "IMPRESSION:" /
-"Diagnosis:" the impression, "History:", "Exam:", "Treatment:" and the like the other part; text before any
-findings header is findings. Captions and notes keep their lines as sentences (they do not wrap lines).
+"Diagnosis:" the impression, "History:", "Exam:", "Treatment:" and the like the other part. Unheaded text is findings
+in captions and notes (a caption comes before its case's parts), and in radiology reports without a findings header. Captions and notes keep their lines as sentences (they do not wrap lines).
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def split_sections(text: str, style: str) -> Sections:
         raise ValueError(f"report style {style!r} is not one of {STYLES}")
     lines_are_sentences = style in ("caption", "notes")
     parts = [(kind, flatten(scrub_text(body), lines_are_sentences)) for kind, body in _parts(text or "")]
-    if not any(kind == "findings" for kind, _ in parts):  # no findings header: the unheaded text is the findings
+    if lines_are_sentences or not any(kind == "findings" for kind, _ in parts):  # the unheaded text is findings
         parts = [("findings" if not kind else kind, body) for kind, body in parts]
     joined = {kind: " ".join(body for k, body in parts if k == kind) for kind in ("findings", "impression")}
     other = " ".join(body for kind, body in parts if kind not in ("findings", "impression"))

@@ -4,7 +4,8 @@ A clause with a clinical cue (history, symptoms, examination, laboratory, treatm
 patient's story ("previously healthy patient presented with fever and skin lesions"), unless a temporal word just
 before the cue makes it a date ("a week after presentation"); a clause that names an earlier
 study near a prior cue ("previous CT", "CT two days earlier") in the past tense, comparing nothing with it, describes
-that study. Cues come from the lexicon (clinical_cues, study_words, prior_cues, prior_verbs, comparison_words).
+that study; a clause with a hypothetical cue ("if left untreated ...") says what may happen. Cues come from the
+lexicon (clinical_cues, hypothetical_cues, study_words, temporal_words, prior_cues, prior_verbs, comparison_words).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def about_the_image(words: list[str], cues: Cues) -> bool:
     words = cue_words(words)
     studies = [i for i, w in enumerate(words) if w in cues.study_words]
     text = f" {' '.join(words)} "
+    if cues.hypothetical_words.intersection(words) or any(p in text for p in cues.hypothetical_phrases):
+        return False
     if not studies:
         return not (any(p in text for p in cues.clinical_phrases) or any(
             w in cues.clinical_words and not cues.temporal_words.intersection(words[max(0, i - TEMPORAL_WINDOW):i])
@@ -31,6 +34,11 @@ def about_the_image(words: list[str], cues: Cues) -> bool:
 
 
 def image_sentences(doc: Doc, cues: Cues) -> list[str]:
-    """The sentences of a parsed text that are about the image."""
-    text = doc.text
-    return [text[s.start_char:s.end_char].strip() for s in doc.sents if about_the_image([t.lower_ for t in s], cues)]
+    """The sentences of a parsed text about the image that name a finding, a place or a study ("Lungs clear.",
+    "AP chest radiograph.", not "No significant findings." or "There was no hypoxaemia.")."""
+    text, kept = doc.text, []
+    for sent in doc.sents:
+        words = [t.lower_ for t in sent]
+        if (sent.ents or cues.study_words.intersection(words)) and about_the_image(words, cues):
+            kept.append(text[sent.start_char:sent.end_char].strip())
+    return kept
