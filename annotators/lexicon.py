@@ -118,8 +118,10 @@ def _place(entry: dict) -> Place:
     return Place(entry.get("laterality", ""), zones, entry.get("anatomy", ""), bool(entry.get("lung_field", False)))
 
 
-def _termset(additions: dict, base: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {key: sorted(set(base.get(key, [])) | set(additions.get(key, []))) for key in _TERMSET_KEYS}
+def _termset(changes: dict, base: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A base termset with the changes' additions per key, and without its `not_negations`."""
+    removed = set(changes.get("not_negations", []))
+    return {key: sorted((set(base.get(key, [])) - removed) | set(changes.get(key, []))) for key in _TERMSET_KEYS}
 
 
 def _check_unambiguous(patterns: list[dict]) -> None:

@@ -34,7 +34,7 @@ BOILERPLATE_LINES = ("final report", "wet read", "preliminary report", "addendum
 _HEADER = re.compile(r"^[ \t]*(?P<name>[A-Za-z][A-Za-z /&()-]{1,40}?)[ \t]*:[ \t]*", re.MULTILINE)
 # Paragraph breaks, bullets ("•", and "-", "*", ">>" opening a line) and "1)" items.
 _BREAKS = re.compile(r"\n[ \t]*\n|[•\u2022\u25cf]|^[ \t]*(?:[-*]|>>)+|(?:^|\s)\d{1,2}\)\s", re.MULTILINE)
-_BREAKS_AND_LINES = re.compile(_BREAKS.pattern + r"|\n")
+_BREAKS_AND_LINES = re.compile(_BREAKS.pattern + r"|\n", re.MULTILINE)
 _SPACE = re.compile(r"\s+")
 
 
