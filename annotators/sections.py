@@ -4,7 +4,8 @@ Styles: "radiology" (MIMIC-like headers), "iu_xray" ("FINDINGS: ...\\nIMPRESSION
 MedPix's caption followed by its case's "History:", "Findings:", "Diagnosis:" parts) and "notes" (covid_chestxray
 clinical notes). Every style reads the same headers: "FINDINGS:" / "Findings:" open the findings, "IMPRESSION:" /
 "Diagnosis:" the impression, "History:", "Exam:", "Treatment:" and the like the other part. Unheaded text is findings
-in captions and notes (a caption comes before its case's parts), and in radiology reports without a findings header. Captions and notes keep their lines as sentences (they do not wrap lines).
+in captions and notes (a caption comes before its case's parts), and in radiology reports without a findings header.
+Captions and notes keep their lines as sentences (they do not wrap lines).
 """
 from __future__ import annotations
 
