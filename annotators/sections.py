@@ -17,7 +17,8 @@ from annotators.deid import scrub_text
 STYLES = ("radiology", "iu_xray", "caption", "notes")
 HEADERS = {
     "findings": ("findings", "finding", "findings and impression", "report", "description", "caption",
-                 "imaging findings", "radiographic findings", "radiological findings"),
+                 "imaging findings", "radiographic findings", "radiological findings", "imaging notes", "imaging note",
+                 "imaging"),
     "impression": ("impression", "impressions", "conclusion", "conclusions", "summary", "opinion", "diagnosis",
                    "case diagnosis", "final diagnosis", "imaging diagnosis"),
     "other": ("examination", "exam", "indication", "indications", "history", "clinical history", "technique",
@@ -30,13 +31,14 @@ HEADERS = {
               "referring physician", "wet read", "addendum", "attending", "dictated by", "signed by"),
 }
 BOILERPLATE_LINES = ("final report", "wet read", "preliminary report", "addendum")
-# A header opens a line: words then a colon. A known name opens its section; another upper-case name ("LUNGS:")
-# continues the section it is in.
-_HEADER = re.compile(r"^[ \t]*(?P<name>[A-Za-z][A-Za-z /&()-]{1,40}?)[ \t]*:[ \t]*", re.MULTILINE)
+# A header opens a line, or (a known name only) follows a sentence end ("... breath. Imaging notes: ..."): words
+# then a colon. A known name opens its section; another upper-case name ("LUNGS:") continues the section it is in.
+_HEADER = re.compile(r"(?:^|(?<=[.!?]))[ \t]*(?P<name>[A-Za-z][A-Za-z /&()-]{1,40}?)[ \t]*:[ \t]*", re.MULTILINE)
 # Paragraph breaks, bullets ("•", and "-", "*", ">>" opening a line) and "1)" items.
 _BREAKS = re.compile(r"\n[ \t]*\n|[•\u2022\u25cf]|^[ \t]*(?:[-*]|>>)+|(?:^|\s)\d{1,2}\)\s", re.MULTILINE)
 _BREAKS_AND_LINES = re.compile(_BREAKS.pattern + r"|\n", re.MULTILINE)
 _SPACE = re.compile(r"\s+")
+_REPEATED_STOPS = re.compile(r"\.(?:[ \t]*\.)+")  # "zone.. No effusion" and ". ." end one sentence
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def flatten(text: str, lines_are_sentences: bool = False) -> str:
     """One line of text; paragraphs, bullets and "1)" items (and lines, if asked) end with a full stop so they
     stay sentences. Radiology reports wrap lines inside sentences; captions and notes do not."""
     breaks = _BREAKS_AND_LINES if lines_are_sentences else _BREAKS
-    pieces = (_SPACE.sub(" ", piece).strip() for piece in breaks.split(text))
+    pieces = (_REPEATED_STOPS.sub(".", _SPACE.sub(" ", piece)).strip() for piece in breaks.split(text))
     return " ".join(p if p[-1] in ".!?:;" else p + "." for p in pieces if p)
 
 
@@ -62,13 +64,18 @@ def _kind(name: str) -> str | None:
     return known or ("" if name.isupper() and len(key) > 2 else None)
 
 
+def _opens_line(text: str, at: int) -> bool:
+    return at == 0 or text[at - 1] == "\n"
+
+
 def _parts(text: str) -> list[tuple[str, str]]:
     """(kind, text) in order. Text before the first header has kind ""; a known header's text is its body
     ("INDICATION: ..." for other sections); an unknown one keeps its name in the findings or impression it
     continues, else it is unheaded text too."""
     lines = (line for line in text.splitlines() if line.strip().lower() not in BOILERPLATE_LINES)
     text = "\n".join(lines)
-    headers = [m for m in _HEADER.finditer(text) if _kind(m.group("name")) is not None]
+    headers = [m for m in _HEADER.finditer(text) if _kind(m.group("name")) is not None
+               and (_opens_line(text, m.start()) or _kind(m.group("name")))]
     ends = [m.start() for m in headers[1:]] + [len(text)]
     parts, kind = [("", text[: headers[0].start()] if headers else text)], ""
     for m, end in zip(headers, ends):
