@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -58,6 +58,15 @@ class Cues:
     prior_cues: frozenset[str]
     prior_verbs: frozenset[str]
     comparison_words: frozenset[str]
+
+    @cached_property
+    def any_cue(self) -> frozenset[str]:
+        """Every single-word cue that can make a clause not about the image (study words only matter with one)."""
+        return self.clinical_words | self.hypothetical_words | self.prior_cues
+
+    @cached_property
+    def phrases(self) -> tuple[str, ...]:
+        return self.clinical_phrases + self.hypothetical_phrases
 
     @classmethod
     def from_data(cls, data: dict) -> Cues:

@@ -19,26 +19,32 @@ TEMPORAL_WINDOW = 4  # words before a clinical word in which a temporal word mak
 
 def about_the_image(words: list[str], cues: Cues) -> bool:
     """Whether a clause (its lower-case words) states something seen on the image of this study."""
-    words = cue_words(words)
-    studies = [i for i, w in enumerate(words) if w in cues.study_words]
     text = f" {' '.join(words)} "
-    if cues.hypothetical_words.intersection(words) or any(p in text for p in cues.hypothetical_phrases):
+    if "-" in text or "/" in text:
+        text = f" {' '.join(cue_words(text.split()))} "
+    words = text.split()
+    present = set(words)
+    if present.isdisjoint(cues.any_cue) and not any(p in text for p in cues.phrases):
+        return True
+    if not present.isdisjoint(cues.hypothetical_words) or any(p in text for p in cues.hypothetical_phrases):
         return False
+    studies = [i for i, w in enumerate(words) if w in cues.study_words]
     if not studies:
         return not (any(p in text for p in cues.clinical_phrases) or any(
-            w in cues.clinical_words and not cues.temporal_words.intersection(words[max(0, i - TEMPORAL_WINDOW):i])
+            w in cues.clinical_words and cues.temporal_words.isdisjoint(words[max(0, i - TEMPORAL_WINDOW):i])
             for i, w in enumerate(words)))
     prior = [i for i, w in enumerate(words) if w in cues.prior_cues]
     dated = any(abs(i - j) <= PRIOR_WINDOW for i in prior for j in studies)
-    return not (dated and cues.prior_verbs.intersection(words) and not cues.comparison_words.intersection(words))
+    return not (dated and not present.isdisjoint(cues.prior_verbs) and present.isdisjoint(cues.comparison_words))
 
 
 def image_sentences(doc: Doc, cues: Cues) -> list[str]:
     """The sentences of a parsed text about the image that name a finding, a place or a study ("Lungs clear.",
     "AP chest radiograph.", not "No significant findings." or "There was no hypoxaemia.")."""
-    text, kept = doc.text, []
+    strings, text, kept = doc.vocab.strings, doc.text, []
+    words = [strings[key] for key in doc.to_array("LOWER").tolist()]
     for sent in doc.sents:
-        words = [t.lower_ for t in sent]
-        if (sent.ents or cues.study_words.intersection(words)) and about_the_image(words, cues):
+        own = words[sent.start:sent.end]
+        if (sent.ents or not cues.study_words.isdisjoint(own)) and about_the_image(own, cues):
             kept.append(text[sent.start_char:sent.end_char].strip())
     return kept

@@ -272,11 +272,12 @@ def eval_reports(
 ) -> None:
     """The report parser on real text: its statements against the hand-checked set, and negation on the NegEx test
     kit with the project's termset beside negspacy's stock en_clinical."""
+    from connectors.tables import SourceLayoutError
     from pipeline.evaluation import negation, report_statements
 
     try:
         scores = report_statements.evaluate(statements or report_statements.STATEMENTS, real or report_statements.REAL)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, SourceLayoutError) as exc:
         _fail(str(exc))
     fields = [f for f in next(iter(scores.values())).__dict__]
     console.print(_table("report statements (hand-checked)", ("source", *fields),

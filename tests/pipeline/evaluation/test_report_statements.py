@@ -61,3 +61,8 @@ def test_eval_reports_on_the_shipped_set_meets_the_targets():
     judged = sum(int(rows["all"][k]) for k in ("descriptions", "negatives", "globals"))
     assert judged >= 300 and int(overall["unjudged"]) <= 0.02 * judged, overall
     assert "project (lexicon.yaml)" in result.output and "negspacy en_clinical" in result.output
+
+
+def test_eval_reports_without_the_real_folder_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["eval-reports", "--real", str(tmp_path)])
+    assert result.exit_code == 2 and "error" in result.output and "covid-chestxray" in result.output
