@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -40,6 +40,48 @@ class Place:
         return cls(laterality, tuple(z for z in zones.split(",") if z), anatomy, lung_field == "lung_field")
 
 
+def cue_words(words: list[str]) -> list[str]:
+    """Lower-case words with "-" and "/" as spaces, as cues are matched ("45-year-old" -> 45 year old)."""
+    return [part for w in words for part in w.lower().replace("-", " ").replace("/", " ").split()]
+
+
+@dataclass(frozen=True)
+class Cues:
+    """Words that tell whether a clause is about the image (annotators/statements.py)."""
+
+    clinical_words: frozenset[str]
+    clinical_phrases: tuple[str, ...]  # " word word " forms of the multi-word clinical cues (see cue_words)
+    hypothetical_words: frozenset[str]
+    hypothetical_phrases: tuple[str, ...]
+    study_words: frozenset[str]
+    temporal_words: frozenset[str]
+    prior_cues: frozenset[str]
+    prior_verbs: frozenset[str]
+    comparison_words: frozenset[str]
+
+    @cached_property
+    def any_cue(self) -> frozenset[str]:
+        """Every single-word cue that can make a clause not about the image (study words only matter with one)."""
+        return self.clinical_words | self.hypothetical_words | self.prior_cues
+
+    @cached_property
+    def phrases(self) -> tuple[str, ...]:
+        return self.clinical_phrases + self.hypothetical_phrases
+
+    @classmethod
+    def from_data(cls, data: dict) -> Cues:
+        clinical, hypothetical = ([" ".join(cue_words(cue.split())) for cue in data[key]]
+                                  for key in ("clinical_cues", "hypothetical_cues"))
+        return cls(
+            clinical_words=frozenset(c for c in clinical if " " not in c),
+            clinical_phrases=tuple(f" {c} " for c in clinical if " " in c),
+            hypothetical_words=frozenset(c for c in hypothetical if " " not in c),
+            hypothetical_phrases=tuple(f" {c} " for c in hypothetical if " " in c),
+            **{key: frozenset(w.lower() for w in data[key])
+               for key in ("study_words", "temporal_words", "prior_cues", "prior_verbs", "comparison_words")},
+        )
+
+
 @dataclass(frozen=True)
 class Lexicon:
     patterns: tuple[dict, ...]
@@ -54,6 +96,7 @@ class Lexicon:
     restating_phrases: tuple[str, ...]
     model_entity_labels: dict[str, str]  # a model's entity label -> finding label
     lung_field_anatomy: frozenset[str]  # anatomy names of thoracic locations
+    cues: Cues
 
 
 def plural(phrase: str) -> str:
@@ -84,8 +127,10 @@ def _place(entry: dict) -> Place:
     return Place(entry.get("laterality", ""), zones, entry.get("anatomy", ""), bool(entry.get("lung_field", False)))
 
 
-def _termset(additions: dict, base: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {key: sorted(set(base.get(key, [])) | set(additions.get(key, []))) for key in _TERMSET_KEYS}
+def _termset(changes: dict, base: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A base termset with the changes' additions per key, and without its `not_negations`."""
+    removed = set(changes.get("not_negations", []))
+    return {key: sorted((set(base.get(key, [])) - removed) | set(changes.get(key, []))) for key in _TERMSET_KEYS}
 
 
 def _check_unambiguous(patterns: list[dict]) -> None:
@@ -126,5 +171,6 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         lung_field_anatomy=frozenset(
             e["anatomy"] for e in data["locations"] if e.get("lung_field") and e.get("anatomy")
         ),
+        cues=Cues.from_data(data),
         **words,
     )

@@ -3,7 +3,9 @@
 Findings stated together ("effusion or pneumothorax") form a group; location phrases ("right upper and lower
 lung zones") attach to the group they premodify ("right lower lobe consolidation"), else to the group before them
 when a preposition leads to them ("opacity in the right lower zone"), else to the nearest group in the statement.
-Each group's clause of the sentence is the text of its mentions.
+Each group's clause of the sentence is the text of its mentions; findings of opposite polarity never share a group
+or a clause ("a nodular pattern and no interstitial oedema": the negative is "no interstitial oedema"). A clause
+that is not about the image (the patient's story, an earlier study: annotators/statements.py) gives no mentions.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span
 
 from annotators.lexicon import FINDING, LOCATION, ZONES, Lexicon, Place
+from annotators.statements import about_the_image
 
 MAX_PREMODIFIER_GAP = 4  # words between a location and the finding it modifies ("left ... patchy consolidation")
 MAX_PREPOSITION_GAP = 6  # words between a finding and a location led by a preposition
@@ -33,7 +36,7 @@ class Mention:
     negated: bool
     uncertain: bool
     text: str  # the clause that states it
-    sentence: str
+    sentence: str  # its sentence, or the clause when the rest of the sentence is not about the image
 
 
 @dataclass
@@ -44,6 +47,10 @@ class _Group:
     @property
     def places(self) -> list[Span]:
         return [p for run in self.runs for p in run]
+
+    @property
+    def negated(self) -> bool:
+        return bool(self.findings[0]._.negex)
 
     @property
     def start(self) -> int:
@@ -83,8 +90,12 @@ def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str]
             target.runs.append(run)
     _share_locations(words, groups, lexicon)
     sentence = text[sent.start_char:sent.end_char].strip()
+    whole = about_the_image(words[sent.start:sent.end], lexicon.cues)
     mentions = []
-    for group, clause in zip(groups, _clauses(sent, text, words, groups, lexicon)):
+    for group, (a, b) in zip(groups, _clauses(sent, words, groups, lexicon)):
+        if not about_the_image(words[a:b], lexicon.cues):
+            continue
+        clause = _trimmed(sent.doc, text, words, a, b, lexicon)
         runs = sorted(group.runs, key=lambda r: r[0].start)
         place = _combined([[Place.from_key(p.ent_id_) for p in run] for run in runs])
         seen = set()
@@ -93,7 +104,8 @@ def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str]
                 continue
             seen.add(finding.ent_id_)
             mentions.append(Mention(finding.ent_id_, place.laterality, ",".join(place.zones), place.anatomy,
-                                    bool(finding._.negex), bool(finding._.uncertain), clause, sentence))
+                                    bool(finding._.negex), bool(finding._.uncertain), clause,
+                                    sentence if whole else clause))
     return mentions
 
 
@@ -111,9 +123,13 @@ def _heads(findings: list[Span]) -> list[Span]:
 
 
 def _groups(words: list[str], findings: list[Span], places: list[Span], lexicon: Lexicon) -> list[_Group]:
-    """Findings joined only by "and" / "or" / commas / adjectives, or restated as a diagnosis, share a group."""
+    """Findings of one polarity joined only by "and" / "or" / commas / adjectives, or restated as a diagnosis, share
+    a group."""
     groups = [_Group([findings[0]])]
     for finding in findings[1:]:
+        if bool(finding._.negex) != groups[-1].negated:
+            groups.append(_Group([finding]))
+            continue
         gap = words[groups[-1].end:finding.start]
         listed = len(gap) <= MAX_GROUP_GAP and not any(w in lexicon.phrase_stops for w in gap) and not any(
             groups[-1].end <= p.start < finding.start for p in places
@@ -183,22 +199,23 @@ def _share_locations(words: list[str], groups: list[_Group], lexicon: Lexicon) -
             group.runs = list(previous.runs)
 
 
-def _clauses(sent: Span, text: str, words: list[str], groups: list[_Group], lexicon: Lexicon) -> list[str]:
-    """Each group's clause: a new clause starts at the first clause start after a group; groups with none between
-    them share one. Hard breaks ("but", ";") around a group bound its clause."""
-    doc = sent.doc
+def _clauses(sent: Span, words: list[str], groups: list[_Group], lexicon: Lexicon) -> list[tuple[int, int]]:
+    """Each group's clause (token bounds): a new clause starts at the first clause start after a group, or, between
+    groups of opposite polarity, at the negation word before the second ("without", "no") or at its start; groups
+    with neither between them share one. Hard breaks ("but", ";") around a group bound its clause."""
     segments = [[sent.start, sent.end]]
     for left, right in zip(groups, groups[1:]):
         starts = [i for i in range(left.end, right.start) if words[i] in lexicon.clause_starts]
+        if not starts and left.negated != right.negated:
+            cues = [i for i in range(left.end, right.start) if words[i] in lexicon.location_barriers]
+            starts = [cues[0] if cues and right.negated else right.start]
         segments.append([starts[0], sent.end] if starts else segments[-1])
         segments[-2][1] = segments[-1][0] if starts else segments[-2][1]
     clauses = []
     for group, (a, b) in zip(groups, segments):
         breaks_before = [i for i in range(a, group.start) if words[i] in lexicon.hard_breaks]
         breaks_after = [i for i in range(group.end, b) if words[i] in lexicon.hard_breaks]
-        a = breaks_before[-1] + 1 if breaks_before else a
-        b = breaks_after[0] if breaks_after else b
-        clauses.append(_trimmed(doc, text, words, a, b, lexicon))
+        clauses.append((breaks_before[-1] + 1 if breaks_before else a, breaks_after[0] if breaks_after else b))
     return clauses
 
 

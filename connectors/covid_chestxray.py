@@ -108,9 +108,10 @@ def _is_id(value) -> bool:
 
 
 def _report(row: dict) -> str:
-    """The clinical notes, then the collection's finding label (so a row without notes still says something)."""
+    """The clinical notes, then the collection's finding label as a "Label:" part (so a row without notes still
+    says something; it is the collection's diagnosis, not a statement about the image)."""
     notes = row["clinical_notes"]
-    finding = f"Finding: {row['finding']}." if row["finding"] else ""
+    finding = f"Label: {row['finding']}." if row["finding"] else ""
     return "\n\n".join(part for part in (notes, finding) if part)
 
 

@@ -268,6 +268,32 @@ def eval_rois(
     console.print(_table("by label", ("label", "recalled", "total"), ((k, *v) for k, v in result.by_label.items())))
 
 
+@app.command("eval-reports")
+def eval_reports(
+    statements: Optional[Path] = typer.Option(None, help="hand-checked set (tests/data/report_statements.jsonl)"),
+    real: Optional[Path] = typer.Option(None, help="the real collections folder (default ../shared/data/real)"),
+    negex: Optional[Path] = typer.Option(None, help="NegEx test kit (default tests/data/negex/...)"),
+) -> None:
+    """The report parser on real text: its statements against the hand-checked set, and negation on the NegEx test
+    kit with the project's termset beside negspacy's stock en_clinical."""
+    from connectors.tables import SourceLayoutError
+    from pipeline.evaluation import negation, report_statements
+
+    try:
+        scores = report_statements.evaluate(statements or report_statements.STATEMENTS, real or report_statements.REAL)
+    except (FileNotFoundError, SourceLayoutError) as exc:
+        _fail(str(exc))
+    fields = [f for f in next(iter(scores.values())).__dict__]
+    console.print(_table("report statements (hand-checked)", ("source", *fields),
+                         ((source, *(f"{v:.3f}" if isinstance(v, float) else v for v in s.__dict__.values()))
+                          for source, s in scores.items())))
+    negated = negation.compare_termsets(negation.load_kit(negex or negation.NEGEX_KIT))
+    console.print(_table("negation (NegEx test kit, Negated = positive class)",
+                         ("termset", "cases", "negated", "precision", "recall", "f1", "accuracy"),
+                         ((name, s.cases, s.negated, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}",
+                           f"{s.accuracy:.3f}") for name, s in negated.items())))
+
+
 # Training (training/cli.py): the commands parse arguments and call training.train / training.evaluate.
 from training.cli import eval_run, train_run  # noqa: E402
 

@@ -54,7 +54,12 @@ FEATURES = Features(
             "pixel_spacing": Sequence(Value("float32")),  # mm per stored pixel (row, col); [] when unknown
             "frame": Value("int32"),  # frame or slice index inside a multi-frame file or volume; -1 when 2-D
         },
-        "report": {"findings": Value("string"), "impression": Value("string"), "other": Value("string")},
+        "report": {
+            "findings": Value("string"),
+            "impression": Value("string"),
+            "other": Value("string"),
+            "truncated": Value("bool"),  # the report was longer than annotators.report_text's cap and was cut
+        },
         "global_text": Value("string"),
         "regions": [REGION],
         "descriptions": [DESCRIPTION],

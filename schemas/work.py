@@ -74,6 +74,7 @@ WORK = pa.schema(
         pa.field("source_boxes", pa.list_(PIXEL_BOX)),  # the source's boxes in original pixels, for the box filter
         pa.field("regions", pa.list_(WORK_REGION)),
         pa.field("report_parts", pa.list_(REPORT_PART)),  # (kind, text) in order; de-identified by its stage
+        pa.field("report_truncated", pa.bool_()),  # the report was cut at annotators.report_text's cap
         pa.field("findings", pa.string()),
         pa.field("impression", pa.string()),
         pa.field("other", pa.string()),

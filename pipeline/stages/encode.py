@@ -33,7 +33,8 @@ class Encode(Stage):
         for row in batch.drop_columns(["report"]).to_pylist():
             pixels = np.frombuffer(row["pixels"], dtype=np.uint8).reshape(row["height"], row["width"])
             parsed = ParsedReport(row["findings"], row["impression"], row["other"], row["global_text"],
-                                  tuple(Description(**d) for d in row["descriptions"]), tuple(row["negatives"]))
+                                  tuple(Description(**d) for d in row["descriptions"]), tuple(row["negatives"]),
+                                  row["report_truncated"])
             split = assign_split(row["patient_key"], row["split"], self.validation, self.test)
             record = assemble(row, encode_png(pixels), perceptual_hash(pixels), [Region(**r) for r in row["regions"]],
                               parsed, [Link(**link) for link in row["links"]], split, self.provenance)

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from annotators.reports import Description, ReportParser
-from annotators.sections import split_sections
+from annotators.report_text import MAX_REPORT_CHARS
+from annotators.reports import Description, ParsedReport, ReportParser
+from annotators.sections import STYLES, split_sections
 from pipeline.evaluation.reports import evaluate_sentences, load_sentences
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "report_sentences.jsonl"
@@ -184,3 +187,97 @@ def test_hand_checked_sentences_are_quoted_from_the_real_data():
         haystack = covid if row["source"] == "covid-chestxray" else medpix
         quoted = row["sentence"] if row["source"] == "covid-chestxray" else json.dumps(row["sentence"])[1:-1]
         assert quoted in haystack, row["sentence"]
+
+
+MEDPIX_LIKE = """CT shows a large mass in the left kidney.
+
+History: 60-year-old woman presents with flank pain and fever.
+
+Findings: Large left renal mass. No hydronephrosis.
+
+Diagnosis: Renal cell carcinoma"""
+
+
+def test_case_report_parts_decide_what_is_parsed(parser):
+    sections = split_sections(MEDPIX_LIKE, "caption")
+    assert sections.findings == "CT shows a large mass in the left kidney. Large left renal mass. No hydronephrosis."
+    assert sections.impression == "Renal cell carcinoma."
+    assert sections.other == "HISTORY: 60-year-old woman presents with flank pain and fever."
+    report = parser.parse(MEDPIX_LIKE, "caption")
+    assert {(d.label, d.laterality, d.anatomy) for d in report.descriptions} == {("mass", "left", "kidney")}
+    assert report.negatives == ("No hydronephrosis",) and report.global_text == "Renal cell carcinoma."
+
+
+def test_headers_after_a_sentence_end_open_their_part():
+    notes = split_sections("Presentation: Fever and cough for 4 days. Imaging notes: Bilateral patchy consolidation.. "
+                           "No pleural effusion. Discussion: Started on antibiotics.", "notes")
+    assert notes.findings == "Bilateral patchy consolidation. No pleural effusion."
+    assert notes.other == "PRESENTATION: Fever and cough for 4 days. DISCUSSION: Started on antibiotics."
+    assert split_sections("Chest X-ray: Right lower lobe opacity.", "notes").findings.startswith("Chest X-ray:")
+
+
+@pytest.mark.parametrize("text", [
+    "A previously healthy patient presented with fever and multiple skin lesions.",
+    "Pneumonia was suspected and the patient was started on acyclovir.",
+    "A CT performed two days earlier showed a right upper lobe nodule.",
+    "Her sister had been diagnosed with lung cancer.",
+    "If left untreated, chest X-ray may progress to alveolar consolidation.",
+    "COVID-19 pneumonia.",
+])
+def test_statements_not_about_the_image_are_no_descriptions(parser, text):
+    report = parser.parse(f"{text} Chest radiograph shows a small left pleural effusion.", "notes")
+    assert [(d.label, d.laterality) for d in report.descriptions] == [("effusion", "left")]
+    assert report.global_text == "Chest radiograph shows a small left pleural effusion."
+
+
+def test_a_comparison_with_a_prior_study_is_still_about_this_one(parser):
+    (d,) = parser.parse("Compared with the previous radiograph, the right basal opacity has increased.",
+                        "notes").descriptions
+    assert (d.label, d.laterality, d.zone) == ("opacity", "right", "lower")
+
+
+@pytest.mark.parametrize("text, description, negative", [
+    ("Chest radiograph shows a persistent nodular pattern and no interstitial oedema.",
+     "Chest radiograph shows a persistent nodular pattern", "no interstitial oedema"),
+    ("Right lower lobe consolidation without pleural effusion.", "Right lower lobe consolidation",
+     "without pleural effusion"),
+    ("No pneumothorax, but a small right pleural effusion.", "a small right pleural effusion", "No pneumothorax"),
+])
+def test_a_negative_is_its_negated_clause_alone(parser, text, description, negative):
+    report = parser.parse(text, "notes")
+    assert [d.text for d in report.descriptions] == [description]
+    assert report.negatives == (negative,)
+
+
+def test_global_text_is_never_history_or_administration(parser):
+    assert parser.parse("Fever and cough for three days. Intubated on admission.", "notes").global_text == ""
+    assert parser.parse("Admitted with fever. Lungs are clear. ETT in situ.", "notes").global_text == "Lungs are clear."
+
+
+def test_a_huge_report_is_cut_at_a_sentence_end_and_flagged(parser):
+    huge = "Right lower lobe opacity. No pneumothorax. " * 45_000  # about 1.9 million characters
+    report = parser.parse_many([huge, "Left pleural effusion."], ["radiology", "notes"])
+    assert report[0].truncated and not report[1].truncated
+    assert len(report[0].findings) <= MAX_REPORT_CHARS and report[0].findings.endswith(("opacity.", "pneumothorax."))
+    assert report[0].descriptions[0].label == "opacity" and report[1].descriptions[0].label == "effusion"
+
+
+_PIECES = st.sampled_from(["FINDINGS:", "IMPRESSION:", "History:", "Findings:", "Diagnosis:", "\n", "\n\n", ". ",
+                           "..", " no ", "without ", "left ", "right upper lobe ", "nodule", "effusion", "(GGO)",
+                           "\x00", "\x1b", "\u202e", "\ud800", "\ufeff", "\u0301", "- ", "1) ", "\u2022"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=40), _PIECES), max_size=40).map("".join), st.sampled_from(STYLES))
+def test_any_text_gives_a_parse(parser, text, style):
+    (report,) = parser.parse_many([text], [style])
+    assert isinstance(report, ParsedReport)
+    for part in (report.findings, report.impression, report.other, report.global_text, *report.negatives,
+                 *(d.text for d in report.descriptions)):
+        assert isinstance(part, str)
+        part.encode("utf-8")
+
+
+def test_an_unknown_style_is_a_clear_error(parser):
+    with pytest.raises(ValueError, match="style"):
+        parser.parse_many(["Left effusion."], ["poetry"])

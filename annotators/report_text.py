@@ -1,0 +1,48 @@
+"""Any report input as a clean text of bounded length: what the parser reads.
+
+Texts longer than MAX_REPORT_CHARS (about twenty times the longest real report seen, so only broken or concatenated
+inputs reach it) are cut at the last sentence end before the cap (else the last space, else the cap) and flagged.
+Control characters become spaces (line breaks are kept as "\\n"), lone surrogates from odd decodings become "?",
+bytes are read as UTF-8 with replacement, and the text is NFC-normalised. Nothing here raises on any input.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MAX_REPORT_CHARS = 50_000
+_LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
+
+
+@dataclass(frozen=True)
+class ReportText:
+    text: str
+    truncated: bool  # the input was longer than MAX_REPORT_CHARS and was cut
+
+
+def report_text(value: object, limit: int = MAX_REPORT_CHARS) -> ReportText:
+    """The cleaned, bounded text of a report input (str, bytes or None; anything else by its str())."""
+    if value is None:
+        text = ""
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        text = bytes(value).decode("utf-8", errors="replace")
+    else:
+        text = value if isinstance(value, str) else str(value)
+    text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8"))
+    text = _CONTROL.sub(" ", _LINE_BREAKS.sub("\n", text))
+    if len(text) <= limit:
+        return ReportText(text, False)
+    return ReportText(text[:_cut(text, limit)].rstrip(), True)
+
+
+def _cut(text: str, limit: int) -> int:
+    """Where to end a text longer than `limit`: after its last sentence end before it, else at its last space."""
+    head = text[: limit + 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= limit]
+    if ends and ends[-1] > limit // 2:
+        return ends[-1]
+    space = head.rfind(" ", 0, limit)
+    return space if space > limit // 2 else limit

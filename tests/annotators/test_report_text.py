@@ -1,0 +1,38 @@
+"""Any report input becomes a clean text of bounded length; nothing raises."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from annotators.report_text import MAX_REPORT_CHARS, report_text
+
+
+def test_long_text_is_cut_at_a_sentence_end_and_flagged():
+    sentence = "Small right pleural effusion. "
+    read = report_text(sentence * (MAX_REPORT_CHARS // len(sentence) + 10))
+    assert read.truncated and len(read.text) <= MAX_REPORT_CHARS and read.text.endswith("effusion.")
+    assert not report_text(sentence * 3).truncated
+
+
+def test_a_text_without_sentence_ends_is_cut_at_a_space_or_the_cap():
+    assert report_text("word " * MAX_REPORT_CHARS).text.endswith("word")
+    unbroken = report_text("x" * (MAX_REPORT_CHARS * 3))
+    assert unbroken.truncated and len(unbroken.text) == MAX_REPORT_CHARS
+
+
+def test_control_characters_bytes_surrogates_and_none():
+    cleaned = report_text("Left\x00 effusion\r\nNo\x1b[31m pneumothorax\x85").text
+    assert cleaned == "Left  effusion\nNo [31m pneumothorax\n"
+    assert report_text("Opacit\u00e9 \xe9".encode("latin-1")).text == "Opacit\ufffd \ufffd"
+    assert report_text("nodule \ud800 here").text == "nodule ? here"
+    assert report_text(None).text == "" and report_text(12).text == "12"
+    assert report_text("Cafe\u0301").text == "Caf\u00e9"  # NFC
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(), st.binary(), st.none()))
+def test_any_input_gives_a_bounded_clean_text(value):
+    read = report_text(value)
+    assert isinstance(read.text, str) and len(read.text) <= MAX_REPORT_CHARS
+    assert not any(ord(c) < 32 and c not in "\n\t" for c in read.text)
+    read.text.encode("utf-8")  # no lone surrogates left
