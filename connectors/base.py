@@ -67,6 +67,12 @@ class StudyRef:
         return cls(**kwargs)
 
 
+def shown(value: str) -> str:
+    """`value` as valid UTF-8 for a string column: a lone surrogate (from an undecodable file name, or an escape in
+    an index) is written as its escape, so the same input always shows the same text."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def record_id(source: str, source_id: str, frame: int) -> str:
     """The stable id of one output image: the same (source, source_id, frame) gives the same id everywhere."""
     digest = hashlib.sha256(f"{source}\x1f{source_id}\x1f{frame}".encode()).hexdigest()
@@ -75,7 +81,7 @@ def record_id(source: str, source_id: str, frame: int) -> str:
 
 def keyed_hash(value: str, secret: bytes) -> str:
     """HMAC-SHA256 of `value` under `secret`, 24 hex digits: a patient key that cannot be reversed without it."""
-    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:24]
+    return hmac.new(secret, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:24]
 
 
 class Connector(ABC):

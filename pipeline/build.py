@@ -12,7 +12,7 @@ import pyarrow as pa
 import ray
 
 from connectors import get_connector
-from connectors.base import StudyRef
+from connectors.base import StudyRef, shown
 from connectors.tables import SourceLayoutError
 from pipeline import storage
 from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, from_dict, to_dict
@@ -67,6 +67,7 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
         seen: set[str] = set()
         try:
             for ref in connector.refs():
+                ref = dataclasses.replace(ref, source_id=shown(ref.source_id))  # ids are shown and compared as text
                 wanted = source.detector and (not ref.boxes or not cfg.detector.only_unannotated)
                 ref = dataclasses.replace(ref, detect=ref.detect and wanted)
                 if ref.source_id in seen:

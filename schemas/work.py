@@ -57,7 +57,8 @@ WORK = pa.schema(
         pa.field("patient_key", pa.string()),
         pa.field("license", pa.string()),
         pa.field("split", pa.string()),  # the source's own split, or "" to assign by patient key
-        pa.field("report", pa.string()),  # raw report text; the sections stage replaces it by `report_parts`
+        pa.field("report", pa.string()),  # report text (cleaned, capped); the sections stage makes `report_parts` of it
+        pa.field("report_truncated", pa.bool_()),  # the report was cut at annotators.report_text's cap
         pa.field("report_style", pa.string()),
         pa.field("modality", pa.string()),
         pa.field("view", pa.string()),
@@ -74,7 +75,6 @@ WORK = pa.schema(
         pa.field("source_boxes", pa.list_(PIXEL_BOX)),  # the source's boxes in original pixels, for the box filter
         pa.field("regions", pa.list_(WORK_REGION)),
         pa.field("report_parts", pa.list_(REPORT_PART)),  # (kind, text) in order; de-identified by its stage
-        pa.field("report_truncated", pa.bool_()),  # the report was cut at annotators.report_text's cap
         pa.field("findings", pa.string()),
         pa.field("impression", pa.string()),
         pa.field("other", pa.string()),

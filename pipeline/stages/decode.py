@@ -1,7 +1,8 @@
 """The decode stage: a work item (one input) -> one row per selected frame or slice, pixels normalised and resized.
 
-It reads the report (text, or its file) and the image, decodes it (annotators.imaging) and states the source's
-boxes; an input that cannot be read or decoded becomes one reject row. Filters judge the rows afterwards.
+It reads the report (text, or its file; cleaned and capped by annotators.report_text) and the image, decodes it
+(annotators.imaging) and states the source's boxes; an input that cannot be read or decoded becomes one reject
+row. Filters judge the rows afterwards.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pyarrow as pa
 
 from annotators.imaging import DecodeError, FrameSelection, decode, resize_long_side
 from annotators.regions import Region, normalise_box
-from connectors.base import StudyRef, record_id
+from annotators.report_text import report_text
+from connectors.base import StudyRef, record_id, shown
 from pipeline import storage
 from pipeline.stage import Resources, Stage
 from schemas.work import WORK, WORK_ITEM
@@ -37,10 +39,10 @@ def work_item(ref: StudyRef, shard: int) -> dict:
         "ref": json.dumps(ref.to_row(), sort_keys=True),
         "shard": shard,
         "expected": 1,
-        "input": ref.image or ref.report_path or ref.source_id,
+        "input": shown(ref.image or ref.report_path or ref.source_id),
         "reject_stage": ref.reject_stage if ref.reject else "",
         "reject_reason": ref.reject,
-        "reject_detail": ref.detail if ref.reject else "",
+        "reject_detail": shown(ref.detail) if ref.reject else "",
     }
 
 
@@ -73,11 +75,10 @@ def _reject(item: dict, reason: str, detail: str) -> list[dict]:
 def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
     """The `WORK` rows of one input (`item`: its work item row), or its one reject row."""
     try:
-        report = ref.report or (storage.read_bytes(ref.report_path).decode("utf-8", "replace") if ref.report_path
-                                else "")
+        read = report_text(ref.report or (storage.read_bytes(ref.report_path) if ref.report_path else ""))
     except FileNotFoundError:
         return _reject(item, "missing_report", "the report file does not exist")
-    if not report.strip():
+    if not read.text.strip():
         return _reject(item, "empty_report", "the report has no text")
     try:
         data = storage.read_bytes(ref.image)
@@ -96,12 +97,13 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
                 **item,
                 "id": record_id(ref.source, ref.source_id, image.frame),
                 "patient_key": ref.patient_key,
-                "license": ref.license,
-                "split": ref.split,
-                "report": report,
+                "license": shown(ref.license),
+                "split": shown(ref.split),
+                "report": read.text,
+                "report_truncated": read.truncated,
                 "report_style": ref.report_style,
-                "modality": ref.modality or image.modality,
-                "view": ref.view or image.view,
+                "modality": shown(ref.modality or image.modality),
+                "view": shown(ref.view or image.view),
                 "body_part": image.body_part,
                 "pixel_spacing": list(stored.pixel_spacing),
                 "frame": image.frame,
@@ -115,7 +117,7 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
                 "source_boxes": [{"x0": b.x0, "y0": b.y0, "x1": b.x1, "y1": b.y1} for b in ref.boxes],
                 "regions": source_regions(ref, image.frame, image.orig_width, image.orig_height),
                 "expected": len(images),
-                "input": ref.image,
+                "input": item["input"],
             }
         )
     return rows

@@ -1,0 +1,88 @@
+"""No input can stop or change a build: a folder source with the awkward inputs a real one holds (a report of 1.9
+million characters, control characters, lone surrogates in ids and text, broken and foreign files, a missing file,
+an id listed twice) builds to
+the end, accounts for every input, and builds again to the same bytes. (Identifiers and paths out of the root:
+test_planted_identifiers.py.)"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from pipeline.build import build
+from pipeline.config import BuildConfig, from_dict
+from pipeline.verify import verify
+
+HUGE_REPEATS = 1_900_000 // 34
+
+
+def awkward_source(root: Path, sample_root: Path) -> list[dict]:
+    """Index rows of every awkward kind, beside real sample radiographs."""
+    images = sorted((sample_root / "images").glob("*.png"))[:4]
+    for i, image in enumerate(images):
+        shutil.copy(image, root / f"film{i}.png")
+    (root / "notes.txt").write_text("this is a text file, not an image\n")
+    (root / "empty.png").write_bytes(b"")
+    (root / "truncated.png").write_bytes((root / "film0.png").read_bytes()[:300])
+    (root / "random.dcm").write_bytes(bytes(range(256)) * 8)
+    huge = "Right lower lobe opacity is seen. " * HUGE_REPEATS
+    return [
+        {"id": "plain", "image": "film0.png", "text": "Right lower lobe consolidation. No effusion."},
+        {"id": "odd\udcffid", "image": "film1.png", "patient_id": "p\udcff",
+         "text": "Opacit\xe9 basale droite. L\u00e9sion \udcff nodulaire."},
+        {"id": "huge", "image": "film2.png", "text": huge},
+        {"id": "control", "image": "film3.png", "text": "Left \x00apical\x1b nodule\u202e \ufffd\u200b seen."},
+        {"id": "not-an-image", "image": "notes.txt", "text": "Left pleural effusion."},
+        {"id": "empty-file", "image": "empty.png", "text": "Left pleural effusion."},
+        {"id": "truncated", "image": "truncated.png", "text": "Left pleural effusion."},
+        {"id": "random-bytes", "image": "random.dcm", "text": "Left pleural effusion."},
+        {"id": "missing", "image": "nowhere.png", "text": "Left pleural effusion."},
+        {"id": "plain", "image": "film0.png", "text": "the same id twice"},
+    ]
+
+
+@pytest.fixture(scope="module")
+def awkward_config(sample_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp("awkward-src")
+    rows = awkward_source(root, sample_root)
+    (root / "index.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))  # ASCII, escapes kept
+    source = {"name": "awkward", "connector": "folder",
+              "options": {"root": str(root), "index": "index.jsonl", "report_style": "notes"}}
+    return from_dict(BuildConfig, {"sources": [source], "rows_per_shard": 4}), len(rows)
+
+
+def output_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_every_awkward_input_ends_as_a_row_or_a_reject_and_rebuilds_to_the_same_bytes(
+        ray_cluster, awkward_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "awkward-test")
+    cfg, n_inputs = awkward_config
+    outputs = []
+    for name in ("first", "second"):
+        result = build(dataclasses.replace(cfg, output=str(tmp_path / name)))
+        outputs.append(output_bytes(tmp_path / name))
+    manifest = result.manifest
+    assert manifest["totals"]["inputs"] == n_inputs
+    assert manifest["totals"]["rows"] + manifest["totals"]["rejects"] == n_inputs
+    assert verify(str(tmp_path / "second")).ok
+    assert outputs[0] == outputs[1]  # shards, rejects and manifest, byte for byte
+
+    rejects = {r["source_id"]: r for r in pa.ipc.open_stream(outputs[1]["rejects.arrow"]).read_all().to_pylist()}
+    [duplicate] = [key for key in rejects if key.startswith("plain#dup")]
+    assert rejects[duplicate]["reason"] == "duplicate_source_id"
+    assert set(rejects) == {"not-an-image", "empty-file", "truncated", "random-bytes", "missing", duplicate}
+    assert not [r for r in rejects.values() if r["reason"].startswith("internal_error")]
+    assert all("0x" not in r["detail"] and "object at" not in r["detail"] for r in rejects.values())
+    shards = pa.concat_tables([pa.ipc.open_stream(data).read_all() for name, data in outputs[1].items()
+                               if name.startswith("shards/")])
+    report = {row["source_id"]: row["report"] for row in shards.select(["source_id", "report"]).to_pylist()}
+    assert set(report) == {"plain", "odd\\udcffid", "huge", "control"}  # an undecodable id shown as its escape
+    assert report["huge"]["truncated"] and not report["plain"]["truncated"]
+    assert 1000 < len(report["huge"]["findings"]) <= 60_000 and report["huge"]["findings"].endswith("seen.")
+    assert "\x00" not in report["control"]["findings"] and "\x1b" not in report["control"]["findings"]
