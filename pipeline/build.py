@@ -16,7 +16,7 @@ from connectors.tables import SourceLayoutError
 from pipeline import storage
 from pipeline.config import BuildConfig, ConfigError, from_dict, to_dict
 from pipeline.dedup import plan_drops
-from pipeline.detect import add_detect_stage
+from pipeline.detect import add_detect_stages
 from pipeline.records import Provenance
 from pipeline.runtime import bound_queues, cluster_cpus, ensure_ray
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_parts, write_rejects
@@ -73,8 +73,7 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
         seen: set[str] = set()
         try:
             for ref in connector.refs():
-                wanted = source.detector and (not ref.boxes or not cfg.detector.only_unannotated)
-                ref = dataclasses.replace(ref, detect=ref.detect and wanted)
+                ref = dataclasses.replace(ref, detect=ref.detect and source.detector)  # per detector: pipeline.detect
                 if ref.source_id in seen:
                     ref = dataclasses.replace(ref, reject="duplicate_source_id",
                                               detail="the source lists this id twice")
@@ -183,7 +182,7 @@ def _run_stages(cfg: BuildConfig, layout: BuildLayout, items: list[dict], progre
     ds = ray.data.from_items(items, override_num_blocks=blocks)
     ds = ds.map_batches(decode_batch, batch_format="pyarrow", batch_size=min(8, per_block),
                         fn_kwargs={"settings": decode}, memory=DECODE_TASK_MEMORY)
-    ds = add_detect_stage(ds, cfg.detector)
+    ds = add_detect_stages(ds, cfg.detectors)
     ds = ds.map_batches(annotate_batch, batch_format="pyarrow", batch_size=min(64, per_block),
                         fn_kwargs={"settings": annotate})
     ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout})

@@ -25,12 +25,13 @@ def build_shards_in_process(cfg: BuildConfig, batch_size: int = 64) -> BuildStat
     with stats.phase("collect_inputs"):
         inputs = collect_inputs(cfg)
     decode, annotate = stage_settings(cfg)
-    detect = DetectStage(cfg.detector) if cfg.detector.weights else None
+    detectors = [DetectStage(config) for config in cfg.detectors]
     items = [work_item(ref, shard) for ref, shard in zip(inputs.refs, inputs.shards)]
     with stats.phase("stages"):
         for start in range(0, len(items), batch_size):
             decoded = decode_batch(pa.Table.from_pylist(items[start:start + batch_size]), decode)
-            decoded = detect(decoded) if detect else decoded
+            for detect in detectors:
+                decoded = detect(decoded)
             stats.add(write_parts(annotate_batch(decoded, annotate), layout))
     with stats.phase("dedup"):
         drops = plan_drops(layout, inputs.n_shards, cfg.dedup, run=in_process).drops

@@ -185,7 +185,8 @@ def annotate_batch(batch: pa.Table, settings: AnnotateSettings) -> pa.Table:
             continue
         regions = [Region(**r) for r in row["regions"]]
         with clock("align"):
-            links = align(report.descriptions, regions, row["view"])
+            aligned = align(report.descriptions, regions, row["view"])
+            regions, links = aligned.regions, aligned.links
         with clock("encode"):
             pixels = np.frombuffer(row["pixels"], dtype=np.uint8).reshape(row["height"], row["width"])
             split = assign_split(row["patient_key"], row["split"], settings.validation, settings.test)
