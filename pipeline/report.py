@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from pipeline import report_html as h
 from pipeline.inspect import read_shards
+from schemas.record import ORIGINS
 
 COLUMNS = ["id", "source", "modality", "split", "license", "regions", "descriptions", "global_text"]
 
@@ -162,8 +163,6 @@ def _labels(rows: pl.DataFrame) -> str:
 def region_shares(rows: pl.DataFrame) -> list[tuple]:
     """Per source: images, the share with any region and with one of each origin, descriptions, the share
     linked to a region and linked to one of each origin (annotation, detector, derived)."""
-    from schemas.record import ORIGINS
-
     out = []
     for source in sorted(set(rows["source"].to_list())):
         picked = rows.filter(pl.col("source") == source)
@@ -186,8 +185,6 @@ def region_shares(rows: pl.DataFrame) -> list[tuple]:
 def _regions_by_source(rows: pl.DataFrame) -> str:
     if not rows.height:
         return ""
-    from schemas.record import ORIGINS
-
     header = ("source", "images", "with regions", *(f"with {o}" for o in ORIGINS), "descriptions", "linked",
               *(f"linked to {o}" for o in ORIGINS))
     shares = [tuple(f"{v:.1%}" if isinstance(v, float) else v for v in row) for row in region_shares(rows)]

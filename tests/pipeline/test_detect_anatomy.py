@@ -26,17 +26,8 @@ pytestmark = pytest.mark.skipif(not COVID.is_dir(), reason="../shared/data/real 
 
 
 @pytest.fixture(scope="module")
-def real_config(monkeypatch_module):
-    cfg = load_config(ROOT / "configs" / "real.yaml")
-    source = dataclasses.replace(cfg.sources[0], options={"root": str(COVID)})
-    return dataclasses.replace(cfg, sources=(source,))
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEDREGION_DEID_KEY", "anatomy-detector-tests")
-        yield patch
+def real_config():
+    return load_config(ROOT / "configs" / "real.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +38,7 @@ def decoded(real_config) -> dict[str, dict]:
     connector = get_connector("covid_chestxray")
     options = connector.Options(root=str(COVID))
     refs = {r.source_id: r for r in connector(options, b"anatomy-detector-tests", source="covid_chestxray").refs()}
-    settings = DecodeSettings(real_config.image.max_side, real_config.image.frames, real_config.quality)
+    settings = DecodeSettings(real_config.image.max_side, real_config.image.frames, real_config.quality)  # as built
     return {name: decode_ref(refs[name], 0, settings)[0] for name in (*HELD_OUT, LATERAL)}
 
 
