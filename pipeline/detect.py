@@ -4,9 +4,8 @@ proposals to rows.
 Rows arrive decoded (`pixels`, `width`, `height`) from the decode stage, so the model's device never waits on a
 decoder. A detector runs on the rows it applies to: `detect` true (the source allows it), not a reject, of its
 sources, modalities and views, and (with `only_unannotated`) without the source's own boxes; other rows pass
-untouched.
-Those get their `regions` replaced by the regions they had (annotations, earlier detectors' proposals) plus this
-detector's proposals above its score threshold that no region of the same label already covers.
+untouched. Those get their `regions` replaced by the regions they had (annotations, earlier detectors'
+proposals) plus this detector's proposals above its score threshold that no region of the same label covers.
 """
 from __future__ import annotations
 
