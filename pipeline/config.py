@@ -18,7 +18,7 @@ class SourceConfig:
     name: str  # the source name written to every row
     connector: str  # the module under connectors/
     options: dict = field(default_factory=dict)  # validated by the connector's Options dataclass
-    detector: bool = True  # propose regions with the detector on this source's images
+    detector: bool = True  # propose regions with the configured detectors on this source's images
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,5 @@ def detector_section(data: dict) -> dict:
         raise ConfigError("give either detector or detectors, not both")
     data = dict(data)
     section = data.pop("detector") or []
-    section = [section] if isinstance(section, dict) else section
-    data["detectors"] = [d for d in section if not isinstance(d, dict) or d.get("weights")]
+    data["detectors"] = ([section] if section.get("weights") else []) if isinstance(section, dict) else section
     return data

@@ -66,6 +66,8 @@ def test_bad_detector_sections_are_named(tmp_path):
     twice = "{name: x, weights: configs/detector/sample_yolov8n.pt}"
     with pytest.raises(ConfigError, match="detectors: names must be unique"):
         load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: [{twice}, {twice}]\n"))
+    with pytest.raises(ConfigError, match="every detector needs weights"):
+        load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: [{twice}, {{name: y}}]\n"))
     with pytest.raises(ConfigError, match="either detector or detectors"):
         load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: {twice}\ndetectors: []\n"))
     with pytest.raises(ConfigError, match=r"detectors\[0\]: unknown key\(s\) \['view'\]"):
