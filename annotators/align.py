@@ -4,9 +4,15 @@ A description and a finding box match by label (same finding, or a related one f
 patient side from the view: on PA/AP films and axial/coronal slices the patient's right is on the image's left;
 a lateral or sagittal view tells no side) and by zone (the box centre's height inside the lung field: the union
 of the anatomy boxes when the source has them, else a typical frontal lung field). Finding boxes are assigned one
-description each, maximising the total score. A description left without a finding box that names a side links
-to the lung box of that side (anatomy boxes, e.g. covid_chestxray's). Below MIN_SCORE a description stays
-unaligned (region -1): kept and flagged, never forced.
+description each, maximising the total score: they keep priority.
+
+A description left without a finding box is grounded in the lung boxes (the source's, or the anatomy detector's),
+in the spirit of Chest ImaGenome: its side picks that lung, "bilateral" (or a zone without a side) both lungs; a
+stated zone ("right lower zone", "left apex", "bases") picks the matching third of that box's height (upper,
+middle, lower). A lung part other than a whole lung is a new region of origin "derived" (label from
+`schemas.labels.lung_part_label`, score the lungs' lowest), added once per image and shared by the descriptions
+that name it. A description about a place outside the lung fields is not grounded. Below MIN_SCORE a
+description stays unaligned (region -1): kept and flagged, never forced.
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from annotators.lexicon import ZONES, load_lexicon
 from annotators.regions import Region
 from annotators.reports import Description
-from schemas.labels import ANATOMY
+from schemas.labels import ANATOMY, BOTH_LUNGS, lung_part_label
 
 MIN_SCORE = 0.5
 ANATOMY_LINK_SCORE = 0.6  # a lung box is coarse: a sided description fits it, but less than a finding box
@@ -51,6 +57,12 @@ class Link:
     description: int
     region: int  # index into the regions; -1 when unaligned
     score: float
+
+
+@dataclass(frozen=True)
+class Alignment:
+    regions: tuple[Region, ...]  # the regions given, then the lung parts derived for the links
+    links: list[Link]  # one per description, in order
 
 
 @dataclass(frozen=True)
@@ -135,18 +147,32 @@ def match_score(description: Description, region: Region, field: _Field) -> floa
     return score * (UNCERTAIN_FACTOR if description.uncertain else 1.0)
 
 
-def _anatomy_link(description: Description, regions: Sequence[Region]) -> tuple[int, float]:
+def _lung_part(description: Description, lungs: dict[str, Region]) -> Region | None:
+    """The lung box, or the part of one (or of both), that a description without a finding box names."""
     elsewhere = description.anatomy and description.anatomy not in load_lexicon().lung_field_anatomy
-    if description.laterality not in ("left", "right") or elsewhere:
-        return -1, 0.0
-    for index, region in enumerate(regions):
-        if region.label == f"{description.laterality}_lung":
-            return index, ANATOMY_LINK_SCORE * (UNCERTAIN_FACTOR if description.uncertain else 1.0)
-    return -1, 0.0
+    zones = [ZONES.index(z) for z in description.zone.split(",") if z in ZONES]
+    side = description.laterality
+    if elsewhere or not (side or zones):
+        return None
+    names = [f"{side}_lung"] if side in ("left", "right") else list(ANATOMY)
+    if not all(name in lungs for name in names):
+        return None
+    parts = [lungs[name] for name in names]
+    first, last = (min(zones), max(zones)) if zones else (0, len(ZONES) - 1)
+    span = ZONES[first : last + 1] if (first, last) != (0, len(ZONES) - 1) else ()
+    if len(parts) == 1 and not span:
+        return parts[0]
+    x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
+    x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
+    third = (y1 - y0) / len(ZONES)
+    label = lung_part_label(names[0] if len(parts) == 1 else BOTH_LUNGS, span)
+    return Region(x0, y0 + first * third, x1, y0 + (last + 1) * third, label, origin="derived",
+                  score=min(p.score for p in parts))
 
 
-def align(descriptions: Sequence[Description], regions: Sequence[Region], view: str) -> list[Link]:
-    """One link per description, in order; region -1 where nothing fits well enough."""
+def align(descriptions: Sequence[Description], regions: Sequence[Region], view: str) -> Alignment:
+    """One link per description, in order (region -1 where nothing fits well enough), and the regions they
+    index: `regions`, then the lung parts derived for them."""
     field = _field(regions, view)
     findings = [i for i, r in enumerate(regions) if r.label not in ANATOMY]
     chosen: dict[int, tuple[int, float]] = {}
@@ -156,8 +182,26 @@ def align(descriptions: Sequence[Description], regions: Sequence[Region], view: 
         for di, fi in zip(*linear_sum_assignment(scores, maximize=True)):
             if scores[di, fi] >= MIN_SCORE:
                 chosen[int(di)] = (findings[fi], float(scores[di, fi]))
+    out = list(regions)
+    lungs: dict[str, Region] = {}
+    for region in regions:
+        if region.label in ANATOMY:
+            lungs.setdefault(region.label, region)
     links = []
     for di, description in enumerate(descriptions):
-        region, score = chosen.get(di) or _anatomy_link(description, regions)
+        if di in chosen:
+            region, score = chosen[di]
+        else:
+            region, score = _ground(description, lungs, out)
         links.append(Link(di, region, round(score, 4)) if score >= MIN_SCORE else Link(di, -1, 0.0))
-    return links
+    return Alignment(tuple(out), links)
+
+
+def _ground(description: Description, lungs: dict[str, Region], regions: list[Region]) -> tuple[int, float]:
+    """The index of the lung part `description` names (appended to `regions` when new) and the link's score."""
+    part = _lung_part(description, lungs)
+    if part is None:
+        return -1, 0.0
+    if part not in regions:
+        regions.append(part)
+    return regions.index(part), ANATOMY_LINK_SCORE * (UNCERTAIN_FACTOR if description.uncertain else 1.0)

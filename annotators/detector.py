@@ -261,3 +261,12 @@ def greedy_nms(boxes: np.ndarray, classes: np.ndarray, iou_threshold: float) -> 
             kept.append(index)
             removed |= suppresses[index]
     return kept
+
+
+def applies(modalities: Sequence[str], views: Sequence[str], modality: str, view: str) -> bool:
+    """Whether a detector meant for `modalities` and `views` (empty: any) runs on an image of this modality and
+    view; a view matches by its first word ("AP SUPINE" is an AP view), case aside."""
+    first = (view.strip().upper().split() or [""])[0]
+    return (not modalities or modality.strip().upper() in {m.upper() for m in modalities}) and (
+        not views or first in {v.upper() for v in views}
+    )

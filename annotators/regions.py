@@ -13,7 +13,7 @@ class Region:
     x1: float
     y1: float
     label: str
-    origin: str = "annotation"  # annotation | detector
+    origin: str = "annotation"  # one of schemas.record.ORIGINS: annotation | detector | derived
     score: float = 1.0
 
     @property
@@ -60,3 +60,11 @@ def merge_detections(
         if all(other.label != region.label or iou(other.box, region.box) < iou_threshold for other in kept):
             kept.append(region)
     return kept
+
+
+def best_per_label(regions: list[Region]) -> list[Region]:
+    """The best-scoring region of each label, best first (for detectors of things an image has one of)."""
+    best: dict[str, Region] = {}
+    for region in sorted(regions, key=lambda r: r.score, reverse=True):
+        best.setdefault(region.label, region)
+    return list(best.values())

@@ -4,7 +4,9 @@
 `license`, `clinical_notes`); images live in `images/`, CT volumes in `volumes/`. Lung boxes come from the
 COCO file `annotations/imageannotation_ai_lung_bounding_boxes.json` (`bbox` = [x, y, w, h] pixels;
 "Right Lung" is the patient's right, on the image's left). Its width/height can disagree with the real file,
-so boxes are scaled to the size read from the image header. Rows whose file is absent, and CT volume rows,
+so boxes are scaled to the size read from the image header. Images the COCO file leaves out get per-lung boxes
+from their lungVAE mask (`annotations/lungVAE-masks/<stem>_mask.png`, annotators.lung_masks) when there is one,
+scaled the same way from the mask's size. Rows whose file is absent, and CT volume rows,
 are rejects with their reason; a row's licence is its own `license` cell.
 """
 from __future__ import annotations
@@ -14,6 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+from PIL import Image
+
+from annotators.lung_masks import lung_boxes
 from connectors.base import Connector, StudyRef
 from connectors.tables import (
     MALFORMED,
@@ -42,6 +48,7 @@ class CovidChestXray(Connector):
     class Options(Connector.Options):
         metadata: str = "metadata.csv"
         boxes: str = "annotations/imageannotation_ai_lung_bounding_boxes.json"  # "" for none
+        masks: str = "annotations/lungVAE-masks"  # lung masks, for images without COCO boxes; "" for none
         volumes: bool = False  # decode CT volumes (volumes/*.nii.gz) when present; else their rows are rejects
 
     def source_refs(self) -> Iterator[StudyRef]:
@@ -72,11 +79,22 @@ class CovidChestXray(Connector):
             return rejected(ref, "ct_volume", f"CT volume {row['filename']}: {why}")
         if not path.is_file():
             return rejected(ref, "missing_image", f"{row['folder']}/{row['filename']} is not in this copy")
+        coco_boxes = coco_boxes or self._mask_boxes(root, path)
         if coco_boxes:
             actual = image_size(str(path))
             scaled = (scaled_box(*box, actual) for box in coco_boxes)
             ref = replace(ref, boxes=tuple(b for b in scaled if b))
         return ref
+
+    def _mask_boxes(self, root: Path, image: Path) -> list[tuple]:
+        """The per-lung boxes of the image's lung mask, in the same form as `_boxes`; [] without a usable mask."""
+        mask_path = root / self.options.masks / f"{image.stem}_mask.png" if self.options.masks else None
+        if mask_path is None or not mask_path.is_file():
+            return []
+        with Image.open(mask_path) as mask:
+            pixels = np.asarray(mask.convert("L"))
+        declared = (float(pixels.shape[1]), float(pixels.shape[0]))
+        return [(*box, declared) for box in lung_boxes(pixels)]
 
     def _boxes(self, root: Path) -> dict[str, list[tuple]]:
         """file name -> [(x0, y0, x1, y1, label, (declared width, height))]; null and empty boxes skipped."""

@@ -21,6 +21,9 @@ class RootGuard:
 
     def __init__(self, roots: Iterable[str]):
         roots = [root for root in roots if root]
+        self.urls = tuple(root.rstrip("/") for root in roots if "://" in root and not root.startswith("file://"))
+        roots = [root[len("file://"):] if root.startswith("file://") else root for root in roots if "://" not in root
+                 or root.startswith("file://")]
         self.real = tuple(os.path.realpath(root) for root in roots)
         self.lexical = tuple(os.path.abspath(root) for root in roots) + self.real  # a root as named, or resolved
         self._real_dirs: dict[str, str] = {}
@@ -29,8 +32,11 @@ class RootGuard:
         """"" when `path` ("" included) lies inside a root, else why not (a detail that names no path)."""
         if not path:
             return ""
-        if "://" in path:
-            return "the index names a URL, not a file under the source root"
+        if path.startswith("file://"):
+            path = path[len("file://"):]
+        elif "://" in path:  # another filesystem (s3://, gs://, ...): inside a root of that filesystem
+            inside = any(_inside(path, root) for root in self.urls)
+            return "" if inside else "the index names a URL, not a file under the source root"
         absolute = os.path.abspath(path)
         if not any(_inside(absolute, root) for root in self.lexical):
             return "the index names a path outside the source root"

@@ -68,8 +68,7 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
         try:
             for ref in connector.refs():
                 ref = dataclasses.replace(ref, source_id=shown(ref.source_id))  # ids are shown and compared as text
-                wanted = source.detector and (not ref.boxes or not cfg.detector.only_unannotated)
-                ref = dataclasses.replace(ref, detect=ref.detect and wanted)
+                ref = dataclasses.replace(ref, detect=ref.detect and source.detector)  # each detector: its stage
                 if ref.source_id in seen:
                     ref = dataclasses.replace(ref, reject="duplicate_source_id",
                                               detail="the source lists this id twice")

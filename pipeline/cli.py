@@ -193,12 +193,36 @@ def export_yolo(
     val_fraction: float = typer.Option(0.15, help="share of patients held out for validation"),
     seed: int = typer.Option(0, help="seed of the patient split"),
     n: Optional[int] = typer.Option(None, help="studies in the sample source (overrides its options.n)"),
+    classes: str = typer.Option("findings", help="the class set: findings (the sample's lesions) or anatomy (lungs)"),
+    modalities: str = typer.Option("", help="keep only images of these modalities, comma-separated (e.g. CR,DX)"),
+    views: str = typer.Option("", help="keep only images of these views, comma-separated (e.g. PA,AP)"),
 ) -> None:
     """Export the box-annotated images of a config's sources as a YOLO dataset (split by patient)."""
     from pipeline.yolo_dataset import export_from_config
+    from schemas.labels import CLASS_SETS
 
-    data_yaml = export_from_config(_load_for_export(config, n), out, val_fraction, seed)
+    if classes not in CLASS_SETS:
+        _fail(f"--classes must be one of {sorted(CLASS_SETS)}, got {classes!r}")
+    data_yaml = export_from_config(_load_for_export(config, n), out, val_fraction, seed, CLASS_SETS[classes],
+                                   _words(modalities), _words(views))
     console.print(f"[green]exported[/green] {data_yaml}")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(word.strip() for word in text.split(",") if word.strip())
+
+
+def _settings(settings: list[str]) -> dict:
+    """KEY=NUMBER settings -> {key: number} (an int when it is one), for ultralytics' training arguments."""
+    out = {}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            _fail(f"--set takes KEY=NUMBER (e.g. fliplr=0), got {setting!r}")
+        out[key.strip()] = int(number) if number.is_integer() and "." not in value else number
+    return out
 
 
 @app.command("train-detector")
@@ -218,6 +242,8 @@ def train_detector(
     val_fraction: float = typer.Option(0.15, help="share of patients held out for validation"),
     seed: int = typer.Option(0, help="seed of the patient split and of training"),
     n: Optional[int] = typer.Option(None, help="studies in the sample source (overrides its options.n)"),
+    settings: list[str] = typer.Option([], "--set", help="an ultralytics training setting, KEY=NUMBER, repeatable: "
+                                       "augmentation (fliplr=0 where sides matter), nbs (nominal batch), ..."),
 ) -> None:
     """Train a YOLO detector on a config's box-annotated sources; write weights and a model card."""
     import shlex
@@ -228,7 +254,8 @@ def train_detector(
 
     data = data or export_from_config(_load_for_export(config, n), dataset, val_fraction, seed)
     command = shlex.join(["medregion", *sys.argv[1:]])
-    result = train(data, out, model, epochs, imgsz, batch, device, name, seed, command, minutes, workers)
+    result = train(data, out, model, epochs, imgsz, batch, device, name, seed, command, minutes, workers,
+                   _settings(settings))
     console.print(f"[green]trained[/green] {result.weights} in {result.seconds:.0f} s: "
                   f"mAP50 {result.map50:.3f} on {result.val_images} held-out images; card {result.card}")
 

@@ -19,7 +19,7 @@ class SourceConfig:
     name: str  # the source name written to every row
     connector: str  # the module under connectors/
     options: dict = field(default_factory=dict)  # validated by the connector's Options dataclass
-    detector: bool = True  # propose regions with the detector on this source's images
+    detector: bool = True  # propose regions with the configured detectors on this source's images
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,18 @@ class LicenceConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """The detector stage; no weights means no detector stage."""
+    """One detector stage: its weights, label map, calibrated score threshold and the images it applies to."""
 
     weights: str | None = None  # a local .pt file (made by `medregion train-detector`); never a hub name
+    name: str = "findings"  # what reports call it (unique within a build)
+    labels: tuple[str, ...] = ()  # the labels its class ids must give, in order (checked at load); () = the weights'
+    sources: tuple[str, ...] = ()  # run only on these sources' images (the kind it was trained on); () = any source
+    modalities: tuple[str, ...] = ()  # run only on these modalities (e.g. CR, DX); () = any
+    views: tuple[str, ...] = ()  # run only on these views, by first word (PA, AP: "AP SUPINE" is AP); () = any
+    one_per_label: bool = False  # the best box of each label the row lacks (anatomy: one right lung, one left lung)
     batch_size: int = 32  # images per forward pass on a GPU (on the CPU at most annotators.detector.CPU_CHUNK)
     actors: int = 1  # actor-pool size (at most one per GPU when GPUs exist)
-    conf: float = 0.25
+    conf: float = 0.25  # score threshold, calibrated on held-out images (see the weights' model card)
     iou: float = 0.5
     imgsz: int = 512
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -83,7 +89,7 @@ class DetectorConfig:
         try:
             return hashlib.sha256(Path(self.weights).read_bytes()).hexdigest()
         except OSError as exc:
-            raise ConfigError(f"detector.weights: cannot read {self.weights}: {exc.strerror}") from None
+            raise ConfigError(f"detector {self.name}: weights: cannot read {self.weights}: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ class BuildConfig:
     licences: LicenceConfig = LicenceConfig()
     quality: QualityConfig = QualityConfig()  # filters: image size and spread, report text, source boxes
     dedup: DedupConfig = DedupConfig()  # near-duplicate images across the corpus
-    detector: DetectorConfig = DetectorConfig()
+    detectors: tuple[DetectorConfig, ...] = ()  # run in this order; YAML `detector:` (one mapping) is one of them
     failures: FailureConfig = FailureConfig()  # how many rows that raised a build tolerates
     ray: RayConfig = RayConfig()
     deid_key_env: str = "MEDREGION_DEID_KEY"  # the environment variable that holds the patient-key secret
@@ -140,16 +146,35 @@ class BuildConfig:
             raise ConfigError("image.max_side must be at least 16")
         if not 0 <= self.split.validation + self.split.test < 1:
             raise ConfigError("split: validation + test must lie in [0, 1)")
+        detectors = [d.name for d in self.detectors]
+        if len(set(detectors)) != len(detectors):
+            raise ConfigError(f"detectors: names must be unique, got {detectors}")
+        if any(not d.weights for d in self.detectors):
+            raise ConfigError("detectors: every detector needs weights")
 
     def content_sha256(self) -> str:
         """Hash of everything that shapes the rows (not where they go nor how many CPUs make them)."""
         data = to_dict(self)
         for key in NOT_SHAPING_ROWS:
             data.pop(key)
-        data["detector"]["weights"] = self.detector.weights_sha256()  # the file's content, not where it lies
+        for detector, entry in zip(self.detectors, data["detectors"]):
+            entry["weights"] = detector.weights_sha256()  # the file's content, not where it lies
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> BuildConfig:
     """Read a YAML build config; `overrides` replace top-level keys (from the command line)."""
-    return from_dict(BuildConfig, read_yaml(path) | (overrides or {}))
+    return from_dict(BuildConfig, detector_section(read_yaml(path) | (overrides or {})))
+
+
+def detector_section(data: dict) -> dict:
+    """`data` with its `detector:` key (one detector's mapping, or a list of them) as the `detectors` list; a
+    mapping without weights (an old config's way to say "no detector") is no detector."""
+    if "detector" not in data:
+        return data
+    if "detectors" in data:
+        raise ConfigError("give either detector or detectors, not both")
+    data = dict(data)
+    section = data.pop("detector") or []
+    data["detectors"] = ([section] if section.get("weights") else []) if isinstance(section, dict) else section
+    return data

@@ -42,12 +42,14 @@ def train_detector(
     command: str | None = None,
     minutes: float | None = None,
     workers: int = 0,
+    settings: dict | None = None,
 ) -> TrainedDetector:
     """Train `model` (a model yaml for random init, or a local checkpoint) on `data_yaml`; write weights + card.
 
     `minutes` bounds the training time (ultralytics then fits the epochs into it); `workers` are data-loading
-    processes (0 loads in this one); `command` is what the card says made the weights (default: this
-    process's command line).
+    processes (0 loads in this one); `settings` override ultralytics' other training arguments (augmentation:
+    `fliplr: 0` where sides matter; `nbs`: the nominal batch gradients accumulate to); `command` is what the
+    card says made the weights (default: this process's command line).
     """
     data_yaml, out = Path(data_yaml).resolve(), Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -69,6 +71,7 @@ def train_detector(
         seed=seed,
         time=minutes / 60 if minutes else None,
         verbose=False,
+        **(settings or {}),
     )
     seconds = time.perf_counter() - start
     best = Path(yolo.trainer.best)
@@ -90,7 +93,7 @@ def train_detector(
         seconds=seconds,
     )
     result.card.write_text(
-        model_card(result, data["names"], model, imgsz, batch, device, command or shlex.join(sys.argv))
+        model_card(result, data["names"], model, imgsz, batch, device, command or shlex.join(sys.argv), settings)
     )
     return result
 
@@ -100,7 +103,8 @@ def _count_images(folder: Path) -> int:
 
 
 def model_card(
-    result: TrainedDetector, names: dict, model: str, imgsz: int, batch: int, device: str, command: str
+    result: TrainedDetector, names: dict, model: str, imgsz: int, batch: int, device: str, command: str,
+    settings: dict | None = None,
 ) -> str:
     """The Markdown card beside the weights: what made them, on what, and how well they do on held-out images."""
     labels = ", ".join(f"{index}: {label}" for index, label in sorted(names.items()))
@@ -114,11 +118,12 @@ Made by:
 
 | | |
 |---|---|
-| model | `{model}` (ultralytics, no pretrained weights) |
+| model | `{model}` (ultralytics; no downloaded weights, a local checkpoint is its own start) |
 | label map | {labels} |
 | training images | {result.train_images} |
 | held-out (val) images | {result.val_images} |
 | epochs / image size / batch | {result.epochs} / {imgsz} / {batch} |
+| settings beside ultralytics' defaults | {", ".join(f"{k}={v}" for k, v in (settings or {}).items()) or "none"} |
 | device | {device} |
 | training time | {result.seconds:.0f} s |
 | mAP50 on held-out | {result.map50:.3f} |

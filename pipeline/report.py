@@ -1,7 +1,8 @@
 """`medregion report`: a build's quality report, one self-contained HTML page.
 
 Counts per source, modality, split and licence; rejects by reason; near-duplicates and templated reports;
-histograms of regions per image, box sizes and text lengths; label frequencies; alignment and ROI metrics
+histograms of regions per image, box sizes and text lengths; label frequencies; per source, the share of images
+with regions and of descriptions linked to one, by the regions' origin; alignment and ROI metrics
 against a truth file when one is given (and the evaluators are installed); a gallery of sampled images with
 their boxes drawn and their region texts beside them.
 """
@@ -21,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from pipeline import report_html as h
 from pipeline.inspect import read_shards
+from schemas.record import ORIGINS
 
 COLUMNS = ["id", "source", "modality", "split", "license", "regions", "descriptions", "global_text"]
 
@@ -45,6 +47,7 @@ def render(folder: str | Path, truth: str | Path | None = None, gallery: int = 1
         _duplicates(manifest.get("dedup")),
         _distributions(rows),
         _labels(rows),
+        _regions_by_source(rows),
         _truth_metrics(folder, truth),
         _gallery(folder, manifest, rows, gallery),
     ]
@@ -155,6 +158,40 @@ def _labels(rows: pl.DataFrame) -> str:
             f"({aligned / max(1, len(descriptions)):.0%}).</p>")
     return h.section("Labels", note, *(h.table((title, "count"), counts) for title, counts in panels),
                      h.plots(_bars(panels, "label frequencies")))
+
+
+def region_shares(rows: pl.DataFrame) -> list[tuple]:
+    """Per source: images, the share with any region and with one of each origin, descriptions, the share
+    linked to a region and linked to one of each origin (annotation, detector, derived)."""
+    out = []
+    for source in sorted(set(rows["source"].to_list())):
+        picked = rows.filter(pl.col("source") == source)
+        images = descriptions = 0
+        with_region: Counter = Counter()
+        linked: Counter = Counter()
+        for regions, texts in zip(picked["regions"].to_list(), picked["descriptions"].to_list()):
+            images += 1
+            origins = {r["origin"] for r in regions or ()}
+            with_region.update([*origins, "any"] if origins else [])
+            for description in texts or ():
+                descriptions += 1
+                if description["region"] >= 0:
+                    linked.update(["any", regions[description["region"]]["origin"]])
+        out.append((source, images, *(with_region[o] / images for o in ("any", *ORIGINS)),
+                    descriptions, *(linked[o] / max(1, descriptions) for o in ("any", *ORIGINS))))
+    return out
+
+
+def _regions_by_source(rows: pl.DataFrame) -> str:
+    if not rows.height:
+        return ""
+    header = ("source", "images", "with regions", *(f"with {o}" for o in ORIGINS), "descriptions", "linked",
+              *(f"linked to {o}" for o in ORIGINS))
+    shares = [tuple(f"{v:.1%}" if isinstance(v, float) else v for v in row) for row in region_shares(rows)]
+    return h.section("Regions and links by source", h.table(header, shares),
+                     "<p class=\"muted\">Origins: annotation (the source's boxes), detector (proposals of the "
+                     "configured detectors), derived (lung parts cut from the lung boxes to ground zone and bilateral "
+                     "descriptions).</p>")
 
 
 def _truth_metrics(folder: Path, truth: str | Path | None) -> str:

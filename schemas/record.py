@@ -14,13 +14,13 @@ from datasets import Features, Image, Sequence, Value
 SCHEMA_VERSION = "1.0"
 
 SPLITS = ("train", "validation", "test")
-ORIGINS = ("annotation", "detector")
+ORIGINS = ("annotation", "detector", "derived")  # derived: a part of a lung box that alignment cut out
 LATERALITIES = ("left", "right", "bilateral", "")
 
 REGION = {
     "box": Sequence(Value("float32"), length=4),  # [x0, y0, x1, y1], normalised to [0, 1]
     "label": Value("string"),
-    "origin": Value("string"),  # one of ORIGINS
+    "origin": Value("string"),  # one of ORIGINS: the source's box, a detector's proposal, or derived from those
     "score": Value("float32"),  # 1.0 for annotations, detector confidence otherwise
     "text": Value("string"),  # the region-level descriptions aligned to this box, joined; "" when none
     "align_score": Value("float32"),  # best alignment score of those descriptions; 0.0 when none

@@ -3,6 +3,7 @@
     python -m pipeline.evaluation.alignment build FOLDER TRUTH     # a built corpus against the sample's truth.jsonl
     python -m pipeline.evaluation.alignment sample ROOT            # a rendered sample, its reports aligned to its boxes
     python -m pipeline.evaluation.alignment covid ROOT             # covid-chestxray notes against its lung boxes
+    python -m pipeline.evaluation.alignment grounding FOLDER       # a built corpus: side / zone descriptions grounded
 
 Against a truth file (the sample corpus's truth.jsonl: source_id -> {"regions": [{"label", "box", "sentence",
 ...}], "negated": [sentences]}): a link is correct when its description's text matches a truth sentence
@@ -10,9 +11,11 @@ Against a truth file (the sample corpus's truth.jsonl: source_id -> {"regions": 
 sentence's truth box. Precision is over links (descriptions with a region), recall over truth regions. Negated
 truth sentences must never appear among the descriptions.
 
-Without truth, for sources with lung boxes (covid_chestxray): of the descriptions naming one side, how many link
-to a lung box, and how many of those to the lung of the side they name: by the box's label, and by where the box
-lies for the view (the patient's right on the image's left on PA/AP films and axial/coronal slices).
+Without truth, for records with lung boxes (covid_chestxray's, or the anatomy detector's): of the descriptions
+that state a side or a zone, how many link to a region (a finding box or a lung part); of the links of those
+naming the left or the right side, how many go to a region of that side, by the label of a lung part and by
+where the box lies for the view (the patient's right on the image's left on PA/AP films and axial/coronal
+slices); of those naming both sides, how many go to a region spanning both lungs.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from annotators.regions import Region, iou, normalise_box
+from schemas.labels import ANATOMY, BOTH_LUNGS, lung_of
 
 IOU_THRESHOLD = 0.5
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -50,23 +54,27 @@ class AlignmentMetrics:
 
 
 @dataclass(frozen=True)
-class LateralityCheck:
-    sided: int  # descriptions naming the left or the right side, in records with lung boxes
-    linked: int  # of those, linked to a lung box
-    same_side: int  # of those, linked to the lung box labelled with the side they name
-    same_side_by_position: int  # of those linked, to a box lying on that side of the image for the view
+class GroundingCheck:
+    stated: int  # descriptions stating a side or a zone, in records with lung boxes
+    linked: int  # of those, linked to a region
+    sided_links: int  # of those linked, naming the left or the right side
+    same_side: int  # of those, to a lung part of that side (by its label) or a finding box on that side
+    same_side_by_position: int  # of those, to a box lying on that side of the image for the view
+    bilateral_links: int  # linked descriptions naming both sides
+    both_sides: int  # of those, to a box spanning both lungs
+    records: int  # records with lung boxes (all records when not counting only those)
 
     @property
     def precision(self) -> float:
-        return _share(self.same_side, self.linked)
+        return _share(self.same_side, self.sided_links)
 
     @property
     def precision_by_position(self) -> float:
-        return _share(self.same_side_by_position, self.linked)
+        return _share(self.same_side_by_position, self.sided_links)
 
     @property
     def coverage(self) -> float:
-        return _share(self.linked, self.sided)
+        return _share(self.linked, self.stated)
 
 
 def normalise(text: str) -> str:
@@ -139,30 +147,41 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def anatomy_laterality(records: Iterable[dict]) -> LateralityCheck:
-    """Among sided descriptions of records with lung boxes: linked to a lung box, to the one labelled with the
-    named side, and to one lying on the named side for the record's view (patient right = image left on PA/AP)."""
+def anatomy_grounding(records: Iterable[dict], lungs_only: bool = True) -> GroundingCheck:
+    """How descriptions that state a side or a zone are grounded in records with lung boxes (see the module);
+    in every record when not `lungs_only`."""
     from annotators.align import box_side
 
-    sided = linked = same = by_position = 0
+    counts = dict.fromkeys(("stated", "linked", "sided_links", "same_side", "same_side_by_position",
+                            "bilateral_links", "both_sides", "records"), 0)
     for record in records:
         regions = [Region(*r["box"], label=r["label"]) for r in record["regions"]]
-        if not {"right_lung", "left_lung"} & {r.label for r in regions}:
+        if lungs_only and not set(ANATOMY) & {r.label for r in regions}:
             continue
+        counts["records"] += 1
+        view = record.get("view", "")
         for description in record["descriptions"]:
             side = description["laterality"]
-            if side not in ("left", "right"):
+            if not (side or description["zone"]):
                 continue
-            sided += 1
-            region = regions[description["region"]] if description["region"] >= 0 else None
-            if region is not None and region.label.endswith("_lung"):
-                linked += 1
-                same += region.label == f"{side}_lung"
-                by_position += box_side(region, regions, record.get("view", "")) == side
-    return LateralityCheck(sided, linked, same, by_position)
+            counts["stated"] += 1
+            if description["region"] < 0:
+                continue
+            counts["linked"] += 1
+            region = regions[description["region"]]
+            position = box_side(region, regions, view)
+            if side in ("left", "right"):
+                counts["sided_links"] += 1
+                lung = lung_of(region.label)
+                counts["same_side"] += lung == f"{side}_lung" if lung else position == side
+                counts["same_side_by_position"] += position == side
+            elif side == "bilateral":
+                counts["bilateral_links"] += 1
+                counts["both_sides"] += lung_of(region.label) == BOTH_LUNGS
+    return GroundingCheck(**counts)
 
 
-def _laterality_figures(check: LateralityCheck) -> dict[str, float]:
+def _grounding_figures(check: GroundingCheck) -> dict[str, float]:
     return asdict(check) | {"precision": check.precision, "precision_by_position": check.precision_by_position,
                             "coverage": check.coverage}
 
@@ -183,9 +202,9 @@ def evaluate(folder: str | Path, truth: str | Path) -> dict[str, float]:
     """The alignment metrics of a build against a truth file, as one flat mapping (for reports and the CLI)."""
     records = read_records(folder)
     metrics = asdict(evaluate_alignment(records, load_truth(truth)))
-    sides = anatomy_laterality(records)
-    if sides.sided:
-        metrics |= {f"lung_box_{key}": value for key, value in _laterality_figures(sides).items()}
+    grounding = anatomy_grounding(records)
+    if grounding.stated:
+        metrics |= {f"lung_box_{key}": value for key, value in _grounding_figures(grounding).items()}
     return metrics
 
 
@@ -195,14 +214,14 @@ def aligned_record(source_id: str, regions: Sequence[Region], parsed, view: str)
     """The columns the metrics read, for one parsed report aligned to `regions`."""
     from annotators.align import align
 
-    links = align(parsed.descriptions, regions, view)
+    aligned = align(parsed.descriptions, regions, view)
     return {
         "source_id": source_id,
         "view": view,
-        "regions": [{"box": list(r.box), "label": r.label, "origin": r.origin} for r in regions],
+        "regions": [{"box": list(r.box), "label": r.label, "origin": r.origin} for r in aligned.regions],
         "descriptions": [{"text": d.text, "label": d.label, "laterality": d.laterality, "zone": d.zone,
                           "region": link.region, "align_score": link.score}
-                         for d, link in zip(parsed.descriptions, links)],
+                         for d, link in zip(parsed.descriptions, aligned.links)],
     }
 
 
@@ -239,13 +258,17 @@ def covid_records(root: str | Path, parser) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("build", "sample", "covid"))
+    parser.add_argument("mode", choices=("build", "sample", "covid", "grounding"))
     parser.add_argument("path", help="the build folder, the rendered sample root, or the covid-chestxray folder")
     parser.add_argument("truth", nargs="?", help="truth.jsonl (mode build)")
     parser.add_argument("--all-studies", action="store_true", help="sample: also the studies without annotations")
     args = parser.parse_args(argv)
     if args.mode == "build":
         result = evaluate(args.path, args.truth)
+    elif args.mode == "grounding":
+        records = read_records(args.path)
+        result = _grounding_figures(anatomy_grounding(records))
+        result |= {f"all_records_{k}": v for k, v in _grounding_figures(anatomy_grounding(records, False)).items()}
     else:
         from annotators.reports import ReportParser
 
@@ -253,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
             records = sample_records(args.path, ReportParser(), annotated_only=not args.all_studies)
             result = asdict(evaluate_alignment(records, load_truth(Path(args.path) / "truth.jsonl")))
         else:
-            result = _laterality_figures(anatomy_laterality(covid_records(args.path, ReportParser())))
+            result = _grounding_figures(anatomy_grounding(covid_records(args.path, ReportParser())))
     for key, value in result.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
 

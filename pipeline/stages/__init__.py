@@ -4,13 +4,14 @@ A stage is one module here (a `pipeline.stage.Stage` or `Filter`) plus its line 
 """
 from __future__ import annotations
 
+from connectors.base import StudyRef
 from pipeline.config import BuildConfig
 from pipeline.records import Provenance
 from pipeline.stage import Stage
 from pipeline.stages.align import Align
-from pipeline.stages.decode import Decode
+from pipeline.stages.decode import Decode, work_items
 from pipeline.stages.deidentify import Deidentify
-from pipeline.stages.detect import detect_stage
+from pipeline.stages.detect import detect_stages
 from pipeline.stages.encode import Encode
 from pipeline.stages.filters import ImageFilter, LicenceFilter, ReportFilter, SourceBoxFilter
 from pipeline.stages.parse import Parse
@@ -28,11 +29,19 @@ def image_stages(cfg: BuildConfig) -> list[Stage]:
     ]
 
 
+def decode_rows(cfg: BuildConfig, refs: list[StudyRef]) -> list[dict]:
+    """The rows of `refs` after the image stages, in this process: what a detector sees in a build of `cfg`."""
+    batch = work_items(refs, [0] * len(refs))
+    for stage in image_stages(cfg):
+        batch = stage(batch)
+    return batch.to_pylist()
+
+
 def build_stages(cfg: BuildConfig, gpus: int = 0) -> list[Stage]:
     """Every stage of a build of `cfg`, on a cluster with `gpus` GPUs."""
     return [
         *image_stages(cfg),
-        *([detect_stage(cfg.detector, gpus)] if cfg.detector.weights else []),
+        *detect_stages(cfg.detectors, gpus),
         Sections(),
         Deidentify(),
         Parse(cfg.reports.scispacy_model),

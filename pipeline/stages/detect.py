@@ -1,8 +1,11 @@
-"""The detector stage: run in an actor pool whose actors load YOLO once and add ROI proposals to rows.
+"""The detector stages: one per configured detector, each run in an actor pool whose actors load YOLO once and add
+ROI proposals to rows.
 
 Rows arrive decoded (`pixels`, `width`, `height`) from the decode stage, so the model's device never waits on a
-decoder. Rows with `detect` false and reject rows pass through untouched; the others get their `regions`
-replaced by the annotated boxes plus the detector's proposals that no annotated box of the same label covers.
+decoder. A detector runs on the rows it applies to: `detect` true (the source allows it), not a reject, of its
+sources, modalities and views, and (with `only_unannotated`) without the source's own boxes; other rows pass
+untouched. Those get their `regions` replaced by the regions they had (annotations, earlier detectors'
+proposals) plus this detector's proposals above its score threshold that no region of the same label covers.
 """
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from annotators.detector import Detector, forward_batch
-from annotators.regions import Region, merge_detections
+from annotators.detector import Detector, applies, forward_batch
+from annotators.regions import Region, best_per_label, merge_detections
 from pipeline.config import DetectorConfig
 from pipeline.stage import Resources, Stage
 
@@ -26,10 +29,11 @@ CHUNKS_PER_BATCH = 4  # forward passes per Ray batch: one chunk is prepared whil
 
 @dataclass(frozen=True)
 class DetectStage(Stage):
-    """The detector stage: one `Detector` per actor, on a GPU when `gpus` (the cluster's) allows."""
+    """One detector: a `Detector` per actor, on a GPU (or a share of one) when `gpus` (the cluster's) allows."""
 
     config: DetectorConfig
-    gpus: int = 0  # GPUs in the cluster: each actor takes one when there are any (and the device allows)
+    gpus: int = 0  # GPUs in the cluster: each actor takes `gpu_share` of one when there are any
+    gpu_share: float = 1.0  # the detectors of a build share each GPU
 
     name = "detect"
 
@@ -40,7 +44,8 @@ class DetectStage(Stage):
     @property
     def resources(self) -> Resources:
         gpus = self.gpus if self.config.device != "cpu" else 0
-        return Resources(gpus=1 if gpus else 0, actors=min(self.config.actors, gpus) if gpus else self.config.actors)
+        actors = min(self.config.actors, gpus) if gpus else self.config.actors
+        return Resources(gpus=self.gpu_share if gpus else 0, actors=actors)
 
     @property
     def batch_size(self) -> int:
@@ -50,21 +55,39 @@ class DetectStage(Stage):
         config = self.config
         detector = Detector(config.weights, device=config.device, imgsz=config.imgsz, conf=config.conf,
                             iou=config.iou, batch_size=config.batch_size)
+        if config.labels and tuple(config.labels) != detector.labels:
+            raise ValueError(f"detector {config.name}: {config.weights} gives labels {list(detector.labels)}, "
+                             f"the config expects {list(config.labels)}")
         if not detector.cuda:
             # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it use
             # every core and share them with the lighter decode and annotate tasks (the OS schedules the two).
             torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
         return detector
 
+    def wanted(self, batch: pa.Table) -> np.ndarray:
+        """The indices of the rows this detector runs on."""
+        config = self.config
+        rows = np.flatnonzero(pc.fill_null(batch["detect"], False).to_numpy(zero_copy_only=False))
+        sources, modalities, views = (batch[k].to_pylist() for k in ("source", "modality", "view"))
+        regions = batch["regions"].to_pylist() if config.only_unannotated else None
+        return np.array([
+            row for row in rows
+            if (not config.sources or sources[row] in config.sources)
+            and applies(config.modalities, config.views, modalities[row] or "", views[row] or "")
+            and not (regions and any(r["origin"] == "annotation" for r in regions[row] or ()))
+        ], dtype=np.int64)
+
     def process(self, batch: pa.Table, detector: Detector) -> pa.Table:
-        wanted = pc.fill_null(batch["detect"], False).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(wanted)
+        rows = self.wanted(batch)
         if len(rows) == 0:
             return batch
         regions = batch["regions"].to_pylist()
         for row, proposals in zip(rows, detector.predict(_images(batch, rows))):
-            annotated = [Region(**region) for region in regions[row] or ()]
-            merged = merge_detections(annotated, proposals, self.config.iou, min_score=self.config.conf)
+            existing = [Region(**region) for region in regions[row] or ()]
+            if self.config.one_per_label:  # an image has one of each: none where the row already has it
+                present = {region.label for region in existing}
+                proposals = [p for p in best_per_label(proposals) if p.label not in present]
+            merged = merge_detections(existing, proposals, self.config.iou, min_score=self.config.conf)
             regions[row] = [region.to_row() for region in merged]
         column = pa.array(regions, type=batch.schema.field("regions").type)
         return batch.set_column(batch.schema.get_field_index("regions"), "regions", column)
@@ -77,8 +100,12 @@ def _images(batch: pa.Table, rows: np.ndarray) -> list[np.ndarray]:
     return [np.frombuffer(pixels[row].as_buffer(), dtype=np.uint8).reshape(heights[row], widths[row]) for row in rows]
 
 
-def detect_stage(config: DetectorConfig, gpus: int) -> DetectStage:
-    """The detector stage of `config`, its weights made absolute so that workers in any folder find them."""
-    if Path(config.weights).is_file():
-        config = replace(config, weights=str(Path(config.weights).resolve()))
-    return DetectStage(config, int(gpus))
+def detect_stages(configs: tuple[DetectorConfig, ...], gpus: int) -> list[DetectStage]:
+    """One stage per detector, in order, their weights made absolute so that workers in any folder find them;
+    on a GPU node they share each GPU."""
+    stages = []
+    for config in configs:
+        if Path(config.weights).is_file():
+            config = replace(config, weights=str(Path(config.weights).resolve()))
+        stages.append(DetectStage(config, int(gpus), gpu_share=1 / len(configs)))
+    return stages

@@ -53,12 +53,28 @@ def test_licence_view_patient_and_text_come_from_each_row(root, refs):
 
 def test_right_lung_boxes_lie_on_the_image_left(refs):
     boxed = [r for r in refs if r.boxes]
-    assert len(boxed) == 31
+    assert len(boxed) == 31 + 39  # the COCO file's images, then those only a lungVAE mask outlines
     for ref in boxed:
         by_label = {b.label: b for b in ref.boxes}
         assert set(by_label) == {"right_lung", "left_lung"}
         right, left = by_label["right_lung"], by_label["left_lung"]
         assert (right.x0 + right.x1) / 2 < (left.x0 + left.x1) / 2, ref.source_id
+
+
+def test_images_the_coco_file_leaves_out_get_their_mask_lungs(root, refs, make_connector):
+    from annotators.lung_masks import lung_boxes
+
+    coco = {i["file_name"] for i in json.loads(
+        (root / "annotations" / "imageannotation_ai_lung_bounding_boxes.json").read_text())["images"]}
+    masked = {p.name.removesuffix("_mask.png"): p for p in (root / "annotations" / "lungVAE-masks").iterdir()}
+    from_masks = [r for r in refs if r.boxes and r.source_id not in coco]
+    assert from_masks and all(r.source_id.rsplit(".", 1)[0] in masked for r in from_masks)
+    for ref in from_masks:
+        mask = np.asarray(Image.open(masked[ref.source_id.rsplit(".", 1)[0]]).convert("L"))
+        assert [(b.x0, b.y0, b.x1, b.y1, b.label) for b in ref.boxes] == [tuple(map(float, box[:4])) + (box[4],)
+                                                                         for box in lung_boxes(mask)]
+    without = {r.source_id: r for r in make_connector("covid_chestxray", root, masks="").refs()}
+    assert all(not without[r.source_id].boxes for r in from_masks)
 
 
 def test_boxes_are_scaled_to_the_real_image_and_null_boxes_skipped(root, tmp_path, make_connector):

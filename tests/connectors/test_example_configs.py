@@ -19,5 +19,5 @@ def test_config_and_connector_options_validate(path):
         connector(options, b"secret", source=source.name)  # the connector accepts them as they are
         if options.root.startswith("../shared/") and (ROOT.parent / "shared").is_dir():
             assert (ROOT / options.root).is_dir(), f"{path.name}: {source.name} root {options.root} is not there"
-    if cfg.detector.weights:
-        assert (ROOT / cfg.detector.weights).is_file(), f"{path.name}: detector weights {cfg.detector.weights}"
+    for detector in cfg.detectors:
+        assert (ROOT / detector.weights).is_file(), f"{path.name}: detector weights {detector.weights}"

@@ -38,3 +38,37 @@ def test_content_hash_ignores_output_and_ray(tmp_path):
     b = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\noutput: y\nray: {num_cpus: 1}\n"))
     c = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\nimage: {max_side: 256}\n"))
     assert a.content_sha256() == b.content_sha256() != c.content_sha256()
+
+
+def test_detector_is_one_mapping_or_a_list(tmp_path):
+    one = load_config("configs/sample.yaml")
+    assert [(d.name, d.weights) for d in one.detectors] == [("findings", "configs/detector/sample_yolov8n.pt")]
+    assert one.detectors[0].modalities == () and one.detectors[0].views == ()  # the old meaning: every image
+    listed = load_config(_write(tmp_path, """sources: [{name: a, connector: sample}]
+detector:
+  - {name: anatomy, weights: configs/detector/chest_anatomy_yolov8n.pt, modalities: [CR, DX], views: [PA, AP]}
+  - {name: findings, weights: configs/detector/sample_yolov8n.pt, conf: 0.5}
+"""))
+    assert [(d.name, d.modalities, d.views, d.conf) for d in listed.detectors] == [
+        ("anatomy", ("CR", "DX"), ("PA", "AP"), 0.25), ("findings", (), (), 0.5)]
+    none = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\ndetector: {weights: null}\n"))
+    assert none.detectors == ()
+    # the weights' content is hashed, per detector
+    moved = load_config(_write(tmp_path, """sources: [{name: a, connector: sample}]
+detector:
+  - {name: anatomy, weights: configs/detector/sample_yolov8n.pt, modalities: [CR, DX], views: [PA, AP]}
+  - {name: findings, weights: configs/detector/sample_yolov8n.pt, conf: 0.5}
+"""))
+    assert moved.content_sha256() != listed.content_sha256()
+
+
+def test_bad_detector_sections_are_named(tmp_path):
+    twice = "{name: x, weights: configs/detector/sample_yolov8n.pt}"
+    with pytest.raises(ConfigError, match="detectors: names must be unique"):
+        load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: [{twice}, {twice}]\n"))
+    with pytest.raises(ConfigError, match="every detector needs weights"):
+        load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: [{twice}, {{name: y}}]\n"))
+    with pytest.raises(ConfigError, match="either detector or detectors"):
+        load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: {twice}\ndetectors: []\n"))
+    with pytest.raises(ConfigError, match=r"detectors\[0\]: unknown key\(s\) \['view'\]"):
+        load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\ndetector: [{weights: w, view: [PA]}]\n"))

@@ -1,6 +1,7 @@
 """The detector stage: merging into decoded rows without Ray, and the real stage inside the session's Ray build."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -65,10 +66,28 @@ def test_stage_merges_proposals_and_leaves_other_rows_alone(stage, lesion_images
     plain, annotated, off, reject = out["regions"].to_pylist()
     assert [Region(**r) for r in plain] == found
     assert all(r["origin"] == "detector" and r["score"] >= stage.config.conf for r in plain)
+    assert annotated == [annotation.to_row()]  # only_unannotated: the source's boxes are left as they are
+    assert off == [] and reject == []
+    everywhere = DetectStage(dataclasses.replace(stage.config, only_unannotated=False))
+    annotated = everywhere(table)["regions"].to_pylist()[1]
     # the annotation stays first and as it was; the detector's box of the same label there is not added
     assert annotated[0] == annotation.to_row()
     assert [Region(**r) for r in annotated[1:]] == found[1:]
-    assert off == [] and reject == []
+
+
+def test_a_detector_runs_only_where_it_applies(stage, lesion_images):
+    image = lesion_images[0]
+    rows = [decoded_row(image, source_id=name, source=source, modality=modality, view=view)
+            for name, source, modality, view in (("dx_pa", "sample", "DX", "PA"), ("ct", "sample", "CT", "axial"),
+                                                 ("ap_supine", "sample", "CR", "AP SUPINE"),
+                                                 ("lateral", "sample", "DX", "LATERAL"), ("other", "real", "DX", "PA"))]
+    scoped = DetectStage(dataclasses.replace(stage.config, sources=("sample",), modalities=("CR", "DX"),
+                                             views=("PA", "AP")))
+    table = pa.Table.from_pylist(rows, schema=WORK)
+    assert list(scoped.wanted(table)) == [0, 2]
+    assert [bool(r) for r in scoped(table)["regions"].to_pylist()] == [True, False, True, False, False]
+    with pytest.raises(ValueError, match="the config expects"):
+        DetectStage(dataclasses.replace(stage.config, labels=("right_lung", "left_lung"))).setup()
 
 
 def test_build_runs_the_detector_on_unannotated_studies(sample_build, sample_root):

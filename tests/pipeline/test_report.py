@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.report import write_report
+from pipeline.report import region_shares, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-SECTIONS = ("Overview", "Counts", "Rejects", "Duplicates", "Distributions", "Labels", "Metrics against truth.jsonl",
-            "Gallery")
+SECTIONS = ("Overview", "Counts", "Rejects", "Duplicates", "Distributions", "Labels", "Regions and links by source",
+            "Metrics against truth.jsonl", "Gallery")
 GALLERY = 6
 
 
@@ -59,3 +59,21 @@ def test_chromium_screenshot_shows_the_page(report, tmp_path):
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.shape == (4000, 1280)
     assert (pixels < 128).mean() > 0.02 and pixels.std() > 20  # text, plots and radiographs, not a blank page
+
+
+def test_region_and_link_shares_by_source_and_origin():
+    import polars as pl
+
+    lung = {"box": [0.1, 0.1, 0.4, 0.9], "label": "right_lung", "origin": "detector"}
+    part = {"box": [0.1, 0.6, 0.4, 0.9], "label": "right_lung_lower", "origin": "derived"}
+    boxed = {"box": [0.2, 0.2, 0.3, 0.3], "label": "mass", "origin": "annotation"}
+    rows = pl.DataFrame([
+        {"source": "a", "regions": [lung, part], "descriptions": [{"region": 1}, {"region": -1}, {"region": 0}]},
+        {"source": "a", "regions": [], "descriptions": [{"region": -1}]},
+        {"source": "b", "regions": [boxed], "descriptions": [{"region": 0}]},
+    ])
+    assert region_shares(rows) == [
+        # source, images, with any / annotation / detector / derived, descriptions, linked any / by origin
+        ("a", 2, 0.5, 0.0, 0.5, 0.5, 4, 0.5, 0.0, 0.25, 0.25),
+        ("b", 1, 1.0, 1.0, 0.0, 0.0, 1, 1.0, 1.0, 0.0, 0.0),
+    ]

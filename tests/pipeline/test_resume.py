@@ -37,7 +37,7 @@ def config(sample_config, tmp_path_factory):
     # A detector batch of one image: rows reach the part writer a few at a time, so the first kill lands
     # between parts (with larger batches, one write could hold every input of this small build).
     cfg = dataclasses.replace(cfg, sources=(source,), rows_per_shard=ROWS_PER_SHARD,
-                              detector=dataclasses.replace(cfg.detector, batch_size=1))
+                              detectors=tuple(dataclasses.replace(d, batch_size=1) for d in cfg.detectors))
     path = folder / "build.yaml"
     path.write_text(yaml.safe_dump({k: v for k, v in to_dict(cfg).items() if k not in ("output", "ray")}))
     return path, cfg

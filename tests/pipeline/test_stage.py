@@ -102,7 +102,7 @@ class FailOn(Stage):
 def small(sample_config, tmp_path_factory):
     """The session's sample as work items, and its stages without the detector (faster, same contract)."""
     cfg = sample_config(tmp_path_factory.mktemp("stage-build"))
-    cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector, weights=None))
+    cfg = dataclasses.replace(cfg, detectors=())
     inputs = collect_inputs(cfg)
     return cfg, work_items(list(inputs.refs), list(inputs.shards)), build_stages(cfg)
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from annotators.regions import Region
-from pipeline.yolo_dataset import export_yolo, split_of
-from schemas.labels import DETECTOR_CLASSES
+from pipeline.yolo_dataset import ExportItem, export_yolo, split_of
+from schemas.labels import ANATOMY, DETECTOR_CLASSES
 
 
 def items(keys: list[str]):
@@ -55,3 +55,17 @@ def test_validation_split_is_never_empty(tmp_path):
     export_yolo(items(keys), tmp_path, val_fraction=0.05, seed=0)
     assert len(list(tmp_path.glob("images/val/*.png"))) == 1
     assert len(list(tmp_path.glob("labels/val/*.txt"))) == 1
+
+
+def test_anatomy_export_writes_lung_boxes_and_the_fold(tmp_path):
+    named = [ExportItem(*item, name=f"image-{i}.png") for i, item in enumerate(items([f"p{i}" for i in range(10)]))]
+    data_yaml = export_yolo(named, tmp_path, val_fraction=0.3, seed=1, classes=ANATOMY)
+    assert yaml.safe_load(data_yaml.read_text())["names"] == {0: "right_lung", 1: "left_lung"}
+    labels = sorted(tmp_path.glob("labels/*/*.txt"))
+    assert labels[0].read_text() == "0 0.250000 0.250000 0.500000 0.500000\n"  # the mass is not an anatomy class
+    fold = (tmp_path / "fold.csv").read_text().splitlines()
+    assert fold[0] == "stem,split,name" and len(fold) == 11
+    for line in fold[1:]:
+        stem, split, name = line.split(",")
+        assert (tmp_path / "images" / split / f"{stem}.png").exists() and name == f"image-{int(stem)}.png"
+        assert split == split_of(f"p{int(stem)}", 0.3, 1)

@@ -7,7 +7,7 @@ import pytest
 
 from annotators.reports import ReportParser
 from pipeline.evaluation.alignment import (
-    anatomy_laterality,
+    anatomy_grounding,
     covid_records,
     evaluate,
     evaluate_alignment,
@@ -84,7 +84,26 @@ def test_a_real_build_meets_the_bar(sample_build, sample_root):
 
 
 @pytest.mark.skipif(not COVID.exists(), reason="../shared/data/real is not beside this checkout")
-def test_covid_notes_naming_a_side_link_to_that_lung(parser):
-    check = anatomy_laterality(covid_records(COVID, parser))
-    assert check.sided >= 10
+def test_covid_notes_naming_a_side_or_zone_are_grounded_in_the_lungs(parser):
+    """The lung boxes of the collection (COCO, else lungVAE masks): sided notes link to that lung, bilateral and
+    zone notes to the lung parts cut from both boxes."""
+    check = anatomy_grounding(covid_records(COVID, parser))
+    assert check.records >= 60 and check.stated >= 40 and check.sided_links >= 10 and check.bilateral_links >= 10
     assert check.precision == 1.0 and check.precision_by_position == 1.0 and check.coverage >= 0.9, check
+    assert check.both_sides == check.bilateral_links, check
+
+
+def test_grounding_counts_sides_by_label_and_by_position():
+    lungs = [{"box": [0.05, 0.1, 0.45, 0.9], "label": "right_lung"},
+             {"box": [0.55, 0.1, 0.95, 0.9], "label": "left_lung"}]
+    parts = [{"box": [0.05, 0.63, 0.45, 0.9], "label": "right_lung_lower"},
+             {"box": [0.6, 0.2, 0.7, 0.3], "label": "mass"}, {"box": [0.05, 0.1, 0.95, 0.9], "label": "both_lungs"}]
+    said = [("right", "lower", 2), ("left", "", 3), ("right", "", 1), ("bilateral", "", 4), ("", "upper", -1),
+            ("", "", -1)]
+    records = [{"view": "PA", "regions": lungs + parts, "descriptions": [
+        {"laterality": side, "zone": zone, "region": region} for side, zone, region in said]},
+        {"view": "PA", "regions": [], "descriptions": [{"laterality": "left", "zone": "", "region": -1}]}]
+    check = anatomy_grounding(records)
+    assert (check.records, check.stated, check.linked, check.sided_links) == (1, 5, 4, 3)
+    assert (check.same_side, check.same_side_by_position, check.bilateral_links, check.both_sides) == (2, 2, 1, 1)
+    assert anatomy_grounding(records, lungs_only=False).stated == 6

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from annotators.regions import Region
-from pipeline.evaluation.rois import record_regions, roi_recall, truth_regions
+from pipeline.evaluation.rois import box_match, record_regions, roi_recall, truth_regions
 
 TRUTH_ROWS = [
     {"source_id": "S1", "frame": -1, "annotated": False, "broken": None,
@@ -51,3 +51,18 @@ def test_iou_threshold_and_label_matching(shift, hit):
     predicted = {("S", -1): [Region(0.1 + shift, 0.1, 0.3 + shift, 0.3, "mass", origin="detector")]}
     assert roi_recall(predicted, truth, 0.6).recalled == hit
     assert roi_recall(predicted, truth, 0.6, match_label=True).recalled == 0
+
+
+def test_box_match_is_one_to_one_per_label_with_mean_iou():
+    truth = {("A", -1): [Region(0.0, 0.0, 0.4, 1.0, "right_lung"), Region(0.6, 0.0, 1.0, 1.0, "left_lung")],
+             ("B", -1): [Region(0.0, 0.0, 0.4, 1.0, "right_lung")]}
+    predicted = {("A", -1): [Region(0.0, 0.0, 0.4, 0.8, "right_lung", score=0.9),  # IoU 0.8
+                             Region(0.0, 0.0, 0.4, 1.0, "right_lung", score=0.5),  # a second box for one lung
+                             Region(0.6, 0.0, 1.0, 1.0, "right_lung", score=0.7)],  # the wrong label
+                 ("B", -1): []}
+    loose, strict = box_match(predicted, truth, 0.5), box_match(predicted, truth, 0.85)
+    assert (loose.true_boxes, loose.proposals, loose.matched) == (3, 3, 1)
+    assert loose.recall == pytest.approx(1 / 3) and loose.precision == pytest.approx(1 / 3)
+    assert loose.mean_iou == pytest.approx((1.0 + 0.0 + 0.0) / 3)  # best same-label IoU per true box
+    assert strict.matched == 1  # the best-scored box does not overlap enough; the second one takes the lung
+
