@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from annotators.lexicon import LEXICON_PATH, load_lexicon
 from annotators.mentions import Mention, doc_mentions
 from annotators.report_nlp import build_nlp, quiet_scispacy
-from annotators.report_text import report_text
+from annotators.report_text import cut_point, report_text
 from annotators.sections import Sections, split_sections
 from annotators.statements import image_sentences
 
 PIPE_BATCH_SIZE = 256
+MAX_DOC_CHARS = 4_000  # the longest text one spaCy doc gets: the matchers, abbreviations and negation scopes cost
+# more than linear in a doc's length; real findings and impressions are shorter, longer ones are parsed in pieces
 
 
 @dataclass(frozen=True)
@@ -71,17 +73,29 @@ class ReportParser:
         return [m for mentions, _ in self._mentions([s.findings, s.impression]) for m in mentions]
 
     def _mentions(self, bodies: list[str]) -> list[tuple[list[Mention], list[str]]]:
-        """The mentions of each text, and its sentences about the image when no mention is positive; empty texts
-        skip the pipeline."""
-        filled = [i for i, body in enumerate(bodies) if body]
-        found: list[tuple[list[Mention], list[str]]] = [([], []) for _ in bodies]
+        """The mentions of each text, and its sentences about the image when no mention is positive. Empty texts
+        skip the pipeline; a text longer than MAX_DOC_CHARS is parsed in pieces cut at sentence ends."""
+        pieces = [(i, piece) for i, body in enumerate(bodies) for piece in _pieces(body)]
+        mentions: list[list[Mention]] = [[] for _ in bodies]
+        plain: list[list[str]] = [[] for _ in bodies]
         with quiet_scispacy():
-            docs = self.nlp.pipe((bodies[i] for i in filled), batch_size=PIPE_BATCH_SIZE)
-            for i, doc in zip(filled, docs):
-                mentions = doc_mentions(doc, self.lexicon)
-                plain = [] if any(not m.negated for m in mentions) else image_sentences(doc, self.lexicon.cues)
-                found[i] = (mentions, plain)
-        return found
+            docs = self.nlp.pipe((piece for _, piece in pieces), batch_size=PIPE_BATCH_SIZE)
+            for (i, _), doc in zip(pieces, docs):
+                found = doc_mentions(doc, self.lexicon)
+                mentions[i] += found
+                if not any(not m.negated for m in mentions[i]):
+                    plain[i] += image_sentences(doc, self.lexicon.cues)
+        return [(m, [] if any(not x.negated for x in m) else p) for m, p in zip(mentions, plain)]
+
+
+def _pieces(body: str) -> list[str]:
+    """A text in pieces of at most MAX_DOC_CHARS, cut at sentence ends (else spaces)."""
+    pieces = []
+    while len(body) > MAX_DOC_CHARS:
+        end = cut_point(body, MAX_DOC_CHARS)
+        pieces.append(body[:end])
+        body = body[end:].lstrip()
+    return pieces + [body] if body else pieces
 
 
 def _description(m: Mention) -> Description:
