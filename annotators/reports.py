@@ -1,12 +1,12 @@
 """Report understanding: sections, the global text, region-level descriptions and hard negatives of a report.
 
-Region-level descriptions are the positive finding mentions of the findings and impression sections that are about
-the image (not the patient's story, not an earlier study; an impression mention that restates a findings mention,
-same finding in a place that does not disagree, is left out); negated mentions become negatives, each the negated
-clause alone. The global text is the impression, else the sentences stating positive findings, else the findings'
-sentences about the image; never history or administration. Any input is read (annotators.report_text: cleaned,
-capped at MAX_REPORT_CHARS with `truncated` set); every text is de-identified (annotators.deid.scrub_text, applied
-to each part of the report before parsing).
+Region-level descriptions are the positive finding mentions of the findings and impression sections, of clauses
+about the image (not the patient's story, not an earlier study; captions and notes are read as narratives). An
+impression mention that restates a findings mention (same finding in a place that does not disagree) is left out.
+Negated mentions become negatives, each its negated clause alone. The global text is the impression, else the
+sentences stating positive findings, else the findings' sentences about the image; never history or
+administration. Any input is read (annotators.report_text: cleaned, capped at MAX_REPORT_CHARS with `truncated`
+set); every text is de-identified (annotators.deid.scrub_text, applied to each part of the report before parsing).
 """
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from annotators.sections import Sections, split_sections
 from annotators.statements import image_sentences
 
 PIPE_BATCH_SIZE = 256
+# Styles whose findings are narrative (captions, case notes: history, treatment and findings in one text); in a
+# headed radiology report's findings, "the patient has a small effusion" is still a finding.
+NARRATIVE_STYLES = ("caption", "notes")
 MAX_DOC_CHARS = 4_000  # the longest text one spaCy doc gets: the matchers, abbreviations and negation scopes cost
 # more than linear in a doc's length; real findings and impressions are shorter, longer ones are parsed in pieces
 
@@ -63,28 +66,31 @@ class ReportParser:
             raise ValueError(f"{len(texts)} texts but {len(styles)} styles")
         read = [report_text(text) for text in texts]
         sections = [split_sections(r.text, style) for r, style in zip(read, styles)]
-        found = self._mentions([body for s in sections for body in (s.findings, s.impression)])
+        narrative = [style in NARRATIVE_STYLES for style in styles for _ in range(2)]
+        found = self._mentions([body for s in sections for body in (s.findings, s.impression)], narrative)
         return [_report(s, found[2 * i], found[2 * i + 1][0], r.truncated)
                 for i, (s, r) in enumerate(zip(sections, read))]
 
     def mentions(self, text: str, style: str = "caption") -> list[Mention]:
         """Every finding mention of the findings and impression sections, negated ones included."""
         s = split_sections(report_text(text).text, style)
-        return [m for mentions, _ in self._mentions([s.findings, s.impression]) for m in mentions]
+        narrative = [style in NARRATIVE_STYLES] * 2
+        return [m for mentions, _ in self._mentions([s.findings, s.impression], narrative) for m in mentions]
 
-    def _mentions(self, bodies: list[str]) -> list[tuple[list[Mention], list[str]]]:
-        """The mentions of each text, and its sentences about the image when no mention is positive. Empty texts
-        skip the pipeline; a text longer than MAX_DOC_CHARS is parsed in pieces cut at sentence ends."""
+    def _mentions(self, bodies: list[str], narrative: list[bool]) -> list[tuple[list[Mention], list[str]]]:
+        """The mentions of each text (`narrative`: a caption or notes), and its sentences about the image when no
+        mention is positive. Empty texts skip the pipeline; a text longer than MAX_DOC_CHARS is parsed in
+        pieces cut at sentence ends."""
         pieces = [(i, piece) for i, body in enumerate(bodies) for piece in _pieces(body)]
         mentions: list[list[Mention]] = [[] for _ in bodies]
         plain: list[list[str]] = [[] for _ in bodies]
         with quiet_scispacy():
             docs = self.nlp.pipe((piece for _, piece in pieces), batch_size=PIPE_BATCH_SIZE)
             for (i, _), doc in zip(pieces, docs):
-                found = doc_mentions(doc, self.lexicon)
+                found = doc_mentions(doc, self.lexicon, narrative[i])
                 mentions[i] += found
                 if not any(not m.negated for m in mentions[i]):
-                    plain[i] += image_sentences(doc, self.lexicon.cues)
+                    plain[i] += image_sentences(doc, self.lexicon.cues, narrative[i])
         return [(m, [] if any(not x.negated for x in m) else p) for m, p in zip(mentions, plain)]
 
 
