@@ -50,6 +50,7 @@ class Cues:
     """Words that tell whether a clause is about the image (annotators/statements.py)."""
 
     clinical_words: frozenset[str]
+    narrative_words: frozenset[str]  # clinical only in narratives (captions, case notes)
     clinical_phrases: tuple[str, ...]  # " word word " forms of the multi-word clinical cues (see cue_words)
     hypothetical_words: frozenset[str]
     hypothetical_phrases: tuple[str, ...]
@@ -62,7 +63,12 @@ class Cues:
     @cached_property
     def any_cue(self) -> frozenset[str]:
         """Every single-word cue that can make a clause not about the image (study words only matter with one)."""
-        return self.clinical_words | self.hypothetical_words | self.prior_cues
+        return self.clinical_words | self.narrative_words | self.hypothetical_words | self.prior_cues
+
+    @cached_property
+    def story_words(self) -> frozenset[str]:
+        """The clinical words of a narrative: the clinical and the narrative cues."""
+        return self.clinical_words | self.narrative_words
 
     @cached_property
     def phrases(self) -> tuple[str, ...]:
@@ -74,6 +80,7 @@ class Cues:
                                   for key in ("clinical_cues", "hypothetical_cues"))
         return cls(
             clinical_words=frozenset(c for c in clinical if " " not in c),
+            narrative_words=frozenset(" ".join(cue_words(c.split())) for c in data["narrative_cues"]),
             clinical_phrases=tuple(f" {c} " for c in clinical if " " in c),
             hypothetical_words=frozenset(c for c in hypothetical if " " not in c),
             hypothetical_phrases=tuple(f" {c} " for c in hypothetical if " " in c),

@@ -5,7 +5,8 @@ lung zones") attach to the group they premodify ("right lower lobe consolidation
 when a preposition leads to them ("opacity in the right lower zone"), else to the nearest group in the statement.
 Each group's clause of the sentence is the text of its mentions; findings of opposite polarity never share a group
 or a clause ("a nodular pattern and no interstitial oedema": the negative is "no interstitial oedema"). A clause
-that is not about the image (the patient's story, an earlier study: annotators/statements.py) gives no mentions.
+that is not about the image (the patient's story, an earlier study: annotators/statements.py) gives no mentions;
+"the patient" and the like are a cue only in narratives (captions, case notes).
 """
 from __future__ import annotations
 
@@ -61,8 +62,9 @@ class _Group:
         return max(s.end for s in self.findings + self.places)
 
 
-def doc_mentions(doc: Doc, lexicon: Lexicon) -> list[Mention]:
-    """The mentions of every sentence of a parsed text (entities and words are read once per text)."""
+def doc_mentions(doc: Doc, lexicon: Lexicon, narrative: bool = False) -> list[Mention]:
+    """The mentions of every sentence of a parsed text about the image (entities and words are read once per text);
+    `narrative`: the text is a caption or case notes (annotators.statements.about_the_image)."""
     ents = doc.ents
     if not any(e.label_ == FINDING for e in ents):
         return []
@@ -74,11 +76,12 @@ def doc_mentions(doc: Doc, lexicon: Lexicon) -> list[Mention]:
         while i < len(ents) and ents[i].start < sent.end:
             own.append(ents[i])
             i += 1
-        mentions += _sentence_mentions(sent, own, text, words, lexicon)
+        mentions += _sentence_mentions(sent, own, text, words, lexicon, narrative)
     return mentions
 
 
-def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str], lexicon: Lexicon) -> list[Mention]:
+def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str], lexicon: Lexicon,
+                       narrative: bool) -> list[Mention]:
     findings = _heads([e for e in ents if e.label_ == FINDING])
     if not findings:
         return []
@@ -90,10 +93,10 @@ def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str]
             target.runs.append(run)
     _share_locations(words, groups, lexicon)
     sentence = text[sent.start_char:sent.end_char].strip()
-    whole = about_the_image(words[sent.start:sent.end], lexicon.cues)
+    whole = about_the_image(words[sent.start:sent.end], lexicon.cues, narrative)
     mentions = []
     for group, (a, b) in zip(groups, _clauses(sent, words, groups, lexicon)):
-        if not about_the_image(words[a:b], lexicon.cues):
+        if not about_the_image(words[a:b], lexicon.cues, narrative):
             continue
         clause = _trimmed(sent.doc, text, words, a, b, lexicon)
         runs = sorted(group.runs, key=lambda r: r[0].start)

@@ -2,8 +2,10 @@
 
 Texts longer than MAX_REPORT_CHARS (about twenty times the longest real report seen, so only broken or concatenated
 inputs reach it) are cut at the last sentence end before the cap (else the last space, else the cap) and flagged.
-Control characters become spaces (line breaks are kept as "\\n"), lone surrogates from odd decodings become "?",
-bytes are read as UTF-8 with replacement, and the text is NFC-normalised. Nothing here raises on any input.
+Bytes are read as UTF-8 with replacement, lone surrogates from odd decodings become "?", the text is NFC-normalised,
+control characters become spaces (line breaks are kept as "\\n"), a mark repeated more than three times is kept
+three times ("=====" rules, "(((((") and a run of more than MAX_RUN_CHARS characters without a space gets one after
+every MAX_RUN_CHARS (spaCy's tokenizer takes time quadratic in the affixes of one run). Nothing here raises.
 """
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ import unicodedata
 from dataclasses import dataclass
 
 MAX_REPORT_CHARS = 50_000
+MAX_RUN_CHARS = 100  # longer runs without a space are broken: spaCy's tokenizer is quadratic in a run's affixes
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
+_LONG_RUN = re.compile(rf"\S{{{MAX_RUN_CHARS}}}(?=\S)")
+_REPEATED_MARKS = re.compile(r"([^\w\s])\1{3,}")
 
 
 @dataclass(frozen=True)
@@ -32,14 +37,16 @@ def report_text(value: object, limit: int = MAX_REPORT_CHARS) -> ReportText:
     else:
         text = value if isinstance(value, str) else str(value)
     text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8"))
-    text = _CONTROL.sub(" ", _LINE_BREAKS.sub("\n", text))
+    text = _REPEATED_MARKS.sub(r"\1\1\1", _CONTROL.sub(" ", _LINE_BREAKS.sub("\n", text)))
+    text = _LONG_RUN.sub(lambda m: m.group() + " ", text)
     if len(text) <= limit:
         return ReportText(text, False)
-    return ReportText(text[:_cut(text, limit)].rstrip(), True)
+    return ReportText(text[:cut_point(text, limit)].rstrip(), True)
 
 
-def _cut(text: str, limit: int) -> int:
-    """Where to end a text longer than `limit`: after its last sentence end before it, else at its last space."""
+def cut_point(text: str, limit: int) -> int:
+    """Where to end a text longer than `limit`: after its last sentence end before it, else at its last space
+    (in the second half of the limit), else at the limit."""
     head = text[: limit + 1]
     ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= limit]
     if ends and ends[-1] > limit // 2:

@@ -1,12 +1,13 @@
 """Report understanding: sections, the global text, region-level descriptions and hard negatives of a report.
 
-Region-level descriptions are the positive finding mentions of the findings and impression sections that are about
-the image (not the patient's story, not an earlier study; an impression mention that restates a findings mention,
-same finding in a place that does not disagree, is left out); negated mentions become negatives, each the negated
-clause alone. The global text is the impression, else the sentences stating positive findings, else the findings'
-sentences about the image; never history or administration. Any input is read (annotators.report_text: cleaned,
-capped at MAX_REPORT_CHARS with `truncated` set). The build parses de-identified sections (`parse_sections`, after
-the pipeline's `deidentify` stage); `parse` and `parse_many` take raw text and do not de-identify it.
+Region-level descriptions are the positive finding mentions of the findings and impression sections, of clauses
+about the image (not the patient's story, not an earlier study; captions and notes are read as narratives). An
+impression mention that restates a findings mention (same finding in a place that does not disagree) is left out.
+Negated mentions become negatives, each its negated clause alone. The global text is the impression, else the
+sentences stating positive findings, else the findings' sentences about the image; never history or
+administration. Any input is read (annotators.report_text: cleaned, capped at MAX_REPORT_CHARS with `truncated`
+set). The build parses de-identified sections (`parse_sections`, after the pipeline's `deidentify` stage);
+`parse` and `parse_many` take raw text and do not de-identify it.
 """
 from __future__ import annotations
 
@@ -15,11 +16,16 @@ from dataclasses import dataclass
 from annotators.lexicon import LEXICON_PATH, load_lexicon
 from annotators.mentions import Mention, doc_mentions
 from annotators.report_nlp import build_nlp, quiet_scispacy
-from annotators.report_text import report_text
+from annotators.report_text import cut_point, report_text
 from annotators.sections import Sections, split_sections
 from annotators.statements import image_sentences
 
 PIPE_BATCH_SIZE = 256
+# Styles whose findings are narrative (captions, case notes: history, treatment and findings in one text); in a
+# headed radiology report's findings, "the patient has a small effusion" is still a finding.
+NARRATIVE_STYLES = ("caption", "notes")
+MAX_DOC_CHARS = 4_000  # the longest text one spaCy doc gets: the matchers, abbreviations and negation scopes cost
+# more than linear in a doc's length; real findings and impressions are shorter, longer ones are parsed in pieces
 
 
 @dataclass(frozen=True)
@@ -61,31 +67,46 @@ class ReportParser:
             raise ValueError(f"{len(texts)} texts but {len(styles)} styles")
         read = [report_text(text) for text in texts]
         sections = [split_sections(r.text, style) for r, style in zip(read, styles)]
-        return self.parse_sections(sections, [r.truncated for r in read])
+        return self.parse_sections(sections, styles, [r.truncated for r in read])
 
-    def parse_sections(self, sections: list[Sections], truncated: list[bool]) -> list[ParsedReport]:
-        """One parse per report's sections (`truncated`: whether each report was cut, see report_text)."""
-        found = self._mentions([body for s in sections for body in (s.findings, s.impression)])
+    def parse_sections(self, sections: list[Sections], styles: list[str], truncated: list[bool]) -> list[ParsedReport]:
+        """One parse per report's sections, of its style (`truncated`: whether it was cut, see report_text)."""
+        narrative = [style in NARRATIVE_STYLES for style in styles for _ in range(2)]
+        found = self._mentions([body for s in sections for body in (s.findings, s.impression)], narrative)
         return [_report(s, found[2 * i], found[2 * i + 1][0], cut)
                 for i, (s, cut) in enumerate(zip(sections, truncated))]
 
     def mentions(self, text: str, style: str = "caption") -> list[Mention]:
         """Every finding mention of the findings and impression sections, negated ones included."""
         s = split_sections(report_text(text).text, style)
-        return [m for mentions, _ in self._mentions([s.findings, s.impression]) for m in mentions]
+        narrative = [style in NARRATIVE_STYLES] * 2
+        return [m for mentions, _ in self._mentions([s.findings, s.impression], narrative) for m in mentions]
 
-    def _mentions(self, bodies: list[str]) -> list[tuple[list[Mention], list[str]]]:
-        """The mentions of each text, and its sentences about the image when no mention is positive; empty texts
-        skip the pipeline."""
-        filled = [i for i, body in enumerate(bodies) if body]
-        found: list[tuple[list[Mention], list[str]]] = [([], []) for _ in bodies]
+    def _mentions(self, bodies: list[str], narrative: list[bool]) -> list[tuple[list[Mention], list[str]]]:
+        """The mentions of each text (`narrative`: a caption or notes), and its sentences about the image when no
+        mention is positive. Empty texts skip the pipeline; a text longer than MAX_DOC_CHARS is parsed in
+        pieces cut at sentence ends."""
+        pieces = [(i, piece) for i, body in enumerate(bodies) for piece in _pieces(body)]
+        mentions: list[list[Mention]] = [[] for _ in bodies]
+        plain: list[list[str]] = [[] for _ in bodies]
         with quiet_scispacy():
-            docs = self.nlp.pipe((bodies[i] for i in filled), batch_size=PIPE_BATCH_SIZE)
-            for i, doc in zip(filled, docs):
-                mentions = doc_mentions(doc, self.lexicon)
-                plain = [] if any(not m.negated for m in mentions) else image_sentences(doc, self.lexicon.cues)
-                found[i] = (mentions, plain)
-        return found
+            docs = self.nlp.pipe((piece for _, piece in pieces), batch_size=PIPE_BATCH_SIZE)
+            for (i, _), doc in zip(pieces, docs):
+                found = doc_mentions(doc, self.lexicon, narrative[i])
+                mentions[i] += found
+                if not any(not m.negated for m in mentions[i]):
+                    plain[i] += image_sentences(doc, self.lexicon.cues, narrative[i])
+        return [(m, [] if any(not x.negated for x in m) else p) for m, p in zip(mentions, plain)]
+
+
+def _pieces(body: str) -> list[str]:
+    """A text in pieces of at most MAX_DOC_CHARS, cut at sentence ends (else spaces)."""
+    pieces = []
+    while len(body) > MAX_DOC_CHARS:
+        end = cut_point(body, MAX_DOC_CHARS)
+        pieces.append(body[:end])
+        body = body[end:].lstrip()
+    return pieces + [body] if body else pieces
 
 
 def _description(m: Mention) -> Description:

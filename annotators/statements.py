@@ -17,8 +17,9 @@ PRIOR_WINDOW = 4  # words between a prior cue and the study word it dates
 TEMPORAL_WINDOW = 4  # words before a clinical word in which a temporal word makes it a date ("after the onset of")
 
 
-def about_the_image(words: list[str], cues: Cues) -> bool:
-    """Whether a clause (its lower-case words) states something seen on the image of this study."""
+def about_the_image(words: list[str], cues: Cues, narrative: bool = True) -> bool:
+    """Whether a clause (its lower-case words) states something seen on the image of this study; outside narratives
+    (captions, case notes) the narrative cues ("patient", "woman") do not count."""
     text = f" {' '.join(words)} "
     if "-" in text or "/" in text:
         text = f" {' '.join(cue_words(text.split()))} "
@@ -30,21 +31,22 @@ def about_the_image(words: list[str], cues: Cues) -> bool:
         return False
     studies = [i for i, w in enumerate(words) if w in cues.study_words]
     if not studies:
+        clinical = cues.story_words if narrative else cues.clinical_words
         return not (any(p in text for p in cues.clinical_phrases) or any(
-            w in cues.clinical_words and cues.temporal_words.isdisjoint(words[max(0, i - TEMPORAL_WINDOW):i])
+            w in clinical and cues.temporal_words.isdisjoint(words[max(0, i - TEMPORAL_WINDOW):i])
             for i, w in enumerate(words)))
     prior = [i for i, w in enumerate(words) if w in cues.prior_cues]
     dated = any(abs(i - j) <= PRIOR_WINDOW for i in prior for j in studies)
     return not (dated and not present.isdisjoint(cues.prior_verbs) and present.isdisjoint(cues.comparison_words))
 
 
-def image_sentences(doc: Doc, cues: Cues) -> list[str]:
+def image_sentences(doc: Doc, cues: Cues, narrative: bool = True) -> list[str]:
     """The sentences of a parsed text about the image that name a finding, a place or a study ("Lungs clear.",
     "AP chest radiograph.", not "No significant findings." or "There was no hypoxaemia.")."""
     strings, text, kept = doc.vocab.strings, doc.text, []
     words = [strings[key] for key in doc.to_array("LOWER").tolist()]
     for sent in doc.sents:
         own = words[sent.start:sent.end]
-        if (sent.ents or not cues.study_words.isdisjoint(own)) and about_the_image(own, cues):
+        if (sent.ents or not cues.study_words.isdisjoint(own)) and about_the_image(own, cues, narrative):
             kept.append(text[sent.start_char:sent.end_char].strip())
     return kept

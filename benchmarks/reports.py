@@ -6,7 +6,9 @@ Texts: the rendered sample's reports (style "radiology"), the covid-chestxray cl
 MedPix captions ("caption") of ../shared/data/real when present, cycled to `--reports`. All rows run in this one
 process; "per core" divides by the process's CPU time (the machine may be shared), wall time is shown beside it.
 The full stage is ReportParser.parse_many: sections, de-identification, the scispaCy tokenizer, sentencizer,
-abbreviation detector, lexicon entity ruler, negation and uncertainty, mentions, descriptions.
+abbreviation detector, lexicon entity ruler, negation and uncertainty, mentions, descriptions. Last, the seconds of
+the slowest of a few pathological inputs (runs of marks, repeated abbreviations, one endless sentence; each about
+1.9 million characters, cut at report_text.MAX_REPORT_CHARS) beside a real report's.
 """
 from __future__ import annotations
 
@@ -39,6 +41,14 @@ def corpus(sample_root: Path, n: int, real: Path) -> list[tuple[str, str]]:
     return texts
 
 
+PATHOLOGICAL = {
+    "marks": "(" * 1_900_000,
+    "spaced marks": "( " * 950_000,
+    "abbreviations": "ground-glass opacities (GGO) " * 65_000,
+    "one sentence": "right lower lobe opacity and left effusion and " * 40_000,
+}
+
+
 def timed(run, texts: list[str], styles: list[str]) -> tuple[float, float]:
     """(reports per CPU second, reports per wall second) of one run over the texts."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -69,6 +79,10 @@ def main() -> None:
     for name, run in runs.items():
         per_cpu, per_wall = timed(run, texts, styles)
         print(f"{name:46s} {per_cpu:22.0f} {per_wall:18.0f}")
+    seconds = {name: 1 / timed(parser.parse_many, [text], ["radiology"])[0] for name, text in PATHOLOGICAL.items()}
+    worst = max(seconds, key=seconds.get)
+    print(f"slowest pathological report ({worst}): {seconds[worst]:.2f} s CPU; a real report: "
+          f"{1 / timed(parser.parse_many, texts[:1], styles[:1])[0]:.4f} s")
 
 
 if __name__ == "__main__":

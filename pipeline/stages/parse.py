@@ -27,7 +27,7 @@ class Parse(Stage):
         styles = batch.column("report_style").to_pylist()
         parsed = parser.parse_sections([join_parts([(p["kind"], p["text"]) for p in report or ()], style)
                                         for report, style in zip(parts, styles)],
-                                       batch.column("report_truncated").to_pylist())
+                                       styles, batch.column("report_truncated").to_pylist())
         for name in COLUMNS:
             values = [getattr(report, name) for report in parsed]
             if name == "descriptions":

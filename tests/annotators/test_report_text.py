@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotators.report_text import MAX_REPORT_CHARS, report_text
+from annotators.report_text import MAX_REPORT_CHARS, MAX_RUN_CHARS, report_text
 
 
 def test_long_text_is_cut_at_a_sentence_end_and_flagged():
@@ -17,7 +17,13 @@ def test_long_text_is_cut_at_a_sentence_end_and_flagged():
 def test_a_text_without_sentence_ends_is_cut_at_a_space_or_the_cap():
     assert report_text("word " * MAX_REPORT_CHARS).text.endswith("word")
     unbroken = report_text("x" * (MAX_REPORT_CHARS * 3))
-    assert unbroken.truncated and len(unbroken.text) == MAX_REPORT_CHARS
+    assert unbroken.truncated and MAX_REPORT_CHARS - MAX_RUN_CHARS <= len(unbroken.text) <= MAX_REPORT_CHARS
+
+
+def test_runs_without_a_space_are_broken():
+    assert report_text("ab" * 125).text == f"{'ab' * 50} {'ab' * 50} {'ab' * 25}"
+    assert report_text("Effusion. ======= ((((((( ...... ___").text == "Effusion. === ((( ... ___"
+    assert report_text("pneumothorax " * 3).text == "pneumothorax " * 3
 
 
 def test_control_characters_bytes_surrogates_and_none():
@@ -36,3 +42,4 @@ def test_any_input_gives_a_bounded_clean_text(value):
     assert isinstance(read.text, str) and len(read.text) <= MAX_REPORT_CHARS
     assert not any(ord(c) < 32 and c not in "\n\t" for c in read.text)
     read.text.encode("utf-8")  # no lone surrogates left
+    assert all(len(run) <= MAX_RUN_CHARS for run in read.text.split())

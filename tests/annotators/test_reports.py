@@ -281,3 +281,13 @@ def test_any_text_gives_a_parse(parser, text, style):
 def test_an_unknown_style_is_a_clear_error(parser):
     with pytest.raises(ValueError, match="style"):
         parser.parse_many(["Left effusion."], ["poetry"])
+
+
+def test_in_headed_radiology_findings_the_patient_is_no_story_cue(parser):
+    (d,) = parser.parse("FINDINGS: The patient has a small left pleural effusion.").descriptions
+    assert (d.label, d.laterality) == ("effusion", "left")
+    report = parser.parse("FINDINGS: In this patient with history of pneumonia, there is a right lower lobe opacity.")
+    assert [(d.label, d.text) for d in report.descriptions] == [("opacity", "there is a right lower lobe opacity")]
+    # in a caption or notes a clause about the patient without a study word tells the story
+    assert parser.parse("The patient has a small left pleural effusion.", "caption").descriptions == ()
+    assert parser.parse("Radiograph of the patient shows a small left pleural effusion.", "caption").descriptions
