@@ -1,8 +1,9 @@
 """Path containment: the files a source's index names lie inside the source's root folder(s).
 
-An index entry such as "../../etc/passwd", an absolute path or URL elsewhere, or a symbolic link inside the root
-that leads out of it, is refused (reason `path_outside_root`) before anything reads it, unless the source's
-options say `allow_outside_paths: true` (an index that points at files elsewhere on purpose).
+An index entry such as "../../etc/passwd", an absolute path or `file://` URL elsewhere, a URL of another scheme,
+or a symbolic link inside the root that leads out of it, is refused (reason `path_outside_root`) before anything
+reads it, unless the source's options say `allow_outside_paths: true` (an index that points at files elsewhere on
+purpose).
 """
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ class RootGuard:
         """"" when `path` ("" included) lies inside a root, else why not (a detail that names no path)."""
         if not path:
             return ""
-        if "://" in path:
+        if path.startswith("file://"):  # fsspec's local file URL: file:///abs/path
+            path = path[len("file://"):]
+        elif "://" in path:
             return "the index names a URL, not a file under the source root"
         absolute = os.path.abspath(path)
         if not any(_inside(absolute, root) for root in self.lexical):

@@ -116,3 +116,6 @@ def test_root_guard_on_its_own(tree):
     assert guard.refusal(str(tree["root"]) + "-sibling/x.png")  # a name that merely starts like the root
     assert guard.refusal(str(tree["root"] / "linked-dir" / "passwd"))
     assert RootGuard([str(tree["root"]), str(tree["secret"])]).refusal(str(tree["root"] / "link-out.png")) == ""
+    assert guard.refusal(f"file://{tree['root'] / 'in.png'}") == ""  # fsspec's local URL, inside
+    assert "outside" in guard.refusal(f"file://{tree['secret'] / 'out.png'}")
+    assert "URL" in guard.refusal("s3://bucket/in.png")
