@@ -1,8 +1,10 @@
 """Path containment: the files a source's index names lie inside the source's root folder(s).
 
-An index entry such as "../../etc/passwd", an absolute path or URL elsewhere, or a symbolic link inside the root
-that leads out of it, is refused (reason `path_outside_root`) before anything reads it, unless the source's
-options say `allow_outside_paths: true` (an index that points at files elsewhere on purpose).
+An index entry such as "../../etc/passwd", an absolute path or `file://` URL elsewhere, a URL of another scheme
+outside a root of that scheme (an `s3://` root holds `s3://` paths), or a symbolic link inside the root that leads
+out of it, is refused (reason `path_outside_root`) before anything
+reads it, unless the source's options say `allow_outside_paths: true` (an index that points at files elsewhere on
+purpose).
 """
 from __future__ import annotations
 
@@ -22,8 +24,7 @@ class RootGuard:
     def __init__(self, roots: Iterable[str]):
         roots = [root for root in roots if root]
         self.urls = tuple(root.rstrip("/") for root in roots if "://" in root and not root.startswith("file://"))
-        roots = [root[len("file://"):] if root.startswith("file://") else root for root in roots if "://" not in root
-                 or root.startswith("file://")]
+        roots = [root.removeprefix("file://") for root in roots if "://" not in root or root.startswith("file://")]
         self.real = tuple(os.path.realpath(root) for root in roots)
         self.lexical = tuple(os.path.abspath(root) for root in roots) + self.real  # a root as named, or resolved
         self._real_dirs: dict[str, str] = {}
@@ -32,7 +33,7 @@ class RootGuard:
         """"" when `path` ("" included) lies inside a root, else why not (a detail that names no path)."""
         if not path:
             return ""
-        if path.startswith("file://"):
+        if path.startswith("file://"):  # fsspec's local file URL: file:///abs/path
             path = path[len("file://"):]
         elif "://" in path:  # another filesystem (s3://, gs://, ...): inside a root of that filesystem
             inside = any(_inside(path, root) for root in self.urls)

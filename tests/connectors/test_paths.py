@@ -116,3 +116,15 @@ def test_root_guard_on_its_own(tree):
     assert guard.refusal(str(tree["root"]) + "-sibling/x.png")  # a name that merely starts like the root
     assert guard.refusal(str(tree["root"] / "linked-dir" / "passwd"))
     assert RootGuard([str(tree["root"]), str(tree["secret"])]).refusal(str(tree["root"] / "link-out.png")) == ""
+    assert guard.refusal(f"file://{tree['root'] / 'in.png'}") == ""  # fsspec's local URL, inside
+    assert "outside" in guard.refusal(f"file://{tree['secret'] / 'out.png'}")
+    assert "URL" in guard.refusal("s3://bucket/in.png")
+
+
+def test_urls_are_contained_by_a_root_of_their_own_filesystem():
+    from connectors.paths import RootGuard
+
+    guard = RootGuard(["s3://bucket/corpus", "file:///data/src"])
+    assert guard.refusal("s3://bucket/corpus/img/1.png") == ""
+    assert guard.refusal("s3://bucket/other/1.png") and guard.refusal("gs://bucket/corpus/1.png")
+    assert guard.refusal("file:///data/src/a.png") == "" and guard.refusal("file:///etc/passwd")

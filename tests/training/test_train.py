@@ -45,9 +45,9 @@ def test_checkpoints_keep_only_the_newest(synthetic_corpus, tiny_config, tmp_pat
 
 @pytest.mark.slow
 def test_two_process_ddp_with_gloo_keeps_the_ranks_in_step(synthetic_corpus, tiny_config, tmp_path):
-    # Each rank writes its result to its own file. Not to the shared stdout: with PYTHONUNBUFFERED=1 (set here and
-    # in many CI images) print() writes the text and its newline in two write() calls, so two ranks printing right
-    # after the same barrier can interleave into "rank 0 ...rank 1 ...\n\n", one line that hides rank 1's result.
+    # Each rank writes its result to its own file. Not to the shared stdout: torchrun starts every worker as
+    # `python -u`, and unbuffered print() writes the text and its newline in two write() calls, so two ranks that
+    # print right after the same barrier can interleave into "rank 1 ...rank 0 ...\n\n": one line, one rank lost.
     cfg = to_dict(tiny_config(tmp_path / "run", synthetic_corpus))
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     script = tmp_path / "ddp_check.py"
