@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import ray
 import torch
 
-from annotators.detector import Detector, forward_batch
+from annotators.detector import Detector, forward_batch, resolve_device
 from annotators.regions import Region, merge_detections
 from pipeline.config import DetectorConfig
 from pipeline.stats import StageClock, add_seconds
@@ -33,6 +33,10 @@ class DetectStage:
         if not config.weights:
             raise ValueError("the detector stage needs weights")
         self.config = config
+        if resolve_device(config.device).type != "cuda":
+            # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it use
+            # every core and share them with the lighter decode and annotate tasks (the OS schedules the two).
+            torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
         self.detector = Detector(
             config.weights,
             device=config.device,
@@ -40,11 +44,8 @@ class DetectStage:
             conf=config.conf,
             iou=config.iou,
             batch_size=config.batch_size,
+            runtime=config.runtime,
         )
-        if not self.detector.cuda:
-            # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it use
-            # every core and share them with the lighter decode and annotate tasks (the OS schedules the two).
-            torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         clock = StageClock()
