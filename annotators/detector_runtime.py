@@ -115,7 +115,8 @@ def openvino_forward(path: Path, threads: int, imgsz: int) -> Forward:
     core = openvino.Core()
     model = core.read_model(str(path))
     model.reshape([-1, 3, imgsz, imgsz])
-    settings = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+    settings = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
+                "ENABLE_CPU_PINNING": False}  # pinned threads wait for their core when other work holds it
     compiled = core.compile_model(model, "CPU", settings)
     request = compiled.create_infer_request()
     return lambda batch: request.infer([batch], share_inputs=True)[0]
