@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import ray
 import torch
 
 from annotators.detector import Detector, forward_batch, resolve_device
@@ -80,6 +79,8 @@ def add_detect_stage(ds: Any, config: DetectorConfig) -> Any:
     Each actor takes one GPU when the cluster has one (and the device is not forced to the CPU), else it runs
     on the CPU. Weights are made absolute here so that workers in any folder find them.
     """
+    import ray  # here, not at the top: the stage itself runs without Ray (benchmarks/gpu_check.sh)
+
     if not config.weights:
         return ds
     if Path(config.weights).is_file():
