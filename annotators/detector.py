@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from annotators import offline
+from annotators import detector_runtime, offline
 from annotators.regions import Region
 from schemas.labels import canonical_label
 
@@ -106,6 +106,7 @@ class Detector:
 
     On a GPU, full chunks run as one captured CUDA graph (upload buffer -> candidates), so issuing a forward
     costs microseconds of CPU instead of one Python call per layer; `cuda_graph=False` runs it eagerly.
+    On the CPU, `runtime` may hand the forward pass to an exported model (annotators/detector_runtime.py).
     """
 
     def __init__(
@@ -119,6 +120,7 @@ class Detector:
         batch_size: int = 32,
         max_det: int = 50,
         cuda_graph: bool = True,
+        runtime: str = "auto",
     ):
         yolo = load_yolo(weights)
         self.device = resolve_device(device)
@@ -135,6 +137,11 @@ class Detector:
         names = yolo.names
         self.labels = tuple(canonical_label(names[i]) for i in range(len(names)))
         self.end2end = bool(getattr(self.model.model[-1], "end2end", False))
+        self.runtime = detector_runtime.choose(runtime, self.cuda, weights)
+        self.exported: detector_runtime.Forward | None = None
+        if self.runtime != "torch":  # an exported runtime, with torch's CPU thread count
+            threads = torch.get_num_threads()
+            self.exported = detector_runtime.exported_forward(self.runtime, weights, self.imgsz, threads)
         self.graph: _Graph | None = None
         if self.cuda:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
@@ -196,7 +203,7 @@ class Detector:
         """(N, imgsz, imgsz) uint8 on the device -> (N, K, 6) float32 candidates: x0, y0, x1, y1, score, class
         in input pixels, best first (K = CANDIDATES, or the end-to-end head's own count)."""
         batch = pixels[:, None].expand(-1, 3, -1, -1).to(torch.float16 if self.half else torch.float32) / 255
-        output = self.model(batch)  # greyscale in all three channels: BGR = RGB
+        output = self.forward(batch)  # greyscale in all three channels: BGR = RGB
         output = output[0] if isinstance(output, (list, tuple)) else output
         if self.end2end:  # (N, K, 6) already, one box per object
             return output.float()
@@ -206,6 +213,12 @@ class Detector:
         xywh = output[..., :4].gather(1, anchor[..., None].expand(-1, -1, 4))
         corners = torch.cat((xywh[..., :2] - xywh[..., 2:] / 2, xywh[..., :2] + xywh[..., 2:] / 2), -1)
         return torch.cat((corners, score[..., None], cls.gather(1, anchor)[..., None].to(score.dtype)), -1).float()
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor | tuple:
+        """The model's raw output for a (N, 3, imgsz, imgsz) batch in [0, 1], under the chosen runtime."""
+        if self.exported is None:
+            return self.model(batch)
+        return torch.from_numpy(self.exported(np.ascontiguousarray(batch.numpy())))
 
     def launch(self, images: Sequence[np.ndarray]) -> _InFlight:
         """Letterbox, upload and run a chunk, and start copying its candidates back, without waiting."""

@@ -1,11 +1,14 @@
-"""Images per second of the detector stage beside ultralytics' predict and the bare model forward.
+"""Images per second of the detector stage beside ultralytics' predict and the bare model forward, per runtime.
 
-Three ways over the same images, at each batch size, in one run:
+At each batch size and for each runtime (annotators/detector_runtime.py: torch, and on the CPU the exported
+onnx and openvino), over the same images, in one run:
   stage    `DetectStage` on pre-decoded Arrow batches (what the Ray actors run), merge included
-  predict  ultralytics' own `model.predict` over the same image files (its loader, letterbox and NMS)
-  forward  the bare fused model on pre-batched tensors already on the device (no pre- or post-processing)
+  forward  the runtime's bare forward pass on a pre-made batch (no letterbox, candidates or NMS)
   graph    on a GPU: the stage's own CUDA graph replayed on its input buffer (the device's limit for the stage)
+  predict  ultralytics' own `model.predict` (torch) over the same image files (its loader, letterbox and NMS)
+and each stage's speed-up over the torch stage.
 
+    python benchmarks/detector.py --images out/sample/images --batch-sizes 8        # CPU: torch, onnx, openvino
     python benchmarks/detector.py --weights configs/detector/sample_yolov8n.pt --images DIR --device cuda
 """
 from __future__ import annotations
@@ -24,7 +27,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotators.detector import load_yolo  # noqa: E402
+from annotators.detector import load_yolo, resolve_device  # noqa: E402
 from pipeline.config import DetectorConfig  # noqa: E402
 from pipeline.stages.detect import CHUNKS_PER_BATCH, SAMPLE_WEIGHTS, DetectStage  # noqa: E402
 from schemas.work import WORK  # noqa: E402
@@ -65,6 +68,13 @@ def rate(images: int, run: Callable[[], object], sync: Callable[[], None], repea
     return images / best
 
 
+def runtimes(names: str, device: str) -> list[str]:
+    """`auto`: every runtime this device runs (torch alone on a GPU); else the comma-separated list."""
+    if names != "auto":
+        return names.split(",")
+    return ["torch"] if resolve_device(device).type == "cuda" else ["torch", "onnx", "openvino"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(SAMPLE_WEIGHTS))
@@ -72,47 +82,58 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=64, help="images per timed pass")
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--runtimes", default="auto", help="comma-separated (torch,onnx,openvino) or auto")
     parser.add_argument("--imgsz", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-predict", action="store_true", help="skip ultralytics' predict (its own loader)")
     args = parser.parse_args()
 
     files = image_files(args.images, args.count)
     config = DetectorConfig(weights=args.weights, imgsz=args.imgsz, device=args.device)
     yolo = load_yolo(args.weights)
     torch.set_grad_enabled(False)
+    header = False
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
-        stage = DetectStage(replace(config, batch_size=batch_size))
-        detector = stage.setup()
-        device, half = detector.device, detector.half
-        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-        if batch_size == int(args.batch_sizes.split(",")[0]):
-            name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-            print(f"device={device} ({name}) half={half} imgsz={detector.imgsz} images/pass={len(files)} "
-                  f"chunks per stage batch={CHUNKS_PER_BATCH} torch={torch.__version__}")
-            print(f"{'batch':>5} {'stage img/s':>12} {'predict img/s':>14} {'forward img/s':>14} {'graph img/s':>12} "
-                  f"{'stage/forward':>14} {'stage/graph':>12} {'stage/predict':>14}")
         tables = stage_batches(files, batch_size * CHUNKS_PER_BATCH)
-        stage_rate = rate(len(files), lambda: [stage.run(t, detector) for t in tables], sync, args.repeats)
+        predict_rate = torch_stage_rate = float("nan")
+        for runtime in runtimes(args.runtimes, args.device):
+            stage = DetectStage(replace(config, batch_size=batch_size, runtime=runtime))
+            detector = stage.setup()
+            device, half = detector.device, detector.half
+            sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+            if not header:
+                header = True
+                name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+                print(f"device={device} ({name}) half={half} imgsz={detector.imgsz} images/pass={len(files)} "
+                      f"chunks per stage batch={CHUNKS_PER_BATCH} torch threads={torch.get_num_threads()} "
+                      f"torch={torch.__version__}")
+                print(f"{'runtime':>8} {'batch':>5} {'stage img/s':>12} {'forward img/s':>14} {'graph img/s':>12} "
+                      f"{'predict img/s':>14} {'stage/forward':>14} {'stage/graph':>12} {'stage/predict':>14} "
+                      f"{'stage/torch':>12}")
+            stage_rate = rate(len(files), lambda: [stage.run(t, detector) for t in tables], sync, args.repeats)
+            torch_stage_rate = stage_rate if runtime == "torch" else torch_stage_rate
+            if runtime == "torch" and not args.no_predict:
+                predict_args = dict(imgsz=detector.imgsz, half=half, device=str(device), conf=config.conf,
+                                    iou=config.iou, batch=batch_size, verbose=False, stream=True)
+                predict_rate = rate(len(files), lambda: sum(1 for _ in yolo.predict([str(f) for f in files],
+                                                                                     **predict_args)),
+                                    sync, args.repeats)
 
-        predict_args = dict(imgsz=detector.imgsz, half=half, device=str(device), conf=config.conf, iou=config.iou,
-                            batch=batch_size, verbose=False, stream=True)
-        predict_rate = rate(
-            len(files), lambda: sum(1 for _ in yolo.predict([str(f) for f in files], **predict_args)), sync,
-            args.repeats
-        )
-
-        dtype = torch.float16 if half else torch.float32
-        inputs = torch.rand(batch_size, 3, detector.imgsz, detector.imgsz, device=device, dtype=dtype)
-        passes = max(1, len(files) // batch_size)
-        forward_rate = rate(passes * batch_size, lambda: [detector.model(inputs) for _ in range(passes)], sync,
-                            args.repeats)
-        graph = detector.graph
-        graph_rate = float("nan")
-        if graph is not None:
-            graph_rate = rate(passes * batch_size, lambda: [graph.graph.replay() for _ in range(passes)], sync,
-                              args.repeats)
-        print(f"{batch_size:>5} {stage_rate:>12.1f} {predict_rate:>14.1f} {forward_rate:>14.1f} {graph_rate:>12.1f} "
-              f"{stage_rate / forward_rate:>14.2f} {stage_rate / graph_rate:>12.2f} {stage_rate / predict_rate:>14.2f}")
+            dtype = torch.float16 if half else torch.float32
+            inputs = torch.rand(batch_size, 3, detector.imgsz, detector.imgsz, device=device, dtype=dtype)
+            if detector.exported is None:
+                inputs = inputs.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else inputs
+            passes = max(1, len(files) // batch_size)
+            forward_rate = rate(passes * batch_size, lambda: [detector.forward(inputs) for _ in range(passes)], sync,
+                                args.repeats)
+            graph = detector.graph
+            graph_rate = float("nan")
+            if graph is not None:
+                graph_rate = rate(passes * batch_size, lambda: [graph.graph.replay() for _ in range(passes)], sync,
+                                  args.repeats)
+            print(f"{runtime:>8} {batch_size:>5} {stage_rate:>12.1f} {forward_rate:>14.1f} {graph_rate:>12.1f} "
+                  f"{predict_rate:>14.1f} {stage_rate / forward_rate:>14.2f} {stage_rate / graph_rate:>12.2f} "
+                  f"{stage_rate / predict_rate:>14.2f} {stage_rate / torch_stage_rate:>12.2f}", flush=True)
 
 
 if __name__ == "__main__":

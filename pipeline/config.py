@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotators.detector_runtime import RUNTIMES
 from annotators.duplicates import DedupConfig
 from annotators.imaging import FrameSelection
 from annotators.quality import QualityConfig
@@ -81,6 +82,11 @@ class DetectorConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     only_unannotated: bool = True  # propose only on images whose source gives no boxes
     cpu_threads: int = 0  # torch threads of a detector actor on the CPU; 0: all the node's cores
+    runtime: str = "auto"  # auto | torch | onnx | openvino: see annotators/detector_runtime.py (auto: the fastest)
+
+    def __post_init__(self):
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"detector {self.name}: runtime: {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
 
     def weights_sha256(self) -> str:
         """The weights file's hash (it shapes the rows as much as the settings do); "" without weights."""

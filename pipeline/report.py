@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -60,19 +61,28 @@ def _counter(values) -> list[tuple[str, int]]:
     return sorted(Counter(str(v) for v in values).items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _bar(ax, counts: list[tuple[str, int]], title: str, top: int = 20) -> None:
-    counts = counts[:top][::-1]
-    ax.barh([k or "(empty)" for k, _ in counts], [v for _, v in counts], color="#4363d8")
-    ax.set_title(title)
+def _bar(counts: list[tuple[str, int]], title: str, top: int = 20) -> str:
+    """One horizontal bar chart, largest first, each bar with its count; its height follows the bars, so a chart
+    of 3 bars and one of 20 read alike (long labels wrap, small counts stay legible as numbers)."""
+    shown = counts[:top][::-1]
+    labels = ["\n".join(textwrap.wrap(k, 24)) if k else "(empty)" for k, _ in shown]
+    values = [v for _, v in shown]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, ax = plt.subplots(figsize=(4.6, 0.9 + 0.24 * max(lines, len(shown), 1)))
+    bars = ax.barh(labels, values, color="#4363d8")
+    ax.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3, fontsize=8)
+    ax.set_xlim(0, max(values, default=1) * 1.18)  # room for the counts
+    ax.set_title(title if len(counts) <= top else f"{title} (top {top} of {len(counts)})", fontsize=10)
     ax.tick_params(axis="y", labelsize=8)
-
-
-def _bars(panels: list[tuple[str, list[tuple[str, int]]]], alt: str) -> str:
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
-    for ax, (title, counts) in zip(axes[0], panels):
-        _bar(ax, counts, title)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
-    return h.figure_img(fig, alt)
+    return h.figure_img(fig, title)
+
+
+def _bars(panels: list[tuple[str, list[tuple[str, int]]]]) -> str:
+    """Each panel as its own chart, side by side where the page is wide enough."""
+    return "".join(_bar(counts, title) for title, counts in panels)
 
 
 def _overview(manifest: dict) -> str:
@@ -90,8 +100,8 @@ def _counts(manifest: dict, rows: pl.DataFrame) -> str:
     by_source = h.table(("source", "inputs", "rows", "rejects"),
                         [(s, c["inputs"], c["rows"], c["rejects"]) for s, c in sorted(sources.items())])
     tables = [h.table((name, "rows"), counts) for name, counts in panels]
-    source_rows = [(s, c["rows"]) for s, c in sorted(sources.items())]
-    return h.section("Counts", by_source, *tables, h.plots(_bars([("source", source_rows), *panels], "counts")))
+    source_rows = sorted(((s, c["rows"]) for s, c in sources.items()), key=lambda kv: (-kv[1], kv[0]))
+    return h.section("Counts", by_source, *tables, h.plots(_bars([("source", source_rows), *panels])))
 
 
 def _rejects(rejects: pl.DataFrame) -> str:
@@ -100,7 +110,7 @@ def _rejects(rejects: pl.DataFrame) -> str:
     reasons = _counter(f"{s}:{r}" for s, r in zip(rejects["stage"], rejects["reason"]))
     by_source = _counter(rejects["source"].to_list())
     return h.section("Rejects", h.table(("stage:reason", "inputs"), reasons), h.table(("source", "rejects"), by_source),
-                     h.plots(_bars([("rejects by reason", reasons)], "rejects by reason")))
+                     h.plots(_bars([("rejects by reason", reasons)])))
 
 
 def _duplicates(dedup: dict | None) -> str:
@@ -157,7 +167,7 @@ def _labels(rows: pl.DataFrame) -> str:
     note = (f"<p>{len(descriptions):,} region-level descriptions, {aligned:,} aligned to a box "
             f"({aligned / max(1, len(descriptions)):.0%}).</p>")
     return h.section("Labels", note, *(h.table((title, "count"), counts) for title, counts in panels),
-                     h.plots(_bars(panels, "label frequencies")))
+                     h.plots(_bars(panels)))
 
 
 def region_shares(rows: pl.DataFrame) -> list[tuple]:

@@ -24,6 +24,7 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom:
 table { border-collapse: collapse; margin: 0.5em 1.5em 1em 0; display: inline-table; vertical-align: top; }
 td, th { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.plots { display: flex; flex-wrap: wrap; gap: 0.5em 1.5em; align-items: flex-start; }
 .plots img { max-width: 100%; } .muted { color: #777; }
 .card { display: flex; gap: 1em; border: 1px solid #ddd; padding: 0.8em; margin: 0.8em 0; }
 .card img { max-width: 384px; max-height: 384px; }

@@ -8,7 +8,8 @@ Progressive training: each stage of the config sets its length, learning rate, t
 (0 in stage 1: global alignment only) and the fraction of each encoder kept frozen (stage 2). Every stage gets
 a fresh AdamW with warm-up and cosine decay. A checkpoint holds the model, optimiser, scheduler, stage and
 step, the data position (batches consumed) and the RNG states, so a resumed run takes the very same next
-step. Progress goes to the console and to <out_dir>/metrics.jsonl (rank 0 only).
+step. Progress goes to the console, to <out_dir>/metrics.jsonl and, as TensorBoard scalars, to event files beside
+it (`tensorboard --logdir <out_dir>`), rank 0 only.
 """
 from __future__ import annotations
 
@@ -200,12 +201,22 @@ def train_step(
 
 
 # ---------------------------------------------------------------------------------------------- the loop
-class MetricsLog:
-    """Console lines and <out_dir>/metrics.jsonl, written by rank 0; losses averaged over all ranks."""
+TENSORBOARD_SCALARS = ("loss", "global_loss", "region_loss", "lr", "logit_scale", "samples_per_s")
 
-    def __init__(self, out_dir: Path, proc: Process, report: Callable[[dict], None] | None):
+
+class MetricsLog:
+    """Console lines, <out_dir>/metrics.jsonl and TensorBoard event files in <out_dir> (tags `train/<name>`),
+    written by rank 0; losses averaged over all ranks. A run resumed from the checkpoint of `resume_step` purges
+    the events of later steps that the stopped run had logged (they are taken again), as TensorBoard reads them."""
+
+    def __init__(self, out_dir: Path, proc: Process, report: Callable[[dict], None] | None, resume_step: int = 0):
         self.path, self.proc, self.report = out_dir / "metrics.jsonl", proc, report
         self.sums, self.steps, self.started = torch.zeros(3, device=proc.device), 0, time.perf_counter()
+        self.events = None
+        if proc.main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.events = SummaryWriter(str(out_dir), purge_step=resume_step + 1 if resume_step else None)
 
     def add(self, losses: Losses) -> None:
         self.sums += torch.stack([losses.total, losses.global_, losses.region])
@@ -239,11 +250,18 @@ class MetricsLog:
             )
             with self.path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
+            for name in TENSORBOARD_SCALARS:
+                self.events.add_scalar(f"train/{name}", record[name], state.step)
+            self.events.flush()
         if self.report:
             self.report(record)  # Ray Train: every rank reports at the same steps
         self.sums.zero_()
         self.steps, self.started = 0, time.perf_counter()
         return record
+
+    def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
 
 
 @dataclass
@@ -286,7 +304,7 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     batches = iter(build_loader(dataset, cfg, proc))
     if resumed:
         set_rng_state(resumed["rng"])
-    log = MetricsLog(out_dir, proc, report)
+    log = MetricsLog(out_dir, proc, report, resume_step=state.step)
     samples_per_step = cfg.data.batch_size * proc.world_size * cfg.optim.grad_accum
     record: dict = {}
 
@@ -316,6 +334,7 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
             break
         state.stage, state.stage_step = state.stage + 1, 0
         del wrapped
+    log.close()
     proc.barrier()
     return TrainResult(model, record)
 

@@ -67,7 +67,10 @@ def resize_long_side(image: DecodedImage, max_side: int) -> DecodedImage:
     return dataclasses.replace(image, pixels=resized, pixel_spacing=spacing)
 
 
-PNG_COMPRESS_LEVEL = 3  # measured on 512-px radiographs: 3x faster than 6 for 12% larger files
+# zlib level of the stored PNGs (benchmarks/png.py, docs/scale.md): on 512-px images, level 1 took 6-11 ms per
+# image where 3 took 8-18 and 9 took 71-138, for files 2-6% larger than level 3's and 14-17% larger than level 9's.
+# The bytes follow from the pixels and this level alone, so builds stay byte-identical.
+PNG_COMPRESS_LEVEL = 1
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

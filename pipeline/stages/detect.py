@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from annotators.detector import Detector, applies, forward_batch
+from annotators.detector import Detector, applies, forward_batch, resolve_device
 from annotators.regions import Region, best_per_label, merge_detections
 from pipeline.config import DetectorConfig
 from pipeline.stage import Resources, Stage
@@ -53,15 +53,15 @@ class DetectStage(Stage):
 
     def setup(self) -> Detector:
         config = self.config
-        detector = Detector(config.weights, device=config.device, imgsz=config.imgsz, conf=config.conf,
-                            iou=config.iou, batch_size=config.batch_size)
-        if config.labels and tuple(config.labels) != detector.labels:
-            raise ValueError(f"detector {config.name}: {config.weights} gives labels {list(detector.labels)}, "
-                             f"the config expects {list(config.labels)}")
-        if not detector.cuda:
+        if resolve_device(config.device).type != "cuda":
             # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it use
             # every core and share them with the lighter decode and annotate tasks (the OS schedules the two).
             torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
+        detector = Detector(config.weights, device=config.device, imgsz=config.imgsz, conf=config.conf,
+                            iou=config.iou, batch_size=config.batch_size, runtime=config.runtime)
+        if config.labels and tuple(config.labels) != detector.labels:
+            raise ValueError(f"detector {config.name}: {config.weights} gives labels {list(detector.labels)}, "
+                             f"the config expects {list(config.labels)}")
         return detector
 
     def wanted(self, batch: pa.Table) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,8 +73,8 @@ def test_chunks_and_shapes_do_not_change_the_boxes(detector, unannotated):
     together = detector.predict(images)  # chunks of 4, mixed shapes
     alone = [detector.predict([image])[0] for image in images]
     for batch_regions, single_regions in zip(together, alone):
-        labelled = [(r.label, round(r.score, 3)) for r in batch_regions]
-        assert labelled == [(r.label, round(r.score, 3)) for r in single_regions]
+        labelled = [[(r.label, round(r.score, 3)) for r in regions] for regions in (batch_regions, single_regions)]
+        assert labelled[0] == labelled[1]
         assert all(iou(a.box, b.box) > 0.999 for a, b in zip(batch_regions, single_regions))
     with pytest.raises(ValueError, match="greyscale"):
         detector.predict([np.zeros((8, 8, 3), np.uint8)])
@@ -100,7 +101,7 @@ def test_refuses_weights_that_are_not_local_files(name, tmp_path, monkeypatch):
 
 
 NO_NETWORK = """
-import json, os, socket
+import json, os, socket, sys
 import numpy as np
 attempts = []
 def refuse(*args, **kwargs):
@@ -108,18 +109,27 @@ def refuse(*args, **kwargs):
     raise OSError("network disabled by the test")
 socket.socket.connect = socket.socket.connect_ex = socket.getaddrinfo = socket.create_connection = refuse
 from annotators.detector import Detector, import_ultralytics
-Detector({weights!r}, device="cpu").predict([np.zeros((300, 200), np.uint8)])
+Detector({weights!r}, device="cpu", runtime={runtime!r}).predict([np.zeros((300, 200), np.uint8)])
 settings = import_ultralytics().settings
+consent = None  # OpenVINO's telemetry sends from a forked process when its consent is on: ask it directly
+if "openvino_telemetry" in sys.modules:
+    from openvino_telemetry import Telemetry
+    consent = Telemetry().consent
 print(json.dumps({{"attempts": attempts, "sync": settings["sync"], "raytune": settings["raytune"],
-                  "env": {{k: os.environ.get(k) for k in {keys!r}}}}}))
+                  "env": {{k: os.environ.get(k) for k in {keys!r}}}, "telemetry_consent": consent}}))
 """
 
 
-def test_no_network_attempt_from_import_to_predict(tmp_path):
-    """A fresh process without the offline variables: importing, loading and predicting open no socket."""
+@pytest.mark.parametrize("runtime", ["torch", "onnx", "openvino"])
+def test_no_network_attempt_from_import_to_predict(runtime, tmp_path):
+    """A fresh process without the offline variables, in a fresh home (no OpenVINO consent file yet): importing,
+    loading (exporting, for onnx and openvino) and predicting open no socket and leave OpenVINO's telemetry off."""
+    weights = tmp_path / "detector.pt"
+    shutil.copyfile(SAMPLE_WEIGHTS, weights)
+    (tmp_path / "home").mkdir()
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_ENV}
-    env["YOLO_CONFIG_DIR"] = str(tmp_path)
-    script = NO_NETWORK.format(weights=str(SAMPLE_WEIGHTS), keys=sorted(OFFLINE_ENV))
+    env |= {"YOLO_CONFIG_DIR": str(tmp_path), "HOME": str(tmp_path / "home")}
+    script = NO_NETWORK.format(weights=str(weights), runtime=runtime, keys=sorted(OFFLINE_ENV))
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
@@ -127,3 +137,5 @@ def test_no_network_attempt_from_import_to_predict(tmp_path):
     assert report["attempts"] == []
     assert report["sync"] is False and report["raytune"] is False
     assert report["env"] == OFFLINE_ENV
+    assert report["telemetry_consent"] is {"openvino": False}.get(runtime)  # only openvino imports it
+    assert len(list(tmp_path.glob("detector.*.onnx"))) == (runtime != "torch")

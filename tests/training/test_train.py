@@ -6,15 +6,23 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from training.config import to_dict
-from training.train import Checkpoints, load_checkpoint, train
+from training.train import TENSORBOARD_SCALARS, Checkpoints, load_checkpoint, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def losses(run: Path) -> list[float]:
     return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def tensorboard_scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of the run's TensorBoard event files, read back by TensorBoard's loader: tag -> (step, value)."""
+    events = EventAccumulator(str(run))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def test_a_resumed_run_takes_the_same_steps_as_an_uninterrupted_one(synthetic_corpus, tiny_config, tmp_path):
@@ -32,6 +40,13 @@ def test_a_resumed_run_takes_the_same_steps_as_an_uninterrupted_one(synthetic_co
     assert losses(tmp_path / "interrupted") == losses(tmp_path / "straight")  # bit for bit, steps 4 and 5
     state = load_checkpoint(Checkpoints(tmp_path / "interrupted", 1).latest())["state"]
     assert state == {"stage": 2, "stage_step": 1, "step": 5, "batches": 10}
+    records = [json.loads(line) for line in (tmp_path / "interrupted" / "metrics.jsonl").read_text().splitlines()]
+    scalars = tensorboard_scalars(tmp_path / "interrupted")  # two event files: the stopped run's and the resumed one's
+    assert sorted(scalars) == sorted(f"train/{name}" for name in TENSORBOARD_SCALARS)
+    for name in TENSORBOARD_SCALARS:
+        assert [step for step, _ in scalars[f"train/{name}"]] == [r["step"] for r in records]
+        assert [value for _, value in scalars[f"train/{name}"]] == pytest.approx([r[name] for r in records], rel=1e-6)
+    assert scalars["train/loss"] == tensorboard_scalars(tmp_path / "straight")["train/loss"]
 
 
 def test_checkpoints_keep_only_the_newest(synthetic_corpus, tiny_config, tmp_path):

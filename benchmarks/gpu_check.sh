@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The GPU check: one short run (under 8 minutes) on a lent CUDA machine, its figures in $OUT/gpu_check.txt.
+#   1. detector: the stage (DetectStage, CUDA graph) beside its bare forward and ultralytics' predict, batch 32 / 128
+#      (benchmarks/detector.py --device cuda)
+#   2. trainer: step time with and without the ROI branch at ViT-B/16, batch 128, bf16 (benchmarks/train.py roi)
+#
+#   bash benchmarks/gpu_check.sh prepare   # here, once: Python 3.12 wheels the GPU image lacks and 64 sample PNGs,
+#                                           # into .gpu_check/ (ignored by git; about 20 MiB)
+#   then on the device machine: command "bash benchmarks/gpu_check.sh", carry [".gpu_check"], timeout_s 540
+#
+# Without CUDA it stops at once with exit status 2 and says so (in $OUT/gpu_check.txt too).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+CHECK=.gpu_check
+# What benchmarks/detector.py imports that the GPU image (Python 3.12, numpy 2) does not hold; Ray is not needed.
+WHEELS="ultralytics==8.4.190 ultralytics-thop==2.2.3 imagehash==4.3.2 pywavelets==1.9.0 pydicom==3.0.2
+        nibabel==5.4.2 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19"
+
+if [ "${1:-}" = prepare ]; then
+    mkdir -p "$CHECK/wheels" "$CHECK/images"
+    # shellcheck disable=SC2086
+    python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 -d "$CHECK/wheels" $WHEELS || exit 1
+    python - "$CHECK/images" <<'EOF' || exit 1
+import sys
+from pathlib import Path
+from annotators.imaging import decode, encode_png, resize_long_side
+from connectors.sample.generate import ensure
+ensure("out/sample", 1000, 0)  # the default build's sample (rendered once)
+for path in sorted(Path("out/sample/images").rglob("*.png"))[:64]:  # as the build stores them: 8-bit, 512 px
+    pixels = resize_long_side(decode(path.read_bytes(), path.name)[0], 512).pixels
+    (Path(sys.argv[1]) / path.name).write_bytes(encode_png(pixels))
+EOF
+    du -sh "$CHECK"
+    exit 0
+fi
+
+REPORT="${OUT:-out}/gpu_check.txt"
+mkdir -p "$(dirname "$REPORT")"
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    echo "gpu_check: no CUDA device here (torch.cuda.is_available() is False); run it on a GPU machine" | tee "$REPORT" >&2
+    exit 2
+fi
+if [ -d "$CHECK/wheels" ]; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        "$CHECK"/wheels/*.whl || exit 1
+    export PYTHONPATH="/tmp/site:$PWD"
+fi
+export PYTHONUNBUFFERED=1
+IMAGES="$CHECK/images"
+[ -d "$IMAGES" ] || IMAGES=out/sample/images
+{
+    date -u
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    echo "== detector: stage vs bare forward vs ultralytics predict (benchmarks/detector.py)"
+    timeout 270 "$PYTHON" benchmarks/detector.py --images "$IMAGES" --device cuda --batch-sizes 32,128 --count 512
+    echo "detector exit status $?"
+    echo "== trainer: step time with and without the ROI branch, ViT-B/16, batch 128, bf16 (benchmarks/train.py roi)"
+    timeout 200 "$PYTHON" benchmarks/train.py roi --device cuda --size vit_b16 --batch 128 --bf16
+    echo "trainer exit status $?"
+} 2>&1 | tee "$REPORT"
