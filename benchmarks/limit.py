@@ -31,23 +31,35 @@ DRIVER_PHASES = ("collect_inputs", "dedup", "compact")  # the work of a build ou
 ACCEPT_RATIO = 1.25  # the default build may take at most this times the lower bound
 
 
+def with_detectors(cfg, **changes):
+    """`cfg` with `changes` made to each of its detectors."""
+    return dataclasses.replace(cfg, detectors=tuple(dataclasses.replace(d, **changes) for d in cfg.detectors))
+
+
+def stage_cpu(stage_seconds: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per stage timer (the part writer's `write` included), in the build's stats."""
+    return {name.removesuffix("_cpu"): value for name, value in stage_seconds.items() if name.endswith("_cpu")}
+
+
 def bare_costs(cfg) -> tuple[dict[str, float], int]:
     """CPU seconds per stage and driver phase of `cfg` built in one process, the detector on one thread;
     and the images that went through the stages."""
     import torch
 
     from pipeline.local_build import build_shards_in_process
-    from pipeline.stats import STAGES
 
     threads = torch.get_num_threads()
     try:
-        stats = build_shards_in_process(dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector,
-                                                                                           cpu_threads=1)))
+        stats = build_shards_in_process(with_detectors(cfg, cpu_threads=1))
     finally:
         torch.set_num_threads(threads)
-    seconds = {stage: stats.stage_seconds[f"{stage}_cpu"] for stage in STAGES}
+    seconds = stage_cpu(stats.stage_seconds)
     seconds |= {phase: stats.phase.seconds[f"{phase}_cpu"] for phase in DRIVER_PHASES}
     return seconds, stats.images
+
+
+def runtime_of(cfg) -> str:
+    return cfg.detectors[0].runtime  # the sample build has one detector
 
 
 def same_rows(a: Path, b: Path) -> bool:
@@ -68,12 +80,11 @@ def ray_build(cfg) -> tuple[float, float]:
     import ray
 
     from pipeline.build import build
-    from pipeline.stats import STAGES
 
     started = time.perf_counter()
     stats = build(cfg).stats
     ray.shutdown()
-    return time.perf_counter() - started, sum(stats["stage_seconds"][f"{stage}_cpu"] for stage in STAGES)
+    return time.perf_counter() - started, sum(stage_cpu(stats["stage_seconds"]).values())
 
 
 def main() -> None:
@@ -99,27 +110,27 @@ def main() -> None:
     seconds, images = bare_costs(base)
     total = sum(seconds.values())
     bound = total / args.num_cpus
-    print(f"\nbare costs, one process, detector runtime {base.detector.runtime} on one thread: {images} images")
+    print(f"\nbare costs, one process, detector runtime {runtime_of(base)} on one thread: {images} images")
     print(f"{'step':<16}{'CPU s':>9}{'CPU ms/image':>14}{'share':>8}")
     for step, cpu in seconds.items():
         print(f"{step:<16}{cpu:>9.1f}{1000 * cpu / images:>14.1f}{cpu / total:>8.1%}")
     print(f"{'sum':<16}{total:>9.1f}{1000 * total / images:>14.1f}")
     print(f"lower bound on {args.num_cpus} CPUs: {total:.1f} / {args.num_cpus} = {bound:.1f} s", flush=True)
 
-    runs = {base.detector.runtime: out / "ray"}
+    runs = {runtime_of(base): out / "ray"}
     if args.compare_runtime:
         runs[args.compare_runtime] = out / f"ray-{args.compare_runtime}"
     walls, cpus = {}, {}
-    threads = base.detector.cpu_threads if args.detector_threads is None else args.detector_threads
+    threads = base.detectors[0].cpu_threads if args.detector_threads is None else args.detector_threads
     for runtime, output in runs.items():
-        detector = dataclasses.replace(base.detector, runtime=runtime, cpu_threads=threads)
-        walls[runtime], cpus[runtime] = ray_build(dataclasses.replace(base, output=str(output), detector=detector))
+        cfg = with_detectors(dataclasses.replace(base, output=str(output)), runtime=runtime, cpu_threads=threads)
+        walls[runtime], cpus[runtime] = ray_build(cfg)
         print(f"Ray build, detector runtime {runtime}: {walls[runtime]:.1f} s, load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
 
     print(f"\n{'build (Ray, ' + str(args.num_cpus) + ' CPUs)':<30}{'wall s':>8}{'x lower bound':>15}{'speed-up':>10}"
           f"{'stages CPU s':>13}")
-    first = walls[base.detector.runtime]
+    first = walls[runtime_of(base)]
     for runtime, wall in walls.items():
         print(f"{'detector runtime ' + runtime:<30}{wall:>8.1f}{wall / bound:>15.2f}{wall / first:>10.2f}"
               f"{cpus[runtime]:>13.1f}")
@@ -128,7 +139,7 @@ def main() -> None:
     ratio = first / bound
     verdict = "within" if ratio <= ACCEPT_RATIO else "OVER"
     print(f"default build {ratio:.2f}x the lower bound ({verdict} the {ACCEPT_RATIO}x goal)")
-    identical = same_rows(out / "bare", runs[base.detector.runtime])
+    identical = same_rows(out / "bare", runs[runtime_of(base)])
     print(f"default build's rows equal to the bare run's but for provenance (its config hash holds cpu_threads): "
           f"{identical}")
     print(json.dumps({"n": args.n, "num_cpus": args.num_cpus, "images": images, "cpu_seconds": seconds,
