@@ -8,9 +8,10 @@ ONNX Runtime or OpenVINO then runs that file (OpenVINO reads ONNX directly: one 
 
 Runtimes (`detector.runtime`): `torch` (the fused PyTorch model; the GPU path with its CUDA graph), `onnx`
 (ONNX Runtime), `openvino`, and `auto`: torch on a GPU or for a `*.yaml` model definition, else openvino.
-Why openvino on the CPU: on this machine's 2 cores, in fp32, it ran YOLOv8n at 512 px about 5x faster than torch
-(channels-last, chunks of 8) and ONNX Runtime about 2x (benchmarks/detector.py), and both gave torch's boxes
-(tests/annotators/test_detector_runtime.py states the tolerance).
+Why openvino on the CPU: on this 2-core machine, in fp32, with torch's boxes (tests/annotators/
+test_detector_runtime.py states the tolerance), it ran YOLOv8n at 512 px 4.2x to 4.9x faster than torch
+(channels-last, chunks of 8) on 2 threads and took 1.3x less CPU on one; ONNX Runtime gained at most 2x
+(docs/scale.md, "Near this machine's limit", has the runs and their load).
 """
 from __future__ import annotations
 

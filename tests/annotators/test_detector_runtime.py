@@ -68,7 +68,7 @@ def test_auto_is_openvino_on_the_cpu_and_torch_elsewhere():
         detector_runtime.choose("onnx", cuda=True, weights=str(SAMPLE_WEIGHTS))
     with pytest.raises(ValueError, match="not one of"):
         detector_runtime.choose("tensorrt", cuda=False, weights=str(SAMPLE_WEIGHTS))
-    with pytest.raises(ConfigError, match="detector.runtime"):
+    with pytest.raises(ConfigError, match="detector findings: runtime"):
         DetectorConfig(weights=str(SAMPLE_WEIGHTS), runtime="tensorrt")
     with pytest.raises(FileNotFoundError, match=r"local \.pt"):
         detector_runtime.exported_onnx("yolov8n.yaml", 512)
