@@ -82,7 +82,7 @@ class DetectorConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     only_unannotated: bool = True  # propose only on images whose source gives no boxes
     cpu_threads: int = 0  # torch threads of a detector actor on the CPU; 0: all the node's cores
-    runtime: str = "auto"  # auto | torch | onnx | openvino: see annotators/detector_runtime.py (auto: the fastest)
+    runtime: str = "torch"  # torch | auto | onnx | openvino (annotators/detector_runtime.py; auto: OpenVINO on CPUs)
 
     def __post_init__(self):
         if self.runtime not in RUNTIMES:
