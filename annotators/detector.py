@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from annotators import detector_runtime, offline
 from annotators.regions import Region
@@ -29,10 +30,14 @@ CANDIDATES = 300  # best anchors per image kept for NMS (far more than an image'
 
 
 def import_ultralytics() -> Any:
-    """The `ultralytics` module, imported under the offline environment with settings sync turned off."""
+    """The `ultralytics` module, imported under the offline environment with settings sync turned off, and
+    with Pillow's own `Image.open` put back: ultralytics replaces it process-wide with one that, on an image
+    Pillow cannot identify, tries to install and import pi-heif instead of raising `UnidentifiedImageError`."""
     offline.apply()
     import ultralytics
+    from ultralytics.utils import patches
 
+    Image.open = patches._image_open
     ultralytics.settings.update({"sync": False, "raytune": False})
     return ultralytics
 

@@ -44,9 +44,10 @@ def choose(runtime: str, cuda: bool, weights: str) -> str:
 
 def export_key(weights: Path, imgsz: int) -> str:
     """A hash of the weights' bytes, the export settings and the exporter's version."""
-    import ultralytics
+    from annotators.detector import import_ultralytics
 
-    settings = json.dumps(EXPORT_SETTINGS | {"imgsz": imgsz, "ultralytics": ultralytics.__version__}, sort_keys=True)
+    version = import_ultralytics().__version__
+    settings = json.dumps(EXPORT_SETTINGS | {"imgsz": imgsz, "ultralytics": version}, sort_keys=True)
     return hashlib.sha256(weights.read_bytes() + settings.encode()).hexdigest()[:16]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
-from connectors.tables import MALFORMED, number, read_table, rejected, require_dir, require_file, resolve
+from connectors.tables import MALFORMED, number, read_table, rejected, require_dir, resolve, text_lines
 from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
@@ -45,8 +45,7 @@ class Folder(Connector):
         if path.suffix == ".csv":
             yield from read_table(path, ("image", "text")).iter_rows(named=True)
             return
-        text = require_file(path, "folder index").read_text("utf-8", "replace")
-        for line_number, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON text may hold U+2028
+        for line_number, line in enumerate(text_lines(path, "folder index"), 1):
             if not line.strip():
                 continue
             try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import SourceLayoutError, read_table, rejected, require_dir, require_file
+from connectors.tables import SourceLayoutError, read_table, rejected, require_dir, text_lines
 
 UNKNOWN_LICENCE = "unknown"
 PMC_ARCHIVE = re.compile(r"(PMC\d+)\.tar\.gz")
@@ -39,7 +39,7 @@ class Roco(Connector):
                 yield from self._folder_refs(require_dir(root / split / kind, "roco split folder"), split)
 
     def _folder_refs(self, folder: Path, split: str) -> Iterator[StudyRef]:
-        captions = _tab_lines(require_file(folder / self.options.captions, "roco captions"))
+        captions = _tab_lines(folder / self.options.captions)
         licences, files = self._links(folder)
         for roco_id, fields in captions:
             caption = fields[0] if fields else ""
@@ -81,7 +81,7 @@ class Roco(Connector):
 def _tab_lines(path: Path) -> list[tuple[str, list[str]]]:
     """`id<TAB>field<TAB>...` lines -> [(id, [fields, stripped])] in file order; blank lines skipped."""
     out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text_lines(path, "roco table"):
         key, _, rest = line.partition("\t")
         if key.strip():
             out.append((key.strip(), [f.strip() for f in rest.split("\t")] if rest else []))

@@ -72,6 +72,13 @@ def read_table(path: str | Path, required: Sequence[str] = (), separator: str = 
     return frame.with_columns(pl.all().fill_null("").str.strip_chars())
 
 
+def text_lines(path: str | Path, what: str) -> list[str]:
+    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), undecodable bytes replaced: neither a lone
+    "\\r" nor a character that `str.splitlines` breaks at (U+2028, form feed, ...) inside a text ends a line."""
+    data = require_file(path, what).read_bytes().decode("utf-8", "replace")
+    return [line.removesuffix("\r") for line in data.split("\n")]
+
+
 def read_json(path: str | Path):
     path = require_file(path, "json")
     try:

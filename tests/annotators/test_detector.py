@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision.ops import batched_nms
 
 from annotators.detector import Detector, greedy_nms, load_yolo
-from annotators.imaging import decode, resize_long_side
+from annotators.imaging import DecodeError, decode, resize_long_side
 from annotators.offline import OFFLINE_ENV
 from annotators.regions import iou
 from pipeline.evaluation.rois import truth_regions
@@ -90,6 +91,15 @@ def test_greedy_nms_is_torchvision_nms_per_class():
     ours = order[greedy_nms(boxes[order], classes[order], 0.5)]
     expected = batched_nms(torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(classes).long(), 0.5)
     assert ours.tolist() == expected.tolist()
+
+
+def test_unreadable_images_still_give_a_decode_error_once_ultralytics_is_loaded(detector):
+    """ultralytics swaps Pillow's `Image.open` for one that tries to install pi-heif on an unknown image;
+    with a detector loaded in the same process (an in-process build), decoding must still reject cleanly."""
+    with pytest.raises(DecodeError) as caught:
+        decode(b"\x00" * 64, "a.png")
+    assert caught.value.reason == "unknown_format"
+    assert Image.open.__module__ == "PIL.Image"
 
 
 @pytest.mark.parametrize("name", ["yolov8n.pt", "https://example.org/yolov8n.pt", "https://example.org/model.yaml"])

@@ -28,3 +28,16 @@ def test_build_rows_and_the_unfetched_image(build_rows, build_rejects):
     assert rows["ROCO_00020"]["license"] == "NO-CC CODE" and rows["ROCO_00041"]["split"] == "test"
     [refused] = [r for r in build_rejects if r["source"] == "roco"]
     assert (refused["source_id"], refused["reason"]) == ("ROCO_00005", "missing_image")
+
+
+def test_captions_break_at_newlines_only(generated_sources, make_connector, tmp_path):
+    """Captions from PubMed Central text can hold U+2028, form feeds or CRLF endings: still one row each."""
+    copy = tmp_path / "data"
+    shutil.copytree(generated_sources["roco"], copy)
+    captions = copy / "train" / "radiology" / "captions.txt"
+    lines = captions.read_text(encoding="utf-8").splitlines()
+    first_id, first_caption = lines[0].split("\t")
+    captions.write_bytes("\r\n".join([f"{first_id}\tChest film\u2028showing\x0ca mass.", *lines[1:]]).encode())
+    refs = list(make_connector("roco", copy, splits=("train",)).refs())
+    assert [r.source_id for r in refs] == [line.split("\t")[0] for line in lines]
+    assert refs[0].report == "Chest film\u2028showing\x0ca mass." and refs[1].report == lines[1].split("\t")[1].strip()
