@@ -3,16 +3,18 @@
 A description and a finding box match by label (same finding, or a related one for less), by side (the box's
 patient side from the view: on PA/AP films and axial/coronal slices the patient's right is on the image's left;
 a lateral or sagittal view tells no side) and by zone (the box centre's height inside the lung field: the union
-of the anatomy boxes when the source has them, else a typical frontal lung field). Finding boxes are assigned one
+of the anatomy boxes when the source has them, else a typical frontal lung field; an axial slice's height runs
+front to back, so there a zone is not scored). Finding boxes are assigned one
 description each, maximising the total score: they keep priority.
 
 A description left without a finding box is grounded in the lung boxes (the source's, or the anatomy detector's),
 in the spirit of Chest ImaGenome: its side picks that lung, "bilateral" (or a zone without a side) both lungs; a
 stated zone ("right lower zone", "left apex", "bases") picks the matching third of that box's height (upper,
-middle, lower). A lung part other than a whole lung is a new region of origin "derived" (label from
-`schemas.labels.lung_part_label`, score the lungs' lowest), added once per image and shared by the descriptions
-that name it. A description about a place outside the lung fields is not grounded. Below MIN_SCORE a
-description stays unaligned (region -1): kept and flagged, never forced.
+middle, lower), except on an axial slice, where the zone is the slice's level and the whole lung is taken. A
+lung part other than a whole lung is a new region of origin "derived" (label from `schemas.labels.lung_part_label`,
+score the lungs' lowest), added once per image and shared by the descriptions that name it. A description about
+a place outside the lung fields is not grounded. Below MIN_SCORE a description stays unaligned (region -1): kept
+and flagged, never forced.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ ZONE_UNSTATED, ZONE_FLOOR, ZONE_SLOPE = 0.9, 0.1, 2.5
 # boxes (median top 0.08, bottom 0.90) and the sample radiographs (apex 0.08-0.13, bases 0.72-0.80).
 DEFAULT_LUNG_FIELD = (0.05, 0.08, 0.95, 0.85)
 NO_SIDE_VIEWS = ("L", "LL", "RL", "LAT", "LATERAL", "SAGITTAL", "XTABLE LATERAL")
+AXIAL_VIEWS = ("AXIAL", "AX", "TRANSVERSE", "TRANSAXIAL")  # by first word
 CENTRAL_MARGIN = 0.1  # a box reaching this far (fraction of the field width) past the midline on both sides
 
 
@@ -70,6 +73,7 @@ class _Field:
     box: tuple[float, float, float, float]
     midline: float
     sides_known: bool
+    heights_are_zones: bool  # the image's vertical runs head to foot (not on an axial slice)
 
 
 def side_known(view: str) -> bool:
@@ -80,14 +84,15 @@ def side_known(view: str) -> bool:
 
 def _field(regions: Sequence[Region], view: str) -> _Field:
     lungs = {r.label: r for r in regions if r.label in ANATOMY}
+    vertical = (view.strip().upper().split() or [""])[0] not in AXIAL_VIEWS
     if not lungs:
         box = DEFAULT_LUNG_FIELD
-        return _Field(box, (box[0] + box[2]) / 2, side_known(view))
+        return _Field(box, (box[0] + box[2]) / 2, side_known(view), vertical)
     box = (min(r.x0 for r in lungs.values()), min(r.y0 for r in lungs.values()),
            max(r.x1 for r in lungs.values()), max(r.y1 for r in lungs.values()))
     edges = sorted(x for r in lungs.values() for x in (r.x0, r.x1))
     midline = (edges[1] + edges[2]) / 2 if len(lungs) == 2 else (box[0] + box[2]) / 2  # between the two lungs
-    return _Field(box, midline, side_known(view))
+    return _Field(box, midline, side_known(view), vertical)
 
 
 def box_side(region: Region, regions: Sequence[Region], view: str) -> str:
@@ -107,7 +112,7 @@ def region_side(region: Region, field: _Field) -> str:
 
 def _zone_score(zone: str, region: Region, field: _Field) -> float:
     """1 when the box centre is in a stated zone, falling off with the distance to the nearest stated zone."""
-    if not zone:
+    if not zone or not field.heights_are_zones:
         return ZONE_UNSTATED
     top, bottom = field.box[1], field.box[3]
     p = ((region.y0 + region.y1) / 2 - top) / max(bottom - top, 1e-6)
@@ -147,10 +152,12 @@ def match_score(description: Description, region: Region, field: _Field) -> floa
     return score * (UNCERTAIN_FACTOR if description.uncertain else 1.0)
 
 
-def _lung_part(description: Description, lungs: dict[str, Region]) -> Region | None:
+def _lung_part(description: Description, lungs: dict[str, Region], field: _Field) -> Region | None:
     """The lung box, or the part of one (or of both), that a description without a finding box names."""
     elsewhere = description.anatomy and description.anatomy not in load_lexicon().lung_field_anatomy
     zones = [ZONES.index(z) for z in description.zone.split(",") if z in ZONES]
+    if zones and not field.heights_are_zones:
+        zones = list(range(len(ZONES)))  # stated, but not a height on this slice: the whole lung
     side = description.laterality
     if elsewhere or not (side or zones):
         return None
@@ -192,14 +199,15 @@ def align(descriptions: Sequence[Description], regions: Sequence[Region], view: 
         if di in chosen:
             region, score = chosen[di]
         else:
-            region, score = _ground(description, lungs, out)
+            region, score = _ground(description, lungs, field, out)
         links.append(Link(di, region, round(score, 4)) if score >= MIN_SCORE else Link(di, -1, 0.0))
     return Alignment(tuple(out), links)
 
 
-def _ground(description: Description, lungs: dict[str, Region], regions: list[Region]) -> tuple[int, float]:
+def _ground(description: Description, lungs: dict[str, Region], field: _Field,
+            regions: list[Region]) -> tuple[int, float]:
     """The index of the lung part `description` names (appended to `regions` when new) and the link's score."""
-    part = _lung_part(description, lungs)
+    part = _lung_part(description, lungs, field)
     if part is None:
         return -1, 0.0
     if part not in regions:

@@ -68,3 +68,17 @@ def best_per_label(regions: list[Region]) -> list[Region]:
     for region in sorted(regions, key=lambda r: r.score, reverse=True):
         best.setdefault(region.label, region)
     return list(best.values())
+
+
+def frontal_lung_pair(regions: list[Region], max_overlap: float = 0.25, min_shared_height: float = 0.5) -> bool:
+    """Whether `regions` hold a right and a left lung as a frontal chest image shows them: side by side (sharing
+    at most `max_overlap` of the narrower one's width and at least `min_shared_height` of the shorter one's
+    height), the patient's right on the image's left. A lateral film's lungs overlap: it never passes."""
+    lungs = {r.label: r for r in regions}
+    right, left = lungs.get("right_lung"), lungs.get("left_lung")
+    if right is None or left is None or (right.x0 + right.x1) >= (left.x0 + left.x1):
+        return False
+    shared_width = max(0.0, min(right.x1, left.x1) - max(right.x0, left.x0))
+    shared_height = max(0.0, min(right.y1, left.y1) - max(right.y0, left.y0))
+    return (shared_width <= max_overlap * min(right.x1 - right.x0, left.x1 - left.x0)
+            and shared_height >= min_shared_height * min(right.y1 - right.y0, left.y1 - left.y0))

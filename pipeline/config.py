@@ -63,16 +63,23 @@ class LicenceConfig:
         return f"licence {licence!r} matches licences.deny {denied!r}" if denied else ""
 
 
+# yolo: ultralytics weights (annotators/detector.py); lung_fields: right and left lung boxes found on chest CT
+# slices by thresholding, for chest CT sources only (annotators/lung_fields.py)
+DETECTOR_KINDS = ("yolo", "lung_fields")
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """One detector stage: its weights, label map, calibrated score threshold and the images it applies to."""
 
     weights: str | None = None  # a local .pt file (made by `medregion train-detector`); never a hub name
+    kind: str = "yolo"  # yolo: the YOLO model in `weights`; lung_fields: lungs on chest CT, no model (below)
     name: str = "findings"  # what reports call it (unique within a build)
     labels: tuple[str, ...] = ()  # the labels its class ids must give, in order (checked at load); () = the weights'
     sources: tuple[str, ...] = ()  # run only on these sources' images (the kind it was trained on); () = any source
     modalities: tuple[str, ...] = ()  # run only on these modalities (e.g. CR, DX); () = any
     views: tuple[str, ...] = ()  # run only on these views, by first word (PA, AP: "AP SUPINE" is AP); () = any
+    unstated_view: bool = False  # with `views`, also where no view is stated, kept only if a frontal lung pair shows
     one_per_label: bool = False  # the best box of each label the row lacks (anatomy: one right lung, one left lung)
     batch_size: int = 32  # images per forward pass on a GPU (on the CPU at most annotators.detector.CPU_CHUNK)
     actors: int = 1  # actor-pool size (at most one per GPU when GPUs exist)
@@ -85,6 +92,14 @@ class DetectorConfig:
     runtime: str = "torch"  # torch | auto | onnx | openvino (annotators/detector_runtime.py; auto: OpenVINO on CPUs)
 
     def __post_init__(self):
+        if self.kind not in DETECTOR_KINDS:
+            raise ConfigError(f"detector {self.name}: kind: {self.kind!r} is not one of {', '.join(DETECTOR_KINDS)}")
+        if self.kind == "yolo" and not self.weights:
+            raise ConfigError(f"detector {self.name}: a yolo detector needs weights")
+        if self.kind != "yolo" and self.weights:
+            raise ConfigError(f"detector {self.name}: a {self.kind} detector takes no weights")
+        if self.unstated_view and not self.views:
+            raise ConfigError(f"detector {self.name}: unstated_view needs the views it stands in for")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"detector {self.name}: runtime: {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
 
@@ -155,8 +170,6 @@ class BuildConfig:
         detectors = [d.name for d in self.detectors]
         if len(set(detectors)) != len(detectors):
             raise ConfigError(f"detectors: names must be unique, got {detectors}")
-        if any(not d.weights for d in self.detectors):
-            raise ConfigError("detectors: every detector needs weights")
 
     def content_sha256(self) -> str:
         """Hash of everything that shapes the rows (not where they go nor how many CPUs make them)."""
@@ -175,12 +188,14 @@ def load_config(path: str | Path, overrides: dict | None = None) -> BuildConfig:
 
 def detector_section(data: dict) -> dict:
     """`data` with its `detector:` key (one detector's mapping, or a list of them) as the `detectors` list; a
-    mapping without weights (an old config's way to say "no detector") is no detector."""
+    mapping without weights or kind (an old config's way to say "no detector") is no detector."""
     if "detector" not in data:
         return data
     if "detectors" in data:
         raise ConfigError("give either detector or detectors, not both")
     data = dict(data)
     section = data.pop("detector") or []
-    data["detectors"] = ([section] if section.get("weights") else []) if isinstance(section, dict) else section
+    if isinstance(section, dict):
+        section = [section] if section.get("weights") or section.get("kind") else []
+    data["detectors"] = section
     return data

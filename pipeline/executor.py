@@ -18,6 +18,9 @@ from pipeline.stats import BuildStats
 # Work items per input block (one decode task): a decode task emits its block's pixels, so small blocks keep what
 # waits for the detector small in bytes whatever the corpus size (memory stays flat as the corpus grows).
 MAX_ROWS_PER_BLOCK = 64
+# The share of the cluster's CPUs that actor pools may reserve together: the rest runs the task stages, which the
+# actors' input waits on (pools holding every CPU would leave the build waiting forever at 0 inputs).
+ACTOR_CPU_SHARE = 0.5
 
 
 class StageFailures(RuntimeError):
@@ -60,8 +63,9 @@ def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, ta
     blocks = max(1, min(n, max(blocks_per_cpu * cluster_cpus(), -(-n // MAX_ROWS_PER_BLOCK))))
     per_block = -(-n // blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
     ds = ray.data.from_arrow([items.slice(start, per_block) for start in range(0, n, per_block)])
+    scale = actor_cpu_scale(stages, cluster_cpus())
     for stage in stages:
-        ds = _map(ds, stage, per_block)
+        ds = _map(ds, stage, per_block, scale)
     ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout})
     for summaries in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         tally.add(summaries)
@@ -77,9 +81,17 @@ def run_in_process(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout
         tally.add(write_parts(batch, layout))
 
 
-def _map(ds: Any, stage: Stage, per_block: int) -> Any:
+def actor_cpu_scale(stages: Sequence[Stage], cpus: float) -> float:
+    """The factor on actors' CPU reservations that keeps all pools within ACTOR_CPU_SHARE of `cpus` (1 when they
+    fit as they are): on a small node, two detectors share a CPU rather than starve the decoder of one."""
+    reserved = sum(s.resources.cpus * s.resources.actors for s in stages)
+    return min(1.0, ACTOR_CPU_SHARE * cpus / reserved) if reserved else 1.0
+
+
+def _map(ds: Any, stage: Stage, per_block: int, actor_cpu_scale: float = 1.0) -> Any:
     need = stage.resources
-    args: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": need.cpus, "num_gpus": need.gpus,
+    cpus = need.cpus * actor_cpu_scale if need.actors else need.cpus
+    args: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": cpus, "num_gpus": need.gpus,
                             "batch_size": min(stage.batch_size, per_block) if stage.batch_size else None}
     if need.memory:
         args["memory"] = need.memory

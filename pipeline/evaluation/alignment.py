@@ -187,14 +187,14 @@ def _grounding_figures(check: GroundingCheck) -> dict[str, float]:
 
 
 def read_records(folder: str | Path) -> list[dict]:
-    """The source_id, view, regions and descriptions of every shard row of a build (shards in its manifest)."""
+    """The source, source_id, view, regions and descriptions of every shard row of a build (shards in its manifest)."""
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     rows: list[dict] = []
     for shard in manifest["shards"]:
         with pa.OSFile(str(folder / shard["file"])) as handle:
             table = pa.ipc.open_stream(handle).read_all()
-        rows += table.select(["source_id", "view", "regions", "descriptions"]).to_pylist()
+        rows += table.select(["source", "source_id", "view", "regions", "descriptions"]).to_pylist()
     return rows
 
 
@@ -269,6 +269,10 @@ def main(argv: list[str] | None = None) -> None:
         records = read_records(args.path)
         result = _grounding_figures(anatomy_grounding(records))
         result |= {f"all_records_{k}": v for k, v in _grounding_figures(anatomy_grounding(records, False)).items()}
+        for source in sorted({r["source"] for r in records}):  # every record of the source, lung boxes or not
+            check = anatomy_grounding([r for r in records if r["source"] == source], False)
+            result |= {f"{source}_{k}": v for k, v in _grounding_figures(check).items()
+                       if k in ("stated", "linked", "coverage", "precision")}
     else:
         from annotators.reports import ReportParser
 

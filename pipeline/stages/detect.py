@@ -1,11 +1,13 @@
-"""The detector stages: one per configured detector, each run in an actor pool whose actors load YOLO once and add
-ROI proposals to rows.
+"""The detector stages: one per configured detector, a YOLO one in an actor pool whose actors load the model once,
+the model-free CT lung-field finder as plain tasks; each adds ROI proposals to rows.
 
 Rows arrive decoded (`pixels`, `width`, `height`) from the decode stage, so the model's device never waits on a
 decoder. A detector runs on the rows it applies to: `detect` true (the source allows it), not a reject, of its
-sources, modalities and views, and (with `only_unannotated`) without the source's own boxes; other rows pass
-untouched. Those get their `regions` replaced by the regions they had (annotations, earlier detectors'
-proposals) plus this detector's proposals above its score threshold that no region of the same label covers.
+sources, modalities and views (with `unstated_view`, also where the source states no view: there the proposals
+are kept only when they show a frontal pair of lungs, which a lateral film never does), and (with
+`only_unannotated`) without the source's own boxes; other rows pass untouched. Those get their `regions`
+replaced by the regions they had (annotations, earlier detectors' proposals) plus this detector's proposals
+above its score threshold that no region of the same label covers.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ import pyarrow.compute as pc
 import torch
 
 from annotators.detector import Detector, applies, forward_batch, resolve_device
-from annotators.regions import Region, best_per_label, merge_detections
+from annotators.lung_fields import LungFields
+from annotators.regions import Region, best_per_label, frontal_lung_pair, merge_detections
 from pipeline.config import DetectorConfig
 from pipeline.stage import Resources, Stage
 
@@ -29,7 +32,8 @@ CHUNKS_PER_BATCH = 4  # forward passes per Ray batch: one chunk is prepared whil
 
 @dataclass(frozen=True)
 class DetectStage(Stage):
-    """One detector: a `Detector` per actor, on a GPU (or a share of one) when `gpus` (the cluster's) allows."""
+    """One detector: a `Detector` (or `LungFields`) per actor, a YOLO one on a GPU (or a share of one) when `gpus`
+    (the cluster's) allows."""
 
     config: DetectorConfig
     gpus: int = 0  # GPUs in the cluster: each actor takes `gpu_share` of one when there are any
@@ -38,11 +42,13 @@ class DetectStage(Stage):
     name = "detect"
 
     def __post_init__(self):
-        if not self.config.weights:
-            raise ValueError("the detector stage needs weights")
+        if self.config.kind == "yolo" and not self.config.weights:
+            raise ValueError("a yolo detector stage needs weights")
 
     @property
     def resources(self) -> Resources:
+        if self.config.kind != "yolo":
+            return Resources()  # no model to load once: plain tasks
         gpus = self.gpus if self.config.device != "cpu" else 0
         actors = min(self.config.actors, gpus) if gpus else self.config.actors
         return Resources(gpus=self.gpu_share if gpus else 0, actors=actors)
@@ -51,17 +57,20 @@ class DetectStage(Stage):
     def batch_size(self) -> int:
         return forward_batch(self.config.batch_size, cuda=self.resources.gpus > 0) * CHUNKS_PER_BATCH
 
-    def setup(self) -> Detector:
+    def setup(self) -> Detector | LungFields:
         config = self.config
-        if resolve_device(config.device).type != "cuda":
-            # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it use
-            # every core and share them with the lighter decode and annotate tasks (the OS schedules the two).
-            torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
-        detector = Detector(config.weights, device=config.device, imgsz=config.imgsz, conf=config.conf,
-                            iou=config.iou, batch_size=config.batch_size, runtime=config.runtime)
-        if config.labels and tuple(config.labels) != detector.labels:
-            raise ValueError(f"detector {config.name}: {config.weights} gives labels {list(detector.labels)}, "
-                             f"the config expects {list(config.labels)}")
+        if config.kind == "lung_fields":
+            detector = LungFields()
+        else:
+            if resolve_device(config.device).type != "cuda":
+                # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it
+                # use every core and share them with the lighter decode and annotate tasks (the OS schedules them).
+                torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
+            detector = Detector(config.weights, device=config.device, imgsz=config.imgsz, conf=config.conf,
+                                iou=config.iou, batch_size=config.batch_size, runtime=config.runtime)
+        if config.labels and tuple(config.labels) != tuple(detector.labels):
+            raise ValueError(f"detector {config.name}: {config.weights or config.kind} gives labels "
+                             f"{list(detector.labels)}, the config expects {list(config.labels)}")
         return detector
 
     def wanted(self, batch: pa.Table) -> np.ndarray:
@@ -73,17 +82,21 @@ class DetectStage(Stage):
         return np.array([
             row for row in rows
             if (not config.sources or sources[row] in config.sources)
-            and applies(config.modalities, config.views, modalities[row] or "", views[row] or "")
+            and (applies(config.modalities, config.views, modalities[row] or "", views[row] or "")
+                 or (config.unstated_view and not (views[row] or "").strip()
+                     and applies(config.modalities, (), modalities[row] or "", "")))
             and not (regions and any(r["origin"] == "annotation" for r in regions[row] or ()))
         ], dtype=np.int64)
 
-    def process(self, batch: pa.Table, detector: Detector) -> pa.Table:
+    def process(self, batch: pa.Table, detector: Detector | LungFields) -> pa.Table:
         rows = self.wanted(batch)
         if len(rows) == 0:
             return batch
-        regions = batch["regions"].to_pylist()
+        regions, views = batch["regions"].to_pylist(), batch["view"].to_pylist()
         for row, proposals in zip(rows, detector.predict(_images(batch, rows))):
             existing = [Region(**region) for region in regions[row] or ()]
+            if self.config.views and not (views[row] or "").strip() and not _frontal(proposals, self.config.conf):
+                continue  # a view the source does not state, and the image does not show as frontal
             if self.config.one_per_label:  # an image has one of each: none where the row already has it
                 present = {region.label for region in existing}
                 proposals = [p for p in best_per_label(proposals) if p.label not in present]
@@ -91,6 +104,10 @@ class DetectStage(Stage):
             regions[row] = [region.to_row() for region in merged]
         column = pa.array(regions, type=batch.schema.field("regions").type)
         return batch.set_column(batch.schema.get_field_index("regions"), "regions", column)
+
+
+def _frontal(proposals: list[Region], conf: float) -> bool:
+    return frontal_lung_pair(best_per_label([p for p in proposals if p.score >= conf]))
 
 
 def _images(batch: pa.Table, rows: np.ndarray) -> list[np.ndarray]:
@@ -102,10 +119,11 @@ def _images(batch: pa.Table, rows: np.ndarray) -> list[np.ndarray]:
 
 def detect_stages(configs: tuple[DetectorConfig, ...], gpus: int) -> list[DetectStage]:
     """One stage per detector, in order, their weights made absolute so that workers in any folder find them;
-    on a GPU node they share each GPU."""
+    on a GPU node the YOLO ones share each GPU."""
     stages = []
+    share = 1 / max(1, sum(config.kind == "yolo" for config in configs))
     for config in configs:
-        if Path(config.weights).is_file():
+        if config.weights and Path(config.weights).is_file():
             config = replace(config, weights=str(Path(config.weights).resolve()))
-        stages.append(DetectStage(config, int(gpus), gpu_share=1 / len(configs)))
+        stages.append(DetectStage(config, int(gpus), gpu_share=share))
     return stages

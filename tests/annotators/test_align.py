@@ -121,6 +121,20 @@ def test_zones_ground_in_thirds_of_the_lung_box_shared_by_descriptions():
     assert all(l.score == ANATOMY_LINK_SCORE for l in aligned.links[:6])
 
 
+@pytest.mark.parametrize("view", ["axial", "Axial", "transverse"])
+def test_on_an_axial_slice_a_zone_takes_the_whole_lung(view):
+    """An axial slice's height runs front to back: "right lower lobe" is that lung at this level, not its
+    bottom third, and a zone does not score a finding box's height."""
+    descriptions = [described("opacity", "right", "lower", "lobe"), described("opacity", "", "upper", "apex"),
+                    described("nodule", "left", "upper")]
+    aligned = align(descriptions, [*LUNGS, LEFT_LOWER], view)
+    assert [l.region for l in aligned.links] == [0, 3, 2]
+    assert aligned.regions[3].label == "both_lungs" and aligned.regions[3].box == pytest.approx((0.08, 0.1, 0.92, 0.85))
+    assert aligned.links[2].score == align(descriptions[2:], [*LUNGS, LEFT_LOWER], "axial").links[0].score
+    upright = align(descriptions, [*LUNGS, LEFT_LOWER], "coronal")
+    assert upright.regions[3].label == "right_lung_lower" and upright.links[2].score < aligned.links[2].score
+
+
 def test_finding_boxes_keep_priority_and_missing_lungs_ground_nothing():
     aligned = align([described("nodule", "right", "upper")], LUNGS + [RIGHT_UPPER], "PA")
     assert aligned.links[0].region == 2 and len(aligned.regions) == 3  # no lung part is cut when a finding fits

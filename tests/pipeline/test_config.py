@@ -53,6 +53,9 @@ detector:
         ("anatomy", ("CR", "DX"), ("PA", "AP"), 0.25), ("findings", (), (), 0.5)]
     none = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\ndetector: {weights: null}\n"))
     assert none.detectors == ()
+    lungs = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\ndetector: {kind: lung_fields}\n"))
+    assert [(d.kind, d.weights) for d in lungs.detectors] == [("lung_fields", None)]
+    assert lungs.content_sha256() != none.content_sha256()
     # the weights' content is hashed, per detector
     moved = load_config(_write(tmp_path, """sources: [{name: a, connector: sample}]
 detector:
@@ -66,8 +69,13 @@ def test_bad_detector_sections_are_named(tmp_path):
     twice = "{name: x, weights: configs/detector/sample_yolov8n.pt}"
     with pytest.raises(ConfigError, match="detectors: names must be unique"):
         load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: [{twice}, {twice}]\n"))
-    with pytest.raises(ConfigError, match="every detector needs weights"):
+    with pytest.raises(ConfigError, match="detector y: a yolo detector needs weights"):
         load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: [{twice}, {{name: y}}]\n"))
+    with pytest.raises(ConfigError, match="detector y: a lung_fields detector takes no weights"):
+        load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\n"
+                                     "detector: [{name: y, kind: lung_fields, weights: w.pt}]\n"))
+    with pytest.raises(ConfigError, match="detector y: kind: 'sam' is not one of yolo, lung_fields"):
+        load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\ndetector: [{name: y, kind: sam}]\n"))
     with pytest.raises(ConfigError, match="either detector or detectors"):
         load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: {twice}\ndetectors: []\n"))
     with pytest.raises(ConfigError, match=r"detectors\[0\]: unknown key\(s\) \['view'\]"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ import pytest
 from annotators.quality import QualityIssue
 from pipeline.build import collect_inputs
 from pipeline.config import FailureConfig
-from pipeline.executor import StageFailures, Tally, run_in_process, run_on_ray
+from pipeline.executor import StageFailures, Tally, actor_cpu_scale, run_in_process, run_on_ray
 from pipeline.shards import BuildLayout, read_stream
-from pipeline.stage import Filter, Stage, where_raised
+from pipeline.stage import Filter, Resources, Stage, where_raised
 from pipeline.stages import build_stages
 from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
@@ -129,6 +130,38 @@ def test_ray_and_the_loop_isolate_the_same_rows(ray_cluster, small, tmp_path):
         results.append(sorted((r["source_id"], r["reject_reason"], r["reject_detail"]) for r in failed))
     assert results[0] == results[1] and [r[0] for r in results[0]] == list(unlucky)
     assert {r[1] for r in results[0]} == {"internal_error:RuntimeError"}
+
+
+@dataclass(frozen=True)
+class Pool(Stage):
+    """Passes rows on from a one-actor pool that reserves a whole CPU, as a detector does on a CPU node."""
+
+    label: str
+    resources = Resources(cpus=1.0, actors=1)
+
+    name = "pool"
+
+    def process(self, batch: pa.Table, state: Any) -> pa.Table:
+        return batch
+
+
+def test_actor_pools_keep_cpus_for_the_task_stages():
+    two, one = [Pool("a"), Pool("b"), OddFrames()], [Pool("a"), OddFrames()]
+    assert actor_cpu_scale(two, 2) == 0.5 and actor_cpu_scale(one, 2) == 1.0  # one pool: reservations as before
+    assert actor_cpu_scale(two, 16) == 1.0 and actor_cpu_scale([OddFrames()], 2) == 1.0
+
+
+def test_two_actor_pools_on_two_cpus_finish(ray_cluster, small, tmp_path):
+    """Two detectors' pools used to hold both CPUs of a 2-CPU node: decode never ran and the build waited at 0."""
+    cfg, items, stages = small
+    stages = [*stages[:4], Pool("anatomy"), Pool("findings"), *stages[4:]]
+    tally = Tally(BuildStats(), FailureConfig())
+    done = threading.Thread(target=run_on_ray, args=(stages, items, BuildLayout(str(tmp_path)), tally, 2),
+                            daemon=True)
+    done.start()
+    done.join(timeout=300)
+    assert not done.is_alive(), f"stalled at {tally.done} of {items.num_rows} inputs"
+    assert tally.done == pytest.approx(items.num_rows)
 
 
 def test_a_systematic_failure_stops_the_build_with_a_clear_message(small, tmp_path):

@@ -12,6 +12,7 @@ from pipeline.evaluation.alignment import (
     evaluate,
     evaluate_alignment,
     load_truth,
+    main,
     sample_records,
     text_matches,
 )
@@ -107,3 +108,11 @@ def test_grounding_counts_sides_by_label_and_by_position():
     assert (check.records, check.stated, check.linked, check.sided_links) == (1, 5, 4, 3)
     assert (check.same_side, check.same_side_by_position, check.bilateral_links, check.both_sides) == (2, 2, 1, 1)
     assert anatomy_grounding(records, lungs_only=False).stated == 6
+
+
+def test_the_grounding_command_gives_figures_per_source(sample_build, capsys):
+    main(["grounding", str(sample_build)])
+    figures = dict(line.split(": ") for line in capsys.readouterr().out.splitlines())
+    assert int(figures["sample_linked"]) <= int(figures["sample_stated"]) == int(figures["all_records_stated"])
+    assert float(figures["sample_coverage"]) == pytest.approx(int(figures["sample_linked"]) / int(
+        figures["sample_stated"]), abs=1e-4)
