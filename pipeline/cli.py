@@ -12,11 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.config import ConfigError, PublishOptions, load_config
+from pipeline.config import ConfigError, DetectorTrainingOptions, PublishOptions, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Build region-level medical image-text corpora.")
 console = Console()
 PUBLISH = PublishOptions(repo_id="")  # the defaults of `publish`
+TRAINING = DetectorTrainingOptions()  # the defaults of `train-detector`
 
 
 def _fail(message: str) -> None:
@@ -231,16 +232,16 @@ def train_detector(
     data: Optional[Path] = typer.Option(None, help="an exported data.yaml to train on instead of exporting"),
     dataset: Path = typer.Option(Path("out/yolo"), help="where the exported dataset goes"),
     out: Path = typer.Option(Path("out/detector"), help="folder for the weights, MODEL_CARD.md and the run"),
-    name: str = typer.Option("detector", help="weights file name (without .pt)"),
-    model: str = typer.Option("yolov8n.yaml", help="model yaml (random init) or a local checkpoint"),
-    epochs: int = typer.Option(30),
-    imgsz: int = typer.Option(512),
-    batch: int = typer.Option(16),
-    device: str = typer.Option("cpu", help="cpu, 0, 0,1, ..."),
+    name: str = typer.Option(TRAINING.name, help="weights file name (without .pt)"),
+    model: str = typer.Option(TRAINING.model, help="model yaml (random init) or a local checkpoint"),
+    epochs: int = typer.Option(TRAINING.epochs),
+    imgsz: int = typer.Option(TRAINING.imgsz),
+    batch: int = typer.Option(TRAINING.batch),
+    device: str = typer.Option(TRAINING.device, help="cpu, 0, 0,1, ..."),
     minutes: Optional[float] = typer.Option(None, help="train for this long (the epochs are fitted into it)"),
-    workers: int = typer.Option(0, help="data-loading processes"),
+    workers: int = typer.Option(TRAINING.workers, help="data-loading processes"),
     val_fraction: float = typer.Option(0.15, help="share of patients held out for validation"),
-    seed: int = typer.Option(0, help="seed of the patient split and of training"),
+    seed: int = typer.Option(TRAINING.seed, help="seed of the patient split and of training"),
     n: Optional[int] = typer.Option(None, help="studies in the sample source (overrides its options.n)"),
     settings: list[str] = typer.Option([], "--set", help="an ultralytics training setting, KEY=NUMBER, repeatable: "
                                        "augmentation (fliplr=0 where sides matter), nbs (nominal batch), ..."),

@@ -136,6 +136,20 @@ class PublishOptions:
     files_per_commit: int = 20
 
 
+@dataclass(frozen=True)
+class DetectorTrainingOptions:
+    """The defaults of `medregion train-detector` (and of `pipeline.detector_training.train_detector`)."""
+
+    model: str = "yolov8n.yaml"  # a model yaml (random init) or a local checkpoint
+    epochs: int = 30
+    imgsz: int = 512
+    batch: int = 16
+    device: str = "cpu"
+    name: str = "detector"  # the weights file's name, without .pt
+    seed: int = 0
+    workers: int = 0  # data-loading processes
+
+
 NOT_SHAPING_ROWS = ("output", "ray", "failures")  # config keys left out of its hash and of the manifest
 
 

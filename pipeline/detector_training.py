@@ -15,6 +15,9 @@ from pathlib import Path
 import yaml
 
 from annotators.detector import load_yolo
+from pipeline.config import DetectorTrainingOptions
+
+TRAINING = DetectorTrainingOptions()
 
 
 @dataclass(frozen=True)
@@ -32,16 +35,16 @@ class TrainedDetector:
 def train_detector(
     data_yaml: str | Path,
     out_dir: str | Path,
-    model: str = "yolov8n.yaml",
-    epochs: int = 30,
-    imgsz: int = 512,
-    batch: int = 16,
-    device: str = "cpu",
-    name: str = "detector",
-    seed: int = 0,
+    model: str = TRAINING.model,
+    epochs: int = TRAINING.epochs,
+    imgsz: int = TRAINING.imgsz,
+    batch: int = TRAINING.batch,
+    device: str = TRAINING.device,
+    name: str = TRAINING.name,
+    seed: int = TRAINING.seed,
     command: str | None = None,
     minutes: float | None = None,
-    workers: int = 0,
+    workers: int = TRAINING.workers,
     settings: dict | None = None,
 ) -> TrainedDetector:
     """Train `model` (a model yaml for random init, or a local checkpoint) on `data_yaml`; write weights + card.
