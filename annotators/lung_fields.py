@@ -19,9 +19,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from annotators.regions import Region
-
-LABELS = ("right_lung", "left_lung")
+from annotators.regions import Region, frontal_lung_pair
+from schemas.labels import ANATOMY
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class LungFields:
     """The `Detector` interface (`labels`, `predict`) for CT lung fields: a list of greyscale images in, a list
     of `Region`s per image out (two, or none)."""
 
-    labels = LABELS
+    labels = ANATOMY  # (right_lung, left_lung)
 
     def __init__(self, checks: PairChecks = PairChecks(), work_side: int = 256):
         self.checks = checks
@@ -71,9 +70,11 @@ def lung_boxes(image: np.ndarray, checks: PairChecks = PairChecks(), work_side: 
     if len(inner) < 2:
         return []
     first, second = sorted(inner[:2], key=lambda k: stats[k, cv2.CC_STAT_LEFT])
-    if not _is_pair(small, labels, stats, first, second, checks):
+    pair = [_region(stats[k], w, h, label) for k, label in zip((first, second), ANATOMY)]
+    if not (frontal_lung_pair(pair, checks.max_horizontal_overlap, checks.min_vertical_overlap)
+            and _is_pair(small, labels, stats, first, second, checks)):
         return []
-    return [_region(stats[k], w, h, label) for k, label in zip((first, second), LABELS)]
+    return pair
 
 
 def _dark(image: np.ndarray, within: np.ndarray) -> np.ndarray:
@@ -97,6 +98,7 @@ def _inside(stat: np.ndarray, width: int, height: int) -> bool:
 
 
 def _is_pair(image: np.ndarray, labels: np.ndarray, stats: np.ndarray, a: int, b: int, checks: PairChecks) -> bool:
+    """The checks of size, span and darkness (side by side at one height is `frontal_lung_pair`'s)."""
     h, w = labels.shape
     areas = [stats[k, cv2.CC_STAT_AREA] / (w * h) for k in (a, b)]
     if not all(checks.min_area <= area <= checks.max_area for area in areas):
@@ -106,12 +108,6 @@ def _is_pair(image: np.ndarray, labels: np.ndarray, stats: np.ndarray, a: int, b
     ax0, ay0, ax1, ay1 = _corners(stats[a])
     bx0, by0, bx1, by1 = _corners(stats[b])
     if (max(ax1, bx1) - min(ax0, bx0)) / w < checks.min_span:
-        return False
-    shared_height = min(ay1, by1) - max(ay0, by0)
-    if shared_height / min(ay1 - ay0, by1 - by0) < checks.min_vertical_overlap:
-        return False
-    shared_width = max(0, min(ax1, bx1) - max(ax0, bx0))
-    if shared_width / min(ax1 - ax0, bx1 - bx0) > checks.max_horizontal_overlap:
         return False
     lungs = np.isin(labels, (a, b))
     x0, y0, x1, y1 = min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from schemas.labels import ANATOMY
+
 
 @dataclass(frozen=True)
 class Region:
@@ -75,7 +77,7 @@ def frontal_lung_pair(regions: list[Region], max_overlap: float = 0.25, min_shar
     at most `max_overlap` of the narrower one's width and at least `min_shared_height` of the shorter one's
     height), the patient's right on the image's left. A lateral film's lungs overlap: it never passes."""
     lungs = {r.label: r for r in regions}
-    right, left = lungs.get("right_lung"), lungs.get("left_lung")
+    right, left = (lungs.get(label) for label in ANATOMY)
     if right is None or left is None or (right.x0 + right.x1) >= (left.x0 + left.x1):
         return False
     shared_width = max(0.0, min(right.x1, left.x1) - max(right.x0, left.x0))

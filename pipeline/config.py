@@ -73,7 +73,7 @@ class DetectorConfig:
     """One detector stage: its weights, label map, calibrated score threshold and the images it applies to."""
 
     weights: str | None = None  # a local .pt file (made by `medregion train-detector`); never a hub name
-    kind: str = "yolo"  # yolo: the YOLO model in `weights`; lung_fields: lungs on chest CT, no model (below)
+    kind: str = "yolo"  # one of DETECTOR_KINDS: yolo (the model in `weights`) or lung_fields (no model)
     name: str = "findings"  # what reports call it (unique within a build)
     labels: tuple[str, ...] = ()  # the labels its class ids must give, in order (checked at load); () = the weights'
     sources: tuple[str, ...] = ()  # run only on these sources' images (the kind it was trained on); () = any source

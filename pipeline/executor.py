@@ -88,9 +88,9 @@ def actor_cpu_scale(stages: Sequence[Stage], cpus: float) -> float:
     return min(1.0, ACTOR_CPU_SHARE * cpus / reserved) if reserved else 1.0
 
 
-def _map(ds: Any, stage: Stage, per_block: int, actor_cpu_scale: float = 1.0) -> Any:
+def _map(ds: Any, stage: Stage, per_block: int, cpu_scale: float = 1.0) -> Any:
     need = stage.resources
-    cpus = need.cpus * actor_cpu_scale if need.actors else need.cpus
+    cpus = need.cpus * cpu_scale if need.actors else need.cpus
     args: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": cpus, "num_gpus": need.gpus,
                             "batch_size": min(stage.batch_size, per_block) if stage.batch_size else None}
     if need.memory:

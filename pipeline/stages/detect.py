@@ -41,10 +41,6 @@ class DetectStage(Stage):
 
     name = "detect"
 
-    def __post_init__(self):
-        if self.config.kind == "yolo" and not self.config.weights:
-            raise ValueError("a yolo detector stage needs weights")
-
     @property
     def resources(self) -> Resources:
         if self.config.kind != "yolo":
