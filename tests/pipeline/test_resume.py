@@ -84,7 +84,7 @@ from pipeline.shards import compact_shard
 def compact_or_crash(layout, shard, n_shards, drops):
     if shard < n_shards - 1:
         return compact_shard(layout, shard, n_shards, drops)
-    while not list(Path(layout.work, "done").glob("*.json")):
+    while not list(Path(layout.marker(0)).parent.glob("*.json")):
         time.sleep(0.01)
     os.killpg(os.getsid(0), signal.SIGKILL)
 
@@ -150,7 +150,7 @@ def test_killed_twice_then_resumed_equals_a_clean_build(config, clean, tmp_path)
     assert crashing.wait(timeout=600) == -signal.SIGKILL, log.read_text()[-3000:]
     _wait_gone(crashing)
     assert not (output / "manifest.json").exists()
-    compacted = [json.loads(p.read_text()) for p in (Path(layout.work) / "done").glob("*.json")]
+    compacted = [json.loads(p.read_text()) for p in Path(layout.marker(0)).parent.glob("*.json")]
     assert 0 < len(compacted) < n_shards and n_shards - 1 not in {m["shard"] for m in compacted}
     parts = _parts(layout)
     assert all(parts.get(p) == mtime for p, mtime in first_parts.items()), "parts of the first run were rewritten"
