@@ -111,7 +111,8 @@ class Detector:
 
     On a GPU, full chunks run as one captured CUDA graph (upload buffer -> candidates), so issuing a forward
     costs microseconds of CPU instead of one Python call per layer; `cuda_graph=False` runs it eagerly.
-    On the CPU, `runtime` may hand the forward pass to an exported model (annotators/detector_runtime.py).
+    On the CPU, `runtime` may hand the forward pass to an exported model (annotators/detector_runtime.py), and
+    `threads` (None: torch's setting) fixes the threads of the forward pass.
     """
 
     def __init__(
@@ -126,6 +127,7 @@ class Detector:
         max_det: int = 50,
         cuda_graph: bool = True,
         runtime: str = "auto",
+        threads: int | None = None,
     ):
         yolo = load_yolo(weights)
         self.device = resolve_device(device)
@@ -142,11 +144,12 @@ class Detector:
         names = yolo.names
         self.labels = tuple(canonical_label(names[i]) for i in range(len(names)))
         self.end2end = bool(getattr(self.model.model[-1], "end2end", False))
+        self.threads = None if self.cuda else threads
         self.runtime = detector_runtime.choose(runtime, self.cuda, weights)
         self.exported: detector_runtime.Forward | None = None
-        if self.runtime != "torch":  # an exported runtime, with torch's CPU thread count
-            threads = torch.get_num_threads()
-            self.exported = detector_runtime.exported_forward(self.runtime, weights, self.imgsz, threads)
+        if self.runtime != "torch":
+            self.exported = detector_runtime.exported_forward(self.runtime, weights, self.imgsz,
+                                                              threads or torch.get_num_threads())
         self.graph: _Graph | None = None
         if self.cuda:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
@@ -221,9 +224,16 @@ class Detector:
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor | tuple:
         """The model's raw output for a (N, 3, imgsz, imgsz) batch in [0, 1], under the chosen runtime."""
-        if self.exported is None:
+        if self.exported is not None:
+            return torch.from_numpy(self.exported(np.ascontiguousarray(batch.numpy())))
+        if self.threads is None:
             return self.model(batch)
-        return torch.from_numpy(self.exported(np.ascontiguousarray(batch.numpy())))
+        before = torch.get_num_threads()  # torch's thread count is the process's: set for this pass only
+        torch.set_num_threads(self.threads)
+        try:
+            return self.model(batch)
+        finally:
+            torch.set_num_threads(before)
 
     def launch(self, images: Sequence[np.ndarray]) -> _InFlight:
         """Letterbox, upload and run a chunk, and start copying its candidates back, without waiting."""

@@ -82,13 +82,12 @@ class DetectorConfig:
     unstated_view: bool = False  # with `views`, also where no view is stated, kept only if a frontal lung pair shows
     one_per_label: bool = False  # the best box of each label the row lacks (anatomy: one right lung, one left lung)
     batch_size: int = 32  # images per forward pass on a GPU (on the CPU at most annotators.detector.CPU_CHUNK)
-    actors: int = 1  # actor-pool size (at most one per GPU when GPUs exist)
+    actors: int = 1  # actor-pool size on a node with GPUs (at most one per GPU); without GPUs it runs as tasks
     conf: float = 0.25  # score threshold, calibrated on held-out images (see the weights' model card)
     iou: float = 0.5
     imgsz: int = 512
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     only_unannotated: bool = True  # propose only on images whose source gives no boxes
-    cpu_threads: int = 0  # torch threads of a detector actor on the CPU; 0: all the node's cores
     runtime: str = "torch"  # torch | auto | onnx | openvino (annotators/detector_runtime.py; auto: OpenVINO on CPUs)
 
     def __post_init__(self):

@@ -1,8 +1,9 @@
 """The corpus-wide step between the stages and compaction: near-duplicate images and templated reports.
 
-1. One Ray task per shard reads its parts (memory-mapped), writes the images' signatures (annotators.duplicates)
-   and their keypoint index keys, split into as many key partitions as there are shards, to files beside the
-   parts, and returns small keys (id, input, keep rank, report fingerprint) to the driver.
+1. One Ray task per shard reads its parts (memory-mapped), writes the images' signatures (annotators.duplicates,
+   made by the encode stage while it held the pixels) in id order and their keypoint index keys, split into as
+   many key partitions as there are shards, to files beside the parts, and returns small keys (id, input, keep
+   rank, report fingerprint) to the driver.
 2. Candidate pairs, a map-reduce through files (pipeline.exchange): one task per key partition counts the keys
    each pair of images shares there (`partition_votes`); one task per shard adds up its images' votes over the
    partitions and picks each image's best partners (`shard_candidates`). No step holds the whole index, so
@@ -24,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
-from PIL import Image
 
 from annotators.duplicates import (
     DedupConfig,
@@ -37,15 +37,15 @@ from annotators.duplicates import (
     keep_rank,
     key_partitions,
     shared_key_votes,
-    signature,
     top_partners,
 )
 from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
 from pipeline.exchange import read_partition, write_partitioned
 from pipeline.shards import BuildLayout, Drop
+from schemas.work import SIGNATURE
 
-KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "image",
+KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "signature",
                "reject_reason"]
 
 
@@ -70,7 +70,7 @@ def read_columns(url: str, columns: list[str]) -> pa.Table:
         return pa.Table.from_batches([b.select(columns) for b in pa.ipc.open_stream(source)])
 
 
-SIGNATURES = pa.schema([("points", pa.binary()), ("descriptors", pa.binary()), ("detail", pa.binary())])
+SIGNATURES = pa.schema(list(SIGNATURE))
 SIGNATURE_BATCH = 16  # rows per record batch of a signature file: a pair check reads only the batches it needs
 INDEX = pa.schema([("owner", pa.int32()), ("key", pa.uint64())])  # owner: the row's place among its shard's keys
 VOTES = pa.schema([("mine", pa.int32()), ("theirs", pa.int32()), ("count", pa.int32())])  # rows' corpus places
@@ -86,8 +86,7 @@ def shard_signatures(layout: BuildLayout, shard: int, n_partitions: int) -> list
         rows.update((row["id"], row) for row in table.filter(pc.equal(table.column("reject_reason"), "")).to_pylist())
     keys = [_row_key(rows[row_id], shard) for row_id in sorted(rows)]
     if n_partitions:
-        signatures = [signature(np.asarray(Image.open(io.BytesIO(rows[k.id]["image"]["bytes"])).convert("L")))
-                      for k in keys]
+        signatures = [Signature.from_row(rows[k.id]["signature"]) for k in keys]
         write_signatures(layout.signatures(shard), signatures)
         found = [index_keys(s.descriptors) for s in signatures]
         index = {"owner": np.repeat(np.arange(len(found), dtype=np.int64), [len(f) for f in found]),

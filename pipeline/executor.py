@@ -12,7 +12,7 @@ import ray
 from pipeline.config import FailureConfig
 from pipeline.runtime import bound_queues, cluster_cpus
 from pipeline.shards import BuildLayout, write_parts
-from pipeline.stage import Stage
+from pipeline.stage import Resources, Stage
 from pipeline.stats import BuildStats
 
 # Work items per input block (one decode task): a decode task emits its block's pixels, so small blocks keep what
@@ -66,7 +66,8 @@ def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, ta
     scale = actor_cpu_scale(stages, cluster_cpus())
     for stage in stages:
         ds = _map(ds, stage, per_block, scale)
-    ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout})
+    ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout},
+                        **_remote_args(Resources()))  # in the task chain of the last stages
     for summaries in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         tally.add(summaries)
 
@@ -88,13 +89,18 @@ def actor_cpu_scale(stages: Sequence[Stage], cpus: float) -> float:
     return min(1.0, ACTOR_CPU_SHARE * cpus / reserved) if reserved else 1.0
 
 
-def _map(ds: Any, stage: Stage, per_block: int, cpu_scale: float = 1.0) -> Any:
-    need = stage.resources
-    cpus = need.cpus * cpu_scale if need.actors else need.cpus
-    args: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": cpus, "num_gpus": need.gpus,
-                            "batch_size": min(stage.batch_size, per_block) if stage.batch_size else None}
+def _remote_args(need: Resources, cpu_scale: float = 1.0) -> dict[str, Any]:
+    """Ray's arguments for a worker of `need` (equal arguments let Ray Data fuse consecutive task stages)."""
+    args: dict[str, Any] = {"num_cpus": need.cpus * cpu_scale if need.actors else need.cpus, "num_gpus": need.gpus}
     if need.memory:
         args["memory"] = need.memory
+    return args
+
+
+def _map(ds: Any, stage: Stage, per_block: int, cpu_scale: float = 1.0) -> Any:
+    need = stage.resources
+    args: dict[str, Any] = {"batch_format": "pyarrow", **_remote_args(need, cpu_scale),
+                            "batch_size": min(stage.batch_size, per_block) if stage.batch_size else None}
     if need.actors:
         return ds.map_batches(_Actor, fn_constructor_kwargs={"stage": stage},
                               compute=ray.data.ActorPoolStrategy(size=need.actors), **args)

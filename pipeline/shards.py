@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from pipeline import stats, storage
 from schemas.record import arrow_schema, reject_arrow_schema
-from schemas.work import INTERNAL_ERROR, STAGE_SECONDS, annotated_schema
+from schemas.work import INTERNAL_ERROR, REJECT_COLUMNS, STAGE_SECONDS, annotated_schema
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def compact_shard(layout: BuildLayout, shard: int, n_shards: int, drops: dict[st
     first = [i for i, row_id in enumerate(ids) if i == 0 or ids[i - 1] != row_id]
     table = table.take(pa.array(first, pa.int64()))  # typed: an empty list would be a null array
 
-    rows = table.to_pylist()
+    rows = table.select(["id", "source", "source_id", "input", *REJECT_COLUMNS]).to_pylist()
     rejects, keep = [], []
     for index, row in enumerate(rows):
         drop = drops.get(row["id"]) if not row["reject_reason"] else None

@@ -29,16 +29,22 @@ from pipeline.stats import StageClock, add_seconds, stamp_node
 from schemas.work import BOOKKEEPING, INTERNAL_ERROR, REJECT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
+TASK_MEMORY = 1024**3  # what one task reserves: decoding a large radiograph or volume (at most 1 task per GiB)
 _IDENTITY = ("id", "source", "source_id", *(f.name for f in BOOKKEEPING))
 
 
 @dataclass(frozen=True)
 class Resources:
     """What one worker of a stage reserves. `actors` > 0 runs the stage in a pool of that many actors (its
-    state set up once per actor); 0 runs it as tasks (state set up once per worker process)."""
+    state set up once per actor); 0 runs it as tasks (state set up once per worker process).
+
+    Consecutive task stages with equal resources run fused, one task carrying a block of inputs through all of
+    them (pipeline.executor): by default every stage does, so on a CPU-only node a row is decoded, detected,
+    parsed, encoded and written in the process that read it, and each CPU runs one such chain. A stage with other
+    resources (a GPU detector's actor pool) splits the chain there."""
 
     cpus: float = 1.0
-    memory: int = 0  # bytes per task; 0: Ray's default
+    memory: int = TASK_MEMORY  # bytes per task or actor; 0: Ray's default
     gpus: float = 0.0
     actors: int = 0
 

@@ -21,10 +21,10 @@ def ensure_ray(cfg: RayConfig) -> None:
     env = offline.apply()
     if ray.is_initialized():
         return
-    quiet = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "logging_level": logging.WARNING}
-    if cfg.address:
-        ray.init(address=cfg.address, **quiet)
-    else:
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if cfg.address:  # the nodes were started elsewhere: their workers get the offline environment from the job
+        ray.init(address=cfg.address, runtime_env={"env_vars": env}, **quiet)
+    else:  # a local Ray's workers inherit this process's environment, so they start before the first task
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
     context = ray.data.DataContext.get_current()
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # the build shows its own progress and summary

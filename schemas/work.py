@@ -2,7 +2,8 @@
 
 `WORK_ITEM` is one input as the driver hands it out; the decode stage turns it into `WORK` rows (one per image),
 which every later stage reads and fills in (detector boxes, report parts, the parsed report, links); the encode
-stage makes `annotated_schema()` rows: a shard row plus the bookkeeping the part writer and compaction need.
+stage makes `annotated_schema()` rows: a shard row plus the bookkeeping the part writer, the near-duplicate step
+and compaction need.
 A row with a non-empty `reject_reason` is a reject passing through: later stages leave it alone.
 """
 from __future__ import annotations
@@ -22,6 +23,10 @@ PARSED_DESCRIPTION = pa.struct(
      ("anatomy", pa.string()), ("uncertain", pa.bool_())]
 )  # annotators.reports.Description
 LINK = pa.struct([("description", pa.int32()), ("region", pa.int32()), ("score", pa.float64())])  # align.Link
+
+# What the near-duplicate step keeps of an image (annotators.duplicates.Signature as bytes), made by the encode
+# stage from the pixels it holds and carried in the parts to pipeline.dedup; never in a shard.
+SIGNATURE = pa.struct([("points", pa.binary()), ("descriptors", pa.binary()), ("detail", pa.binary())])
 
 REJECT_COLUMNS = ("reject_stage", "reject_reason", "reject_detail")
 INTERNAL_ERROR = "internal_error:"  # the reason prefix of a row a stage raised on (pipeline.stage)
@@ -88,6 +93,7 @@ WORK = pa.schema(
 
 
 def annotated_schema() -> pa.Schema:
-    """A shard row's columns (with their `huggingface` metadata) followed by the bookkeeping columns."""
+    """A shard row's columns (with their `huggingface` metadata) followed by the bookkeeping columns and the
+    image's near-duplicate signature (null when near-duplicates are off)."""
     record = arrow_schema()
-    return pa.schema(list(record) + BOOKKEEPING, metadata=record.metadata)
+    return pa.schema([*record, *BOOKKEEPING, pa.field("signature", SIGNATURE)], metadata=record.metadata)

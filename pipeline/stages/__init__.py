@@ -47,5 +47,6 @@ def build_stages(cfg: BuildConfig, gpus: int = 0) -> list[Stage]:
         Parse(cfg.reports.scispacy_model),
         ReportFilter(cfg.quality),
         Align(),
-        Encode(cfg.split.validation, cfg.split.test, Provenance(PIPELINE_VERSION, cfg.content_sha256())),
+        Encode(cfg.split.validation, cfg.split.test, Provenance(PIPELINE_VERSION, cfg.content_sha256()),
+               signatures=cfg.dedup.near_duplicates),
     ]

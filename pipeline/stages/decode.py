@@ -20,13 +20,9 @@ from annotators.regions import Region, normalise_box
 from annotators.report_text import report_text
 from connectors.base import StudyRef, record_id, shown
 from pipeline import storage
-from pipeline.stage import Resources, Stage
+from pipeline.stage import Stage
 from schemas.work import WORK, WORK_ITEM
 
-# A decode task reserves memory for a large radiograph or volume. It also keeps Ray Data from fusing decode into
-# the detector's actors (it fuses only ops with equal remote args), so decoding spreads over every CPU and the
-# detector never waits on a decoder. Stages that should run inside the decode tasks declare the same resources.
-DECODE_RESOURCES = Resources(memory=1024**3)
 DECODE_BATCH = 8
 
 
@@ -58,7 +54,6 @@ class Decode(Stage):
     name = "decode"
     output_schema = WORK
     stamps_node = True
-    resources = DECODE_RESOURCES
     batch_size = DECODE_BATCH
 
     def process(self, batch: pa.Table, state: Any) -> pa.Table:

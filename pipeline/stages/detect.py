@@ -1,8 +1,14 @@
-"""The detector stages: one per configured detector, a YOLO one in an actor pool whose actors load the model once,
-the model-free CT lung-field finder as plain tasks; each adds ROI proposals to rows.
+"""The detector stages: one per configured detector, each adding ROI proposals to rows.
 
-Rows arrive decoded (`pixels`, `width`, `height`) from the decode stage, so the model's device never waits on a
-decoder. A detector runs on the rows it applies to: `detect` true (the source allows it), not a reject, of its
+On a node with GPUs a YOLO detector is an actor pool whose actors hold the model on a GPU (or a share of one),
+fed rows that the decode tasks have already decoded (`pixels`, `width`, `height`), so the device never waits on
+a decoder. Without GPUs it is a task stage like the others, fused into the chain that decodes and annotates a
+block (pipeline.stage.Resources): each task's process loads the model once and runs it on one thread, the CPU the
+task reserves, so the CPUs are shared by the chains rather than by a detector's threads and the decoders, and
+every CPU node computes the same boxes (torch's CPU sums depend on the thread count). The model-free CT
+lung-field finder is always a task stage.
+
+A detector runs on the rows it applies to: `detect` true (the source allows it), not a reject, of its
 sources, modalities and views (with `unstated_view`, also where the source states no view: there the proposals
 are kept only when they show a frontal pair of lungs, which a lateral film never does), and (with
 `only_unannotated`) without the source's own boxes; other rows pass untouched. Those get their `regions`
@@ -11,16 +17,14 @@ above its score threshold that no region of the same label covers.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import torch
 
-from annotators.detector import Detector, applies, forward_batch, resolve_device
+from annotators.detector import Detector, applies, forward_batch
 from annotators.lung_fields import LungFields
 from annotators.regions import Region, best_per_label, frontal_lung_pair, merge_detections
 from pipeline.config import DetectorConfig
@@ -28,6 +32,7 @@ from pipeline.stage import Resources, Stage
 
 SAMPLE_WEIGHTS = Path(__file__).resolve().parents[2] / "configs" / "detector" / "sample_yolov8n.pt"
 CHUNKS_PER_BATCH = 4  # forward passes per Ray batch: one chunk is prepared while the device runs another
+CPU_THREADS = 1  # a CPU detector's threads: the one CPU its task reserves
 
 
 @dataclass(frozen=True)
@@ -42,28 +47,27 @@ class DetectStage(Stage):
     name = "detect"
 
     @property
+    def on_gpu(self) -> bool:
+        return self.config.kind == "yolo" and self.gpus > 0 and self.config.device != "cpu"
+
+    @property
     def resources(self) -> Resources:
-        if self.config.kind != "yolo":
-            return Resources()  # no model to load once: plain tasks
-        gpus = self.gpus if self.config.device != "cpu" else 0
-        actors = min(self.config.actors, gpus) if gpus else self.config.actors
-        return Resources(gpus=self.gpu_share if gpus else 0, actors=actors)
+        if not self.on_gpu:
+            return Resources()  # tasks, in the chain of the other stages
+        return Resources(gpus=self.gpu_share, actors=min(self.config.actors, self.gpus))
 
     @property
     def batch_size(self) -> int:
-        return forward_batch(self.config.batch_size, cuda=self.resources.gpus > 0) * CHUNKS_PER_BATCH
+        return forward_batch(self.config.batch_size, cuda=self.on_gpu) * CHUNKS_PER_BATCH
 
     def setup(self) -> Detector | LungFields:
         config = self.config
         if config.kind == "lung_fields":
             detector = LungFields()
         else:
-            if resolve_device(config.device).type != "cuda":
-                # Ray gives a 1-CPU actor one thread; on a CPU-only node the detector bounds the build, so let it
-                # use every core and share them with the lighter decode and annotate tasks (the OS schedules them).
-                torch.set_num_threads(config.cpu_threads or len(os.sched_getaffinity(0)))
             detector = Detector(config.weights, device=config.device, imgsz=config.imgsz, conf=config.conf,
-                                iou=config.iou, batch_size=config.batch_size, runtime=config.runtime)
+                                iou=config.iou, batch_size=config.batch_size, runtime=config.runtime,
+                                threads=CPU_THREADS)
         if config.labels and tuple(config.labels) != tuple(detector.labels):
             raise ValueError(f"detector {config.name}: {config.weights or config.kind} gives labels "
                              f"{list(detector.labels)}, the config expects {list(config.labels)}")

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from annotators.align import Link
+from annotators.duplicates import signature
 from annotators.imaging import encode_png
 from annotators.quality import perceptual_hash
 from annotators.regions import Region
@@ -21,9 +22,12 @@ ANNOTATED = annotated_schema()
 
 @dataclass(frozen=True)
 class Encode(Stage):
+    """The shard row, and the image's near-duplicate signature (when `signatures`) while its pixels are here."""
+
     validation: float
     test: float
     provenance: Provenance
+    signatures: bool = True
 
     name = "encode"
     output_schema = ANNOTATED
@@ -38,5 +42,6 @@ class Encode(Stage):
             split = assign_split(row["patient_key"], row["split"], self.validation, self.test)
             record = assemble(row, encode_png(pixels), perceptual_hash(pixels), [Region(**r) for r in row["regions"]],
                               parsed, [Link(**link) for link in row["links"]], split, self.provenance)
-            out.append({**record, **{f.name: row[f.name] for f in BOOKKEEPING}})
+            found = signature(pixels).to_row() if self.signatures else None
+            out.append({**record, **{f.name: row[f.name] for f in BOOKKEEPING}, "signature": found})
         return pa.Table.from_pylist(out, schema=ANNOTATED)

@@ -9,7 +9,7 @@ import numpy as np
 from annotators.quality import QualityConfig, QualityIssue, check_box, check_image, check_report
 from pipeline.config import LicenceConfig
 from pipeline.stage import Filter
-from pipeline.stages.decode import DECODE_BATCH, DECODE_RESOURCES
+from pipeline.stages.decode import DECODE_BATCH
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,6 @@ class LicenceFilter(Filter):
     name = "licence"
     reject_stage = "licence"
     columns = ("ref",)
-    resources = DECODE_RESOURCES
     batch_size = DECODE_BATCH
 
     def check(self, row: dict) -> QualityIssue | None:
@@ -39,7 +38,6 @@ class SourceBoxFilter(Filter):
 
     name = "source_boxes"
     columns = ("source_boxes", "orig_width", "orig_height")
-    resources = DECODE_RESOURCES
     batch_size = DECODE_BATCH
 
     def check(self, row: dict) -> QualityIssue | None:
@@ -59,7 +57,6 @@ class ImageFilter(Filter):
 
     name = "image_quality"
     columns = ("pixels", "width", "height", "orig_width", "orig_height")
-    resources = DECODE_RESOURCES
     batch_size = DECODE_BATCH
 
     def check(self, row: dict) -> QualityIssue | None:
