@@ -7,11 +7,11 @@ is written in a temporary folder beside it and renamed into place, so concurrent
 ONNX Runtime or OpenVINO then runs that file (OpenVINO reads ONNX directly: one export serves both).
 
 Runtimes (`detector.runtime`): `torch` (the fused PyTorch model; the GPU path with its CUDA graph), `onnx`
-(ONNX Runtime), `openvino`, and `auto`: torch on a GPU or for a `*.yaml` model definition, else openvino.
-Why openvino on the CPU: on this 2-core machine, in fp32, with torch's boxes (tests/annotators/
-test_detector_runtime.py states the tolerance), it ran YOLOv8n at 512 px 4.2x to 4.9x faster than torch
-(channels-last, chunks of 8) on 2 threads and took 1.3x less CPU on one; ONNX Runtime gained at most 2x
-(docs/scale.md, "Near this machine's limit", has the runs and their load).
+(ONNX Runtime), `openvino`, and `auto`: torch on a GPU or for a `*.yaml` model definition, else onnx.
+Why onnx on the CPU: a build runs the detector on one thread per task (pipeline.stages.detect), and there, on
+this 2-core machine, in fp32, with torch's boxes (tests/annotators/test_detector_runtime.py states the
+tolerance), ONNX Runtime took 1.2x less CPU per image than torch and as little as OpenVINO, without OpenVINO's
+telemetry to decline or its thread pool beside torch's in one process (docs/scale.md has the runs).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def choose(runtime: str, cuda: bool, weights: str) -> str:
     if runtime not in RUNTIMES:
         raise ValueError(f"detector runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     if runtime == "auto":
-        return "torch" if cuda or not Path(weights).is_file() else "openvino"
+        return "torch" if cuda or not Path(weights).is_file() else "onnx"
     if runtime != "torch" and cuda:
         raise ValueError(f"detector runtime {runtime!r} runs on the CPU only; use torch (or auto) on a GPU")
     return runtime

@@ -88,7 +88,7 @@ class DetectorConfig:
     imgsz: int = 512
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     only_unannotated: bool = True  # propose only on images whose source gives no boxes
-    runtime: str = "torch"  # torch | auto | onnx | openvino (annotators/detector_runtime.py; auto: OpenVINO on CPUs)
+    runtime: str = "auto"  # auto | torch | onnx | openvino (annotators/detector_runtime.py; auto: onnx on CPUs)
 
     def __post_init__(self):
         if self.kind not in DETECTOR_KINDS:

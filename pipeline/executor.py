@@ -10,7 +10,7 @@ import pyarrow as pa
 import ray
 
 from pipeline.config import FailureConfig
-from pipeline.runtime import bound_queues, cluster_cpus
+from pipeline.runtime import bound_queues, cluster_cpus, one_thread_per_task
 from pipeline.shards import BuildLayout, write_parts
 from pipeline.stage import Resources, Stage
 from pipeline.stats import BuildStats
@@ -75,6 +75,7 @@ def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, ta
 def run_in_process(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
                    batch_size: int = 64) -> None:
     """The same stages, one batch of work items after another, in this process."""
+    one_thread_per_task()
     for start in range(0, items.num_rows, batch_size):
         batch = items.slice(start, batch_size)
         for stage in stages:
@@ -108,6 +109,7 @@ def _map(ds: Any, stage: Stage, per_block: int, cpu_scale: float = 1.0) -> Any:
 
 
 def _task(batch: pa.Table, stage: Stage) -> pa.Table:
+    one_thread_per_task()
     return stage(batch)
 
 
@@ -115,6 +117,7 @@ class _Actor:
     """An actor of a stage's pool: its state is set up once, when the actor starts."""
 
     def __init__(self, stage: Stage):
+        one_thread_per_task()
         self.stage, self.state = stage, stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:

@@ -1,6 +1,7 @@
-"""Ray Data settings of a build: the CPUs a cluster offers and the cap on queued blocks."""
+"""Ray Data settings of a build: the CPUs a cluster offers, the cap on queued blocks, and the threads of a task."""
 from __future__ import annotations
 
+import cv2
 import ray
 
 OBJECT_STORE_PER_CPU = 256 * 1024**2  # Ray Data's budget for queued blocks: a few batches of decoded images per CPU
@@ -20,3 +21,11 @@ def bound_queues(bytes_per_cpu: int = OBJECT_STORE_PER_CPU) -> None:
     context = ray.data.DataContext.get_current()
     limits = context.execution_options.resource_limits
     context.execution_options.resource_limits = limits.copy(object_store_memory=bytes_per_cpu * cluster_cpus())
+
+
+def one_thread_per_task() -> None:
+    """OpenCV on one thread in this process, as Ray sets OpenMP's libraries (OMP_NUM_THREADS=1): a task of the
+    stage chain holds one CPU, and OpenCV's own pool, as large as the node, only adds switching between the
+    tasks that share it (the detector sets its threads itself)."""
+    if cv2.getNumThreads() != 1:
+        cv2.setNumThreads(1)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -67,14 +67,18 @@ def resize_long_side(image: DecodedImage, max_side: int) -> DecodedImage:
     return dataclasses.replace(image, pixels=resized, pixel_spacing=spacing)
 
 
-# zlib level of the stored PNGs (benchmarks/png.py, docs/scale.md): on 512-px images, level 1 took 6-11 ms per
-# image where 3 took 8-18 and 9 took 71-138, for files 2-6% larger than level 3's and 14-17% larger than level 9's.
-# The bytes follow from the pixels and this level alone, so builds stay byte-identical.
+# zlib settings of the stored PNGs (benchmarks/png.py, docs/scale.md): OpenCV's encoder (libpng) at level 1 with
+# zlib's run-length strategy. PNG's row filters leave radiographs' noise as small residuals that LZ77 rarely
+# matches, so run-length matching alone costs less time and gives smaller files than the default strategy.
+# The bytes follow from the pixels and these settings alone, so builds stay byte-identical.
 PNG_COMPRESS_LEVEL = 1
+PNG_STRATEGY = "rle"
+_PNG_FLAGS = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """Lossless, deterministic PNG bytes of a uint8 greyscale array."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(pixels), _PNG_FLAGS)
+    if not ok:
+        raise ValueError(f"PNG encoding failed for a {pixels.dtype} {pixels.shape} array")
+    return data.tobytes()

@@ -60,8 +60,8 @@ def test_same_boxes_as_torch(runtime, images, torch_regions):
             assert match.score == pytest.approx(region.score, abs=1e-3)
 
 
-def test_auto_is_openvino_on_the_cpu_and_torch_elsewhere():
-    assert detector_runtime.choose("auto", cuda=False, weights=str(SAMPLE_WEIGHTS)) == "openvino"
+def test_auto_is_onnx_on_the_cpu_and_torch_elsewhere():
+    assert detector_runtime.choose("auto", cuda=False, weights=str(SAMPLE_WEIGHTS)) == "onnx"
     assert detector_runtime.choose("auto", cuda=True, weights=str(SAMPLE_WEIGHTS)) == "torch"
     assert detector_runtime.choose("auto", cuda=False, weights="yolov8n.yaml") == "torch"
     with pytest.raises(ValueError, match="CPU only"):

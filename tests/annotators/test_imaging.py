@@ -93,3 +93,13 @@ def test_resize_keeps_aspect_and_encode_is_deterministic():
     assert small.pixel_spacing[0] == pytest.approx(image.pixel_spacing[0] * 2)
     assert resize_long_side(image, 1024) is image
     assert encode_png(small.pixels) == encode_png(small.pixels.copy())
+
+
+def test_stored_png_reads_back_as_the_same_greyscale_pixels():
+    """The encoder (OpenCV, run-length zlib) writes 8-bit greyscale PNGs that Pillow, which `datasets` decodes
+    with, reads back pixel for pixel; a view into a larger array is encoded as its own pixels."""
+    [image] = decode(open(get_testdata_file("RG1_UNCI.dcm"), "rb").read(), "cr.dcm")
+    pixels = resize_long_side(image, 512).pixels
+    for array in (pixels, pixels[10:300, 20:400]):
+        read = Image.open(io.BytesIO(encode_png(array)))
+        assert read.mode == "L" and np.array_equal(np.asarray(read), array)
