@@ -45,18 +45,19 @@ class Signature:
 
     points: np.ndarray  # float32 (k, 2): keypoint x, y as fractions of the width and height
     descriptors: np.ndarray  # uint8 (k, 32): ORB descriptors
-    detail: np.ndarray  # float16 (DETAIL_SIDE, DETAIL_SIDE): high-pass of the image resized to a square
+    detail: np.ndarray  # float32 (DETAIL_SIDE, DETAIL_SIDE) of float16 values: high-pass of the image resized to a
+    # square, stored as float16 and held as float32, the type its comparison computes in
 
     def to_row(self) -> dict[str, bytes]:
         """The arrays as bytes (`from_row` reads them back)."""
         return {"points": self.points.tobytes(), "descriptors": self.descriptors.tobytes(),
-                "detail": self.detail.tobytes()}
+                "detail": self.detail.astype(np.float16).tobytes()}
 
     @classmethod
     def from_row(cls, row: dict) -> Signature:
         return cls(np.frombuffer(row["points"], np.float32).reshape(-1, 2),
                    np.frombuffer(row["descriptors"], np.uint8).reshape(-1, 32),
-                   np.frombuffer(row["detail"], np.float16).reshape(DETAIL_SIDE, DETAIL_SIDE))
+                   np.frombuffer(row["detail"], np.float16).reshape(DETAIL_SIDE, DETAIL_SIDE).astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def signature(pixels: np.ndarray, features: int = 300) -> Signature:
     keypoints, descriptors = cv2.ORB_create(nfeatures=features).detectAndCompute(image, None)
     points = np.float32([k.pt for k in keypoints]).reshape(-1, 2) / np.float32([image.shape[1], image.shape[0]])
     detail = cv2.resize(pixels, (DETAIL_SIDE, DETAIL_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
-    detail = (detail - cv2.GaussianBlur(detail, (0, 0), DETAIL_SIGMA)).astype(np.float16)
+    detail = (detail - cv2.GaussianBlur(detail, (0, 0), DETAIL_SIGMA)).astype(np.float16).astype(np.float32)
     return Signature(points, descriptors if descriptors is not None else np.zeros((0, 32), np.uint8), detail)
 
 
@@ -174,9 +175,9 @@ def detail_agreement(a: Signature, b: Signature) -> float:
     if affine is None or int(inliers.sum()) < MIN_INLIERS:
         return 0.0
     affine[:, 2] *= DETAIL_SIDE
-    warped = cv2.warpAffine(b.detail.astype(np.float32), affine, (DETAIL_SIDE, DETAIL_SIDE),
+    warped = cv2.warpAffine(b.detail, affine, (DETAIL_SIDE, DETAIL_SIDE),
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    mine, theirs = _blocks(a.detail.astype(np.float32)), _blocks(warped)
+    mine, theirs = _blocks(a.detail), _blocks(warped)
     mine, theirs = mine - mine.mean(1, keepdims=True), theirs - theirs.mean(1, keepdims=True)
     spread_mine, spread_theirs = mine.std(1), theirs.std(1)
     textured = _blocks_inside(affine) & (spread_mine > 0.5) & (spread_theirs > 0.5)

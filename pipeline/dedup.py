@@ -42,7 +42,7 @@ from annotators.duplicates import (
 from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
 from pipeline.exchange import read_partition, write_partitioned
-from pipeline.shards import BuildLayout, Drop
+from pipeline.shards import BuildLayout, Drop, read_columns
 from schemas.work import SIGNATURE
 
 KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "signature",
@@ -62,12 +62,6 @@ class RowKey:
 class DedupResult:
     drops: dict[str, Drop]  # row id -> why it leaves the corpus
     summary: dict  # counts for the manifest
-
-
-def read_columns(url: str, columns: list[str]) -> pa.Table:
-    """Some columns of an Arrow IPC stream file; a local file is memory-mapped rather than read."""
-    with storage.open_arrow(url) as source:
-        return pa.Table.from_batches([b.select(columns) for b in pa.ipc.open_stream(source)])
 
 
 SIGNATURES = pa.schema(list(SIGNATURE))

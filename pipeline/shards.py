@@ -76,6 +76,14 @@ def read_stream(url: str) -> pa.Table:
     return pa.ipc.open_stream(storage.read_bytes(url)).read_all()
 
 
+def read_columns(url: str, columns: list[str]) -> pa.Table:
+    """Some columns of an Arrow IPC stream file; a local file is memory-mapped, so the others are never read."""
+    with storage.open_arrow(url) as source:
+        return pa.Table.from_batches([batch.select(columns) for batch in pa.ipc.open_stream(source)])
+
+
+KEPT_COLUMNS = [name for name in annotated_schema().names if name != "signature"]  # what compaction reads of parts
+
 PART_SUMMARY = pa.schema([("shard", pa.int32()), ("inputs", pa.float64()), ("rejects", pa.int64()),
                           ("rows", pa.int64()), ("inputs_by_node", pa.map_(pa.string(), pa.float64())),
                           ("failures", pa.map_(pa.string(), pa.int64())), ("seconds", STAGE_SECONDS)])
@@ -137,8 +145,8 @@ class Drop:
 
 def compact_shard(layout: BuildLayout, shard: int, n_shards: int, drops: dict[str, Drop]) -> dict:
     """Merge a shard's parts into its final file and write its done marker; returns the marker."""
-    tables = [read_stream(url) for url in storage.list_files(layout.parts(shard), ".arrow")]
-    table = pa.concat_tables(tables) if tables else annotated_schema().empty_table()
+    tables = [read_columns(url, KEPT_COLUMNS) for url in storage.list_files(layout.parts(shard), ".arrow")]
+    table = pa.concat_tables(tables) if tables else annotated_schema().empty_table().select(KEPT_COLUMNS)
     failed = pc.starts_with(pc.fill_null(table.column("reject_reason"), ""), INTERNAL_ERROR)
     table = table.append_column("failed", failed).sort_by([("id", "ascending"), ("failed", "ascending")])
     table = table.drop_columns(["failed"])  # of one id's rows, one that no stage failed on comes first

@@ -1,7 +1,9 @@
 """Starting or joining Ray under the offline environment: what the builder and the trainer both run on."""
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 from dataclasses import dataclass
 
 from annotators import offline
@@ -22,10 +24,14 @@ def ensure_ray(cfg: RayConfig) -> None:
     if ray.is_initialized():
         return
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    # Ray Data's imports (pandas among them, 1-2 s of CPU) run while ray.init waits for Ray's processes to start.
+    data = threading.Thread(target=importlib.import_module, args=("ray.data",), daemon=True)
+    data.start()
     if cfg.address:  # the nodes were started elsewhere: their workers get the offline environment from the job
         ray.init(address=cfg.address, runtime_env={"env_vars": env}, **quiet)
     else:  # a local Ray's workers inherit this process's environment, so they start before the first task
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
+    data.join()
     context = ray.data.DataContext.get_current()
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # the build shows its own progress and summary
     context.enable_progress_bars = False

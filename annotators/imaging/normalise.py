@@ -5,7 +5,6 @@ import dataclasses
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from annotators.imaging.types import DecodedImage, DecodeError
 
@@ -61,8 +60,9 @@ def resize_long_side(image: DecodedImage, max_side: int) -> DecodedImage:
     if scale >= 1.0:
         return image
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    # reducing_gap: a box reduction first, then Lanczos over the last factor of 3 (same look, much faster).
-    resized = np.asarray(Image.fromarray(image.pixels).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+    # Area averaging: each stored pixel is the mean of the source pixels it covers (no aliasing, no ringing); on
+    # 512-px targets it took half the time of Pillow's box-then-Lanczos resize (benchmarks/decode.py, docs/scale.md).
+    resized = cv2.resize(image.pixels, size, interpolation=cv2.INTER_AREA)
     spacing = tuple(s * (h / size[1] if i == 0 else w / size[0]) for i, s in enumerate(image.pixel_spacing))
     return dataclasses.replace(image, pixels=resized, pixel_spacing=spacing)
 
