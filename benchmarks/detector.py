@@ -105,7 +105,8 @@ def main() -> None:
                 header = True
                 name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
                 print(f"device={device} ({name}) half={half} imgsz={detector.imgsz} images/pass={len(files)} "
-                      f"chunks per stage batch={CHUNKS_PER_BATCH} torch threads={torch.get_num_threads()} "
+                      f"chunks per stage batch={CHUNKS_PER_BATCH} stage threads={detector.threads or 'device'} "
+                      f"(ultralytics' predict: torch's {torch.get_num_threads()}) "
                       f"torch={torch.__version__}")
                 print(f"{'runtime':>8} {'batch':>5} {'stage img/s':>12} {'forward img/s':>14} {'graph img/s':>12} "
                       f"{'predict img/s':>14} {'stage/forward':>14} {'stage/graph':>12} {'stage/predict':>14} "

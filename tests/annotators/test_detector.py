@@ -81,6 +81,22 @@ def test_chunks_and_shapes_do_not_change_the_boxes(detector, unannotated):
         detector.predict([np.zeros((8, 8, 3), np.uint8)])
 
 
+def test_a_detector_on_its_own_threads_leaves_the_process_setting_alone(detector, unannotated):
+    """The build's CPU detector runs on one thread (the CPU its task reserves) for the forward pass only: torch's
+    process-wide thread count is as before, and the boxes are torch's on any thread count within float error."""
+    images = list(unannotated.values())[:4]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        one = Detector(str(SAMPLE_WEIGHTS), device="cpu", runtime="torch", threads=1).predict(images)
+        assert torch.get_num_threads() == 2
+        two = Detector(str(SAMPLE_WEIGHTS), device="cpu", runtime="torch").predict(images)
+    finally:
+        torch.set_num_threads(before)
+    assert [[r.label for r in regions] for regions in one] == [[r.label for r in regions] for regions in two]
+    assert all(iou(a.box, b.box) > 0.9999 for x, y in zip(one, two) for a, b in zip(x, y))
+
+
 def test_greedy_nms_is_torchvision_nms_per_class():
     rng = np.random.default_rng(0)
     corners = rng.uniform(0, 100, (200, 2))
