@@ -80,7 +80,8 @@ def main() -> None:
         "sample": sorted(p for p in args.sample.rglob("*") if p.suffix.lower() in SUFFIXES)[: args.count],
         "real": sorted(p for p in args.real.rglob("images/*") if p.suffix.lower() in SUFFIXES)[:: 2][: args.count],
     }
-    chosen = ("opencv", PNG_COMPRESS_LEVEL, PNG_STRATEGY)
+    chosen_strategy = next(name for name, (_, flag) in STRATEGIES.items() if flag == PNG_STRATEGY)
+    chosen = ("opencv", PNG_COMPRESS_LEVEL, chosen_strategy)
     print(f"chosen: {' '.join(map(str, chosen))} (annotators/imaging/normalise.py)")
     print(f"{'set':<8}{'images':>7} {'encoder':<8}{'level':>6} {'strategy':<9}{'ms/image':>9}{'KiB/image':>11}"
           f"{'vs Pillow 9':>12}")

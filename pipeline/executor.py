@@ -15,8 +15,9 @@ from pipeline.shards import BuildLayout, write_parts
 from pipeline.stage import Resources, Stage
 from pipeline.stats import BuildStats
 
-# Work items per input block (one decode task): a decode task emits its block's pixels, so small blocks keep what
-# waits for the detector small in bytes whatever the corpus size (memory stays flat as the corpus grows).
+# Work items per input block (one task of the stage chain): a task holds its block's pixels, and on a GPU node the
+# decode tasks emit them to the detector's pool, so small blocks keep what a process holds or what waits for the
+# detector small in bytes whatever the corpus size (memory stays flat as the corpus grows).
 MAX_ROWS_PER_BLOCK = 64
 # The share of the cluster's CPUs that actor pools may reserve together: the rest runs the task stages, which the
 # actors' input waits on (pools holding every CPU would leave the build waiting forever at 0 inputs).
@@ -74,7 +75,8 @@ def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, ta
 
 def run_in_process(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
                    batch_size: int = 64) -> None:
-    """The same stages, one batch of work items after another, in this process."""
+    """The same stages, one batch of work items after another, in this process (OpenCV on one thread, as in a
+    task)."""
     one_thread_per_task()
     for start in range(0, items.num_rows, batch_size):
         batch = items.slice(start, batch_size)

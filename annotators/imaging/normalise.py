@@ -72,8 +72,8 @@ def resize_long_side(image: DecodedImage, max_side: int) -> DecodedImage:
 # matches, so run-length matching alone costs less time and gives smaller files than the default strategy.
 # The bytes follow from the pixels and these settings alone, so builds stay byte-identical.
 PNG_COMPRESS_LEVEL = 1
-PNG_STRATEGY = "rle"
-_PNG_FLAGS = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+PNG_STRATEGY = cv2.IMWRITE_PNG_STRATEGY_RLE
+_PNG_FLAGS = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL, cv2.IMWRITE_PNG_STRATEGY, PNG_STRATEGY]
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
