@@ -1,9 +1,9 @@
 """The corpus-wide step between the stages and compaction: near-duplicate images and templated reports.
 
 1. One Ray task per shard reads its parts (memory-mapped), writes the images' signatures (annotators.duplicates,
-   made by the encode stage while it held the pixels) in id order and their keypoint index keys, split into as
-   many key partitions as there are shards, to files beside the parts, and returns small keys (id, input, keep
-   rank, report fingerprint) to the driver.
+   made by the encode stage while it held the pixels; copied as the bytes they are) in id order and their keypoint
+   index keys, split into as many key partitions as there are shards, to files beside the parts, and returns small
+   keys (id, input, keep rank, report fingerprint) to the driver.
 2. Candidate pairs, a map-reduce through files (pipeline.exchange): one task per key partition counts the keys
    each pair of images shares there (`partition_votes`); one task per shard adds up its images' votes over the
    partitions and picks each image's best partners (`shard_candidates`). No step holds the whole index, so
@@ -80,9 +80,9 @@ def shard_signatures(layout: BuildLayout, shard: int, n_partitions: int) -> list
         rows.update((row["id"], row) for row in table.filter(pc.equal(table.column("reject_reason"), "")).to_pylist())
     keys = [_row_key(rows[row_id], shard) for row_id in sorted(rows)]
     if n_partitions:
-        signatures = [Signature.from_row(rows[k.id]["signature"]) for k in keys]
+        signatures = [rows[k.id]["signature"] for k in keys]
         write_signatures(layout.signatures(shard), signatures)
-        found = [index_keys(s.descriptors) for s in signatures]
+        found = [index_keys(Signature.descriptors_of(s)) for s in signatures]
         index = {"owner": np.repeat(np.arange(len(found), dtype=np.int64), [len(f) for f in found]),
                  "key": np.concatenate([*found, np.zeros(0, np.uint64)])}
         write_partitioned(layout.index(shard), index, INDEX, key_partitions(index["key"], n_partitions), n_partitions)
@@ -117,12 +117,12 @@ def shard_candidates(layout: BuildLayout, shard: int, n_partitions: int, per_ima
     return top_partners(Votes.concat([Votes(**part) for part in found]), per_image)
 
 
-def write_signatures(url: str, signatures: list[Signature]) -> None:
-    """One shard's signatures, in row order, as an Arrow IPC file of `SIGNATURE_BATCH`-row record batches."""
+def write_signatures(url: str, signatures: list[dict[str, bytes]]) -> None:
+    """One shard's signatures (`Signature.to_row`'s bytes, as the parts hold them), in row order, as an Arrow IPC
+    file of `SIGNATURE_BATCH`-row record batches."""
     sink = io.BytesIO()
     with pa.ipc.new_file(sink, SIGNATURES) as writer:
-        writer.write_table(pa.Table.from_pylist([s.to_row() for s in signatures], SIGNATURES),
-                           max_chunksize=SIGNATURE_BATCH)
+        writer.write_table(pa.Table.from_pylist(signatures, SIGNATURES), max_chunksize=SIGNATURE_BATCH)
     storage.write_bytes(url, sink.getvalue())
 
 

@@ -179,14 +179,19 @@ def where_raised(exc: BaseException) -> str:
 
 
 _STATES: OrderedDict[bytes, Any] = OrderedDict()
-MAX_STATES = 8  # stages set up per worker process (a build has a handful)
+MAX_STATES = 8  # states kept per worker process, the least recently used dropped first (a build has a few)
 
 
 def prepared(stage: Stage) -> Any:
     """The state of `stage` in this process, set up on first use and kept for every later batch (Ray tasks get
-    a fresh copy of the stage each time, so state is keyed by the stage's settings)."""
+    a fresh copy of the stage each time, so state is keyed by the stage's settings). Stages without a `setup` of
+    their own have none to keep: they take no place among the states."""
+    if type(stage).setup is Stage.setup:
+        return None
     key = pickle.dumps(stage)
-    if key not in _STATES:
+    if key in _STATES:
+        _STATES.move_to_end(key)
+    else:
         _STATES[key] = stage.setup()
         while len(_STATES) > MAX_STATES:
             _STATES.popitem(last=False)

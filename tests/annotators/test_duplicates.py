@@ -5,11 +5,16 @@ import io
 import itertools
 import json
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from annotators.duplicates import (
+    AGREEMENT_QUANTILE,
+    DETAIL_BLOCK,
+    DETAIL_SCALE,
+    DETAIL_SIDE,
     Signature,
     Votes,
     detail_agreement,
@@ -72,6 +77,45 @@ def test_agreement_is_deterministic(originals):
     copy = signature(_copies(list(originals.values())[0])["crop"])
     assert detail_agreement(first, copy) == detail_agreement(first, copy)
     assert detail_agreement(first, second) == detail_agreement(first, second)
+
+
+def plain_agreement(a: Signature, b: Signature) -> float:
+    """detail_agreement written out plainly: every block's statistics by numpy, then np.quantile."""
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(a.descriptors, b.descriptors)
+    cv2.setRNGSeed(0)
+    affine, _ = cv2.estimateAffine2D(a.points[[m.queryIdx for m in matches]], b.points[[m.trainIdx for m in matches]],
+                                     method=cv2.RANSAC, ransacReprojThreshold=0.006)
+    affine[:, 2] *= DETAIL_SIDE
+    warped = cv2.warpAffine(b.detail, affine, (DETAIL_SIDE, DETAIL_SIDE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    n = DETAIL_SIDE // DETAIL_BLOCK
+    found = []
+    for row, col in itertools.product(range(n), range(n)):
+        window = np.s_[row * DETAIL_BLOCK:(row + 1) * DETAIL_BLOCK, col * DETAIL_BLOCK:(col + 1) * DETAIL_BLOCK]
+        corners = np.array([[x, y, 1] for x in (window[1].start, window[1].stop) for y in (window[0].start,
+                                                                                          window[0].stop)]).T
+        if ((affine @ corners < 0) | (affine @ corners > DETAIL_SIDE)).any():
+            continue
+        mine, theirs = a.detail[window].ravel(), warped[window].ravel()
+        if mine.std() > 0.5 and theirs.std() > 0.5:
+            found.append(np.mean((mine - mine.mean()) * (theirs - theirs.mean())) / (mine.std() * theirs.std()))
+    return float(np.quantile(found, AGREEMENT_QUANTILE))
+
+
+def test_agreement_is_the_lower_quartile_of_the_textured_blocks_correlations(originals):
+    images = list(originals.values())
+    first, second = signature(_stored(images[0])), signature(_stored(images[1]))
+    crop, resize = signature(_copies(images[0])["crop"]), signature(_copies(images[1])["resize"])
+    for a, b in ((first, crop), (crop, first), (second, resize)):  # pairs that register (others score 0)
+        assert detail_agreement(a, b) == pytest.approx(plain_agreement(a, b), abs=1e-5)
+
+
+def test_a_signature_comes_back_from_its_row_exactly(originals):
+    made = signature(_stored(next(iter(originals.values()))))
+    assert np.array_equal(made.detail * DETAIL_SCALE, np.rint(made.detail * DETAIL_SCALE))  # on the stored grid
+    back = Signature.from_row(made.to_row())
+    for name in ("points", "descriptors", "detail"):
+        assert np.array_equal(getattr(back, name), getattr(made, name)) and getattr(back, name).dtype == getattr(
+            made, name).dtype, name
 
 
 def test_candidates_pair_each_copy_with_its_original(originals):

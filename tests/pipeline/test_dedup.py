@@ -40,7 +40,7 @@ def test_signature_files_give_back_the_rows_asked_for(tmp_path):
     images[SIGNATURE_BATCH + 1] = np.full((64, 64), 90, np.uint8)  # no keypoints
     signatures = [signature(image) for image in images]
     url = str(tmp_path / "shard.arrow")
-    write_signatures(url, signatures)
+    write_signatures(url, [s.to_row() for s in signatures])
     wanted = {0, SIGNATURE_BATCH - 1, SIGNATURE_BATCH + 1, len(images) - 1}  # first, last and a keypoint-less row
     found = read_signatures(url, wanted)
     assert set(found) == wanted

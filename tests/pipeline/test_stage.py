@@ -17,7 +17,7 @@ from pipeline.build import collect_inputs
 from pipeline.config import FailureConfig
 from pipeline.executor import StageFailures, Tally, actor_cpu_scale, run_in_process, run_on_ray
 from pipeline.shards import BuildLayout, read_stream
-from pipeline.stage import Filter, Resources, Stage, where_raised
+from pipeline.stage import MAX_STATES, Filter, Resources, Stage, prepared, where_raised
 from pipeline.stages import build_stages
 from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
@@ -53,6 +53,33 @@ def rows(frames: list[int], rejected: tuple[int, ...] = ()) -> pa.Table:
     for i in rejected:
         base[i].update(reject_stage="decode", reject_reason="missing_image", reject_detail="gone", pixels=None)
     return pa.Table.from_pylist(base, schema=WORK)
+
+
+@dataclass(frozen=True)
+class Loaded(Stage):
+    """A stage with heavy state: each `setup` makes a new object."""
+
+    name = "loaded"
+    model: str = "m"
+
+    def setup(self) -> object:
+        return object()
+
+    def process(self, batch: pa.Table, state: Any) -> pa.Table:
+        return batch
+
+
+@dataclass(frozen=True)
+class Light(Halve):
+    step: int = 0  # stages of a build: more of them than MAX_STATES, none with state
+
+
+def test_a_worker_sets_each_stage_up_once_however_many_stages_a_build_has():
+    stages = [*(Light(step) for step in range(MAX_STATES + 4)), Loaded("a"), Loaded("b")]
+    first = [prepared(stage) for stage in stages]
+    for _ in range(3):  # later batches, each through every stage (a Ray task gets fresh copies of the stages)
+        assert [prepared(dataclasses.replace(stage)) for stage in stages] == first
+    assert first[-1] is not first[-2] and first[-1] is not None
 
 
 def test_a_row_that_raises_becomes_a_reject_and_the_others_go_on():
