@@ -54,7 +54,7 @@ class Signature:
     def to_row(self) -> dict[str, bytes]:
         """The arrays as bytes (`from_row` reads them back exactly)."""
         return {"points": self.points.tobytes(), "descriptors": self.descriptors.tobytes(),
-                "detail": (self.detail * DETAIL_SCALE).astype(np.int16).tobytes()}
+                "detail": np.rint(self.detail * DETAIL_SCALE).astype(np.int16).tobytes()}
 
     @classmethod
     def from_row(cls, row: dict) -> Signature:
