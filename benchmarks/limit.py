@@ -9,7 +9,10 @@ One run, three steps on the same rendered sample (rendered outside every timing)
   2. the lower bound: their sum divided by the CPUs (no build on this many cores can take less, short of doing
      less work);
   3. the default build on Ray with that many CPUs (start-up and shut-down included), its wall time beside the
-     bound as a ratio, and with --compare the same build with those detector settings (e.g. the old ones) beside it.
+     bound as a ratio, and with --compare the same build with those detector settings (e.g. the old ones) beside it;
+  4. Ray's fixed cost: the wall time of the same build of --fixed-n studies (Ray's start and stop, the workers'
+     imports and set-up, Ray Data's actors: what a build pays whatever its size), and the default build less
+     that cost beside the bound (what the build's per-image work costs on Ray, against what it must).
 The default build's shards are checked to equal the bare run's byte for byte (so both did the same work).
 """
 from __future__ import annotations
@@ -77,12 +80,27 @@ def ray_build(cfg) -> tuple[float, float]:
     return time.perf_counter() - started, sum(stage_cpu(stats["stage_seconds"]).values())
 
 
+def fixed_cost(workdir: Path, n: int, output: Path, num_cpus: int, wall: float, bound: float) -> float | None:
+    """Wall seconds of the default build of `n` studies on Ray (None when `n` is 0); printed beside the full
+    build's `wall` less that cost, against `bound`."""
+    if not n:
+        return None
+    tiny = sample_config(workdir, n, output, num_cpus)
+    render(tiny)
+    fixed, _ = ray_build(tiny)
+    print(f"fixed cost: the same build of {n} studies took {fixed:.1f} s on Ray; the default build less that: "
+          f"{wall - fixed:.1f} s = {(wall - fixed) / bound:.2f}x the lower bound")
+    return fixed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1000, help="studies of the sample")
     parser.add_argument("--num-cpus", type=int, default=2)
     parser.add_argument("--compare", nargs="*", default=[], metavar="KEY=VALUE",
                         help="also build with these detector settings (e.g. runtime=torch imgsz=512, the old ones)")
+    parser.add_argument("--fixed-n", type=int, default=10,
+                        help="studies of the tiny build that measures Ray's fixed cost (0: skip it)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "out" / "limit")
     args = parser.parse_args()
 
@@ -126,12 +144,13 @@ def main() -> None:
     ratio = walls["default"] / bound
     verdict = "within" if ratio <= ACCEPT_RATIO else "OVER"
     print(f"default build {ratio:.2f}x the lower bound ({verdict} the {ACCEPT_RATIO}x goal)")
+    fixed = fixed_cost(args.workdir, args.fixed_n, out / "fixed", args.num_cpus, walls["default"], bound)
     identical = same_shards(out / "bare", out / "ray")
     print(f"default build's shards equal to the bare run's, byte for byte: {identical}")
     print(json.dumps({"n": args.n, "num_cpus": args.num_cpus, "images": images, "cpu_seconds": seconds,
                       "lower_bound_s": bound, "ray_wall_s": walls, "ray_cpu_s": cpus,
                       "detectors": {name: detector_settings(cfg) for name, cfg in configs.items()},
-                      "identical": identical}))
+                      "fixed_n": args.fixed_n, "fixed_wall_s": fixed, "identical": identical}))
     shutil.rmtree(out, ignore_errors=True)
 
 
