@@ -50,7 +50,7 @@ class Folder(Connector):
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:  # nested past the parser's depth
                 row = {"_error": f"line {line_number}: {exc}"}
             yield row if isinstance(row, dict) else {"_error": f"line {line_number}: not an object"}
 

@@ -25,7 +25,7 @@ class SourceLayoutError(ValueError):
 
 # What reading one malformed entry of a source's JSON as its layout states raises (a list where an object should
 # be, a missing key, a number too large for an int): the entry becomes a reject, or is skipped, never a crash.
-MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
 
 def rejected(ref: StudyRef, reason: str, detail: str) -> StudyRef:
@@ -83,7 +83,7 @@ def read_json(path: str | Path):
     path = require_file(path, "json")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise SourceLayoutError(f"{path}: not valid JSON ({exc})") from None
 
 

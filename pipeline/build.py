@@ -60,7 +60,10 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
     secret = patient_secret(cfg)
     refs: list[StudyRef] = []
     for source in cfg.sources:
-        connector_cls = get_connector(source.connector)
+        try:
+            connector_cls = get_connector(source.connector)
+        except ValueError as exc:
+            raise ConfigError(f"sources.{source.name}: {exc}") from None
         options = from_dict(connector_cls.Options, source.options, f"sources.{source.name}.options")
         connector = connector_cls(options, secret, source=source.name)
         connector.prepare()
@@ -93,6 +96,8 @@ class BuildResult:
 def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None = None) -> BuildResult:
     """Build (or resume) the corpus of `cfg` into `cfg.output`; `on_progress(done, total)` follows the stages."""
     stats = BuildStats()
+    if storage.exists(cfg.output) and not storage.is_dir(cfg.output):
+        raise ConfigError(f"output {cfg.output} is a file: give a folder (new or a build's) for the corpus")
     layout = BuildLayout(cfg.output)
     with stats.phase("collect_inputs"):  # before Ray starts: a bad source or option fails at once
         inputs = collect_inputs(cfg)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
@@ -29,9 +30,37 @@ def read_bytes(url: str) -> bytes:
         return handle.read()
 
 
+class NotAFile(OSError):
+    """An input path that names a folder, a named pipe, a socket or a device rather than a file."""
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def read_input(url: str) -> bytes:
+    """The bytes of an input file. A local path that is no regular file raises `NotAFile`: it is opened without
+    blocking and checked before any read, so a named pipe or a device cannot stall or flood the build."""
+    fs, path = filesystem(url)
+    if not isinstance(fs, LocalFileSystem):
+        return read_bytes(url)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise NotAFile(f"the path names {next((kind for test, kind in _KINDS if test(mode)), 'no file')}")
+    with open(descriptor, "rb") as handle:
+        return handle.read()
+
+
 def exists(url: str) -> bool:
     fs, path = filesystem(url)
     return fs.exists(path)
+
+
+def is_dir(url: str) -> bool:
+    fs, path = filesystem(url)
+    return fs.isdir(path)
 
 
 @contextmanager

@@ -96,9 +96,26 @@ def _frame(ds, index: int | None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pixel_array(ds, index=index) if index is not None else ds.pixel_array
+            pixels = pixel_array(ds, index=index) if index is not None else ds.pixel_array
     except Exception as exc:  # pydicom and its plugins raise many kinds on broken or unsupported pixel data
         raise _decode_failure(ds, exc) from None
+    _check_shape(ds, pixels, frames=int(getattr(ds, "NumberOfFrames", 1) or 1) if index is None else 1)
+    return pixels
+
+
+def _check_shape(ds, pixels: np.ndarray, frames: int) -> None:
+    """The decoded array is what the header describes: pydicom infers frames from the data's length when it
+    holds more than one frame's worth, so a header that is wrong about rows, columns or frames would otherwise
+    pass as a colour image or a stack."""
+    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    expected = (int(ds.Rows), int(ds.Columns)) + ((samples,) if samples > 1 else ())
+    if frames > 1:
+        expected = (frames,) + expected
+    if pixels.shape != expected:
+        described = "x".join(map(str, expected))
+        raise DecodeError("corrupt_pixel_data", f"the pixel data decodes to {'x'.join(map(str, pixels.shape))} "
+                                                f"values, the header describes {described} (frames, rows, columns, "
+                                                "samples)")
 
 
 def _projection(ds) -> np.ndarray:

@@ -17,6 +17,7 @@ from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
 
 LUNG_WINDOW = (-1350.0, 150.0)  # HU: centre -600, width 1500, for slices
 PROJECTION_WINDOW = (-1000.0, 1000.0)  # HU: a maximum projection is dominated by dense tissue and bone
+LUMINANCE = (0.299, 0.587, 0.114)  # of the R, G and B channels of a colour volume (ITU-R BT.601, as displayed)
 CT_AIR, CT_DENSE = -900.0, 200.0  # a volume with values at or below air and at or above soft tissue is CT in HU
 
 
@@ -81,9 +82,14 @@ def _canonical_zooms(zooms, ornt: np.ndarray) -> tuple[float, float, float]:
 
 
 def _reader(volume, slicer: list) -> np.ndarray:
-    """Part of the first 3-D volume (a 4-D series: its first volume) as float32, scaled as the header says."""
+    """Part of the first 3-D volume (a 4-D series: its first volume) as float32, scaled as the header says; a
+    colour volume (RGB24, RGBA32) as its luminance."""
     extra = (0,) * max(0, len(volume.shape) - 3)
-    return np.asarray(volume.dataobj[tuple(slicer) + extra], dtype=np.float32)
+    values = np.asarray(volume.dataobj[tuple(slicer) + extra])
+    if values.dtype.names:  # one field per channel: R, G, B[, A]
+        return sum(np.float32(weight) * values[name].astype(np.float32)
+                   for name, weight in zip(values.dtype.names[:3], LUMINANCE))
+    return values.astype(np.float32, copy=False)
 
 
 def _canonical_slice(volume, ornt: np.ndarray, z_axis: int | None, k: int) -> np.ndarray:

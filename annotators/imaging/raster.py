@@ -57,10 +57,15 @@ def _draft(image: Image.Image, max_side: int) -> None:
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:
-    """Displayed luminance: deep grey scaled from 0 to its maximum, transparency over black, colour as luminance."""
+    """Displayed luminance: deep grey scaled from 0 (or its negative minimum) to its maximum (non-finite values as
+    the minimum), transparency over black, colour as luminance."""
     if image.mode in HIGH_DEPTH_MODES:
         values = np.asarray(image, dtype=np.float32)
-        return window_to_uint8(values, 0.0, float(values.max()) or 1.0)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            raise DecodeError("empty_pixels", "no finite pixel values")
+        low, high = min(0.0, float(finite.min())), float(finite.max())  # from 0 unless values go below it
+        return window_to_uint8(values, low, high if high > low else low + 1.0)
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         background = Image.new("RGBA", image.size, (0, 0, 0, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))

@@ -69,16 +69,15 @@ def _reject(item: dict, reason: str, detail: str) -> list[dict]:
 
 def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
     """The `WORK` rows of one input (`item`: its work item row), or its one reject row."""
-    try:
-        read = report_text(ref.report or (storage.read_bytes(ref.report_path) if ref.report_path else ""))
-    except FileNotFoundError:
-        return _reject(item, "missing_report", "the report file does not exist")
+    report = _read(ref.report_path, "report") if ref.report_path and not ref.report else ref.report or ""
+    if isinstance(report, Unreadable):
+        return _reject(item, report.reason, report.detail)
+    read = report_text(report)
     if not read.text.strip():
         return _reject(item, "empty_report", "the report has no text")
-    try:
-        data = storage.read_bytes(ref.image)
-    except (FileNotFoundError, IsADirectoryError):
-        return _reject(item, "missing_image", "the image file does not exist")
+    data = _read(ref.image, "image")
+    if isinstance(data, Unreadable):
+        return _reject(item, data.reason, data.detail)
     try:
         images = decode(data, ref.image, settings.frames, rescale=ref.rescale or None, max_side=settings.max_side)
     except DecodeError as exc:
@@ -116,6 +115,29 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
             }
         )
     return rows
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Why an input file could not be read: its reject's reason and detail."""
+
+    reason: str
+    detail: str
+
+
+def _read(url: str, what: str) -> bytes | Unreadable:
+    """The bytes of the input's `what` ("image" or "report") file, or why they cannot be had. The detail names
+    the error, not the path (the reject row carries the input)."""
+    try:
+        return storage.read_input(url)
+    except FileNotFoundError:
+        return Unreadable(f"missing_{what}", f"the {what} file does not exist")
+    except storage.NotAFile as exc:
+        return Unreadable(f"{what}_not_a_file", str(exc))
+    except OSError as exc:  # a name too long, a loop of links, no permission, an I/O error
+        return Unreadable(f"unreadable_{what}", exc.strerror or type(exc).__name__)
+    except ValueError as exc:  # a NUL character in the path
+        return Unreadable(f"unreadable_{what}", str(exc))
 
 
 def source_regions(ref: StudyRef, frame: int, width: int, height: int) -> list[dict]:

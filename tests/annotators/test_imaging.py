@@ -55,6 +55,51 @@ def test_broken_dicom_is_a_clear_reject():
         decode(b"", "x.png")
 
 
+def _dicom_bytes(ds) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def test_dicom_whose_pixel_data_disagrees_with_its_header_is_a_reject_not_an_image():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))  # 128 x 128, 16-bit, one frame
+    frames = np.stack([ds.pixel_array] * 3)
+    stacked = ds.copy()
+    stacked.PixelData = frames.tobytes()  # three frames, no NumberOfFrames: pydicom would return a stack
+    short = ds.copy()
+    short.Rows = 64  # the data holds twice the rows the header states
+    for broken in (stacked, short):
+        with pytest.raises(DecodeError) as err:
+            decode(_dicom_bytes(broken), "x.dcm")
+        assert err.value.reason == "corrupt_pixel_data" and "the header describes" in err.value.detail
+
+
+def test_nifti_colour_volume_is_shown_as_its_luminance():
+    rgb = np.zeros((8, 6, 3), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    rgb["R"][2:5, 1:4] = 200
+    rgb["G"][..., 1] = 100
+    [image] = decode(nib.Nifti1Image(rgb, np.eye(4)).to_bytes(), "rgb.nii")
+    luminance = np.float32(0.299) * rgb["R"][..., 1] + np.float32(0.587) * rgb["G"][..., 1]
+    assert image.pixels.shape == (6, 8) and image.frame == 1
+    assert np.array_equal(image.pixels > image.pixels.min(), luminance[::-1, ::-1].T > luminance.min())
+
+
+def test_deep_raster_with_non_finite_or_negative_values_keeps_its_content():
+    ramp = np.linspace(-500, 1500, 64 * 48, dtype=np.float32).reshape(48, 64)
+    with_nan = ramp.copy()
+    with_nan[0, 0] = np.nan
+    for values in (with_nan, ramp.astype(np.int32), np.abs(ramp)):
+        buffer = io.BytesIO()
+        Image.fromarray(values).save(buffer, format="TIFF")
+        [image] = decode(buffer.getvalue(), "deep.tif")
+        assert image.pixels[-1, -1] == 255 and image.pixels.std() > 50  # a ramp, not a blank
+    assert image.pixels[0, 0] == round(500 / 1500 * 255)  # no negatives: the window still starts at 0
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8), np.nan, dtype=np.float32)).save(buffer, format="TIFF")
+    with pytest.raises(DecodeError, match="empty_pixels"):
+        decode(buffer.getvalue(), "nan.tif")
+
+
 def test_nifti_canonical_middle_slice():
     path = str(Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii")
     [image] = decode(open(path, "rb").read(), "anatomical.nii")

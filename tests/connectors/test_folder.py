@@ -31,6 +31,14 @@ def test_csv_index_with_json_boxes_and_a_bad_line(tmp_path, make_connector):
     assert not good.reject and broken.reject == "bad_index_row"
 
 
+def test_json_nested_past_the_parsers_depth_is_a_reject_not_a_crash(tmp_path, make_connector):
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "index.jsonl").write_text(f'{deep}\n{{"image": "x.png", "text": "ok", "boxes": "{deep}"}}\n')
+    line, boxes = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    assert line.reject == "bad_index_row" and "RecursionError" not in line.detail
+    assert boxes.reject == "bad_boxes" and "RecursionError" in boxes.detail
+
+
 def test_missing_columns_and_bad_options_are_clear_errors(tmp_path, make_connector):
     (tmp_path / "index.csv").write_text("path,caption\nx.png,hi\n")
     with pytest.raises(SourceLayoutError, match="missing column"):

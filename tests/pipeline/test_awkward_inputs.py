@@ -6,13 +6,21 @@ test_planted_identifiers.py.)"""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import os
 import shutil
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pyarrow as pa
+import pydicom
 import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
 
+from annotators.imaging import DecodeError, decode
 from pipeline.build import build
 from pipeline.config import BuildConfig, from_dict
 from pipeline.verify import verify
@@ -20,15 +28,46 @@ from pipeline.verify import verify
 HUGE_REPEATS = 1_900_000 // 34
 
 
+def _films(sample_root: Path, count: int) -> dict[Path, np.ndarray]:
+    """The first `count` sample radiographs with content, as decoded (the sample plants blank and broken ones)."""
+    films = {}
+    for path in sorted((sample_root / "images").glob("*.png")):
+        try:
+            pixels = decode(path.read_bytes(), path.name)[0].pixels
+        except DecodeError:
+            continue
+        if pixels.std() > 10:
+            films[path] = pixels
+        if len(films) == count:
+            return films
+    raise AssertionError(f"the sample has fewer than {count} radiographs with content")
+
+
 def awkward_source(root: Path, sample_root: Path) -> list[dict]:
     """Index rows of every awkward kind, beside real sample radiographs."""
-    images = sorted((sample_root / "images").glob("*.png"))[:4]
-    for i, image in enumerate(images):
+    grey = _films(sample_root, 6)
+    images = list(grey)
+    for i, image in enumerate(images[:4]):
         shutil.copy(image, root / f"film{i}.png")
     (root / "notes.txt").write_text("this is a text file, not an image\n")
     (root / "empty.png").write_bytes(b"")
     (root / "truncated.png").write_bytes((root / "film0.png").read_bytes()[:300])
     (root / "random.dcm").write_bytes(bytes(range(256)) * 8)
+    os.mkfifo(root / "pipe.png")  # reading it would wait forever for a writer
+    (root / "scan.png").mkdir()
+    os.symlink("loop.png", root / "loop.png")
+    film = grey[images[4]]
+    tiff = io.BytesIO()
+    Image.fromarray(np.where(film > 0, film * 4.0 - 100.0, np.nan).astype(np.float32)).save(tiff, format="TIFF")
+    (root / "float.tif").write_bytes(tiff.getvalue())  # negative and NaN values beside the content
+    other = grey[images[5]]
+    colour = np.zeros(other.T.shape + (3,), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    for channel in "RGB":
+        colour[channel] = other.T[..., np.newaxis]
+    (root / "colour.nii").write_bytes(nib.Nifti1Image(colour, np.eye(4)).to_bytes())
+    header = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    header.PixelData = header.PixelData * 3  # three frames' worth, and no NumberOfFrames
+    header.save_as(root / "stack.dcm")
     huge = "Right lower lobe opacity is seen. " * HUGE_REPEATS
     return [
         {"id": "plain", "image": "film0.png", "text": "Right lower lobe consolidation. No effusion."},
@@ -42,17 +81,27 @@ def awkward_source(root: Path, sample_root: Path) -> list[dict]:
         {"id": "random-bytes", "image": "random.dcm", "text": "Left pleural effusion."},
         {"id": "missing", "image": "nowhere.png", "text": "Left pleural effusion."},
         {"id": "plain", "image": "film0.png", "text": "the same id twice"},
+        {"id": "pipe", "image": "pipe.png", "text": "Left pleural effusion."},
+        {"id": "folder", "image": "scan.png", "text": "Left pleural effusion."},
+        {"id": "link-loop", "image": "loop.png", "text": "Left pleural effusion."},
+        {"id": "long-name", "image": "x" * 300 + ".png", "text": "Left pleural effusion."},
+        {"id": "nul", "image": "film\x000.png", "text": "Left pleural effusion."},
+        {"id": "stack", "image": "stack.dcm", "text": "Left pleural effusion."},
+        {"id": "float", "image": "float.tif", "text": "Right lower lobe consolidation."},
+        {"id": "colour", "image": "colour.nii", "text": "Right lower lobe consolidation."},
     ]
+DEEP_LINE = "[" * 100_000 + "]" * 100_000  # nested past the JSON parser's depth: a reject, not a crash
 
 
 @pytest.fixture(scope="module")
 def awkward_config(sample_root, tmp_path_factory):
     root = tmp_path_factory.mktemp("awkward-src")
     rows = awkward_source(root, sample_root)
-    (root / "index.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))  # ASCII, escapes kept
+    lines = [json.dumps(row) for row in rows] + [DEEP_LINE]  # ASCII, escapes kept
+    (root / "index.jsonl").write_text("".join(line + "\n" for line in lines))
     source = {"name": "awkward", "connector": "folder",
               "options": {"root": str(root), "index": "index.jsonl", "report_style": "notes"}}
-    return from_dict(BuildConfig, {"sources": [source], "rows_per_shard": 4}), len(rows)
+    return from_dict(BuildConfig, {"sources": [source], "rows_per_shard": 4}), len(lines)
 
 
 def output_bytes(folder: Path) -> dict[str, bytes]:
@@ -76,13 +125,17 @@ def test_every_awkward_input_ends_as_a_row_or_a_reject_and_rebuilds_to_the_same_
     rejects = {r["source_id"]: r for r in pa.ipc.open_stream(outputs[1]["rejects.arrow"]).read_all().to_pylist()}
     [duplicate] = [key for key in rejects if key.startswith("plain#dup")]
     assert rejects[duplicate]["reason"] == "duplicate_source_id"
-    assert set(rejects) == {"not-an-image", "empty-file", "truncated", "random-bytes", "missing", duplicate}
+    assert {key: rejects[key]["reason"] for key in rejects if key != duplicate} == {
+        "not-an-image": "unknown_format", "empty-file": "empty_file", "truncated": "truncated_image",
+        "random-bytes": "no_pixel_data", "missing": "missing_image", "pipe": "image_not_a_file",
+        "folder": "image_not_a_file", "link-loop": "unreadable_image", "long-name": "unreadable_image",
+        "nul": "unreadable_image", "stack": "corrupt_pixel_data", "line-19": "bad_index_row"}
     assert not [r for r in rejects.values() if r["reason"].startswith("internal_error")]
     assert all("0x" not in r["detail"] and "object at" not in r["detail"] for r in rejects.values())
     shards = pa.concat_tables([pa.ipc.open_stream(data).read_all() for name, data in outputs[1].items()
                                if name.startswith("shards/")])
     report = {row["source_id"]: row["report"] for row in shards.select(["source_id", "report"]).to_pylist()}
-    assert set(report) == {"plain", "odd\\udcffid", "huge", "control"}  # an undecodable id shown as its escape
+    assert set(report) == {"plain", "odd\\udcffid", "huge", "control", "float", "colour"}  # undecodable: escaped
     assert report["huge"]["truncated"] and not report["plain"]["truncated"]
     assert 1000 < len(report["huge"]["findings"]) <= 60_000 and report["huge"]["findings"].endswith("seen.")
     assert "\x00" not in report["control"]["findings"] and "\x1b" not in report["control"]["findings"]

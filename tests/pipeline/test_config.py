@@ -33,6 +33,25 @@ def test_bad_values_are_named(tmp_path):
         load_config(tmp_path / "missing.yaml")
 
 
+def test_unreadable_configs_and_unknown_connectors_are_config_errors_before_any_work(tmp_path, monkeypatch):
+    from pipeline.build import build
+
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "config-test")
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("sources: [{name: caf\xe9, connector: sample}]\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(tmp_path)
+    cfg = load_config(_write(tmp_path, "sources: [{name: a, connector: nosuch}]\noutput: out\n"))
+    with pytest.raises(ConfigError, match="sources.a: unknown connector 'nosuch'"):
+        build(cfg)
+    (tmp_path / "taken").write_text("a file where the corpus should go")
+    cfg = load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\noutput: {tmp_path / 'taken'}\n"))
+    with pytest.raises(ConfigError, match="is a file"):
+        build(cfg)
+
+
 def test_content_hash_ignores_output_and_ray(tmp_path):
     a = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\noutput: x\n"))
     b = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\noutput: y\nray: {num_cpus: 1}\n"))

@@ -1,4 +1,6 @@
 """pipeline.storage on a local folder, a file:// URL and fsspec's in-memory filesystem alike."""
+import os
+import threading
 import uuid
 
 import pytest
@@ -40,3 +42,24 @@ def test_a_failed_write_leaves_neither_the_file_nor_its_temporary(root):
     assert [url.rsplit("/", 1)[1] for url in storage.list_files(root)] == ["manifest.json"]
     fs, path = storage.filesystem(root)
     assert not [name for name in fs.ls(path, detail=False) if ".tmp-" in name]
+
+
+def test_an_input_that_is_no_regular_file_is_refused_before_any_read(tmp_path, root):
+    os.mkfifo(tmp_path / "pipe.png")  # opened for reading, a pipe without a writer would wait forever
+    (tmp_path / "scan.png").mkdir()
+    outcomes = {}
+
+    def read_each():
+        for name in ("pipe.png", "scan.png", "/dev/zero"):
+            try:
+                storage.read_input(str(tmp_path / name))
+            except storage.NotAFile as exc:
+                outcomes[name] = str(exc)
+
+    reader = threading.Thread(target=read_each, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert outcomes == {"pipe.png": "the path names a named pipe", "scan.png": "the path names a folder",
+                        "/dev/zero": "the path names a character device"}
+    storage.write_bytes(storage.join(root, "film.png"), b"pixels")
+    assert storage.read_input(storage.join(root, "film.png")) == b"pixels"  # local, file:// and memory:// alike
