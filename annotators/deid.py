@@ -1,12 +1,16 @@
 """De-identification of report text, after HIPAA Safe Harbor's identifiers (45 CFR 164.514(b)(2)) that text shows.
 
-Replaced by neutral placeholders: names after titles (Dr, Mr, Mrs, Ms, ...), after "Patient" / "Pt" / "Name" and
-after role labels ("Attending:", "Signed by") or before credentials (", MD") -> [NAME]; e-mail -> [EMAIL];
-URLs -> [URL]; IP addresses -> [IP]; social security numbers -> [SSN]; phone, fax and pager numbers -> [PHONE];
-record, account, accession, plan, licence, serial and other labelled numbers, and any long number -> [ID];
-street addresses, PO boxes, city-state-zip and zip codes -> [ADDRESS]; dates in numeric, ISO, DICOM and
-month-name forms -> [DATE]; times -> [TIME]; ages over 89 -> "90+" (a year alone is no identifier under the rule
-and stays). MIMIC's "___" (identifiers removed upstream) is kept as it is.
+Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, with particles such as
+"van der") after titles (Dr, Mr, Mrs, Ms, Prof. Dr., ...), after "Patient" / "Pt" / "Name", after role labels
+("Attending:", "Signed by", in lower case too), after whom results went to ("called to", "discussed with") or
+before credentials (", MD") -> [NAME]; e-mail -> [EMAIL]; URLs -> [URL]; IP addresses -> [IP]; social security
+numbers -> [SSN]; phone, fax, pager numbers and extensions -> [PHONE]; record, account, accession, plan, licence,
+serial and other labelled numbers, and any long number -> [ID]; street addresses, PO boxes, city-state-zip, zip
+codes and where someone lives -> [ADDRESS]; hospital and clinic names -> [HOSPITAL]; dates in numeric, ISO, DICOM,
+compact ("04Mar2021") and month-name forms, ordinals in words included -> [DATE]; times -> [TIME]; ages over 89, in
+figures or words -> "90+" (a year alone is no identifier under the rule and stays). MIMIC's "___" (identifiers
+removed upstream) is kept as it is. Not caught: a name in running text with no title, label or credential before
+or after it, and an age written as "97F" (the same form as a temperature in Fahrenheit or a French catheter size).
 
 Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5"), grades,
 percentages, ratios ("2/3"), units ("ms") and modality words ("MR Brain", "DR Chest", "MS lesions"): rules anchor
@@ -27,7 +31,7 @@ _MONTHS_CAPITALISED = (
 )
 _ORDINAL = r"(?:st|nd|rd|th)"
 _RECORD_LABELS = (
-    r"mrn|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|accession(?: number| no\.?| #)?|"
+    r"mrn|mr\s?#|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|accession(?: number| no\.?| #)?|"
     r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|acc|"
     r"(?:account|acct|member|policy|claim|encounter|visit|order|requisition|specimen|serial|device|licen[cs]e|"
     r"certificate|plan|beneficiary|insurance|health plan|vehicle|plate)\s*(?:number|num|no\.?|#|id|:)"
@@ -44,20 +48,38 @@ _STATES = (
 )
 _PLACE_WORD = r"[A-Z][A-Za-z'.-]*"
 
+# Letters of names beyond ASCII (Latin, Greek and Cyrillic: "Peña", "Łukasz", "Müller"), as character classes.
+_NON_ASCII = [chr(code) for code in range(0xC0, 0x530) if chr(code).isalpha()]
+_UPPER = "A-Z" + "".join(c for c in _NON_ASCII if c.isupper())
+_LOWER = "a-z" + "".join(c for c in _NON_ASCII if c.islower())
+# Lower-case particles inside family names ("van der Berg", "De la Cruz", "bin Said").
+_PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|du|la|le|dos|das|al|el|bin|ibn|ter|ten|y)"
+
 # Titles in the case they are written in (so "ms" as a unit or "MS" for multiple sclerosis stay). "MR" and "DR"
 # without a full stop are also modality words ("MR Brain", "DR Chest"): titles then only before an upper-case name.
 _TITLES = r"(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|Miss|MISS|Prof|PROF|Doctor|DOCTOR|Dres|Drs)"
-_NAME_WORD = r"(?:[A-Z][A-Za-z'\u2019-]+|[A-Z]\.)"
-_NAME = rf"{_NAME_WORD}(?:(?:\s+|\^){_NAME_WORD}){{0,3}}"
-_LISTED_NAME = rf"{_NAME_WORD}(?:(?:\s+|,\s*|\^){_NAME_WORD}){{0,3}}"  # "Smith, John" after a label
-_MIXED_WORD = r"(?:[A-Z][a-z'\u2019-]+|[A-Z]\.)"  # a name word in running text: "Patient John Smith"
+_INITIAL = rf"[{_UPPER}](?:\.|(?=[\s,]|$))"  # "J." or "J" before a space or comma
+_NAME_WORD = rf"(?:[{_UPPER}][{_UPPER}{_LOWER}'\u2019-]+|{_INITIAL})"
+_NAME = rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}(?:(?:\s+|\^)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}"
+_LISTED_NAME = rf"{_NAME_WORD}(?:(?:\s+|,\s*|\^)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}"  # "Smith, John"
+_MIXED_WORD = rf"(?:[{_UPPER}][{_LOWER}'\u2019-]+|{_INITIAL})"  # in running text: "Patient John Smith", "Smith J"
+_LOWER_NAME = rf"[{_LOWER}][{_LOWER}'\u2019-]+(?:\s+[{_LOWER}][{_LOWER}'\u2019-]+)?"  # "jane doe" after a label
 _NAME_LABELS = (
     r"Patient|PATIENT|Pt|PT|(?<![A-Za-z] )(?:Name|NAME)|Patient [Nn]ame|PATIENT NAME|Attending|ATTENDING|"
     r"Radiologist|RADIOLOGIST|"
     r"(?:Referring |REFERRING )?(?:Physician|PHYSICIAN)|Surgeon|SURGEON|Technologist|TECHNOLOGIST|Resident|"
     r"Fellow|Nurse|(?:Electronically )?[Ss]igned by|SIGNED BY|[Dd]ictated by|DICTATED BY|[Rr]eported by|"
-    r"[Rr]ead by|[Rr]eviewed by|[Tt]ranscribed by"
+    r"[Rr]ead by|[Rr]eviewed by|[Tt]ranscribed by|(?:Electronically )?[Ss]igned|SIGNED"
 )
+# The same labels in any case, before a name in lower case ("attending physician: jane doe").
+_ANY_CASE_LABELS = (
+    r"patient|pt|name|patient name|attending(?: physician)?|radiologist|(?:referring )?physician|surgeon|"
+    r"technologist|resident|fellow|nurse|(?:electronically )?signed(?: by)?|dictated by|reported by|read by|"
+    r"reviewed by|transcribed by"
+)
+# Phrases of running text that name whom results went to: "called to Sarah Connor", "discussed with J Smith".
+_TOLD = r"[Cc]alled to|[Dd]iscussed with|d/w|[Cc]ommunicated to|[Cc]onveyed to|[Ss]poke (?:with|to)|[Pp]aged|" \
+        r"[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to"
 _CREDENTIALS = r"(?:M\.D\.|MD|D\.O\.|R\.N\.|RN|Ph\.D\.|PhD|FRCR|FRCPC|MBBS|NP)"
 # Capitalised words that follow "Patient", a label or a title without being a name (compared in lower case).
 _NOT_NAMES = frozenset("""
@@ -73,8 +95,16 @@ study exam examination sequence sequences contrast axial sagittal coronal flair 
 weighted portable upright pa ap lateral left right bilateral findings impression comparison technique indication
 report preparation prep mip mpr minip cta ctv ct pet spect fmri dti tof t1 t2 pd gre fse tse ssfse haste fiesta
 spgr mprage vibe ssfp dce dsc asl bold reconstruction reformat reformats 3d this these there that it its he she they
-his her we please also then
+his her we please also then radiology radiologist emergency department team staff service clinician clinicians
+physician physicians referring primary family ward icu ed er nurse nursing surgery surgical oncology medicine on
+call resident fellow attending provider providers
 """.split())
+_ORDINAL_WORDS = "|".join(
+    ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+     "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+     "twentieth", "thirtieth", "thirty[- ]first"]
+    + [f"twenty[- ]{unit}" for unit in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+                                        "ninth")])
 
 
 def _names(match: re.Match, keep_label: bool = True) -> str:
@@ -112,7 +142,8 @@ def _time(match: re.Match) -> str:
 def _age(match: re.Match) -> str:
     """Ages over 89 become "90+"."""
     age = int(match.group("age"))
-    return match.group(0) if age < 90 else match.group(0).replace(match.group("age"), "90+", 1)
+    already = match.string.startswith("+", match.end("age"))  # "aged 90+ years" from an earlier rule
+    return match.group(0) if age < 90 or already else match.group(0).replace(match.group("age"), "90+", 1)
 
 
 _SUB = re.IGNORECASE
@@ -130,11 +161,15 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"(?<![\d./])\d{4}([-/.])\d{1,2}\1\d{1,2}(?![\d/]|\.\d)", "[DATE]", _SUB),  # one separator: not "7.4/28.4"
         (r"(?<![\d./])\d{1,2}([-/.])\d{1,2}\1\d{2,4}(?![\d/]|\.\d)", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}-{_MONTHS}-\d{{2,4}}\b", "[DATE]", _SUB),
-        (rf"\b{_MONTHS}[\s-]+\d{{1,2}}{_ORDINAL}?,?[\s-]+\d{{4}}\b", "[DATE]", _SUB),
+        (rf"\b\d{{1,2}}{_MONTHS}\d{{2}}(?:\d{{2}})?\b", "[DATE]", _SUB),  # "04Mar2021"
+        (rf"\b\d{{1,2}}[\s-]+{_MONTHS_CAPITALISED}[\s-]+\d{{2}}\b(?![\s-]*(?:mm|cm|mg|ml|%))", "[DATE]", _CASED),
+        (rf"\b(?:the\s+)?(?:{_ORDINAL_WORDS})\s+of\s+{_MONTHS}(?:,?\s+\d{{4}})?(?![a-z])", "[DATE]", _SUB),
+        (rf"\b(?:the\s+)?(?:{_ORDINAL_WORDS})\s+{_MONTHS_CAPITALISED}(?:,?\s+\d{{4}})?(?![A-Za-z])", "[DATE]", _CASED),
+        (rf"\b{_MONTHS}[\s-]+(?:the\s+)?\d{{1,2}}{_ORDINAL}?,?[\s-]+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}{_ORDINAL}?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b(?:the\s+)?\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTHS}(?![a-z])", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}\s+{_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d)", "[DATE]", _CASED),
-        (rf"\b{_MONTHS}\s+\d{{1,2}}{_ORDINAL}?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]", _SUB),
+        (rf"\b{_MONTHS}\s+(?:the\s+)?\d{{1,2}}{_ORDINAL}?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]", _SUB),
         (rf"\b{_MONTHS}\s+\d{{4}}\b", "[DATE]", _SUB),
         (r"\b(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}\b", "[DATE]", _SUB),
         (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", "[DATE]", _SUB),
@@ -148,22 +183,36 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (rf"\b{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}},\s*(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]",
          _CASED),
         (rf"\b(?:{_STATES})\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]", _CASED),
+        (r"\b(?:(?:lives|living|resides|residing)\s+(?:at|on)|(?:home |mailing |street )?address\s*:)"
+         r"\s*\d{1,6}\s[^.;\n]*", "[ADDRESS]", _SUB),  # to the end of the sentence, in any case
         (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b", "[ADDRESS]", _SUB),
         (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b", "[PHONE]", _SUB),
+        (r"(?<!\d\s)(?<![\w.])x\d{3,5}\b", "[PHONE]", _CASED),  # an extension: "call x4567"
+        (r"\b(?:[Pp]h|PH|[Cc]all|CALL|[Cc]ontact)\.?\s*:?\s*(?:at\s+)?\d{3}[\s.-]\d{4}\b", "[PHONE]", _CASED),
         (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
         (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),
         (rf"\b(?:{_RECORD_LABELS})\s*[:#]?\s*[A-Z]*-?\d[\w-]*", "[ID]", _SUB),
         (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
         (r"\b\d{6,}\b", "[ID]", _SUB),
+        (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*\s+){1,4}"
+         r"(?:Hospital|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)? (?:System|Cent(?:er|re))|Memorial)\b",
+         "[HOSPITAL]", _CASED),
         (r"\b(?P<age>\d{2,3})(?:\s+|-)(?:years?|yrs?)(?:\s+|-)old\b", _age, _SUB),
         (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|years?\b(?!\s+(?:ago|of|after|before|later|since)))", _age,
          _SUB),
         (r"\b(?:age|aged)\s*[:=]?\s*(?P<age>\d{2,3})\b", _age, _SUB),
+        (r"\b(?:ninety|(?:one|a) hundred)(?:[\s-]+(?:and\s+)?(?:one|two|three|four|five|six|seven|eight|nine|ten))?"
+         r"(?=[\s-]+(?:years?|yrs?)[\s-]+(?:old|of age)\b)", "90+", _SUB),
     )
 ) + (
     # Names are matched on their capital letters (case-sensitive) so "dr" in words and lower-case text stay.
-    (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)\s+(?P<name>{_NAME})"), _titled),
+    (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)(?:\s*(?:{_TITLES})\.)*(?:(?<=\.)\s*|\s+)(?P<name>{_NAME})"),
+     _titled),  # "Dr. Smith", "Dr.Smith", "Prof. Dr. Hans Mueller"
+    (re.compile(rf"\b(?:dr|doctor|prof)\.\s*(?P<name>{_LOWER_NAME})"), lambda m: _names(m, keep_label=False)),
     (re.compile(rf"\b(?:{_NAME_LABELS})\s*:\s*(?P<name>{_LISTED_NAME})"), _names),
+    (re.compile(rf"\b(?i:{_ANY_CASE_LABELS})\s*:\s*(?P<name>{_LOWER_NAME})\b"), _names),
+    (re.compile(rf"\b(?:{_TOLD})\s+(?P<name>{_MIXED_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_MIXED_WORD}){{0,3}})"),
+     _names),
     (re.compile(rf"\b(?:Patient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,3}})"), _names),
     (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:\s*{_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"), _names),
 )

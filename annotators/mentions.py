@@ -10,6 +10,7 @@ that is not about the image (the patient's story, an earlier study: annotators/s
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from spacy.tokens import Doc, Span
@@ -222,6 +223,9 @@ def _clauses(sent: Span, words: list[str], groups: list[_Group], lexicon: Lexico
     return clauses
 
 
+PLACEHOLDER = re.compile(r"\[[A-Z]+\]")  # what de-identification put in place of an identifier: [NAME], [DATE]
+
+
 def _trimmed(doc: Doc, text: str, words: list[str], a: int, b: int, lexicon: Lexicon) -> str:
     """The text of tokens a..b without leading or trailing punctuation and clause starts."""
     def loose(i: int) -> bool:
@@ -231,7 +235,14 @@ def _trimmed(doc: Doc, text: str, words: list[str], a: int, b: int, lexicon: Lex
         a += 1
     while b > a and loose(b - 1):
         b -= 1
-    return text[doc[a].idx: doc[b - 1].idx + len(doc[b - 1])] if a < b else ""
+    if a == b:
+        return ""
+    start, end = doc[a].idx, doc[b - 1].idx + len(doc[b - 1])
+    if start and PLACEHOLDER.match(text, start - 1):  # "[NAME] reviewed ...": the placeholder keeps its bracket
+        start -= 1
+    if text.startswith("]", end) and PLACEHOLDER.fullmatch(text, text.rfind("[", start, end), end + 1):
+        end += 1
+    return text[start:end]
 
 
 def _combined(runs: list[list[Place]]) -> Place:

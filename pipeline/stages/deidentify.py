@@ -1,6 +1,7 @@
 """The de-identification stage: every part of every report scrubbed on its own (annotators.deid), before any
-text is parsed, stored or counted. DICOM headers were reduced to an allow-list at decode, patient ids are keyed
-hashes from the connectors."""
+text is parsed, stored or counted, and so are the free-text image attributes (modality, view, body part: an
+index's columns or allow-listed DICOM values, which sources fill by hand). DICOM headers were reduced to an
+allow-list at decode, patient ids are keyed hashes from the connectors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from annotators.deid import scrub_text
 from pipeline.stage import Stage
 from schemas.work import REPORT_PART
 
+ATTRIBUTES = ("modality", "view", "body_part")  # short free text that a source may fill with anything
+
 
 @dataclass(frozen=True)
 class Deidentify(Stage):
@@ -20,5 +23,10 @@ class Deidentify(Stage):
     def process(self, batch: pa.Table, state: Any) -> pa.Table:
         parts = [[{"kind": part["kind"], "text": scrub_text(part["text"])} for part in report or ()]
                  for report in batch.column("report_parts").to_pylist()]
-        return batch.set_column(batch.schema.get_field_index("report_parts"), "report_parts",
-                                pa.array(parts, pa.list_(REPORT_PART)))
+        batch = batch.set_column(batch.schema.get_field_index("report_parts"), "report_parts",
+                                 pa.array(parts, pa.list_(REPORT_PART)))
+        for name in ATTRIBUTES:
+            index = batch.schema.get_field_index(name)
+            values = [value and scrub_text(value) for value in batch.column(name).to_pylist()]
+            batch = batch.set_column(index, name, pa.array(values, batch.schema.field(name).type))
+        return batch

@@ -60,6 +60,21 @@ def test_more_identifier_forms_are_replaced():
     ("Seen on the 3rd of May 2019, on the 3rd of May, on 3rd May, on 3 May, on May 3rd, in 05/2019.",
      ["May", "3rd", "05/2019"], "[DATE]"),
     ("Examined at 10:45 AM, again at 0830 hours and at 7 pm.", ["10:45", "0830", "7 pm"], "[TIME]"),
+    # names beyond ASCII, particles, chained and lower-case titles, initials, and whom results went to
+    ("Seen by Dr. Zoë Müller, Dr. Łukasz Nowak and Patient José García.", ["Zoë", "Müller", "Łukasz", "Nowak", "José",
+                                                                         "García"], "[NAME]"),
+    ("Reviewed with Dr. van der Berg, Dr. De la Cruz and Prof. Dr. Hans Mueller.", ["Berg", "Cruz", "Hans", "Mueller"],
+     "[NAME]"),
+    ("Read by dr. john smith; cc Dr.Smith.", ["john", "smith", "Smith"], "[NAME]"),
+    ("Smith J, MD. Signed: J Smith. Attending physician: jane doe.", ["Smith", "J Smith", "jane", "doe"], "[NAME]"),
+    ("Results called to Sarah Connor at 5 pm and discussed with John Reese.", ["Sarah", "Connor", "Reese"],
+     "called to [NAME]"),
+    ("MR#: 12345.", ["12345"], "[ID]"),
+    ("She lives at 77 elm st, boston ma 02115. No effusion.", ["77 elm", "boston", "02115"], "[ADDRESS]. No effusion"),
+    ("Call x4567 or ph 555 1234.", ["4567", "555 1234"], "[PHONE]"),
+    ("Studies of the fourth of March, 2021, March the 4th, 2021, 04Mar2021 and 12 Mar 21.", ["fourth", "4th", "04Mar",
+                                                                                          "Mar 21", "2021"], "[DATE]"),
+    ("Transferred from Saint Phinneas General Hospital.", ["Phinneas"], "[HOSPITAL]"),
 ])
 def test_each_kind_of_identifier_is_replaced(text, secrets, placeholder):
     scrubbed = scrub_text(text)
@@ -73,6 +88,8 @@ def test_each_kind_of_identifier_is_replaced(text, secrets, placeholder):
     ("A 95 yo woman; age: 91; aged 93; 101 years old.", "A 90+ yo woman; age: 90+; aged 90+; 90+ years old."),
     ("A 45-year-old man, aged 89.", "A 45-year-old man, aged 89."),
     ("Symptoms began 95 years ago.", "Symptoms began 95 years ago."),
+    ("Aged 92 years; a ninety-five year old; one hundred and two years old.",
+     "Aged 90+ years; a 90+ year old; 90+ years old."),
 ])
 def test_ages_over_89_become_90_plus(text, expected):
     assert scrub_text(text) == expected
@@ -91,6 +108,7 @@ def test_ages_over_89_become_90_plus(text, expected):
     "Neoplasm Name: Pilocytic Astrocytoma. Patient: Male, 65. Patient is a 45 year old.",
     "Lesions 3 may represent metastases; compared with 2 prior CT studies. In 2019 a CT was done.",
     "Posterior fossa, 4th ventricle, C1-C2, T12-L1, S1 nerve root; 1:2 ratio; 100 mg; 250 HU.",
+    "Fever 103 F, 103F; a 14F chest tube; pH 7.35; MR N/A. The first may represent a cyst. Discussed with the ED team.",
 ])
 def test_clinical_text_stays_as_it_is(text):
     assert scrub_text(text) == text

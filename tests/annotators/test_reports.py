@@ -83,6 +83,13 @@ def test_report_descriptions_negatives_and_global_text(parser):
     assert not {"pneumothorax"} & {d.label for d in report.descriptions}
 
 
+def test_a_placeholder_at_either_end_of_a_description_keeps_its_brackets(parser):
+    report = parser.parse("[NAME] reviewed the left effusion. Right lower lobe consolidation, seen by [NAME].",
+                          "caption")
+    assert [d.text for d in report.descriptions] == ["[NAME] reviewed the left effusion",
+                                                     "Right lower lobe consolidation, seen by [NAME]"]
+
+
 def test_global_text_falls_back_to_positive_sentences_then_the_text(parser):
     findings_only = parser.parse("FINDINGS: Heart size is normal. Small right pleural effusion. No pneumothorax.")
     assert findings_only.global_text == "Small right pleural effusion."

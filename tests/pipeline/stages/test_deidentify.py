@@ -29,3 +29,14 @@ def test_parsed_text_comes_from_scrubbed_parts_only():
     assert not [secret for text in texts for secret in SECRETS if secret in text]
     assert parsed["descriptions"][0]["text"] == "On [DATE] [NAME] saw a right upper lobe nodule"
     assert "INDICATION: ___F with cough, seen by [NAME] on [DATE]" in parsed["other"]
+
+
+def test_free_text_image_attributes_are_scrubbed_and_codes_kept():
+    rows = [{name: None for name in WORK.names} | {"id": f"r{i}", "report_parts": [], "reject_reason": "",
+                                                    "modality": modality, "view": view, "body_part": part}
+            for i, (modality, view, part) in enumerate([
+                ("CR", "AP Supine", "CHEST"), ("CT", "axial", ""),
+                ("CR john.smith@hospital.org", "PA - Dr. Quentin Blake 03/04/2021", "CHEST MRN 1234567")])]
+    out = Deidentify()(pa.Table.from_pylist(rows, schema=WORK)).to_pylist()
+    assert [(r["modality"], r["view"], r["body_part"]) for r in out] == [
+        ("CR", "AP Supine", "CHEST"), ("CT", "axial", ""), ("CR [EMAIL]", "PA - [NAME] [DATE]", "CHEST [ID]")]
