@@ -74,10 +74,18 @@ def informative_words(text: str, cfg: QualityConfig) -> list[str]:
     return re.findall(r"[A-Za-z]{2,}", text)
 
 
+MIN_OTHER_LETTERS = 6  # a short report in another script is named as such, not as too short
+
+
 def check_report(text: str, cfg: QualityConfig) -> QualityIssue | None:
     """Reports too short to describe anything, or saying nothing but boilerplate."""
     words = re.findall(r"[A-Za-z]{2,}", text)
     if len(words) < cfg.min_report_words:
+        latin = len(re.findall(r"[A-Za-z]", text))
+        other = len(re.findall(r"[^\W\d_]", text)) - latin  # letters beyond ASCII: Cyrillic, CJK, Arabic, ...
+        if other > max(latin, MIN_OTHER_LETTERS):
+            return QualityIssue("unsupported_script", f"{other} letters the English report parser does not read, "
+                                                      f"{latin} Latin ones")
         return QualityIssue("report_too_short", f"{len(words)} words, under {cfg.min_report_words}")
     kept = informative_words(text, cfg)
     if len(kept) < cfg.min_report_words:

@@ -60,6 +60,9 @@ def test_image_too_small_is_judged_on_the_original_size(radiograph):
     [
         ("Normal.", "report_too_short"),
         ("", "report_too_short"),
+        ("Правосторонний плевральный выпот.", "unsupported_script"),
+        ("右下叶实变，少量胸腔积液。", "unsupported_script"),
+        ("Épanché.", "report_too_short"),
         ("See attached report. Dictated by ___ on [DATE].", "boilerplate_report"),
         ("FINDINGS: Report to follow. IMPRESSION: Wet read.", "boilerplate_report"),
     ],
