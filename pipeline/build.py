@@ -91,10 +91,14 @@ class BuildResult:
     output: str
     manifest: dict
     stats: dict = field(default_factory=dict)  # BuildStats.to_dict(): phase and stage timings, inputs per node
+    reused: bool = False  # a finished corpus of the same config and inputs was there: nothing was built
 
 
-def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None = None) -> BuildResult:
-    """Build (or resume) the corpus of `cfg` into `cfg.output`; `on_progress(done, total)` follows the stages."""
+def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None = None,
+          fresh: bool = False) -> BuildResult:
+    """Build (or resume) the corpus of `cfg` into `cfg.output`; `on_progress(done, total)` follows the stages.
+    A finished corpus of the same config and inputs (their paths and texts) is kept as it is, unless `fresh`:
+    then it, or an interrupted build's work, is removed first (for input files changed in place)."""
     stats = BuildStats()
     if storage.exists(cfg.output) and not storage.is_dir(cfg.output):
         raise ConfigError(f"output {cfg.output} is a file: give a folder (new or a build's) for the corpus")
@@ -103,8 +107,10 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
         inputs = collect_inputs(cfg)
     config_sha = cfg.content_sha256()
     state = {"config_sha256": config_sha, "inputs_sha256": inputs.sha256, "n_shards": inputs.n_shards}
+    if fresh:
+        _remove_outputs(layout)
     if _finished(layout, state):
-        return BuildResult(cfg.output, json.loads(storage.read_bytes(layout.manifest)))
+        return BuildResult(cfg.output, json.loads(storage.read_bytes(layout.manifest)), reused=True)
     with stats.phase("start_ray"):
         ensure_ray(cfg.ray)
     _start_or_resume(layout, state)
@@ -145,9 +151,13 @@ def _start_or_resume(layout: BuildLayout, state: dict) -> None:
     """Keep the work folder of an interrupted build of the same config and inputs; otherwise start clean."""
     if storage.exists(layout.state) and json.loads(storage.read_bytes(layout.state)) == state:
         return
+    _remove_outputs(layout)
+    storage.write_bytes(layout.state, json.dumps(state, sort_keys=True).encode())
+
+
+def _remove_outputs(layout: BuildLayout) -> None:
     for url in (layout.manifest, layout.work, layout.shards, layout.rejects):
         storage.remove_tree(url)
-    storage.write_bytes(layout.state, json.dumps(state, sort_keys=True).encode())
 
 
 def _pending_items(layout: BuildLayout, inputs: Inputs, done_shards: set[int]) -> pa.Table:

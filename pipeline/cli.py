@@ -47,6 +47,8 @@ def build(
     ray_address: Optional[str] = typer.Option(None, help="join this Ray cluster instead of starting one"),
     num_cpus: Optional[int] = typer.Option(None, help="CPUs for a local Ray"),
     stats: Optional[Path] = typer.Option(None, help="write the build's timings and inputs per Ray node here (JSON)"),
+    fresh: bool = typer.Option(False, "--fresh", help="build from scratch: remove a finished corpus or an "
+                               "interrupted build's work in the output first (input files changed in place)"),
 ) -> None:
     """Build (or resume) a corpus: shards, manifest.json and rejects.arrow under the output folder."""
     from pipeline.build import build as run_build
@@ -63,11 +65,15 @@ def build(
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("build", total=None)
         try:
-            result = run_build(cfg, lambda done, total: progress.update(task, completed=int(done), total=int(total)))
+            result = run_build(cfg, lambda done, total: progress.update(task, completed=int(done), total=int(total)),
+                               fresh=fresh)
         except (ConfigError, StageFailures) as exc:
             _fail(str(exc))
     if stats:
         stats.write_text(json.dumps(result.stats, indent=2, sort_keys=True) + "\n")
+    if result.reused:
+        console.print("[yellow]already built[/yellow] from this config and these inputs (their paths and texts): "
+                      "nothing to do. An input file changed in place is not noticed; --fresh builds again.")
     _print_build(result.output, result.manifest, time.perf_counter() - started)
 
 

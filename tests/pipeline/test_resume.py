@@ -177,3 +177,34 @@ def test_splits_are_fixed_per_patient_across_rebuilds(clean, sample_build):
     assert {assign_split(key, "", 0.1, 0.1) for key in splits} == {"train", "validation", "test"}
     assert all(assign_split(key, "", 0.1, 0.1) == next(iter(s)) for key, s in splits.items())
     assert assign_split("any-key", "VAL", 0.1, 0.1) == "validation"  # a source's own split wins
+
+
+def test_a_finished_corpus_is_reused_and_fresh_builds_again(ray_cluster, tmp_path, monkeypatch):
+    """Inputs are known by their paths and texts: an image rewritten in place keeps the finished corpus until
+    `fresh` removes it."""
+    import numpy as np
+    from PIL import Image
+
+    from pipeline.config import BuildConfig, from_dict
+
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "fresh-test")
+    ramp = np.add.outer(np.arange(256), np.arange(256)).astype(np.uint8)
+    for name, pixels in (("a.png", ramp), ("b.png", ramp.T[::-1])):
+        Image.fromarray(pixels).save(tmp_path / name)
+    (tmp_path / "index.jsonl").write_text(
+        '{"image": "a.png", "text": "Right lower lobe consolidation."}\n'
+        '{"image": "b.png", "text": "Left pleural effusion, small."}\n')
+    cfg = from_dict(BuildConfig, {"output": str(tmp_path / "out"), "sources": [
+        {"name": "f", "connector": "folder", "options": {"root": str(tmp_path), "index": "index.jsonl"}}]})
+
+    def images() -> dict[str, bytes]:
+        return {row["source_id"]: row["image"]["bytes"] for row in read_shards(cfg.output).to_dicts()}
+
+    first = build(cfg)
+    before = images()
+    Image.fromarray(255 - ramp).save(tmp_path / "a.png")  # the same path, other pixels
+    again = build(cfg)
+    assert again.reused and not first.reused and images() == before
+    rebuilt = build(cfg, fresh=True)
+    assert not rebuilt.reused and images()["b.png"] == before["b.png"] and images()["a.png"] != before["a.png"]
+    assert rebuilt.manifest["totals"] == {"inputs": 2, "rows": 2, "rejects": 0}
