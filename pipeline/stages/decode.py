@@ -82,6 +82,9 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
         images = decode(data, ref.image, settings.frames, rescale=ref.rescale or None, max_side=settings.max_side)
     except DecodeError as exc:
         return _reject(item, exc.reason, exc.detail)
+    if [image.frame for image in images] == [-1] and any(box.frame >= 0 for box in ref.boxes):
+        frame = next(box.frame for box in ref.boxes if box.frame >= 0)
+        return _reject(item, "bad_boxes", f"a box is drawn on frame {frame} of a 2-D image (frame -1, or none)")
     digest = hashlib.sha256(data).hexdigest()
     rows = []
     for image in images:
