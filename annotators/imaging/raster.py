@@ -16,6 +16,8 @@ from annotators.imaging.types import DecodedImage, DecodeError
 
 EXIF_ORIENTATION = 0x0112
 MAX_PIXELS = 100_000_000  # above this, an image is refused as a decompression bomb
+MARK_LEVEL = 0.9 * 65535  # 16-bit values this bright, in an image whose other pixels stay under half of it: marks
+MAX_MARK_SHARE = 0.05
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
@@ -56,16 +58,29 @@ def _draft(image: Image.Image, max_side: int) -> None:
                 (round(image.width * scale), round(image.height * scale)))
 
 
+def _deep_window(values: np.ndarray, sixteen_bit: bool) -> tuple[float, float]:
+    """From 0 (or the negative minimum) to the maximum of the finite values; in 16-bit images of a lower stored
+    depth, marks burned in at the top of the range (labels, text: a few percent of the pixels at most) are left out
+    of the maximum, so that they do not darken the image."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise DecodeError("empty_pixels", "no finite pixel values")
+    low, high = min(0.0, float(finite.min())), float(finite.max())
+    if sixteen_bit:
+        marks = finite >= MARK_LEVEL
+        rest = finite[~marks]
+        if 0 < marks.mean() <= MAX_MARK_SHARE and rest.size and rest.max() < MARK_LEVEL / 2:
+            high = float(rest.max())
+    return low, high if high > low else low + 1.0
+
+
 def _to_gray(image: Image.Image) -> np.ndarray:
-    """Displayed luminance: deep grey scaled from 0 (or its negative minimum) to its maximum (non-finite values as
-    the minimum), transparency over black, colour as luminance."""
+    """Displayed luminance: deep grey windowed by `_deep_window` (non-finite values as its low end), transparency
+    over black, colour as luminance."""
     if image.mode in HIGH_DEPTH_MODES:
         values = np.asarray(image, dtype=np.float32)
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            raise DecodeError("empty_pixels", "no finite pixel values")
-        low, high = min(0.0, float(finite.min())), float(finite.max())  # from 0 unless values go below it
-        return window_to_uint8(values, low, high if high > low else low + 1.0)
+        low, high = _deep_window(values, image.mode.startswith("I;16"))
+        return window_to_uint8(values, low, high)
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         background = Image.new("RGBA", image.size, (0, 0, 0, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))

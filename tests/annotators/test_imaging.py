@@ -100,6 +100,19 @@ def test_deep_raster_with_non_finite_or_negative_values_keeps_its_content():
         decode(buffer.getvalue(), "nan.tif")
 
 
+def test_a_label_burned_in_at_the_top_of_a_16_bit_image_does_not_darken_it():
+    twelve_bit = (np.add.outer(np.arange(48), np.arange(64)) * 36).astype(np.uint16)  # 0 to 3960
+    labelled = twelve_bit.copy()
+    labelled[2:5, 2:20] = 65535  # 1.8% of the pixels
+    [plain] = decode(_png(twelve_bit), "plain.png")
+    [image] = decode(_png(labelled), "labelled.png")
+    assert np.array_equal(image.pixels[6:], plain.pixels[6:]) and image.pixels[3, 10] == 255
+    full_range = twelve_bit * 16  # 16-bit data up to 63360, over half the range: the window ends at the label
+    full_range[2:5, 2:20] = 65535
+    [bright] = decode(_png(full_range), "full.png")
+    assert bright.pixels[-1, -1] == round(63360 / 65535 * 255)
+
+
 def test_nifti_canonical_middle_slice():
     path = str(Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii")
     [image] = decode(open(path, "rb").read(), "anatomical.nii")
