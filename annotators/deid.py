@@ -187,7 +187,7 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          r"\s*\d{1,6}\s[^.;\n]*", "[ADDRESS]", _SUB),  # to the end of the sentence, in any case
         (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b", "[ADDRESS]", _SUB),
         (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b", "[PHONE]", _SUB),
-        (r"(?<!\d\s)(?<![\w.])x\d{3,5}\b", "[PHONE]", _CASED),  # an extension: "call x4567"
+        (r"\b((?:call|at|on|ext\.?|extension|pager|phone|tel)\s+)x\d{3,5}\b", r"\1[PHONE]", _SUB),  # "call x4567"
         (r"\b(?:[Pp]h|PH|[Cc]all|CALL|[Cc]ontact)\.?\s*:?\s*(?:at\s+)?\d{3}[\s.-]\d{4}\b", "[PHONE]", _CASED),
         (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
         (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),

@@ -109,6 +109,7 @@ def test_ages_over_89_become_90_plus(text, expected):
     "Lesions 3 may represent metastases; compared with 2 prior CT studies. In 2019 a CT was done.",
     "Posterior fossa, 4th ventricle, C1-C2, T12-L1, S1 nerve root; 1:2 ratio; 100 mg; 250 HU.",
     "Fever 103 F, 103F; a 14F chest tube; pH 7.35; MR N/A. The first may represent a cyst. Discussed with the ED team.",
+    "Giant cells (H&E, x400); matrix 512x512; magnification x1000.",
 ])
 def test_clinical_text_stays_as_it_is(text):
     assert scrub_text(text) == text
