@@ -69,6 +69,11 @@ def build(
                                fresh=fresh)
         except (ConfigError, StageFailures) as exc:
             _fail(str(exc))
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print("[yellow]interrupted[/yellow]: the parts written so far are kept; the same command "
+                          "resumes from them")
+            raise typer.Exit(130) from None
     if stats:
         stats.write_text(json.dumps(result.stats, indent=2, sort_keys=True) + "\n")
     if result.reused:

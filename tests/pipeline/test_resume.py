@@ -166,6 +166,26 @@ def test_killed_twice_then_resumed_equals_a_clean_build(config, clean, tmp_path)
     assert all(p.stat().st_mtime_ns == t for p, t in compacted_times.items()), "a compacted shard was rewritten"
 
 
+@pytest.mark.slow
+def test_interrupted_with_ctrl_c_says_so_and_resumes_to_a_clean_build(config, clean, tmp_path):
+    config_path, _ = config
+    output, log = tmp_path / "corpus", tmp_path / "build.log"
+    layout = BuildLayout(str(output))
+    build_process = _start(config_path, output, log)
+    deadline = time.monotonic() + 600
+    while not _parts(layout):
+        assert build_process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.02)
+    os.killpg(build_process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group, Ray's workers too
+    assert build_process.wait(timeout=120) == 130, log.read_text()[-3000:]
+    assert "interrupted: the parts written so far are kept" in log.read_text()
+    _wait_gone(build_process)
+    finished = subprocess.run([str(MEDREGION), "build", str(config_path), "--num-cpus", "2", "--output", str(output)],
+                              capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert _files(output) == _files(clean)
+
+
 def test_splits_are_fixed_per_patient_across_rebuilds(clean, sample_build):
     """The same patient gets the same split in a build of another shard size; every patient has one split."""
     splits: dict[str, set] = defaultdict(set)
