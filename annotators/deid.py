@@ -1,9 +1,10 @@
 """De-identification of report text, after HIPAA Safe Harbor's identifiers (45 CFR 164.514(b)(2)) that text shows.
 
 Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, with particles such as
-"van der") after titles (Dr, Mr, Mrs, Ms, Prof. Dr., ...), after "Patient" / "Pt" / "Name", after role labels
-("Attending:", "Signed by", in lower case too), after whom results went to ("called to", "discussed with") or
-before credentials (", MD") -> [NAME]; e-mail -> [EMAIL]; URLs -> [URL]; IP addresses -> [IP]; social security
+"van der") after titles (Dr, Mr, Mrs, Ms, Prof. Dr., ...), after "Patient" / "Pt" / "Name" / "Surname", after role
+labels in any case ("Attending:", "Ref. Phys.:", "Dictated by", "Reviewed by:"), after whom results went to
+("called to", "discussed with"), before credentials (", MD") or identifiers ("John Smith MRN ..."), and DICOM
+person names ("DOE^JANE") -> [NAME]; e-mail -> [EMAIL]; URLs -> [URL]; IP addresses -> [IP]; social security
 numbers -> [SSN]; phone, fax, pager numbers and extensions -> [PHONE]; record, account, accession, plan, licence,
 serial and other labelled numbers, and any long number -> [ID]; street addresses, PO boxes, city-state-zip, zip
 codes and where someone lives -> [ADDRESS]; hospital and clinic names -> [HOSPITAL]; dates in numeric, ISO, DICOM,
@@ -33,7 +34,7 @@ _ORDINAL = r"(?:st|nd|rd|th)"
 _RECORD_LABELS = (
     r"mrn|mr\s?#|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|accession(?: number| no\.?| #)?|"
     r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|acc|"
-    r"(?:account|acct|member|policy|claim|encounter|visit|order|requisition|specimen|serial|device|licen[cs]e|"
+    r"(?:hosp(?:ital)?|account|acct|member|policy|claim|encounter|visit|order|requisition|specimen|serial|device|licen[cs]e|"
     r"certificate|plan|beneficiary|insurance|health plan|vehicle|plate)\s*(?:number|num|no\.?|#|id|:)"
 )
 _PHONE_LABELS = r"phone|tel|telephone|fax|facsimile|cell|mobile|pager|beeper|pgr|ext\.?|extension"
@@ -57,30 +58,38 @@ _PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|du|la|le|dos|das|al|el|bin|i
 
 # Titles in the case they are written in (so "ms" as a unit or "MS" for multiple sclerosis stay). "MR" and "DR"
 # without a full stop are also modality words ("MR Brain", "DR Chest"): titles then only before an upper-case name.
+_CREDENTIALS = r"(?:M\.D\.|MD|D\.O\.|R\.N\.|RN|Ph\.D\.|PhD|FRCR|FRCPC|MBBS|NP)"
 _TITLES = r"(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|Miss|MISS|Prof|PROF|Doctor|DOCTOR|Dres|Drs)"
 _INITIAL = rf"[{_UPPER}](?:\.|(?=[\s,]|$))"  # "J." or "J" before a space or comma
-_NAME_WORD = rf"(?:[{_UPPER}][{_UPPER}{_LOWER}'\u2019-]+|{_INITIAL})"
+# A word of a name, never the start of a credential ("Smith, M.D.": "M." is no initial).
+_NAME_WORD = rf"(?!{_CREDENTIALS}(?![A-Za-z]))(?:[{_UPPER}][{_UPPER}{_LOWER}'\u2019-]+|{_INITIAL})"
 _NAME = rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}(?:(?:\s+|\^)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}"
-_LISTED_NAME = rf"{_NAME_WORD}(?:(?:\s+|,\s*|\^)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}"  # "Smith, John"
-_MIXED_WORD = rf"(?:[{_UPPER}][{_LOWER}'\u2019-]+|{_INITIAL})"  # in running text: "Patient John Smith", "Smith J"
+# In running text: "Patient John Smith", "Smith J".
+_MIXED_WORD = (rf"(?!{_CREDENTIALS}(?![A-Za-z]))(?:[{_UPPER}](?:[{_LOWER}]+|(?=['\u2019-][{_UPPER}]?[{_LOWER}]))"
+               rf"(?:['\u2019-][{_UPPER}]?[{_LOWER}]+)*|{_INITIAL})")  # "Garcia-Lopez", "O'Neil"
 _LOWER_NAME = rf"[{_LOWER}][{_LOWER}'\u2019-]+(?:\s+[{_LOWER}][{_LOWER}'\u2019-]+)?"  # "jane doe" after a label
+_NAME_LETTERS = rf"[{_UPPER}{_LOWER}'\u2019-]"
+# Labels that a name follows after a colon ("Attending: Jane Doe", "Referring physician: SMITH, JOHN", "Surname:
+# Nakamura"), matched in any case; "name" only at the start of a label, so "Neoplasm Name: Astrocytoma" stays.
 _NAME_LABELS = (
-    r"Patient|PATIENT|Pt|PT|(?<![A-Za-z] )(?:Name|NAME)|Patient [Nn]ame|PATIENT NAME|Attending|ATTENDING|"
-    r"Radiologist|RADIOLOGIST|"
-    r"(?:Referring |REFERRING )?(?:Physician|PHYSICIAN)|Surgeon|SURGEON|Technologist|TECHNOLOGIST|Resident|"
-    r"Fellow|Nurse|(?:Electronically )?[Ss]igned by|SIGNED BY|[Dd]ictated by|DICTATED BY|[Rr]eported by|"
-    r"[Rr]ead by|[Rr]eviewed by|[Tt]ranscribed by|(?:Electronically )?[Ss]igned|SIGNED"
+    r"patient(?: name)?|pt|(?<![A-Za-z] )name|(?:first|last|given|family|middle|maiden|full|legal) name|surname|"
+    r"forename|(?:mother|father|parent|guardian|spouse)(?:'s)? name|next of kin|nok|guardian|"
+    r"attending(?: physician)?|(?:reporting )?radiologist|"
+    r"(?:(?:referring|ordering|requesting) )?(?:physician|doctor|dr\.?|clinician|provider|consultant)|referring|"
+    r"ordering|requesting|ref\.?\s?phys\.?|surgeon|technologist|technician|tech|radiographer|sonographer|resident|"
+    r"fellow|nurse|(?:electronically )?signed"
 )
-# The same labels in any case, before a name in lower case ("attending physician: jane doe").
-_ANY_CASE_LABELS = (
-    r"patient|pt|name|patient name|attending(?: physician)?|radiologist|(?:referring )?physician|surgeon|"
-    r"technologist|resident|fellow|nurse|(?:electronically )?signed(?: by)?|dictated by|reported by|read by|"
-    r"reviewed by|transcribed by"
+# Who did what to the report, before a name with or without a colon ("Dictated by JANE DOE", "Reviewed by: Smith").
+_BY_LABELS = (
+    r"(?:(?:electronically )?signed|dictated|reported|read|reviewed|transcribed|verified|approved|interpreted|"
+    r"performed|prepared|authenticated|requested|referred|ordered|seen|examined)\s+by"
 )
+# A name after a label ("Smith, John"); it ends before the next label ("Surname: Nakamura Forename: Yuki").
+_LISTED_NAME = (rf"{_NAME_WORD}(?:(?:\s+|,\s*|\^)(?!(?i:{_NAME_LABELS})\s*:|(?i:{_BY_LABELS})\b)"
+                rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}")
 # Phrases of running text that name whom results went to: "called to Sarah Connor", "discussed with J Smith".
 _TOLD = r"[Cc]alled to|[Dd]iscussed with|d/w|[Cc]ommunicated to|[Cc]onveyed to|[Ss]poke (?:with|to)|[Pp]aged|" \
         r"[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to"
-_CREDENTIALS = r"(?:M\.D\.|MD|D\.O\.|R\.N\.|RN|Ph\.D\.|PhD|FRCR|FRCPC|MBBS|NP)"
 # Capitalised words that follow "Patient", a label or a title without being a name (compared in lower case).
 _NOT_NAMES = frozenset("""
 male female man woman boy girl child infant baby adult elderly gentleman lady is was has had have presents presented
@@ -97,7 +106,18 @@ report preparation prep mip mpr minip cta ctv ct pet spect fmri dti tof t1 t2 pd
 spgr mprage vibe ssfp dce dsc asl bold reconstruction reformat reformats 3d this these there that it its he she they
 his her we please also then radiology radiologist emergency department team staff service clinician clinicians
 physician physicians referring primary family ward icu ed er nurse nursing surgery surgical oncology medicine on
-call resident fellow attending provider providers
+call resident fellow attending provider providers patient patients mother father wife husband daughter son parents
+parent gp pcp consultant registrar cardiology neurology pulmonology orthopaedics orthopedics urology gastroenterology
+nephrology ent obstetrics gynaecology gynecology paediatrics pediatrics psychiatry dermatology hematology haematology
+endocrinology rheumatology ophthalmology anaesthesia anesthesia vascular trauma neurosurgery interventional nuclear
+ultrasound sonography sonographer mri us xr cxr radiograph radiography radiographer fluoroscopy mammography
+mammogram tomography doppler technologist technician tech inr surname forename first last given middle maiden
+dob mrn neuroradiology musculoskeletal msk abdominal pediatric paediatric pathology pathologist histopathology
+cytology multidisciplinary mdt tumor tumour board committee oncologist cardiologist neurologist surgeon surgeons
+urologist hospitalist intensivist neurosurgeon pulmonologist gastroenterologist palpation auscultation received
+receiving remained states stated noted notes developed experienced describes described signed dictated read reviewed
+transcribed verified approved interpreted performed prepared authenticated requested referred ordered examined
+electronically ordering requesting
 """.split())
 _ORDINAL_WORDS = "|".join(
     ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
@@ -107,12 +127,18 @@ _ORDINAL_WORDS = "|".join(
                                         "ninth")])
 
 
-def _names(match: re.Match, keep_label: bool = True) -> str:
+def _is_name(word: str, position: int) -> bool:
+    """A word of a name: no common word, or an initial after the first word ("SMITH, JOHN A")."""
+    return word.lower() not in _NOT_NAMES or (position > 0 and len(word) == 1 and word.isupper())
+
+
+def _names(match: re.Match, keep_label: bool = True, titled: bool = False) -> str:
     """[NAME] for the name words after a label (kept) or a title (replaced too), up to the first word that is no
-    name; the match unchanged when its first word is none."""
+    name; the match unchanged when its first word is none. After a `titled` match the first word is a name
+    whatever it is ("Dr. Ward", "Mrs. Son")."""
     words = re.split(r"(\s+|,\s*|\^)", match.group("name"))
-    kept = 0
-    while kept < len(words[::2]) and words[2 * kept].lower() not in _NOT_NAMES:
+    kept = int(titled)
+    while kept < len(words[::2]) and _is_name(words[2 * kept], kept):
         kept += 1
     if not kept:
         return match.group(0)
@@ -121,13 +147,26 @@ def _names(match: re.Match, keep_label: bool = True) -> str:
     return label + "[NAME]" + match.string[name_end: match.end()]
 
 
+def _names_before(match: re.Match) -> str:
+    """[NAME] for the last two or more name words before an identifier ("Chest PA John Smith [ID]")."""
+    words = re.split(r"(\s+|,\s*)", match.group("name"))
+    first = len(words[::2])
+    while first and words[2 * (first - 1)].lower() not in _NOT_NAMES:
+        first -= 1
+    if len(words[::2]) - first < 2:
+        return match.group(0)
+    name_start = match.start("name") + len("".join(words[: 2 * first]))
+    return match.string[match.start(): name_start] + "[NAME]" + match.string[match.end("name"): match.end()]
+
+
 def _titled(match: re.Match) -> str:
     """Title and name -> [NAME]. Upper-case "MR" and a bare "DR" are also modality words ("MR Brain", "on MR. The",
     "DR Chest"): titles then only before an upper-case name ("DR SMITH"); "DR." is a title before any name."""
     title, first = match.group("title"), re.split(r"[\s^]", match.group("name"))[0]
-    if (title == "MR" or (title == "DR" and not match.group("stop"))) and not first.isupper():
+    modality_word = title == "MR" or (title == "DR" and not match.group("stop"))
+    if modality_word and not first.isupper():
         return match.group(0)
-    return _names(match, keep_label=False)
+    return _names(match, keep_label=False, titled=not modality_word)
 
 
 _CLOCK = re.compile(r"(?:1[0-2]|0?[1-9]):[03]0")
@@ -191,7 +230,7 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"\b(?:[Pp]h|PH|[Cc]all|CALL|[Cc]ontact)\.?\s*:?\s*(?:at\s+)?\d{3}[\s.-]\d{4}\b", "[PHONE]", _CASED),
         (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
         (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),
-        (rf"\b(?:{_RECORD_LABELS})\s*[:#]?\s*[A-Z]*-?\d[\w-]*", "[ID]", _SUB),
+        (rf"\b(?:{_RECORD_LABELS})\s*#?\s*:?\s*[A-Z]*-?\d[\w-]*", "[ID]", _SUB),
         (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
         (r"\b\d{6,}\b", "[ID]", _SUB),
         (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*\s+){1,4}"
@@ -206,15 +245,18 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
     )
 ) + (
     # Names are matched on their capital letters (case-sensitive) so "dr" in words and lower-case text stay.
+    (re.compile(rf"(?<![\w^]){_NAME_LETTERS}+\^{_NAME_LETTERS}+(?:\^[{_UPPER}{_LOWER}'\u2019.-]*)*"), "[NAME]"),
     (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)(?:\s*(?:{_TITLES})\.)*(?:(?<=\.)\s*|\s+)(?P<name>{_NAME})"),
      _titled),  # "Dr. Smith", "Dr.Smith", "Prof. Dr. Hans Mueller"
     (re.compile(rf"\b(?:dr|doctor|prof)\.\s*(?P<name>{_LOWER_NAME})"), lambda m: _names(m, keep_label=False)),
-    (re.compile(rf"\b(?:{_NAME_LABELS})\s*:\s*(?P<name>{_LISTED_NAME})"), _names),
-    (re.compile(rf"\b(?i:{_ANY_CASE_LABELS})\s*:\s*(?P<name>{_LOWER_NAME})\b"), _names),
+    (re.compile(rf"\b(?i:{_NAME_LABELS}|{_BY_LABELS})\s*:\s*(?P<name>{_LISTED_NAME}|{_LOWER_NAME}\b)"), _names),
+    (re.compile(rf"\b(?i:{_BY_LABELS})\s+(?P<name>{_LISTED_NAME})"), _names),
     (re.compile(rf"\b(?:{_TOLD})\s+(?P<name>{_MIXED_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_MIXED_WORD}){{0,3}})"),
      _names),
-    (re.compile(rf"\b(?:Patient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,3}})"), _names),
+    (re.compile(rf"\b(?:[Pp]atient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,3}})"), _names),
     (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:\s*{_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"), _names),
+    (re.compile(rf"\b(?P<name>{_NAME_WORD}(?:(?:\s+|,\s*)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{1,5}}),?\s+"
+                r"(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z]))"), _names_before),
 )
 
 

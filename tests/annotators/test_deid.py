@@ -75,6 +75,22 @@ def test_more_identifier_forms_are_replaced():
     ("Studies of the fourth of March, 2021, March the 4th, 2021, 04Mar2021 and 12 Mar 21.", ["fourth", "4th", "04Mar",
                                                                                           "Mar 21", "2021"], "[DATE]"),
     ("Transferred from Saint Phinneas General Hospital.", ["Phinneas"], "[HOSPITAL]"),
+    # report headers: DICOM person names, labels with and without a colon, names before identifiers
+    ("DOE^JANE^M was seen.", ["DOE", "JANE"], "[NAME] was seen"),
+    ("Acc#: A1234567. Hosp No: RX12345.", ["A1234567", "RX12345"], "[ID]. [ID]."),
+    ("John Smith MRN 1234567, chest PA. Chest PA Jane Roe DOB 01/02/1960.", ["John", "Smith", "Jane", "Roe"],
+     "[NAME] [ID], chest PA. Chest PA [NAME] DOB [DATE]"),
+    ("Referring: Jones. Reported by Smith. Dictated by JANE DOE MD.", ["Jones", "Smith", "JANE", "DOE"],
+     "Dictated by [NAME] MD"),
+    ("Electronically signed by: Sarah O'Neil, M.D. on 3/4/2019", ["Sarah", "O'Neil", "3/4"], "[NAME], M.D. on [DATE]"),
+    ("Report for patient Maria Garcia-Lopez, 54 years.", ["Maria", "Garcia", "Lopez"], "patient [NAME], 54"),
+    ("Ref. Phys.: Smith. Ordering provider: Chen. Tech: JS. Requested by: Jones, Mary.", ["Smith", "Chen", "JS",
+                                                                                          "Jones", "Mary"], "[NAME]"),
+    ("Radiologist: SMITH, JOHN A. Approved by: Lee K", ["SMITH", "JOHN A", "Lee"],
+     "Radiologist: [NAME] Approved by: [NAME]"),
+    ("Surname: Nakamura Forename: Yuki. First name: Ana Last name: Silva.", ["Nakamura", "Yuki", "Ana", "Silva"],
+     "Surname: [NAME] Forename: [NAME]. First name: [NAME] Last name: [NAME]."),
+    ("Seen by Dr. Son and Mrs. Ward.", ["Son", "Ward"], "[NAME] and [NAME]"),
 ])
 def test_each_kind_of_identifier_is_replaced(text, secrets, placeholder):
     scrubbed = scrub_text(text)
@@ -110,6 +126,9 @@ def test_ages_over_89_become_90_plus(text, expected):
     "Posterior fossa, 4th ventricle, C1-C2, T12-L1, S1 nerve root; 1:2 ratio; 100 mg; 250 HU.",
     "Fever 103 F, 103F; a 14F chest tube; pH 7.35; MR N/A. The first may represent a cyst. Discussed with the ED team.",
     "Giant cells (H&E, x400); matrix 512x512; magnification x1000.",
+    "WBC 10^9/L, platelets 150 x10^9/L, area 3 cm^2. PT: INR 1.1. DR CHEST PA; MR BRAIN.",
+    "Pain as reported by the patient; performed by Ultrasound; reviewed by Radiology and Neuroradiology; ordered by "
+    "ED; caused by Streptococcus Pneumoniae. Reported by Technologist. Dictated by: ___.",
 ])
 def test_clinical_text_stays_as_it_is(text):
     assert scrub_text(text) == text
