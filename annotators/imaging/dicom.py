@@ -3,7 +3,8 @@
 Only the selected frames are decoded (pydicom decodes one frame at a time when given an index). Linear rescale
 and a linear window are folded into one 8-bit look-up table over the stored values, so the pixel array is never
 converted to float; Modality LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
-Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`).
+Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
+code words.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from annotators.imaging.dicom_codes import known_words
 from annotators.imaging.normalise import lut_to_uint8, window_to_uint8
 from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
 
@@ -206,8 +208,9 @@ def _voi_function(ds, frame: int) -> str:
 
 
 def _text(ds, keyword: str) -> str:
+    """An allow-listed code string, reduced to the code words it may carry (annotators.imaging.dicom_codes)."""
     assert keyword in ALLOWED_ATTRIBUTES
-    return str(getattr(ds, keyword, "") or "").strip()
+    return known_words(str(getattr(ds, keyword, "") or ""))
 
 
 def _spacing(ds) -> tuple[float, ...]:

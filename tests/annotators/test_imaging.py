@@ -74,6 +74,20 @@ def test_dicom_whose_pixel_data_disagrees_with_its_header_is_a_reject_not_an_ima
         assert err.value.reason == "corrupt_pixel_data" and "the header describes" in err.value.detail
 
 
+@pytest.mark.parametrize("modality,view,body_part,expected", [
+    ("DX", "PA", "CHEST", ("DX", "PA", "CHEST")),
+    ("CR", "AP SUPINE", "PORT CHEST", ("CR", "AP SUPINE", "PORT CHEST")),
+    ("CT", "", "CHEST_TO_PELVIS", ("CT", "", "CHEST_TO_PELVIS")),
+    ("DX", "PA SMITHEE", "CHEST JSMITH", ("DX", "PA", "CHEST")),  # a name typed into a code string
+    ("OT", "DOE^JANE", "1234567", ("OT", "", "")),
+])
+def test_dicom_code_strings_leave_decoding_with_their_code_words_only(modality, view, body_part, expected):
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Modality, ds.ViewPosition, ds.BodyPartExamined = modality, view, body_part
+    image = decode(_dicom_bytes(ds), "x.dcm")[0]
+    assert (image.modality, image.view, image.body_part) == expected
+
+
 def test_nifti_colour_volume_is_shown_as_its_luminance():
     rgb = np.zeros((8, 6, 3), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
     rgb["R"][2:5, 1:4] = 200
