@@ -52,7 +52,9 @@ REPORTS = [
     "FINDINGS: Cardiomegaly. Mild interstitial edema at C5-C6 level unchanged since March 14, 2019.\n"
     "IMPRESSION: Cardiomegaly with mild edema, seen again on 14-Mar-2019 at 0830 hours.",
     "FINDINGS: Right lower lobe consolidation, 55% of the lobe. The patient, aged 97, was seen by "
-    "Mrs. Solbergova on the 3rd of May 2019 and on May 3rd.\nIMPRESSION: Right lower lobe pneumonia.",
+    "Mrs. Solbergova on the 3rd of May 2019 and on May 3rd.\nIMPRESSION: Right lower lobe pneumonia.\n"
+    "Dictated by BREKKESTAD VIKERSUND MD. Ref. Phys.: Amundsenn. Reviewed by: Lindqvist, K. "
+    "Copy for QUISTGAARD^HALVARDSEN, Solbergova Brekkestad MRN 5588120.",
 ]
 CLINICAL = ["5 mm nodule", "T2 and T11", "2 cm, grade 2", "C5-C6", "55%", "Cardiomegaly", "90+"]
 
@@ -74,6 +76,7 @@ def _source(base: Path) -> Path:
     dicom = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     dicom.PatientName, dicom.PatientID, dicom.PatientBirthDate = "Kjeldsberg^Halvardsen", "DCM-3318842", "19290417"
     dicom.InstitutionName, dicom.ReferringPhysicianName = "Fjordheim Clinic", "Brekkestad^Torvald"
+    dicom.BodyPartExamined = "CHEST KJELDSBERG"  # a name typed into an allow-listed code string
     dicom.save_as(root / "img" / "study-3.dcm")
     (root / "img" / "notes.png").write_text("Not an image. " + REPORTS[0])
     (root / "img" / "empty.png").write_bytes(b"")
