@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 MAX_REPORT_CHARS = 50_000
 MAX_RUN_CHARS = 100  # longer runs without a space are broken: spaCy's tokenizer is quadratic in a run's affixes
+BOM = "\ufeff"  # a byte-order mark (a zero-width no-break space inside text): dropped wherever it stands
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
@@ -36,7 +37,7 @@ def report_text(value: object, limit: int = MAX_REPORT_CHARS) -> ReportText:
         text = bytes(value).decode("utf-8", errors="replace")
     else:
         text = value if isinstance(value, str) else str(value)
-    text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8"))
+    text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8")).replace(BOM, "")
     text = _REPEATED_MARKS.sub(r"\1\1\1", _CONTROL.sub(" ", _LINE_BREAKS.sub("\n", text)))
     text = _LONG_RUN.sub(lambda m: m.group() + " ", text)
     if len(text) <= limit:

@@ -1,10 +1,12 @@
 """CT-RATE (Hamamci et al. 2024, huggingface ibrahimhamamci/CT-RATE; layout of its dataset repository).
 
-Volumes: `dataset/<train|valid>/<prefix>_<pid>/<prefix>_<pid>_<scan>/<prefix>_<pid>_<scan>_<recon>.nii.gz`;
+Volumes: `dataset/<train|valid>/<prefix>_<pid>/<prefix>_<pid>_<scan>/<prefix>_<pid>_<scan>_<recon>.nii.gz`, or
+under `dataset/<train|valid>_fixed/` in the re-release whose headers were corrected (used when that folder exists);
 reports: `radiology_text_reports/{train,validation}_reports.csv` (VolumeName, ClinicalInformation_EN,
 Technique_EN, Findings_EN, Impressions_EN); `metadata/{train,validation}_metadata.csv` (VolumeName,
-RescaleSlope, RescaleIntercept, XYSpacing, ZSpacing, ...). The volumes store raw values: the metadata's
-slope and intercept make them Hounsfield units (passed to the decoder as `rescale`). One row per volume
+RescaleSlope, RescaleIntercept, XYSpacing, ZSpacing, ...). The first release's volumes store raw values: the
+metadata's slope and intercept make them Hounsfield units (passed to the decoder as `rescale`, which a volume whose
+header states its own scaling ignores). One row per volume
 (reconstructions of one scan are separate rows); the patient key is `<prefix>_<pid>`.
 """
 from __future__ import annotations
@@ -23,13 +25,17 @@ SECTIONS = (("ClinicalInformation_EN", "CLINICAL INFORMATION"), ("Technique_EN",
             ("Findings_EN", "FINDINGS"), ("Impressions_EN", "IMPRESSION"))
 
 
-def volume_path(name: str) -> str | None:
-    """The volume's path under the root, from its VolumeName; None when the name is not in CT-RATE's form."""
+FOLDERS = ("dataset/{prefix}_fixed", "dataset/{prefix}")  # where a split's volumes lie: the re-release's first
+
+
+def volume_path(name: str, folder: str = FOLDERS[-1]) -> str | None:
+    """The volume's path under the root, from its VolumeName, in `folder` (a FOLDERS template); None when the name
+    is not in CT-RATE's form."""
     match = VOLUME.match(name)
     if not match:
         return None
     patient = f"{match['prefix']}_{match['pid']}"
-    return f"dataset/{match['prefix']}/{patient}/{patient}_{match['scan']}/{name}"
+    return f"{folder.format(prefix=match['prefix'])}/{patient}/{patient}_{match['scan']}/{name}"
 
 
 class CtRate(Connector):
@@ -43,16 +49,18 @@ class CtRate(Connector):
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "ct_rate root")
+        folders = {prefix: _folder(root, prefix) for prefix in ("train", "valid")}
         for split in self.options.splits:
             reports = read_table(root / self.options.reports.format(split=split), ("VolumeName", "Findings_EN"))
             scaling = self._scaling(root, split)
             for row in reports.sort("VolumeName").iter_rows(named=True):
-                yield self._ref(root, split, row, scaling.get(row["VolumeName"], ()))
+                yield self._ref(root, split, row, scaling.get(row["VolumeName"], ()), folders)
 
-    def _ref(self, root: Path, split: str, row: dict, rescale: tuple[float, ...]) -> StudyRef:
+    def _ref(self, root: Path, split: str, row: dict, rescale: tuple[float, ...], folders: dict[str, str]
+             ) -> StudyRef:
         name = row["VolumeName"]
-        relative = volume_path(name)
         match = VOLUME.match(name)
+        relative = volume_path(name, folders[match["prefix"]]) if match else None
         ref = StudyRef(
             source=self.source,
             source_id=name,
@@ -85,6 +93,11 @@ class CtRate(Connector):
             if slope is not None and intercept is not None:
                 out[name] = (slope, intercept)
         return out
+
+
+def _folder(root: Path, prefix: str) -> str:
+    """The FOLDERS template that holds this root's `prefix` volumes: the first that exists, else the original."""
+    return next((f for f in FOLDERS if (root / f.format(prefix=prefix)).is_dir()), FOLDERS[-1])
 
 
 CONNECTOR = CtRate

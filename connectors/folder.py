@@ -55,18 +55,18 @@ class Folder(Connector):
             yield row if isinstance(row, dict) else {"_error": f"line {line_number}: not an object"}
 
     def _ref(self, root: Path, line: int, row: dict) -> StudyRef:
-        image = str(row.get("image") or "").strip()
-        source_id = str(row.get("id") or image or f"line-{line}").strip()
+        image = _cell(row, "image")
+        source_id = _cell(row, "id") or image or f"line-{line}"
         ref = StudyRef(
             source=self.source,
             source_id=source_id,
-            patient_key=self.patient_key(str(row.get("patient_id") or source_id)),
-            license=str(row.get("license") or self.options.license),
+            patient_key=self.patient_key(_cell(row, "patient_id") or source_id),
+            license=_cell(row, "license") or self.options.license,
             image=resolve(root, image),
             report=str(row.get("text") or ""),
-            view=str(row.get("view") or ""),
-            modality=str(row.get("modality") or ""),
-            split=str(row.get("split") or ""),
+            view=_cell(row, "view"),
+            modality=_cell(row, "modality"),
+            split=_cell(row, "split"),
             report_style=self.options.report_style,
         )
         if "_error" in row:
@@ -78,6 +78,12 @@ class Folder(Connector):
         except MALFORMED as exc:
             return rejected(ref, "bad_boxes", f"index row {line}: {type(exc).__name__}: {exc}"[:300])
         return replace(ref, boxes=boxes)
+
+
+def _cell(row: dict, key: str) -> str:
+    """A row's value as text, stripped; "" when absent or null (a JSON 0 is the id "0", not a missing one)."""
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
 
 
 def _boxes(value) -> tuple[SourceBox, ...]:

@@ -40,7 +40,9 @@ class MimicCxr(Connector):
         reports_root: str = ""  # the folder whose files/ holds the report .txt files; "" = root
         index: str = ""  # the image table under root; "" = the first of INDEXES that exists
         split: str = ""  # the split table under root; "" = the first of SPLITS that exists (none: by patient)
-        views: tuple[str, ...] = ()  # keep only these ViewPositions (e.g. PA, AP); others become rejects
+        # Keep only these ViewPositions (e.g. PA, AP), as the index states them; others become rejects. The DICOM
+        # release's record list states none: give `index:` MIMIC-CXR-JPG's metadata table, which lists its images.
+        views: tuple[str, ...] = ()
 
         def __post_init__(self):
             if self.images not in ("jpg", "dcm"):
@@ -74,6 +76,11 @@ class MimicCxr(Connector):
         if index is None:
             raise SourceLayoutError(f"mimic_cxr: none of {INDEXES} under {root}")
         images = read_table(index, KEYS)
+        if self.options.views and "ViewPosition" not in images.columns:
+            raise SourceLayoutError(
+                f"mimic_cxr: views: keeps images by the index's ViewPosition, and {index.name} has no such column (the "
+                "DICOM release's record list); set index: to MIMIC-CXR-JPG's mimic-cxr-2.0.0-metadata.csv.gz, which "
+                "lists the same dicom_ids with their ViewPosition, or leave views: out")
         split = root / self.options.split if self.options.split else first_existing(root, SPLITS)
         if split is not None:
             images = images.join(read_table(split, KEYS + ("split",)).select("dicom_id", "split"), on="dicom_id",

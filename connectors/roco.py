@@ -41,8 +41,11 @@ class Roco(Connector):
     def _folder_refs(self, folder: Path, split: str) -> Iterator[StudyRef]:
         captions = _tab_lines(folder / self.options.captions)
         licences, files = self._links(folder)
-        for roco_id, fields in captions:
-            caption = fields[0] if fields else ""
+        for line, roco_id, fields in captions:
+            if fields is None:  # no TAB: the line is no `id<TAB>caption` pair
+                yield self._bad_line(folder, line, split)
+                continue
+            caption = " ".join(field for field in fields if field)  # a TAB inside a caption is no end
             name = files.get(roco_id, "")
             ref = StudyRef(
                 source=self.source,
@@ -61,14 +64,21 @@ class Roco(Connector):
             else:
                 yield ref
 
+    def _bad_line(self, folder: Path, line: int, split: str) -> StudyRef:
+        """A reject for a captions line without a TAB, known by its place (its text may hold no id at all)."""
+        where = f"{split}/{folder.name}/{self.options.captions}:{line}"
+        ref = StudyRef(source=self.source, source_id=where, patient_key=self.patient_key(where),
+                       license=UNKNOWN_LICENCE, split=split, report_style="caption")
+        return rejected(ref, "bad_caption_line", f"{where}: no TAB between an id and a caption")
+
     def _links(self, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
         """(ROCO id -> licence, ROCO id -> image file name): from licences.txt, names else from dlinks.txt."""
         licences: dict[str, str] = {}
         names: dict[str, str] = {}
         dlinks = folder / self.options.dlinks
         if dlinks.is_file():
-            for roco_id, fields in _tab_lines(dlinks):
-                archive = PMC_ARCHIVE.search(fields[0]) if len(fields) >= 2 else None
+            for _, roco_id, fields in _tab_lines(dlinks):
+                archive = PMC_ARCHIVE.search(fields[0]) if fields and len(fields) >= 2 else None
                 if archive:
                     names[roco_id] = f"{archive.group(1)}_{fields[-1]}"  # as scripts/fetch.py names the file
         if (folder / self.options.licences).is_file():
@@ -78,13 +88,14 @@ class Roco(Connector):
         return licences, names
 
 
-def _tab_lines(path: Path) -> list[tuple[str, list[str]]]:
-    """`id<TAB>field<TAB>...` lines -> [(id, [fields, stripped])] in file order; blank lines skipped."""
+def _tab_lines(path: Path) -> list[tuple[int, str, list[str] | None]]:
+    """`id<TAB>field<TAB>...` lines -> [(line number, id, [fields, stripped])] in file order, fields None on a line
+    without a TAB; blank lines skipped."""
     out = []
-    for line in text_lines(path, "roco table"):
-        key, _, rest = line.partition("\t")
+    for number, line in enumerate(text_lines(path, "roco table"), start=1):
+        key, tab, rest = line.partition("\t")
         if key.strip():
-            out.append((key.strip(), [f.strip() for f in rest.split("\t")] if rest else []))
+            out.append((number, key.strip(), [f.strip() for f in rest.split("\t")] if tab else None))
     if not out:
         raise SourceLayoutError(f"{path}: no `id<TAB>...` lines")
     return out

@@ -73,16 +73,17 @@ def read_table(path: str | Path, required: Sequence[str] = (), separator: str = 
 
 
 def text_lines(path: str | Path, what: str) -> list[str]:
-    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), undecodable bytes replaced: neither a lone
-    "\\r" nor a character that `str.splitlines` breaks at (U+2028, form feed, ...) inside a text ends a line."""
-    data = require_file(path, what).read_bytes().decode("utf-8", "replace")
+    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), undecodable bytes replaced, a byte-order
+    mark at the start dropped: neither a lone "\\r" nor a character that `str.splitlines` breaks at (U+2028, form
+    feed, ...) inside a text ends a line."""
+    data = require_file(path, what).read_bytes().decode("utf-8-sig", "replace")
     return [line.removesuffix("\r") for line in data.split("\n")]
 
 
 def read_json(path: str | Path):
     path = require_file(path, "json")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark, as editors on Windows write
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise SourceLayoutError(f"{path}: not valid JSON ({exc})") from None
 

@@ -5,7 +5,9 @@ rad_id, class_name, x_min, y_min, x_max, y_max in pixels of the DICOM; three rea
 one consensus for test; "No finding" rows have empty coordinates) and `annotations/image_labels_{train,test}.csv`
 (image_id, rad_id, one 0/1 column per label, global diagnoses included). Readers' boxes of one label are
 fused: boxes that overlap (IoU >= `iou`) from different readers form a cluster whose mean is kept when at
-least `min_readers` readers drew it. The source has no reports: a row's text names its labels.
+least `min_readers` readers drew it. A table without reader ids (the test split's consensus) is kept whole: each
+of its boxes and labels stands for the readers' agreement. A box with swapped corners is put in order. The
+source has no reports: a row's text names its labels.
 """
 from __future__ import annotations
 
@@ -77,13 +79,16 @@ class VindrCxr(Connector):
         for split in self.options.splits:
             table = read_table(folder / f"annotations_{split}.csv", REQUIRED)
             diagnoses = self._diagnoses(folder / f"image_labels_{split}.csv")
+            min_readers = self.options.min_readers if _has_readers(table) else 1
             for image_id, group in sorted(table.group_by("image_id", maintain_order=True), key=lambda g: g[0][0]):
-                yield self._ref(root, split, str(image_id[0]), group, diagnoses.get(str(image_id[0]), []))
+                yield self._ref(root, split, str(image_id[0]), group, diagnoses.get(str(image_id[0]), []),
+                                min_readers)
 
-    def _ref(self, root: Path, split: str, image_id: str, group: pl.DataFrame, diagnoses: list[str]) -> StudyRef:
+    def _ref(self, root: Path, split: str, image_id: str, group: pl.DataFrame, diagnoses: list[str],
+             min_readers: int) -> StudyRef:
         readers = [ReaderBox(row.get("rad_id", ""), row["class_name"], box) for row in group.iter_rows(named=True)
                    if (box := _box(row)) is not None]
-        fused = fuse_readers(readers, self.options.iou, self.options.min_readers)
+        fused = fuse_readers(readers, self.options.iou, min_readers)
         return StudyRef(
             source=self.source,
             source_id=image_id,
@@ -104,15 +109,23 @@ class VindrCxr(Connector):
         table = read_table(path, ("image_id",))
         present = [c for c in GLOBAL_LABELS if c in table.columns]
         votes = table.group_by("image_id").agg([(pl.col(c) == "1").sum().alias(c) for c in present])
-        return {row["image_id"]: [c for c in present if row[c] >= self.options.min_readers]
-                for row in votes.iter_rows(named=True)}
+        min_readers = self.options.min_readers if _has_readers(table) else 1
+        return {row["image_id"]: [c for c in present if row[c] >= min_readers] for row in votes.iter_rows(named=True)}
+
+
+def _has_readers(table: pl.DataFrame) -> bool:
+    """The table names its readers (`rad_id`), so their votes can be counted."""
+    return "rad_id" in table.columns and bool((table["rad_id"] != "").any())
 
 
 def _box(row: dict) -> tuple[float, float, float, float] | None:
+    """The row's box with its corners in order; None for a "No finding" row or a box of no area."""
     values = [number(row[k]) for k in ("x_min", "y_min", "x_max", "y_max")]
-    if None in values or values[2] <= values[0] or values[3] <= values[1]:
+    if None in values:
         return None
-    return values[0], values[1], values[2], values[3]
+    x0, x1 = sorted((values[0], values[2]))
+    y0, y1 = sorted((values[1], values[3]))
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
 CONNECTOR = VindrCxr

@@ -68,6 +68,8 @@ def build(
             result = run_build(cfg, lambda done, total: progress.update(task, completed=int(done), total=int(total)),
                                fresh=fresh)
         except (ConfigError, StageFailures) as exc:
+            progress.update(task, visible=False)  # the error alone, not a bar left under it
+            progress.stop()
             _fail(str(exc))
         except KeyboardInterrupt:
             progress.stop()

@@ -1,7 +1,8 @@
 """NIfTI volumes: canonical (RAS+) orientation, HU windowing for CT, slice or projection selection.
 
-A slice is read straight from the file's array proxy and reoriented on its own, so choosing one slice of a
-large volume never materialises the whole volume as floats (a projection does need all of it).
+A source's `rescale` (slope, intercept) is for raw stored values: it applies only when the header states no
+scaling of its own. A slice is read straight from the file's array proxy and reoriented on its own, so choosing
+one slice of a large volume never materialises the whole volume as floats (a projection does need all of it).
 Axial slice k of the canonical volume is displayed as `vol[::-1, ::-1, k].T`: rows run anterior to
 posterior and the patient's right is on the image's left (radiological convention).
 """
@@ -50,7 +51,7 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
         slices = slices or [_canonical_volume(volume, ornt).max(axis=2)]
     except (EOFError, OSError, ValueError, zlib.error) as exc:
         raise DecodeError("truncated_file", f"{type(exc).__name__}: {exc}") from None
-    if rescale:
+    if rescale and not _scaled_by_header(volume):
         slices = [s * np.float32(rescale[0]) + np.float32(rescale[1]) for s in slices]
     if min(slices[0].shape) < 2:
         raise DecodeError("bad_volume_shape", f"volume shape {shape} has no 2-D image plane")
@@ -72,6 +73,12 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
             )
         )
     return images
+
+
+def _scaled_by_header(volume) -> bool:
+    """The header states a scaling (scl_slope, scl_inter) of its own, which nibabel has applied already: a source's
+    `rescale` for raw values (CT-RATE's metadata) would count it twice."""
+    return (float(getattr(volume.dataobj, "slope", 1.0)), float(getattr(volume.dataobj, "inter", 0.0))) != (1.0, 0.0)
 
 
 def _canonical_zooms(zooms, ornt: np.ndarray) -> tuple[float, float, float]:

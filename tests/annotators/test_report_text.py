@@ -33,6 +33,8 @@ def test_control_characters_bytes_surrogates_and_none():
     assert report_text("nodule \ud800 here").text == "nodule ? here"
     assert report_text(None).text == "" and report_text(12).text == "12"
     assert report_text("Cafe\u0301").text == "Caf\u00e9"  # NFC
+    assert report_text(b"\xef\xbb\xbfFINDINGS: clear.").text == "FINDINGS: clear."  # a byte-order mark goes
+    assert report_text("Left\ufeff effusion").text == "Left effusion"
 
 
 @settings(max_examples=200, deadline=None)

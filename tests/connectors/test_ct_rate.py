@@ -1,4 +1,7 @@
 """ct_rate on generated CT-RATE volumes (raw values + metadata rescale), reports and metadata tables."""
+import shutil
+
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -9,7 +12,28 @@ from connectors.ct_rate import volume_path
 def test_volume_paths_follow_the_names():
     assert volume_path("train_12_b_2.nii.gz") == "dataset/train/train_12/train_12_b/train_12_b_2.nii.gz"
     assert volume_path("valid_3_a_1.nii.gz") == "dataset/valid/valid_3/valid_3_a/valid_3_a_1.nii.gz"
+    assert volume_path("valid_3_a_1.nii.gz", "dataset/{prefix}_fixed") == (
+        "dataset/valid_fixed/valid_3/valid_3_a/valid_3_a_1.nii.gz")
     assert volume_path("scan.nii.gz") is None
+
+
+def test_the_re_release_with_corrected_headers_is_found_and_not_rescaled_twice(generated_sources, make_connector,
+                                                                               tmp_path):
+    """The re-release keeps its volumes in dataset/train_fixed/ with the intercept in the header (scl_inter), which
+    nibabel applies: the metadata's intercept must not be added again."""
+    copy = tmp_path / "ct_rate"
+    shutil.copytree(generated_sources["ct_rate"], copy)
+    first = next(iter(make_connector("ct_rate", generated_sources["ct_rate"]).refs()))
+    raw = nib.load(first.image)
+    fixed = nib.Nifti1Image(np.asarray(raw.dataobj), raw.affine)  # the same stored values, scaled by the header
+    fixed.header.set_slope_inter(*first.rescale)
+    shutil.move(copy / "dataset" / "train", copy / "dataset" / "train_fixed")
+    moved = next(iter(make_connector("ct_rate", copy).refs()))
+    assert "dataset/train_fixed/" in moved.image and moved.rescale == first.rescale
+    nib.save(fixed, moved.image)
+    old, new = (decode(open(ref.image, "rb").read(), ref.image, FrameSelection("middle"), rescale=ref.rescale)[0]
+                for ref in (first, moved))
+    assert new.modality == "CT" and np.array_equal(old.pixels, new.pixels)
 
 
 def test_rows_reports_splits_patients_and_rescale(generated_sources, layouts, make_connector):

@@ -31,6 +31,14 @@ def test_csv_index_with_json_boxes_and_a_bad_line(tmp_path, make_connector):
     assert not good.reject and broken.reject == "bad_index_row"
 
 
+def test_a_byte_order_mark_and_an_id_of_0(tmp_path, make_connector):
+    rows = '{"image": "x.png", "text": "ok", "id": 0, "patient_id": 0}\n{"image": "y.png", "text": "ok", "id": 1}\n'
+    (tmp_path / "index.jsonl").write_bytes(b"\xef\xbb\xbf" + rows.encode())  # as Windows editors save UTF-8
+    first, second = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    assert not first.reject and (first.source_id, second.source_id) == ("0", "1")
+    assert first.patient_key == make_connector("folder", tmp_path).patient_key("0") != second.patient_key
+
+
 def test_json_nested_past_the_parsers_depth_is_a_reject_not_a_crash(tmp_path, make_connector):
     deep = "[" * 100_000 + "]" * 100_000
     (tmp_path / "index.jsonl").write_text(f'{deep}\n{{"image": "x.png", "text": "ok", "boxes": "{deep}"}}\n')

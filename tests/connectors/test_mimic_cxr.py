@@ -28,6 +28,8 @@ def test_view_filter_and_the_dicom_release(generated_sources, make_connector):
     dicom = list(make_connector("mimic_cxr", generated_sources["mimic_cxr_dicom"], images="dcm").refs())
     assert len(dicom) == 4 and all(r.image.endswith(".dcm") and Path(r.image).is_file() for r in dicom)
     assert all(r.split == "" and r.view == "" for r in dicom)  # the record list has neither: the header has the view
+    with pytest.raises(SourceLayoutError, match="mimic-cxr-2.0.0-metadata"):  # not every image a view_excluded reject
+        list(make_connector("mimic_cxr", generated_sources["mimic_cxr_dicom"], images="dcm", views=("PA",)).refs())
 
 
 def test_missing_tables_and_bad_options_are_clear_errors(tmp_path, make_connector):

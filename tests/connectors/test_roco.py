@@ -30,6 +30,24 @@ def test_build_rows_and_the_unfetched_image(build_rows, build_rejects):
     assert (refused["source_id"], refused["reason"]) == ("ROCO_00005", "missing_image")
 
 
+def test_a_tab_inside_a_caption_keeps_it_whole_and_a_line_without_one_is_a_reject(generated_sources, make_connector,
+                                                                                   tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(generated_sources["roco"], copy)
+    captions = copy / "train" / "radiology" / "captions.txt"
+    lines = captions.read_text(encoding="utf-8").splitlines()
+    first_id, _ = lines[0].split("\t")
+    text = "\n".join([f"{first_id}\t Axial CT (A)\tshowing a spiculated nodule (arrow).", "", "a caption with no id",
+                      *lines[1:]])
+    captions.write_bytes(b"\xef\xbb\xbf" + text.encode())  # with a byte-order mark, as Windows editors save it
+    refs = list(make_connector("roco", copy, splits=("train",)).refs())
+    assert refs[0].source_id == first_id and refs[0].report == "Axial CT (A) showing a spiculated nodule (arrow)."
+    assert refs[0].license == "CC BY-NC-SA" and not refs[0].reject  # the BOM is no part of the id
+    assert (refs[1].source_id, refs[1].reject) == ("train/radiology/captions.txt:3", "bad_caption_line")
+    assert "caption with no id" not in refs[1].detail + refs[1].report
+    assert [r.source_id for r in refs[2:]] == [line.split("\t")[0] for line in lines[1:]]
+
+
 def test_captions_break_at_newlines_only(generated_sources, make_connector, tmp_path):
     """Captions from PubMed Central text can hold U+2028, form feeds or CRLF endings: still one row each."""
     copy = tmp_path / "data"

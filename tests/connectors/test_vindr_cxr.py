@@ -1,4 +1,7 @@
 """vindr_cxr: readers' boxes fused, "No finding" as no regions, on generated DICOMs and annotation tables."""
+import csv
+import shutil
+
 import pytest
 
 from annotators.regions import iou
@@ -30,6 +33,25 @@ def test_rows_boxes_and_label_text(generated_sources, layouts, make_connector):
     assert normal.report == "No finding annotated." and not normal.boxes and normal.split == "train"
     strict = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"], min_readers=3).refs()}
     assert "Lung tumor" not in strict[sick.source_id].report  # two of three readers marked it
+    for image_id in layouts.VINDR_TEST:  # the test split's consensus names no reader: its boxes stand
+        assert strict[image_id].boxes == refs[image_id].boxes and len(strict[image_id].boxes) == 1
+
+
+def test_a_box_with_swapped_corners_is_put_in_order(generated_sources, make_connector, tmp_path):
+    copy = tmp_path / "vindr"
+    shutil.copytree(generated_sources["vindr_cxr"], copy)
+    table = copy / "annotations" / "annotations_train.csv"
+    rows = list(csv.DictReader(table.open()))
+    for row in rows:  # every reader drew its boxes from right to left and bottom to top
+        row["x_min"], row["x_max"], row["y_min"], row["y_max"] = row["x_max"], row["x_min"], row["y_max"], row["y_min"]
+    with table.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"]).refs()}
+    after = {r.source_id: r for r in make_connector("vindr_cxr", copy).refs()}
+    assert {k: (r.boxes, r.report) for k, r in after.items()} == {k: (r.boxes, r.report) for k, r in before.items()}
+    assert sum(len(r.boxes) for r in after.values()) == 3
 
 
 def test_build_regions_match_the_planted_findings(build_rows, layouts, decode_png):
