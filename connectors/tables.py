@@ -17,6 +17,7 @@ from annotators.imaging.raster import displayed_size
 from connectors.base import SourceBox, StudyRef
 
 NO_FINDING = "no finding"
+NO_FINDING_TEXT = "No finding annotated on the image."  # what labels_text says of an image without labels
 
 
 class SourceLayoutError(ValueError):
@@ -118,11 +119,12 @@ def number(value) -> float | None:
 
 
 def labels_text(names: Iterable[str]) -> str:
-    """The text of an image that a source describes by labels only: "Annotated findings: a, b." or
-    "No finding annotated." (a sentence of at least three words, as report filters expect)."""
+    """The text of an image that a source describes by labels only: "Annotated findings: a, b." or "No finding
+    annotated on the image." (a sentence of at least three words, as report filters expect, that says it is about
+    the image, so a normal image's global text is that sentence and not empty)."""
     seen: list[str] = []
     for name in names:
         name = " ".join(name.split())
         if name and name.lower() != NO_FINDING and name.lower() not in (s.lower() for s in seen):
             seen.append(name)
-    return f"Annotated findings: {', '.join(seen)}." if seen else "No finding annotated."
+    return f"Annotated findings: {', '.join(seen)}." if seen else NO_FINDING_TEXT

@@ -7,7 +7,7 @@ def test_boxes_polygons_and_label_text(generated_sources, make_connector):
     assert sorted(refs) == ["36199.png", "36204.png", "36211.png", "40001.png"]
     assert [(b.label, b.x0, b.y1) for b in refs["36199.png"].boxes] == [("effusion", 150, 420), ("nodule", 90, 122)]
     assert [(b.x0, b.y0, b.x1, b.y1) for b in refs["36211.png"].boxes] == [(40, 44, 80, 90)]  # polygon bounds
-    assert refs["36204.png"].report == "No finding annotated." and not refs["36204.png"].boxes
+    assert refs["36204.png"].report == "No finding annotated on the image." and not refs["36204.png"].boxes
     assert refs["40001.png"].split == "test" and refs["40001.png"].image.endswith("test/40001.png")
     assert refs["36199.png"].report == "Annotated findings: Effusion, Nodule."
 

@@ -30,7 +30,7 @@ def test_rows_boxes_and_label_text(generated_sources, layouts, make_connector):
             assert iou((box.x0, box.y0, box.x1, box.y1), truth) > 0.7  # readers jitter by up to 3 px
     sick, normal = (refs[k] for k in sorted(layouts.VINDR_TRUTH))
     assert sick.report == "Annotated findings: Cardiomegaly, Nodule/Mass, Lung tumor."
-    assert normal.report == "No finding annotated." and not normal.boxes and normal.split == "train"
+    assert normal.report == "No finding annotated on the image." and not normal.boxes and normal.split == "train"
     strict = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"], min_readers=3).refs()}
     assert "Lung tumor" not in strict[sick.source_id].report  # two of three readers marked it
     for image_id in layouts.VINDR_TEST:  # the test split's consensus names no reader: its boxes stand
@@ -62,6 +62,7 @@ def test_build_regions_match_the_planted_findings(build_rows, layouts, decode_pn
         regions = sorted((r for r in row["regions"] if r["origin"] == "annotation"), key=lambda r: r["label"])
         assert [r["label"] for r in regions] == sorted({"Cardiomegaly": "cardiomegaly", "Nodule/Mass": "nodule",
                                                         "Pleural effusion": "effusion"}[n] for n, _ in findings)
+        assert row["global_text"]  # a normal image's too: "No finding annotated on the image."
         pixels = decode_png(row["image"]["bytes"])
         for region, (_, truth) in zip(regions, sorted(findings, key=lambda f: f[0].lower())):
             scale = (row["orig_width"], row["orig_height"]) * 2
