@@ -137,11 +137,18 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
 
 
 def _finished(layout: BuildLayout, state: dict) -> bool:
-    """A manifest of this config and inputs exists: it is written last, so only leftover work may remain."""
+    """A manifest of this config and inputs exists, and every file it lists is there at its size: the manifest is
+    written last, so only leftover work may remain. A damaged corpus (a manifest that does not parse, a shard cut
+    short or removed) is built again; `medregion verify` checks the files' contents too."""
     if not storage.exists(layout.manifest):
         return False
-    manifest = json.loads(storage.read_bytes(layout.manifest))
-    if not all(manifest.get(k) == v for k, v in state.items() if k != "n_shards"):
+    try:
+        manifest = json.loads(storage.read_bytes(layout.manifest))
+        files = [*manifest["shards"], manifest["rejects"]]
+        intact = all(storage.size(storage.join(layout.output, f["file"])) == f.get("bytes", -1) for f in files)
+    except (ValueError, KeyError, TypeError):
+        return False
+    if not intact or not all(manifest.get(k) == v for k, v in state.items() if k != "n_shards"):
         return False
     storage.remove_tree(layout.work)
     return True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,8 +23,27 @@ TRAINING = DetectorTrainingOptions()  # the defaults of `train-detector`
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(2)
+
+
+def _reporting_input_errors(command):
+    """`command` with a missing, unreadable or damaged input (a file not there or not permitted, an Arrow or
+    Parquet file cut short, JSON that does not parse, a setting the environment lacks) reported as one `error:`
+    line and exit 2, instead of a traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        import polars as pl
+        import pyarrow as pa
+
+        try:
+            return command(*args, **kwargs)
+        except (OSError, pa.ArrowException, pl.exceptions.PolarsError, json.JSONDecodeError, UnicodeDecodeError,
+                ConfigError) as exc:
+            _fail(f"{type(exc).__name__}: {exc}" if not isinstance(exc, ConfigError) else str(exc))
+
+    return run
 
 
 def _require_build(folder: Path) -> None:
@@ -35,11 +56,12 @@ def _table(title: str, header: tuple[str, ...], rows) -> Table:
     for name in header:
         table.add_column(name)
     for row in rows:
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(escape(str(v)) for v in row))
     return table
 
 
 @app.command()
+@_reporting_input_errors
 def build(
     config: Path = typer.Argument(Path("configs/sample.yaml"), help="YAML build config"),
     output: Optional[str] = typer.Option(None, help="output folder or URL (overrides the config)"),
@@ -102,7 +124,8 @@ def _print_build(output: str, manifest: dict, seconds: float) -> None:
     totals = manifest["totals"]
     console.print(f"[green]built[/green] {totals['rows']} rows in {len(manifest['shards'])} shards, "
                   f"{totals['rejects']} rejects, from {totals['inputs']} inputs in {seconds:.1f} s")
-    console.print(f"shards:   {output}/shards/\nmanifest: {output}/manifest.json\nrejects:  {output}/rejects.arrow")
+    shown = escape(output)
+    console.print(f"shards:   {shown}/shards/\nmanifest: {shown}/manifest.json\nrejects:  {shown}/rejects.arrow")
     _print_inspect(output)
 
 
@@ -121,6 +144,7 @@ def _print_inspect(folder: str) -> None:
 
 
 @app.command()
+@_reporting_input_errors
 def inspect(
     folder: Path = typer.Argument(..., help="a build's output folder"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -136,21 +160,23 @@ def inspect(
 
 
 @app.command()
+@_reporting_input_errors
 def verify(folder: Path = typer.Argument(..., help="a build's output folder")) -> None:
     """Check every shard against the manifest (sha256, size, rows, schema) and the accounting; exit 1 on a mismatch."""
     from pipeline.verify import verify as run_verify
 
     result = run_verify(str(folder))
     for problem in result.problems:
-        console.print(f"[red]mismatch:[/red] {problem}", soft_wrap=True)
+        console.print(f"[red]mismatch:[/red] {escape(problem)}", soft_wrap=True)
     if not result.ok:
-        console.print(f"[red]{folder} fails verify[/red]: {len(result.problems)} problems", soft_wrap=True)
+        console.print(f"[red]{escape(str(folder))} fails verify[/red]: {len(result.problems)} problems", soft_wrap=True)
         raise typer.Exit(1)
     console.print(f"[green]ok[/green]: {result.shards} shards, {result.rows} rows, {result.rejects} rejects; "
                   f"inputs = rows + rejects for all {result.sources} sources")
 
 
 @app.command()
+@_reporting_input_errors
 def report(
     folder: Path = typer.Argument(..., help="a build's output folder"),
     output: Optional[Path] = typer.Option(None, help="the HTML file to write (default FOLDER/report.html)"),
@@ -163,14 +189,16 @@ def report(
 
     _require_build(folder)
     path = write_report(folder, output or folder / "report.html", truth, gallery)
-    console.print(f"[green]report[/green] {path}")
+    console.print(f"[green]report[/green] {escape(str(path))}")
 
 
 @app.command()
+@_reporting_input_errors
 def publish(
     folder: Path = typer.Argument(..., help="a build's output folder (it must pass verify)"),
     repo_id: str = typer.Option(..., help="the Hub dataset repository, ORG/NAME"),
-    out: Optional[Path] = typer.Option(None, help="where the Hub layout is written (default FOLDER-hub)"),
+    out: Optional[Path] = typer.Option(None, help="where the Hub layout is written (default FOLDER-hub; its data/ and "
+                                       "README.md are replaced)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="write the layout only, upload nothing"),
     private: bool = typer.Option(False, "--private", help="create the repository private"),
     revision: Optional[str] = typer.Option(None, help="the branch to commit to (created when missing)"),
@@ -183,6 +211,7 @@ def publish(
     from pipeline.publish import publish as run_publish
 
     options = PublishOptions(repo_id, private, revision, int(shard_mb * 2**20), int(row_group_mb * 2**20), retries)
+    folder = folder.resolve()  # "." has no name to put "-hub" after
     try:
         layout = run_publish(folder, out or folder.with_name(folder.name + "-hub"), options, dry_run,
                              lambda message: console.print(message, markup=False))
@@ -190,7 +219,7 @@ def publish(
         _fail(str(exc))
     action = "wrote" if dry_run else "published"
     console.print(f"[green]{action}[/green] {sum(s.rows for s in layout.splits)} rows in "
-                  f"{len(layout.files) - 1} Parquet files + README.md ({layout.folder})")
+                  f"{len(layout.files) - 1} Parquet files + README.md ({escape(str(layout.folder))})")
 
 
 def _load_for_export(config: Path, n: Optional[int]):
@@ -201,6 +230,7 @@ def _load_for_export(config: Path, n: Optional[int]):
 
 
 @app.command("export-yolo")
+@_reporting_input_errors
 def export_yolo(
     config: Path = typer.Argument(Path("configs/sample.yaml"), help="YAML build config"),
     out: Path = typer.Option(Path("out/yolo"), help="dataset folder (images/, labels/, data.yaml)"),
@@ -219,7 +249,7 @@ def export_yolo(
         _fail(f"--classes must be one of {sorted(CLASS_SETS)}, got {classes!r}")
     data_yaml = export_from_config(_load_for_export(config, n), out, val_fraction, seed, CLASS_SETS[classes],
                                    _words(modalities), _words(views))
-    console.print(f"[green]exported[/green] {data_yaml}")
+    console.print(f"[green]exported[/green] {escape(str(data_yaml))}")
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -240,6 +270,7 @@ def _settings(settings: list[str]) -> dict:
 
 
 @app.command("train-detector")
+@_reporting_input_errors
 def train_detector(
     config: Path = typer.Argument(Path("configs/sample.yaml"), help="YAML build config"),
     data: Optional[Path] = typer.Option(None, help="an exported data.yaml to train on instead of exporting"),
@@ -270,11 +301,12 @@ def train_detector(
     command = shlex.join(["medregion", *sys.argv[1:]])
     result = train(data, out, model, epochs, imgsz, batch, device, name, seed, command, minutes, workers,
                    _settings(settings))
-    console.print(f"[green]trained[/green] {result.weights} in {result.seconds:.0f} s: "
-                  f"mAP50 {result.map50:.3f} on {result.val_images} held-out images; card {result.card}")
+    console.print(f"[green]trained[/green] {escape(str(result.weights))} in {result.seconds:.0f} s: mAP50 "
+                  f"{result.map50:.3f} on {result.val_images} held-out images; card {escape(str(result.card))}")
 
 
 @app.command("eval-alignment")
+@_reporting_input_errors
 def eval_alignment(
     folder: Path = typer.Argument(..., help="a build's output folder"),
     truth: Path = typer.Argument(..., help="the truth file (the sample's truth.jsonl)"),
@@ -289,6 +321,7 @@ def eval_alignment(
 
 
 @app.command("eval-rois")
+@_reporting_input_errors
 def eval_rois(
     folder: Path = typer.Argument(..., help="a build's output folder"),
     truth: Path = typer.Argument(..., help="truth.jsonl of the sample source (or any file in its format)"),
@@ -310,6 +343,7 @@ def eval_rois(
 
 
 @app.command("eval-reports")
+@_reporting_input_errors
 def eval_reports(
     statements: Optional[Path] = typer.Option(None, help="hand-checked set (tests/data/report_statements.jsonl)"),
     real: Optional[Path] = typer.Option(None, help="the real collections folder (default ../shared/data/real)"),
@@ -338,8 +372,8 @@ def eval_reports(
 # Training (training/cli.py): the commands parse arguments and call training.train / training.evaluate.
 from training.cli import eval_run, train_run  # noqa: E402
 
-app.command("train")(train_run)
-app.command("eval")(eval_run)
+app.command("train")(_reporting_input_errors(train_run))
+app.command("eval")(_reporting_input_errors(eval_run))
 
 
 if __name__ == "__main__":

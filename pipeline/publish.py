@@ -64,6 +64,8 @@ def write_layout(build: str | Path, out: str | Path, options: PublishOptions) ->
         raise PublishError(f"refusing to publish {build}: it fails verify ({len(checked.problems)} problems):\n  "
                            f"{shown}\nRebuild it, then check with `medregion verify {build}`.")
     manifest = _read_manifest(build)
+    if not checked.rows:
+        raise PublishError(f"{build} holds no rows (all {checked.rejects} inputs were rejected): nothing to publish")
     shutil.rmtree(out / "data", ignore_errors=True)
     (out / "data").mkdir(parents=True)
     splits = tuple(s for s in (_write_split(build, manifest, out, name, options) for name in SPLITS) if s.rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ import pyarrow.compute as pc
 from pipeline import stats, storage
 from schemas.record import arrow_schema, reject_arrow_schema
 from schemas.work import INTERNAL_ERROR, REJECT_COLUMNS, STAGE_SECONDS, annotated_schema
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -120,11 +123,17 @@ def write_parts(batch: pa.Table, layout: BuildLayout) -> pa.Table:
 
 def completed_inputs(layout: BuildLayout, shard: int) -> set[tuple[str, str]]:
     """(source, source_id) of the inputs all of whose images are already in this shard's parts; a row a stage
-    failed on does not count, so a resumed build (after the fix) does that input again."""
+    failed on does not count, so a resumed build (after the fix) does that input again. A part that cannot be read
+    (cut short by a full disk or a copy) is removed, and its inputs are done again."""
     seen: dict[tuple[str, str], set[str]] = {}
     expected: dict[tuple[str, str], int] = {}
     for url in storage.list_files(layout.parts(shard), ".arrow"):
-        table = read_stream(url).select(["id", "source", "source_id", "expected", "reject_reason"])
+        try:
+            table = read_stream(url).select(["id", "source", "source_id", "expected", "reject_reason"])
+        except (pa.ArrowInvalid, OSError) as exc:
+            log.warning("%s cannot be read (%s): its inputs are done again", url, exc)
+            storage.remove_tree(url)
+            continue
         for row in table.to_pylist():
             if (row["reject_reason"] or "").startswith(INTERNAL_ERROR):
                 continue
@@ -189,4 +198,5 @@ def write_rejects(layout: BuildLayout, rejects: list[dict]) -> dict:
     ordered = sorted(rejects, key=lambda r: (r["source"], r["source_id"], r["input"], r["stage"], r["reason"]))
     data = stream_bytes(pa.Table.from_pylist(ordered, schema=reject_arrow_schema()), reject_arrow_schema())
     storage.write_bytes(layout.rejects, data)
-    return {"file": "rejects.arrow", "rows": len(ordered), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"file": "rejects.arrow", "rows": len(ordered), "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data)}

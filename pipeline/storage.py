@@ -58,6 +58,12 @@ def exists(url: str) -> bool:
     return fs.exists(path)
 
 
+def size(url: str) -> int | None:
+    """The file's size in bytes; None when there is no file at `url`."""
+    fs, path = filesystem(url)
+    return fs.size(path) if fs.isfile(path) else None
+
+
 def is_dir(url: str) -> bool:
     fs, path = filesystem(url)
     return fs.isdir(path)

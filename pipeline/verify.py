@@ -55,8 +55,11 @@ def verify(folder: str) -> Verification:
         return result
     try:
         manifest = json.loads(storage.read_bytes(layout.manifest))
-    except json.JSONDecodeError as exc:
-        result.problems.append(f"manifest.json is not valid JSON: {exc}")
+    except (ValueError, OSError) as exc:  # not JSON, not UTF-8, not readable
+        result.problems.append(f"manifest.json cannot be read as JSON: {type(exc).__name__}: {exc}")
+        return result
+    result.problems += _shape_problems(manifest)
+    if result.problems:
         return result
     if manifest.get("schema_version") != SCHEMA_VERSION:
         result.problems.append(f"schema_version {manifest.get('schema_version')!r}, this code reads {SCHEMA_VERSION!r}")
@@ -73,6 +76,27 @@ def verify(folder: str) -> Verification:
     return result
 
 
+def _shape_problems(manifest) -> list[str]:
+    """What in the manifest's layout is not what a build writes (checked before anything is read by it)."""
+    if not isinstance(manifest, dict):
+        return [f"manifest.json holds a {type(manifest).__name__}, not an object"]
+    problems = []
+    shards = manifest.get("shards", [])
+    if not isinstance(shards, list) or not all(isinstance(e, dict) and isinstance(e.get("file"), str) for e in shards):
+        problems.append("manifest.json: `shards` is not a list of entries that each name a `file`")
+    rejects = manifest.get("rejects") or {}
+    if not isinstance(rejects, dict) or (rejects and not isinstance(rejects.get("file"), str)):
+        problems.append("manifest.json: `rejects` is not an entry that names a `file`")
+    sources = manifest.get("sources", {})
+    if not isinstance(sources, dict) or not all(
+            isinstance(c, dict) and all(isinstance(c.get(k), int) for k in ("inputs", "rows", "rejects"))
+            for c in sources.values()):
+        problems.append("manifest.json: `sources` does not give each source whole numbers of inputs, rows, rejects")
+    if not isinstance(manifest.get("totals", {}), dict):
+        problems.append("manifest.json: `totals` is not an object")
+    return problems
+
+
 def _all_files(url: str) -> list[str]:
     """Every entry directly under `url`, temporary files of an interrupted write included."""
     fs, path = storage.filesystem(url)
@@ -83,7 +107,10 @@ def _read_checked(url: str, entry: dict, schema: pa.Schema) -> tuple[pa.Table | 
     """The table of a listed file, and its mismatches with its manifest entry (sha256, size, rows, schema)."""
     if not storage.exists(url):
         return None, [f"{url}: listed in the manifest but missing"]
-    data = storage.read_bytes(url)
+    try:
+        data = storage.read_bytes(url)
+    except OSError as exc:  # a folder in its place, no permission to read
+        return None, [f"{url}: cannot be read ({type(exc).__name__}: {exc})"]
     problems = []
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
         problems.append(f"{url}: sha256 differs from the manifest")

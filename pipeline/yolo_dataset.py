@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import shutil
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
@@ -21,7 +22,7 @@ from PIL import Image
 from annotators.detector import applies
 from annotators.regions import Region
 from pipeline.build import collect_inputs
-from pipeline.config import BuildConfig
+from pipeline.config import BuildConfig, ConfigError
 from pipeline.stages import decode_rows
 from schemas.labels import DETECTOR_CLASSES
 
@@ -65,6 +66,13 @@ def export_yolo(
     When the hashed split leaves the validation side empty, the key closest to it moves there, so training
     always has a held-out split.
     """
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"the validation share must lie in [0, 1), got {val_fraction}")
+    items = iter(items)
+    first = next(items, None)
+    if first is None:  # before the folder is emptied: a filter that matches nothing leaves it as it was
+        raise ConfigError("no box-annotated images to export (check the sources' boxes and the modality and view "
+                          "filters)")
     out = Path(out_dir).resolve()
     for kind in ("images", "labels"):
         for split in SPLITS:
@@ -73,7 +81,7 @@ def export_yolo(
             folder.mkdir(parents=True)
     stems_by_key: dict[str, list[str]] = {}
     names: dict[str, str] = {}
-    for index, item in enumerate(items):
+    for index, item in enumerate(itertools.chain([first], items)):
         pixels, regions, key, name = ExportItem(*item)
         stem = f"{index:06d}"
         split = split_of(key, val_fraction, seed)
@@ -82,8 +90,6 @@ def export_yolo(
         (out / "labels" / split / f"{stem}.txt").write_text("".join(f"{line}\n" for line in lines))
         stems_by_key.setdefault(key, []).append(stem)
         names[stem] = name
-    if not stems_by_key:
-        raise ValueError("no images to export")
     if val_fraction > 0 and not any((out / "images" / "val").iterdir()):
         nearest = min(stems_by_key, key=lambda key: _unit_hash(key, seed))
         for stem in stems_by_key[nearest]:

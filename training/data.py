@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import re
 import zlib
 from collections.abc import Iterator
@@ -29,19 +30,21 @@ from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from training.augment import augment, resize, swap_sides
-from training.config import DataConfig
+from training.config import ConfigError, DataConfig
 from training.tokenizer import encode
 
 COLUMNS = ("id", "split", "image", "global_text", "regions", "negatives")
 
 
 def shard_files(paths: list[str]) -> list[Path]:
-    """The shard files under each path: a build folder (shards/*.arrow), a Hub-layout folder
-    (data/**/*.parquet), a folder of .arrow/.parquet files, or a file itself."""
+    """The shard files under each path: a build folder (the shards its manifest lists: a stray copy in shards/ is
+    not read), a Hub-layout folder (data/**/*.parquet), a folder of .arrow/.parquet files, or a file itself."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_file():
             found.append(path)
+        elif (path / "manifest.json").is_file():
+            found += [path / entry["file"] for entry in json.loads((path / "manifest.json").read_text())["shards"]]
         elif (path / "shards").is_dir():
             found += sorted((path / "shards").glob("*.arrow"))
         elif (path / "data").is_dir():
@@ -49,7 +52,8 @@ def shard_files(paths: list[str]) -> list[Path]:
         else:
             found += sorted([*path.glob("*.arrow"), *path.glob("*.parquet")])
     if not found:
-        raise FileNotFoundError(f"no .arrow or .parquet shards under {paths}")
+        raise FileNotFoundError(f"no .arrow or .parquet shards under {paths} (a build whose every input was "
+                                "rejected has none)")
     return found
 
 
@@ -181,8 +185,9 @@ class ShardDataset(IterableDataset):
         self.per_rank = len(self.rows) // world_size
         self.batches_per_epoch = self.per_rank // self.batch_size if train else -(-len(self.rows) // self.batch_size)
         if self.batches_per_epoch == 0:
-            raise ValueError(
-                f"split {split!r} has {len(self.rows)} rows: too few for batch {self.batch_size} x {world_size} ranks"
+            raise ConfigError(
+                f"split {split!r} has {len(self.rows)} rows: too few for batch {self.batch_size} x {world_size} ranks "
+                "(a split's name as the corpus writes it: train, validation, test)"
             )
         self._tables: dict[int, pa.Table] = {}
 

@@ -25,7 +25,7 @@ from training.config import Config, from_dict
 from training.data import Batch, ShardDataset, shard_files
 from training.model import RegionMedCLIP
 from training.tokenizer import encode, load_tokenizer
-from training.train import Checkpoints, build_model, load_checkpoint
+from training.train import Checkpoints, build_model
 
 KS = (1, 5, 10)
 
@@ -66,10 +66,11 @@ class SplitEmbeddings:
 
 def load_run(run_dir: Path, device: torch.device) -> tuple[RegionMedCLIP, object, Config]:
     """The newest checkpoint's model (eval mode), the run's tokenizer and its config."""
-    latest = Checkpoints(run_dir, keep=1).latest()
-    if latest is None:
-        raise FileNotFoundError(f"no checkpoint under {run_dir}/checkpoints")
-    checkpoint = load_checkpoint(latest)
+    found = Checkpoints(run_dir, keep=1).newest_readable()
+    if found is None:
+        raise FileNotFoundError(f"no readable checkpoint under {run_dir}/checkpoints: not a training run folder, or "
+                                "one that stopped before its first checkpoint")
+    checkpoint = found[1]
     cfg = from_dict(Config, checkpoint["config"])
     tokenizer = load_tokenizer(run_dir / "tokenizer")
     model = build_model(cfg, len(tokenizer))

@@ -54,15 +54,19 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     """A tokenizer saved in a local directory (a trained one, or e.g. a downloaded PubMedBERT)."""
+    if not Path(path).is_dir():  # transformers would take the path for a Hub repository's name
+        raise FileNotFoundError(f"no tokenizer folder at {path}")
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
 
 
-def prepare_tokenizer(given: str | None, vocab_size: int, save_dir: Path, corpus: Iterable[str]) -> None:
+def prepare_tokenizer(given: str | None, vocab_size: int, save_dir: Path, corpus: Iterable[str],
+                      keep: bool = False) -> None:
     """Put the run's tokenizer in `save_dir` (the copy that training, resume and eval read): `given` if set,
-    else keep the one already there (a resumed run), else train one on `corpus`."""
+    else, when `keep` (a resumed run: its checkpoint was trained with it), the one already there, else one trained
+    on `corpus` (a tokenizer left by a run that stopped before its first checkpoint is trained again)."""
     if given:
         load_tokenizer(given).save_pretrained(str(save_dir))
-    elif not (save_dir / "tokenizer.json").exists():
+    elif not (keep and (save_dir / "tokenizer.json").exists()):
         train_bpe(corpus, vocab_size).save_pretrained(str(save_dir))
 
 

@@ -18,8 +18,10 @@ import contextlib
 import json
 import math
 import os
+import pickle
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from training.config import Config, StageConfig, load_config, to_dict
+from training.config import Config, ConfigError, StageConfig, load_config, to_dict
 from training.data import ShardDataset, corpus_texts, shard_files
 from training.loss import Losses, clip_losses
 from training.model import RegionMedCLIP
@@ -107,6 +109,16 @@ class Checkpoints:
     def latest(self) -> Path | None:
         found = sorted(self.dir.glob("step-*.pt"))
         return found[-1] if found else None
+
+    def newest_readable(self) -> tuple[Path, dict] | None:
+        """The newest checkpoint that loads, with its payload; a damaged one (cut short, emptied) is skipped with
+        a warning, and an older one is read instead."""
+        for path in sorted(self.dir.glob("step-*.pt"), reverse=True):
+            try:
+                return path, load_checkpoint(path)
+            except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+                warnings.warn(f"skipping the damaged checkpoint {path}: {type(exc).__name__}: {exc}", stacklevel=2)
+        return None
 
     def save(self, step: int, payload: dict) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -279,19 +291,24 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     out_dir = Path(cfg.out_dir)
     checkpoints = Checkpoints(out_dir, cfg.log.keep_checkpoints)
     files = shard_files(cfg.data.shards)
+    found = checkpoints.newest_readable()
+    latest, resumed = found or (None, None)
+    if resumed is not None and resumed["config"]["model"] != to_dict(cfg)["model"]:
+        raise ConfigError(f"{latest} was trained with other model settings than these ({resumed['config']['model']}):"
+                         " resume with the run's own settings (its config.yaml), or give a new run folder")
     if proc.main:  # rank 0 writes the run folder's config and tokenizer; the others read them
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         corpus = corpus_texts(files, cfg.data.train_split)
-        prepare_tokenizer(cfg.tokenizer.path, cfg.tokenizer.vocab_size, out_dir / "tokenizer", corpus)
+        prepare_tokenizer(cfg.tokenizer.path, cfg.tokenizer.vocab_size, out_dir / "tokenizer", corpus,
+                          keep=resumed is not None)
     proc.barrier()
     tokenizer = load_tokenizer(out_dir / "tokenizer")
 
     seed_everything(cfg.seed)
     model = build_model(cfg, len(tokenizer)).to(proc.device)
-    state, resumed = TrainState(), None
-    if (latest := checkpoints.latest()) is not None:
-        resumed = load_checkpoint(latest)
+    state = TrainState()
+    if resumed is not None:
         model.load_state_dict(resumed["model"])
         state = TrainState(**resumed["state"])
         if proc.main:

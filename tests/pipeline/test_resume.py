@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -184,6 +185,20 @@ def test_interrupted_with_ctrl_c_says_so_and_resumes_to_a_clean_build(config, cl
                               capture_output=True, text=True, timeout=900)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     assert _files(output) == _files(clean)
+
+
+def test_a_damaged_finished_corpus_is_built_again(config, clean, tmp_path):
+    """A finished corpus is kept only when every file its manifest lists is there at its size."""
+    output = Path(shutil.copytree(clean, tmp_path / "corpus"))
+    cfg = dataclasses.replace(config[1], output=str(output))
+    shard = output / json.loads((output / "manifest.json").read_text())["shards"][0]["file"]
+    shard.write_bytes(shard.read_bytes()[:-100])
+    assert not build(cfg).reused and _files(output) == _files(clean)
+    (output / "rejects.arrow").unlink()
+    assert not build(cfg).reused and _files(output) == _files(clean)
+    (output / "manifest.json").write_text('{"shards": [')
+    assert not build(cfg).reused and _files(output) == _files(clean)
+    assert build(cfg).reused
 
 
 def test_splits_are_fixed_per_patient_across_rebuilds(clean, sample_build):

@@ -54,6 +54,16 @@ def test_an_input_is_complete_only_with_all_its_images(tmp_path):
     assert sum(read_stream(str(p)).num_rows for p in parts) == 4
 
 
+def test_a_part_cut_short_is_removed_and_its_inputs_are_done_again(tmp_path):
+    layout = BuildLayout(str(tmp_path))
+    write_parts(_table([_row(0)]), layout)
+    write_parts(_table([_row(1)]), layout)
+    parts = sorted((tmp_path / ".build" / "parts" / "shard-00000").glob("*.arrow"))
+    damaged = next(p for p in parts if read_stream(str(p)).column("id").to_pylist() == ["s-001"])
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])  # a disk that filled up mid-copy
+    assert completed_inputs(layout, 0) == {("s", "S000")} and not damaged.exists()
+
+
 def test_a_row_a_stage_failed_on_is_redone_on_resume_and_the_redone_row_wins(tmp_path):
     layout = BuildLayout(str(tmp_path))
     failed = _row(1, reject="internal_error:KeyError") | {"reject_stage": "align"}

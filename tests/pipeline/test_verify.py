@@ -89,3 +89,29 @@ def test_missing_rejects_missing_shard_and_stray_file_fail(build_copy):
     assert any("rejects.arrow: listed in the manifest but missing" in p for p in problems)
     assert any(f"{shard}: listed in the manifest but missing" in p for p in problems)
     assert any("tmp-abc: in shards/ but not in the manifest" in p for p in problems)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda m: m["shards"][0].pop("file"),
+    lambda m: m.update(shards=[None]),
+    lambda m: m.update(shards=None),
+    lambda m: m["sources"]["sample"].update(rows="40"),
+    lambda m: m.update(rejects=["rejects.arrow"]),
+])
+def test_a_manifest_of_the_wrong_shape_is_a_mismatch_not_a_crash(build_copy, damage):
+    manifest = _manifest(build_copy)
+    damage(manifest)
+    (build_copy / "manifest.json").write_text(json.dumps(manifest))
+    outcome = CliRunner().invoke(app, ["verify", str(build_copy)])
+    assert outcome.exit_code == 1 and isinstance(outcome.exception, (SystemExit, type(None))), outcome.exception
+    assert "mismatch: manifest.json" in outcome.output, outcome.output
+
+
+def test_undecodable_manifest_and_a_folder_in_place_of_a_shard_are_mismatches(build_copy):
+    shard = _first_shard(build_copy)
+    shard.unlink()
+    shard.mkdir()
+    assert any("cannot be read (IsADirectoryError" in p for p in verify(str(build_copy)).problems)
+    (build_copy / "manifest.json").write_bytes(b"\x80\x81garbage")
+    [problem] = verify(str(build_copy)).problems
+    assert problem.startswith("manifest.json cannot be read as JSON: UnicodeDecodeError")

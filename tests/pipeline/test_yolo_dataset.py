@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from annotators.regions import Region
+from pipeline.config import ConfigError
 from pipeline.yolo_dataset import ExportItem, export_yolo, split_of
 from schemas.labels import ANATOMY, DETECTOR_CLASSES
 
@@ -48,6 +49,16 @@ def test_split_is_by_key_and_stable(tmp_path):
     assert [split_of(k, 0.2, 0) for k in "abcdef"] == [split_of(k, 0.2, 0) for k in "abcdef"]
     share = sum(split_of(f"k{i}", 0.2, 0) == "val" for i in range(2000)) / 2000
     assert share == pytest.approx(0.2, abs=0.03)
+
+
+def test_a_bad_share_or_nothing_to_export_is_an_error_that_leaves_the_folder(tmp_path):
+    export_yolo(items(["a", "b", "c"]), tmp_path, val_fraction=0.3)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ConfigError, match=r"\[0, 1\)"):
+        export_yolo(items(["a"]), tmp_path, val_fraction=1.5)
+    with pytest.raises(ConfigError, match="no box-annotated images"):
+        export_yolo([], tmp_path, val_fraction=0.3)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_validation_split_is_never_empty(tmp_path):

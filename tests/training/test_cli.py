@@ -69,3 +69,20 @@ def test_train_resume_and_eval_on_a_real_build(sample_build, tiny_config, tmp_pa
     evaluated_rows = ShardDataset(shard_files([str(sample_build)]), "train", cfg.data, tokenizer, train=False).rows
     assert metrics["images"] == len(evaluated_rows)
     assert 0.0 <= metrics["region_to_text_R@1"] <= metrics["region_to_text_R@5"] <= 1.0
+
+
+def test_bad_steps_a_missing_split_and_a_folder_without_checkpoints_are_error_lines(sample_build, tiny_config,
+                                                                                    tmp_path):
+    config = tmp_path / "train.yaml"
+    write_config(config, tmp_path / "run", sample_build, tiny_config)
+    runner = CliRunner()
+    outcome = runner.invoke(app, ["train", str(config), "--max-steps", "0"])
+    assert outcome.exit_code == 2 and "--max-steps must be at least 1" in outcome.output
+    assert not (tmp_path / "run").exists()
+    outcome = runner.invoke(app, ["eval", str(sample_build)])  # a build folder, not a run folder
+    assert outcome.exit_code == 2 and "no readable checkpoint" in " ".join(outcome.output.split()), outcome.output
+    data = yaml.safe_load(config.read_text())
+    data["data"]["train_split"] = "trian"
+    config.write_text(yaml.safe_dump(data))
+    outcome = runner.invoke(app, ["train", str(config), "--max-steps", "1"])
+    assert outcome.exit_code == 2 and "split 'trian' has 0 rows" in outcome.output, outcome.output

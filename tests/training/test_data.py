@@ -1,4 +1,7 @@
 import itertools
+import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -98,6 +101,14 @@ def test_repeated_texts_share_one_index():
     unique, index, keys = unique_index(["Right lung", "left lung", "right  lung", "nodule"])
     assert unique == ["Right lung", "left lung", "nodule"] and index.tolist() == [0, 1, 0, 2]
     assert keys.tolist() == [text_key(t) for t in unique] and len(set(keys.tolist())) == 3
+
+
+def test_a_build_folder_gives_the_shards_its_manifest_lists(synthetic_corpus, tmp_path):
+    build = Path(shutil.copytree(synthetic_corpus, tmp_path / "build"))
+    listed = sorted((build / "shards").glob("*.arrow"))[:2]
+    shutil.copy(listed[0], build / "shards" / "part-00000 (copy).arrow")  # a stray copy: not the corpus's
+    (build / "manifest.json").write_text(json.dumps({"shards": [{"file": f"shards/{p.name}"} for p in listed]}))
+    assert shard_files([str(build)]) == listed
 
 
 def test_no_shards_is_an_error(tmp_path):

@@ -22,11 +22,13 @@ def test_training_a_tokenizer_twice_gives_the_same_vocabulary():
     assert train_bpe(texts, 350).get_vocab() == train_bpe(texts, 350).get_vocab()
 
 
-def test_a_resumed_run_keeps_its_tokenizer(tmp_path):
+def test_a_resumed_run_keeps_its_tokenizer_and_a_run_without_a_checkpoint_trains_it_again(tmp_path):
     prepare_tokenizer(None, 300, tmp_path, CORPUS)
     before = (tmp_path / "tokenizer.json").read_bytes()
-    prepare_tokenizer(None, 300, tmp_path, ["an entirely different corpus"] * 10)
+    prepare_tokenizer(None, 300, tmp_path, ["an entirely different corpus"] * 10, keep=True)
     assert (tmp_path / "tokenizer.json").read_bytes() == before
+    prepare_tokenizer(None, 300, tmp_path, ["an entirely different corpus"] * 10)  # a run that stopped before
+    assert (tmp_path / "tokenizer.json").read_bytes() != before  # its first checkpoint left a stale one
 
 
 def test_a_local_model_directory_gives_tokenizer_and_weights(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from training.config import to_dict
+from training.config import ConfigError, to_dict
 from training.train import TENSORBOARD_SCALARS, Checkpoints, load_checkpoint, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,25 @@ def test_a_resumed_run_takes_the_same_steps_as_an_uninterrupted_one(synthetic_co
         assert [step for step, _ in scalars[f"train/{name}"]] == [r["step"] for r in records]
         assert [value for _, value in scalars[f"train/{name}"]] == pytest.approx([r[name] for r in records], rel=1e-6)
     assert scalars["train/loss"] == tensorboard_scalars(tmp_path / "straight")["train/loss"]
+
+
+def test_a_damaged_newest_checkpoint_is_skipped_and_other_model_settings_are_refused(synthetic_corpus, tiny_config,
+                                                                                     tmp_path):
+    cfg = tiny_config(tmp_path, synthetic_corpus, log={"every": 1, "checkpoint_every": 1, "keep_checkpoints": 3})
+    train(cfg, max_steps=3)
+    newest = Checkpoints(tmp_path, 3).latest()
+    newest.write_bytes(newest.read_bytes()[:1000])  # cut short by a full disk
+    with pytest.warns(UserWarning, match="skipping the damaged checkpoint"):
+        path, payload = Checkpoints(tmp_path, 3).newest_readable()
+    assert path.name == "step-000002.pt" and payload["state"]["step"] == 2
+    config_yaml = (tmp_path / "config.yaml").read_text()
+    other = tiny_config(tmp_path, synthetic_corpus, model={**to_dict(cfg)["model"], "roi": False})
+    with pytest.warns(UserWarning), pytest.raises(ConfigError, match="other model settings"):
+        train(other)
+    assert (tmp_path / "config.yaml").read_text() == config_yaml  # the run's own settings are kept
+    with pytest.warns(UserWarning):
+        train(cfg, max_steps=4)  # resumes from step 2
+    assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][-2:] == [3, 4]
 
 
 def test_checkpoints_keep_only_the_newest(synthetic_corpus, tiny_config, tmp_path):
