@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from annotators.imaging.dicom_codes import KNOWN as KNOWN_CODE_WORDS
+
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
@@ -34,10 +36,13 @@ _ORDINAL = r"(?:st|nd|rd|th)"
 _RECORD_LABELS = (
     r"mrn|mr\s?#|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|accession(?: number| no\.?| #)?|"
     r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|acc|"
+    r"medicare(?: number| no\.?| #)?|nhs(?: number| no\.?| #)|chi(?: number| no\.?| #)|ihi|nhi|phn|ramq|dva|"
+    r"health card(?: number| no\.?| #)?|provider(?: number| no\.?| #)|passport(?: number| no\.?| #)?|"
+    r"driv(?:er'?s|ing) licen[cs]e(?: number| no\.?| #)?|codice fiscale|dva file(?: number| no\.?| #)?|"
     r"(?:hosp(?:ital)?|account|acct|member|policy|claim|encounter|visit|order|requisition|specimen|serial|device|licen[cs]e|"
     r"certificate|plan|beneficiary|insurance|health plan|vehicle|plate)\s*(?:number|num|no\.?|#|id|:)"
 )
-_PHONE_LABELS = r"phone|tel|telephone|fax|facsimile|cell|mobile|pager|beeper|pgr|ext\.?|extension"
+_PHONE_LABELS = r"phone|tel|telephone|fax|facsimile|cell|mobile|mob|pager|beeper|bleep|pgr|ext\.?|extension"
 _STREET_TYPES = ("Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Drive", "Dr",
                  "Court", "Ct", "Way", "Place", "Pl", "Terrace", "Parkway", "Pkwy", "Highway", "Hwy", "Circle",
                  "Square", "Sq")
@@ -85,8 +90,12 @@ _BY_LABELS = (
     r"performed|prepared|authenticated|requested|referred|ordered|seen|examined)\s+by"
 )
 # A name after a label ("Smith, John"); it ends before the next label ("Surname: Nakamura Forename: Yuki").
-_LISTED_NAME = (rf"{_NAME_WORD}(?:(?:\s+|,\s*|\^)(?!(?i:{_NAME_LABELS})\s*:|(?i:{_BY_LABELS})\b)"
+_LISTED_NAME = (rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}"
+                rf"(?:(?:\s+|,\s*|\^)(?!(?i:{_NAME_LABELS})\s*:|(?i:{_BY_LABELS})\b)"
                 rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}")
+# Roles written in brackets after a name ("Smith J (Consultant Radiologist)", "PATEL Anil (Consultant)").
+_ROLES = r"Dr|Consultant|Attending|Resident|Registrar|Fellow|Radiologist|Radiographer|Sonographer|Surgeon|Physician|" \
+         r"Nurse|Technologist|F1|F2|ST\d|SpR|PGY-?\d"
 # Phrases of running text that name whom results went to: "called to Sarah Connor", "discussed with J Smith".
 _TOLD = r"[Cc]alled to|[Dd]iscussed with|d/w|[Cc]ommunicated to|[Cc]onveyed to|[Ss]poke (?:with|to)|[Pp]aged|" \
         r"[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to"
@@ -111,7 +120,9 @@ parent gp pcp consultant registrar cardiology neurology pulmonology orthopaedics
 nephrology ent obstetrics gynaecology gynecology paediatrics pediatrics psychiatry dermatology hematology haematology
 endocrinology rheumatology ophthalmology anaesthesia anesthesia vascular trauma neurosurgery interventional nuclear
 ultrasound sonography sonographer mri us xr cxr radiograph radiography radiographer fluoroscopy mammography
-mammogram tomography doppler technologist technician tech inr surname forename first last given middle maiden
+mammogram tomography doppler technologist technician tech inr agree agreed agrees concur concurs see refer per limited
+suboptimal repeat note nil stroke code rapid response clinical medical duty known suggest review follow
+surname forename first last given middle maiden
 dob mrn neuroradiology musculoskeletal msk abdominal pediatric paediatric pathology pathologist histopathology
 cytology multidisciplinary mdt tumor tumour board committee oncologist cardiologist neurologist surgeon surgeons
 urologist hospitalist intensivist neurosurgeon pulmonologist gastroenterologist palpation auscultation received
@@ -127,6 +138,10 @@ _ORDINAL_WORDS = "|".join(
                                         "ninth")])
 
 
+# Words that make the capitalised words before them a team's or a department's name ("Stroke Team").
+_GROUPS = frozenset("team service services department dept unit ward clinic registrar registrars group".split())
+
+
 def _is_name(word: str, position: int) -> bool:
     """A word of a name: no common word, or an initial after the first word ("SMITH, JOHN A")."""
     return word.lower() not in _NOT_NAMES or (position > 0 and len(word) == 1 and word.isupper())
@@ -140,18 +155,25 @@ def _names(match: re.Match, keep_label: bool = True, titled: bool = False) -> st
     kept = int(titled)
     while kept < len(words[::2]) and _is_name(words[2 * kept], kept):
         kept += 1
-    if not kept:
+    if not kept or (kept < len(words[::2]) and words[2 * kept].lower() in _GROUPS):
         return match.group(0)
     name_end = match.start("name") + len("".join(words[: 2 * kept - 1]))
     label = match.string[match.start(): match.start("name")] if keep_label else ""
     return label + "[NAME]" + match.string[name_end: match.end()]
 
 
+def _exam_word(word: str) -> bool:
+    """A common word, or a DICOM code word (body part, view, modality) of at least two letters: "TEMPORAL BONES",
+    "WHOLE BODY" and "PANCREAS" name an examination, not a person."""
+    return word.lower() in _NOT_NAMES or (len(word) > 1 and word.upper() in KNOWN_CODE_WORDS)
+
+
 def _names_before(match: re.Match) -> str:
-    """[NAME] for the last two or more name words before an identifier ("Chest PA John Smith [ID]")."""
+    """[NAME] for the last two or more name words before an identifier, a credential or a role ("Chest PA John
+    Smith [ID]", "SMITH, JOHN A MD", "Smith J (Consultant Radiologist)")."""
     words = re.split(r"(\s+|,\s*)", match.group("name"))
     first = len(words[::2])
-    while first and words[2 * (first - 1)].lower() not in _NOT_NAMES:
+    while first and (not _exam_word(words[2 * (first - 1)]) or re.fullmatch(f"[{_UPPER}]", words[2 * (first - 1)])):
         first -= 1
     if len(words[::2]) - first < 2:
         return match.group(0)
@@ -164,7 +186,7 @@ def _titled(match: re.Match) -> str:
     "DR Chest"): titles then only before an upper-case name ("DR SMITH"); "DR." is a title before any name."""
     title, first = match.group("title"), re.split(r"[\s^]", match.group("name"))[0]
     modality_word = title == "MR" or (title == "DR" and not match.group("stop"))
-    if modality_word and not first.isupper():
+    if modality_word and (not first.isupper() or _exam_word(first)):
         return match.group(0)
     return _names(match, keep_label=False, titled=not modality_word)
 
@@ -172,9 +194,32 @@ def _titled(match: re.Match) -> str:
 _CLOCK = re.compile(r"(?:1[0-2]|0?[1-9]):[03]0")
 
 
+# Services whose clinics are named after them ("Fracture Clinic"), not places that identify anyone.
+_SERVICES = frozenset("""
+fracture outpatient outpatients respiratory chest breast eye memory pain diabetes diabetic antenatal fertility sleep
+heart cancer lung vascular stroke urology orthopaedic orthopedic rheumatology dermatology hand spine sports
+""".split())
+
+
+def _facility(match: re.Match) -> str:
+    """[HOSPITAL] for the place's name: the words before its kind ("Clinic", "Hospital") back to a common word or a
+    sentence's end; the match as it is when they are only services ("Fracture Clinic")."""
+    words = re.split(r"([ \t]+)", match.group(0))
+    first = len(words) - 1  # the kind of place
+    while first > 0 and words[first - 2].lower() not in _NOT_NAMES and not re.search(r"\w{3}\.$", words[first - 2]):
+        first -= 2
+    name = [w.lower() for w in words[first:-1:2]]
+    if not name or (words[-1] == "Clinic" and all(w in _SERVICES for w in name)):
+        return match.group(0)
+    return "".join(words[:first]) + "[HOSPITAL]"
+
+
+_CLOCK_FACE = ("breast", "labr", "o'clock", "position")  # reports that place findings on a clock face
+
+
 def _time(match: re.Match) -> str:
-    """[TIME], except a clock-face position ("mass at 12:00") in a breast report."""
-    clock = _CLOCK.fullmatch(match.group(0)) and "breast" in match.string.lower()
+    """[TIME], except a clock-face position ("mass at 12:00", "labral tear from 12:00 to 3:00 position")."""
+    clock = _CLOCK.fullmatch(match.group(0)) and any(word in match.string.lower() for word in _CLOCK_FACE)
     return match.group(0) if clock else "[TIME]"
 
 
@@ -195,10 +240,11 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"\b[\w.+-]+@[\w-]+\.[\w.-]*\w\b", "[EMAIL]", _SUB),
         (r"\b(?:ssn|social security(?: number| no\.?| #)?|ss#)\s*[:#]?\s*\d{3}[- ]?\d{2}[- ]?\d{4}\b", "[SSN]", _SUB),
         (r"\b\d{3}-\d{2}-\d{4}\b", "[SSN]", _SUB),
+        (r"\b[0-2](?:\.\d+){4,}\b", "[ID]", _SUB),  # a DICOM UID: 1.2.840.113619.2.55.3...
         (r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "[IP]", _SUB),
         (r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "[DATE]", _SUB),
         (r"(?<![\d./])\d{4}([-/.])\d{1,2}\1\d{1,2}(?![\d/]|\.\d)", "[DATE]", _SUB),  # one separator: not "7.4/28.4"
-        (r"(?<![\d./])\d{1,2}([-/.])\d{1,2}\1\d{2,4}(?![\d/]|\.\d)", "[DATE]", _SUB),
+        (r"(?<![\d./])\d{1,2}([-/.])\d{1,2}\1\d{2,4}(?![\d/]|\.\d)(?!\s*ribs?\b)", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}-{_MONTHS}-\d{{2,4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}{_MONTHS}\d{{2}}(?:\d{{2}})?\b", "[DATE]", _SUB),  # "04Mar2021"
         (rf"\b\d{{1,2}}[\s-]+{_MONTHS_CAPITALISED}[\s-]+\d{{2}}\b(?![\s-]*(?:mm|cm|mg|ml|%))", "[DATE]", _CASED),
@@ -214,28 +260,41 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", "[DATE]", _SUB),
         (r"\b((?:on|dated?)\s+)\d{1,2}/\d{1,2}\b(?!/)", r"\1[DATE]", _SUB),
         (r"(?:\b|(?<=T))(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?m\.?)?(?=\W|$)", _time, _SUB),
-        (r"\b\d{1,2}\s*[ap]\.?m\.?(?=\W|$)", "[TIME]", _SUB),
+        (r"\b\d{1,2}(?:[.:]\d{2})?\s*[ap]\.?m\.?(?=\W|$)", "[TIME]", _SUB),
+        (r"\b(?:[01]?\d|2[0-3])h[0-5]\d\b", "[TIME]", _SUB),  # 14h05
         (r"\b(?:[01]\d|2[0-3])[0-5]\d\s*(?:hours|hrs|h)\b", "[TIME]", _SUB),
         (r"\bP\.?\s?O\.?\s+Box\s+\d+\b", "[ADDRESS]", _SUB),
+        (r"\b(?:(?:unit|apt|flat|suite)\s*)?\d+[a-z]?\s*/\s*\d+[a-z]?\s+(?:[A-Z][\w'.-]*\s+){1,3}(?:%s)\b" % _STREET,
+         "[ADDRESS]", _SUB),  # Unit 4/12 King St, 3/45 Smith Rd
         (rf"\b\d{{1,6}}\s+(?:{_PLACE_WORD}\s+){{1,4}}(?:{_STREET})\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
          rf"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w-]+)?", "[ADDRESS]", _CASED),
         (rf"\b{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}},\s*(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]",
          _CASED),
         (rf"\b(?:{_STATES})\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]", _CASED),
+        (r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b", "[ADDRESS]", _CASED),  # SW1A 1AA, M5V 2T6
+        (r"\b(?:NSW|VIC|QLD|TAS|ACT|NT|WA|SA)\s+\d{4}\b", "[ADDRESS]", _CASED),  # Newtown NSW 2042
         (r"\b(?:(?:lives|living|resides|residing)\s+(?:at|on)|(?:home |mailing |street )?address\s*:)"
          r"\s*\d{1,6}\s[^.;\n]*", "[ADDRESS]", _SUB),  # to the end of the sentence, in any case
         (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b", "[ADDRESS]", _SUB),
+        # After the addresses: "lives at 1427 Fjordview Avenue" is no time.
+        (r"\b(at\s+)(?:[01]\d|2[0-3])\.?[0-5]\d\b(?!\s*(?:mm|cm|ml|mg|hu|%|ms|mas|kv|x\b))", r"\1[TIME]", _SUB),
         (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b", "[PHONE]", _SUB),
         (r"\b((?:call|at|on|ext\.?|extension|pager|phone|tel)\s+)x\d{3,5}\b", r"\1[PHONE]", _SUB),  # "call x4567"
         (r"\b(?:[Pp]h|PH|[Cc]all|CALL|[Cc]ontact)\.?\s*:?\s*(?:at\s+)?\d{3}[\s.-]\d{4}\b", "[PHONE]", _CASED),
         (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
         (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),
-        (rf"\b(?:{_RECORD_LABELS})\s*#?\s*:?\s*[A-Z]*-?\d[\w-]*", "[ID]", _SUB),
+        # At least four characters ("Plan: 3 month", "Specimen: 18G core" stay), in groups ("943 476 5919").
+        (rf"\b(?:{_RECORD_LABELS})\s*#?\s*:?\s*[A-Z]*-?\d(?:[\w-]{{3,}}|[\w-]*(?=[ ]\d{{3,}}))(?:[ ]\d{{3,}}[\w-]*)*"
+         rf"(?:[ ]\d\b(?![ ]?(?:mm|cm|ml|mg|%)))?|\b(?:medicare|nhs|ihi|phn)\b[^\d\n]{{0,12}}\d[\d ]{{7,}}\d", "[ID]",
+         _SUB),
         (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
         (r"\b\d{6,}\b", "[ID]", _SUB),
-        (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*\s+){1,4}"
-         r"(?:Hospital|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)? (?:System|Cent(?:er|re))|Memorial)\b",
-         "[HOSPITAL]", _CASED),
+        (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*[ \t]+){1,4}"
+         r"(?:Hospitals?|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)?(?: Sciences?)? "
+         r"(?:System|Cent(?:er|re))|Memorial|(?:NHS )?(?:Foundation )?Trust|Imaging Cent(?:er|re)|Medical Group)\b",
+         _facility, _CASED),
+        (r"\b(?:H[oô]pital|Ospedale|Klinikum|Clinique|Cl[ií]nica)(?:[ \t]+(?:de|del|di|du|la|der)?[ \t]*"
+         r"[A-Z][\w'.-]*){1,4}", "[HOSPITAL]", _CASED),
         (r"\b(?P<age>\d{2,3})(?:\s+|-)(?:years?|yrs?)(?:\s+|-)old\b", _age, _SUB),
         (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|years?\b(?!\s+(?:ago|of|after|before|later|since)))", _age,
          _SUB),
@@ -246,7 +305,7 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
 ) + (
     # Names are matched on their capital letters (case-sensitive) so "dr" in words and lower-case text stay.
     (re.compile(rf"(?<![\w^]){_NAME_LETTERS}+\^{_NAME_LETTERS}+(?:\^[{_UPPER}{_LOWER}'\u2019.-]*)*"), "[NAME]"),
-    (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)(?:\s*(?:{_TITLES})\.)*(?:(?<=\.)\s*|\s+)(?P<name>{_NAME})"),
+    (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)(?:\s*(?:{_TITLES}|med)\.)*(?:(?<=\.)\s*|\s+)(?P<name>{_NAME})"),
      _titled),  # "Dr. Smith", "Dr.Smith", "Prof. Dr. Hans Mueller"
     (re.compile(rf"\b(?:dr|doctor|prof)\.\s*(?P<name>{_LOWER_NAME})"), lambda m: _names(m, keep_label=False)),
     (re.compile(rf"\b(?i:{_NAME_LABELS}|{_BY_LABELS})\s*:\s*(?P<name>{_LISTED_NAME}|{_LOWER_NAME}\b)"), _names),
@@ -256,7 +315,9 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
     (re.compile(rf"\b(?:[Pp]atient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,3}})"), _names),
     (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:\s*{_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"), _names),
     (re.compile(rf"\b(?P<name>{_NAME_WORD}(?:(?:\s+|,\s*)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{1,5}}),?\s+"
-                r"(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z]))"), _names_before),
+                rf"(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z])|{_CREDENTIALS}(?![A-Za-z])|"
+                rf"\((?:{_ROLES})\b)"),
+     _names_before),
 )
 
 

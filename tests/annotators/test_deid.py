@@ -91,12 +91,30 @@ def test_more_identifier_forms_are_replaced():
     ("Surname: Nakamura Forename: Yuki. First name: Ana Last name: Silva.", ["Nakamura", "Yuki", "Ana", "Silva"],
      "Surname: [NAME] Forename: [NAME]. First name: [NAME] Last name: [NAME]."),
     ("Seen by Dr. Son and Mrs. Ward.", ["Son", "Ward"], "[NAME] and [NAME]"),
+    # formats of other countries and of signature blocks
+    ("Medicare 2123 45670 1. NHS No: 943 476 5919. Hospital No: RJ1 234567. DVA file no. NX123456.",
+     ["2123", "45670", "5919", "RJ1", "234567", "NX123456"], "[ID]"),
+    ("Postcode SW1A 1AA; Toronto ON M5V 2T6; Newtown NSW 2042; lives at Unit 4/12 King St.",
+     ["SW1A", "M5V", "2042", "King St"], "[ADDRESS]"),
+    ("Mob: 07700 900123, bleep 2231.", ["900123", "2231"], "[PHONE]"),
+    ("Seen at 3.15pm, again at 0215 and at 09.30; scanned 14h05.", ["3.15", "0215", "09.30", "14h05"], "[TIME]"),
+    ("From Leeds Teaching Hospitals NHS Trust and Hôpital Pitié-Salpêtrière.", ["Leeds", "Pitié"], "[HOSPITAL]"),
+    ("SMITH, JOHN A MD\nStaff Radiologist. Smith J (Consultant Radiologist). PATEL Anil (Consultant).",
+     ["SMITH", "JOHN", "Smith J", "PATEL", "Anil"], "[NAME] MD"),
+    ("Study Instance UID: 1.2.840.113619.2.55.3.604688119", ["113619", "604688119"], "[ID]"),
+    ("Befund vom 04.03.2021, Dr. med. Anna Schmidt", ["Anna", "Schmidt", "04.03"], "[NAME]"),
+    ("Name: van der Berg, Pieter.", ["van", "Berg", "Pieter"], "Name: [NAME]."),
 ])
 def test_each_kind_of_identifier_is_replaced(text, secrets, placeholder):
     scrubbed = scrub_text(text)
     for secret in secrets:
         assert secret not in scrubbed, (secret, scrubbed)
     assert placeholder in scrubbed, scrubbed
+
+
+def test_exam_titles_before_an_identifier_stay():
+    assert scrub_text("CT TEMPORAL BONES Acc# 1234567") == "CT TEMPORAL BONES [ID]"
+    assert scrub_text("EXAM: NM BONE SCAN WHOLE BODY  ACC: 77441122") == "EXAM: NM BONE SCAN WHOLE BODY  [ID]"
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -129,6 +147,10 @@ def test_ages_over_89_become_90_plus(text, expected):
     "WBC 10^9/L, platelets 150 x10^9/L, area 3 cm^2. PT: INR 1.1. DR CHEST PA; MR BRAIN.",
     "Pain as reported by the patient; performed by Ultrasound; reviewed by Radiology and Neuroradiology; ordered by "
     "ED; caused by Streptococcus Pneumoniae. Reported by Technologist. Dictated by: ___.",
+    "Plan: 3 month follow-up CT. Device: 6 Fr Angio-Seal. Specimen: 18G core x 3. MR PANCREAS W/WO CONTRAST.",
+    "Attending: Agree with resident interpretation. Findings discussed with Stroke Team. Suggest Fracture Clinic.",
+    "Anterosuperior labral tear from 12:00 to 3:00 position. Acute fractures of the left 8-9-10 ribs.",
+    "Pt Known case of Crohn disease.",
 ])
 def test_clinical_text_stays_as_it_is(text):
     assert scrub_text(text) == text
