@@ -3,15 +3,18 @@
 Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, with particles such as
 "van der") after titles (Dr, Mr, Mrs, Ms, Prof. Dr., ...), after "Patient" / "Pt" / "Name" / "Surname", after role
 labels in any case ("Attending:", "Ref. Phys.:", "Dictated by", "Reviewed by:"), after whom results went to
-("called to", "discussed with"), before credentials (", MD") or identifiers ("John Smith MRN ..."), and DICOM
-person names ("DOE^JANE") -> [NAME]; e-mail -> [EMAIL]; URLs -> [URL]; IP addresses -> [IP]; social security
-numbers -> [SSN]; phone, fax, pager numbers and extensions -> [PHONE]; record, account, accession, plan, licence,
-serial and other labelled numbers, and any long number -> [ID]; street addresses, PO boxes, city-state-zip, zip
-codes and where someone lives -> [ADDRESS]; hospital and clinic names -> [HOSPITAL]; dates in numeric, ISO, DICOM,
-compact ("04Mar2021") and month-name forms, ordinals in words included -> [DATE]; times -> [TIME]; ages over 89, in
-figures or words -> "90+" (a year alone is no identifier under the rule and stays). MIMIC's "___" (identifiers
-removed upstream) is kept as it is. Not caught: a name in running text with no title, label or credential before
-or after it, and an age written as "97F" (the same form as a temperature in Fahrenheit or a French catheter size).
+("called to", "discussed with"), before credentials (", MD"), roles in brackets ("(Consultant)") or identifiers
+("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; e-mail -> [EMAIL]; URLs -> [URL]; IP
+addresses -> [IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions -> [PHONE]; record,
+account, accession, plan, licence, serial and other labelled numbers (national health numbers of the UK, Canada,
+Australia, ... too), DICOM UIDs and any long number -> [ID]; street addresses, PO boxes, city-state-zip, zip codes,
+UK, Canadian and Australian postcodes and where someone lives -> [ADDRESS]; hospital and clinic names ->
+[HOSPITAL]; dates in numeric, ISO, DICOM, compact ("04Mar2021") and month-name forms, ordinals in words included ->
+[DATE]; times -> [TIME]; ages over 89, in figures or words -> "90+" (a year alone is no identifier under the rule
+and stays). MIMIC's "___" (identifiers removed upstream) is kept as it is. Not caught: a name in running text with
+no title, label or credential before or after it, and an age written as "97F" (the same form as a temperature in
+Fahrenheit or a French catheter size); nor, mostly, city names and facilities named without "Hospital", "Clinic" or
+the like.
 
 Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5"), grades,
 percentages, ratios ("2/3"), units ("ms") and modality words ("MR Brain", "DR Chest", "MS lesions"): rules anchor
