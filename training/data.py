@@ -230,7 +230,11 @@ class ShardDataset(IterableDataset):
 
     def prepare(self, record: dict, rng: np.random.Generator | None) -> tuple[np.ndarray, list[dict], str, list[str]]:
         """One record -> (pixels, regions with moved boxes, report text, negatives), augmented when `rng`."""
-        image = Image.open(io.BytesIO(record["image"]["bytes"]))
+        try:
+            image = Image.open(io.BytesIO(record["image"]["bytes"]))
+            image.load()
+        except (OSError, ValueError) as exc:  # a shard damaged on disk: say which record
+            raise OSError(f"record {record['id']!r}: its image cannot be decoded ({exc})") from None
         regions = sorted(record["regions"], key=lambda r: (not r["text"], -r["score"]))
         regions = regions if self.max_regions is None else regions[: self.max_regions]
         boxes = np.array([r["box"] for r in regions], dtype=np.float32).reshape(-1, 4)

@@ -111,6 +111,14 @@ def test_a_build_folder_gives_the_shards_its_manifest_lists(synthetic_corpus, tm
     assert shard_files([str(build)]) == listed
 
 
+def test_an_image_that_cannot_be_decoded_names_its_record(synthetic_corpus, tokenizer):
+    dataset = make_dataset(synthetic_corpus, tokenizer, train=False)
+    [record] = dataset.read_rows(np.array([[0, 0]]))
+    record["image"]["bytes"] = record["image"]["bytes"][:40]  # cut short
+    with pytest.raises(OSError, match=f"record {record['id']!r}: its image cannot be decoded"):
+        dataset.prepare(record, None)
+
+
 def test_no_shards_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         shard_files([str(tmp_path)])
