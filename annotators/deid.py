@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from annotators.imaging.dicom_codes import KNOWN as KNOWN_CODE_WORDS
+from annotators.dicom_codes import KNOWN as KNOWN_CODE_WORDS
 
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"

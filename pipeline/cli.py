@@ -76,11 +76,7 @@ def build(
     from pipeline.build import build as run_build
     from pipeline.executor import StageFailures
 
-    try:
-        cfg = load_config(config)
-        cfg = _override(cfg, output, n, ray_address, num_cpus)
-    except ConfigError as exc:
-        _fail(str(exc))
+    cfg = _override(load_config(config), output, n, ray_address, num_cpus)
     started = time.perf_counter()
     columns = (TextColumn("[bold]building"), BarColumn(), MofNCompleteColumn(), TextColumn("inputs"),
                TimeElapsedColumn())
@@ -223,10 +219,7 @@ def publish(
 
 
 def _load_for_export(config: Path, n: Optional[int]):
-    try:
-        return _override(load_config(config), None, n, None, None)
-    except ConfigError as exc:
-        _fail(str(exc))
+    return _override(load_config(config), None, n, None, None)
 
 
 @app.command("export-yolo")

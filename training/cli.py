@@ -30,21 +30,17 @@ def train_run(
     from training.config import ConfigError, load_config
 
     overrides = {"out_dir": out, "data.shards": shards, "device": device, "model.roi": False if no_roi else None}
-    try:
-        if max_steps is not None and max_steps < 1:
-            raise ConfigError(f"--max-steps must be at least 1, got {max_steps}")
-        cfg = load_config(config, {k: v for k, v in overrides.items() if v is not None})
-        if ray_workers:
-            from training.ray_train import train_with_ray
+    if max_steps is not None and max_steps < 1:  # a ConfigError is one `error:` line (pipeline.cli)
+        raise ConfigError(f"--max-steps must be at least 1, got {max_steps}")
+    cfg = load_config(config, {k: v for k, v in overrides.items() if v is not None})
+    if ray_workers:
+        from training.ray_train import train_with_ray
 
-            train_with_ray(cfg, ray_workers, ray_gpu, ray_address, max_steps)
-        else:
-            from training.train import train
+        train_with_ray(cfg, ray_workers, ray_gpu, ray_address, max_steps)
+    else:
+        from training.train import train
 
-            train(cfg, max_steps=max_steps)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        train(cfg, max_steps=max_steps)
     typer.echo(f"run folder: {cfg.out_dir}")
 
 

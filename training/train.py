@@ -106,10 +106,6 @@ class Checkpoints:
     def __init__(self, out_dir: Path, keep: int):
         self.dir, self.keep = out_dir / "checkpoints", keep
 
-    def latest(self) -> Path | None:
-        found = sorted(self.dir.glob("step-*.pt"))
-        return found[-1] if found else None
-
     def newest_readable(self) -> tuple[Path, dict] | None:
         """The newest checkpoint that loads, with its payload; a damaged one (cut short, emptied) is skipped with
         a warning, and an older one is read instead."""

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from annotators.imaging.dicom_codes import known_words
+from annotators.dicom_codes import known_words
 from annotators.imaging.normalise import lut_to_uint8, window_to_uint8
 from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
 
@@ -208,7 +208,7 @@ def _voi_function(ds, frame: int) -> str:
 
 
 def _text(ds, keyword: str) -> str:
-    """An allow-listed code string, reduced to the code words it may carry (annotators.imaging.dicom_codes)."""
+    """An allow-listed code string, reduced to the code words it may carry (annotators.dicom_codes)."""
     assert keyword in ALLOWED_ATTRIBUTES
     return known_words(str(getattr(ds, keyword, "") or ""))
 

@@ -9,7 +9,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from training.config import ConfigError, to_dict
-from training.train import TENSORBOARD_SCALARS, Checkpoints, load_checkpoint, train
+from training.train import TENSORBOARD_SCALARS, Checkpoints, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def test_a_resumed_run_takes_the_same_steps_as_an_uninterrupted_one(synthetic_co
     assert len(losses(tmp_path / "interrupted")) == 3
     train(interrupted)
     assert losses(tmp_path / "interrupted") == losses(tmp_path / "straight")  # bit for bit, steps 4 and 5
-    state = load_checkpoint(Checkpoints(tmp_path / "interrupted", 1).latest())["state"]
+    state = Checkpoints(tmp_path / "interrupted", 1).newest_readable()[1]["state"]
     assert state == {"stage": 2, "stage_step": 1, "step": 5, "batches": 10}
     records = [json.loads(line) for line in (tmp_path / "interrupted" / "metrics.jsonl").read_text().splitlines()]
     scalars = tensorboard_scalars(tmp_path / "interrupted")  # two event files: the stopped run's and the resumed one's
@@ -53,7 +53,7 @@ def test_a_damaged_newest_checkpoint_is_skipped_and_other_model_settings_are_ref
                                                                                      tmp_path):
     cfg = tiny_config(tmp_path, synthetic_corpus, log={"every": 1, "checkpoint_every": 1, "keep_checkpoints": 3})
     train(cfg, max_steps=3)
-    newest = Checkpoints(tmp_path, 3).latest()
+    newest, _ = Checkpoints(tmp_path, 3).newest_readable()
     newest.write_bytes(newest.read_bytes()[:1000])  # cut short by a full disk
     with pytest.warns(UserWarning, match="skipping the damaged checkpoint"):
         path, payload = Checkpoints(tmp_path, 3).newest_readable()
@@ -112,6 +112,6 @@ def test_two_process_ddp_with_gloo_keeps_the_ranks_in_step(synthetic_corpus, tin
     assert sorted(ranks) == ["rank-0", "rank-1"] and {r["world"] for r in ranks.values()} == {2}
     checksums = {name: r["checksum"] for name, r in ranks.items()}
     assert checksums["rank-0"] == checksums["rank-1"]  # different halves of every batch, the same weights
-    saved = load_checkpoint(Checkpoints(tmp_path / "run", 1).latest())["model"]
+    saved = Checkpoints(tmp_path / "run", 1).newest_readable()[1]["model"]
     assert repr(sum(v.double().sum().item() for v in saved.values())) == checksums["rank-0"]
     assert len(losses(tmp_path / "run")) == 9  # rank 0 alone writes the log
