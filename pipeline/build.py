@@ -19,7 +19,7 @@ from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, from_dic
 from pipeline.dedup import plan_drops
 from pipeline.executor import Tally, run_on_ray
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_rejects
-from pipeline.stages import build_stages
+from pipeline.stage_list import build_stages
 from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
 from pipeline.version import PIPELINE_VERSION

@@ -12,7 +12,7 @@ from pipeline.config import BuildConfig
 from pipeline.dedup import plan_drops
 from pipeline.executor import Tally, run_in_process
 from pipeline.shards import BuildLayout, compact_shard
-from pipeline.stages import build_stages
+from pipeline.stage_list import build_stages
 from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
 

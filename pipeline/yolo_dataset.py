@@ -23,7 +23,7 @@ from annotators.detector import applies
 from annotators.regions import Region
 from pipeline.build import collect_inputs
 from pipeline.config import BuildConfig, ConfigError
-from pipeline.stages import decode_rows
+from pipeline.stage_list import decode_rows
 from schemas.labels import DETECTOR_CLASSES
 
 SPLITS = ("train", "val")

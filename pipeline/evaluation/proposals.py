@@ -46,7 +46,7 @@ def best_scores(cfg, weights: str, source: str = "", modalities: Sequence[str] =
     """Each decoded image's best proposal score (0 without one) and its patient key."""
     from annotators.detector import Detector
     from pipeline.build import collect_inputs
-    from pipeline.stages import decode_rows
+    from pipeline.stage_list import decode_rows
 
     images, keys = [], []
     for ref in collect_inputs(cfg).refs:

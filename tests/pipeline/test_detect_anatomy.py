@@ -11,7 +11,7 @@ import pytest
 
 from annotators.regions import Region, iou
 from pipeline.config import load_config
-from pipeline.stages import decode_rows
+from pipeline.stage_list import decode_rows
 from pipeline.stages.detect import DetectStage
 from schemas.work import WORK
 

@@ -18,7 +18,7 @@ from pipeline.config import FailureConfig
 from pipeline.executor import StageFailures, Tally, actor_cpu_scale, run_in_process, run_on_ray
 from pipeline.shards import BuildLayout, read_stream
 from pipeline.stage import MAX_STATES, Filter, Resources, Stage, prepared, where_raised
-from pipeline.stages import build_stages
+from pipeline.stage_list import build_stages
 from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
 from schemas.work import WORK
