@@ -6,6 +6,10 @@ Columns / keys: `image` (a path relative to the root, or absolute; either must l
 option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in CSV) of
 `{"x0", "y0", "x1", "y1", "label"[, "frame"]}` objects or `[x0, y0, x1, y1, label[, frame]]` lists, in
 pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on).
+
+A folder's ids and file names are often a hospital's own (accession numbers, names, dates), so the published
+`source_id` is a keyed hash of the row's id by default (`source_ids: keyed`); `source_ids: as_given` publishes
+them verbatim, for a source whose ids are already public.
 """
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
-from connectors.base import Connector, SourceBox, StudyRef
+from connectors.base import Connector, SourceBox, StudyRef, keyed_hash
 from connectors.tables import MALFORMED, number, read_table, rejected, require_dir, resolve, text_lines
 from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
+SOURCE_IDS = ("keyed", "as_given")
 
 
 class Folder(Connector):
@@ -29,10 +34,13 @@ class Folder(Connector):
         index: str = "index.csv"  # .csv or .jsonl, under root
         license: str = "unknown"  # the licence of rows that state none
         report_style: str = "caption"
+        source_ids: str = "keyed"  # keyed: a keyed hash of each row's id (or image path); as_given: verbatim
 
         def __post_init__(self):
             if self.report_style not in STYLES:
                 raise ValueError(f"report_style must be one of {STYLES}, got {self.report_style!r}")
+            if self.source_ids not in SOURCE_IDS:
+                raise ValueError(f"source_ids must be one of {SOURCE_IDS}, got {self.source_ids!r}")
             if not self.index.endswith((".csv", ".jsonl")):
                 raise ValueError(f"index must be a .csv or .jsonl file, got {self.index!r}")
 
@@ -56,11 +64,11 @@ class Folder(Connector):
 
     def _ref(self, root: Path, line: int, row: dict) -> StudyRef:
         image = _cell(row, "image")
-        source_id = _cell(row, "id") or image or f"line-{line}"
+        given_id = _cell(row, "id") or image or f"line-{line}"
         ref = StudyRef(
             source=self.source,
-            source_id=source_id,
-            patient_key=self.patient_key(_cell(row, "patient_id") or source_id),
+            source_id=self._published_id(given_id),
+            patient_key=self.patient_key(_cell(row, "patient_id") or given_id),
             license=_cell(row, "license") or self.options.license,
             image=resolve(root, image),
             report=str(row.get("text") or ""),
@@ -78,6 +86,11 @@ class Folder(Connector):
         except MALFORMED as exc:
             return rejected(ref, "bad_boxes", f"index row {line}: {type(exc).__name__}: {exc}"[:300])
         return replace(ref, boxes=boxes)
+
+    def _published_id(self, given: str) -> str:
+        if self.options.source_ids == "as_given":
+            return given
+        return "k" + keyed_hash(f"{self.source}\x1fsource_id\x1f{given}", self._secret)
 
 
 def _cell(row: dict, key: str) -> str:

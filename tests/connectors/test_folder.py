@@ -2,11 +2,20 @@
 
 import pytest
 
+from connectors.folder import Folder
 from connectors.tables import SourceLayoutError
 
 
+def given_ids(make_connector, root, index="index.jsonl") -> dict[str, str]:
+    """The folder's published (keyed) source ids -> the ids its index gives (or its image paths)."""
+    keyed = make_connector("folder", root, index=index).refs()
+    given = make_connector("folder", root, index=index, source_ids="as_given").refs()
+    return {k.source_id: g.source_id for k, g in zip(keyed, given, strict=True)}
+
+
 def test_jsonl_rows_boxes_and_rejects(generated_sources, make_connector, layouts):
-    refs = list(make_connector("folder", generated_sources["folder"], index="index.jsonl").refs())
+    root = generated_sources["folder"]
+    refs = list(make_connector("folder", root, index="index.jsonl", source_ids="as_given").refs())
     assert [r.source_id for r in refs] == ["img/a.png", "img/b.jpg", "vol/c.nii.gz", "a-bad"]
     a, b, volume, bad = refs
     assert a.boxes[0].label == "mass" and (a.boxes[0].x0, a.boxes[0].frame) == (40, -1) and a.license == "CC BY 4.0"
@@ -34,7 +43,7 @@ def test_csv_index_with_json_boxes_and_a_bad_line(tmp_path, make_connector):
 def test_a_byte_order_mark_and_an_id_of_0(tmp_path, make_connector):
     rows = '{"image": "x.png", "text": "ok", "id": 0, "patient_id": 0}\n{"image": "y.png", "text": "ok", "id": 1}\n'
     (tmp_path / "index.jsonl").write_bytes(b"\xef\xbb\xbf" + rows.encode())  # as Windows editors save UTF-8
-    first, second = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    first, second = make_connector("folder", tmp_path, index="index.jsonl", source_ids="as_given").refs()
     assert not first.reject and (first.source_id, second.source_id) == ("0", "1")
     assert first.patient_key == make_connector("folder", tmp_path).patient_key("0") != second.patient_key
 
@@ -53,10 +62,32 @@ def test_missing_columns_and_bad_options_are_clear_errors(tmp_path, make_connect
         list(make_connector("folder", tmp_path).refs())
     with pytest.raises(ValueError, match="report_style"):
         make_connector("folder", tmp_path, report_style="poem")
+    with pytest.raises(ValueError, match="source_ids"):
+        make_connector("folder", tmp_path, source_ids="plain")
 
 
-def test_volume_box_lands_only_on_its_slice(build_rows, build_rejects, layouts):
-    rows = {(r["source_id"], r["acquisition"]["frame"]): r for r in build_rows if r["source"] == "folder"}
+def test_published_ids_are_keyed_hashes_of_what_the_index_gives(tmp_path, make_connector):
+    """A hospital's file names and ids (names, dates, accession numbers) never become the published id."""
+    rows = ['{"image": "Doe_Jane_19610502/20190314.png", "text": "ok"}',
+            '{"image": "b.png", "text": "ok", "id": "ACC 44871236", "patient_id": "MRN 7731942"}',
+            '{"image": "c.png", "text": "ok", "id": "ACC 44871236"}']
+    (tmp_path / "index.jsonl").write_text("\n".join(rows) + "\n")
+    first, second, third = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    assert all(len(r.source_id) == 25 and r.source_id.startswith("k") for r in (first, second, third))
+    assert second.source_id == third.source_id != first.source_id  # still a duplicate of the same id
+    assert "Doe" not in first.source_id and "4487" not in second.source_id
+    again = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    assert [r.source_id for r in again] == [first.source_id, second.source_id, third.source_id]
+    other_key = Folder(Folder.Options(root=str(tmp_path), index="index.jsonl"), b"another key")
+    assert next(other_key.refs()).source_id != first.source_id
+    given = make_connector("folder", tmp_path, index="index.jsonl", source_ids="as_given")
+    assert first.patient_key == given.patient_key("Doe_Jane_19610502/20190314.png")  # the default patient id
+    assert second.patient_key == given.patient_key("MRN 7731942") != third.patient_key
+
+
+def test_volume_box_lands_only_on_its_slice(build_rows, build_rejects, layouts, generated_sources, make_connector):
+    given = given_ids(make_connector, generated_sources["folder"])
+    rows = {(given[r["source_id"]], r["acquisition"]["frame"]): r for r in build_rows if r["source"] == "folder"}
     assert sorted(rows) == [("img/a.png", -1), ("vol/c.nii.gz", 1), ("vol/c.nii.gz", 4), ("vol/c.nii.gz", 6)]
     x0, y0, x1, y1, frame = layouts.FOLDER_VOLUME_BOX
     for (source_id, index), row in rows.items():
@@ -66,5 +97,5 @@ def test_volume_box_lands_only_on_its_slice(build_rows, build_rejects, layouts):
         boxes = [r["box"] for r in row["regions"] if r["origin"] == "annotation"]
         expected = [pytest.approx([x0 / 80, y0 / 64, x1 / 80, y1 / 64])] if index == frame else []
         assert boxes == expected, index
-    refused = {r["source_id"]: (r["stage"], r["reason"]) for r in build_rejects if r["source"] == "folder"}
+    refused = {given[r["source_id"]]: (r["stage"], r["reason"]) for r in build_rejects if r["source"] == "folder"}
     assert refused == {"img/b.jpg": ("licence", "licence_excluded"), "a-bad": ("connector", "bad_boxes")}

@@ -67,7 +67,7 @@ def test_folder_index_paths_outside_the_root_are_refused_and_never_opened(tree, 
     absolute_inside, absolute_outside = str(root / "sub" / "deep.png"), str(secret / "out.png")
     images = INSIDE + [absolute_inside] + OUTSIDE + [absolute_outside, "/etc/passwd"]
     _index(root, images)
-    refs = list(make_connector("folder", root, index="index.jsonl").refs())
+    refs = list(make_connector("folder", root, index="index.jsonl", source_ids="as_given").refs())
     assert len(refs) == len(images)
     kept = [r for r in refs if not r.reject]
     refused = [r for r in refs if r.reject]

@@ -100,7 +100,7 @@ def awkward_config(sample_root, tmp_path_factory):
     lines = [json.dumps(row) for row in rows] + [DEEP_LINE]  # ASCII, escapes kept
     (root / "index.jsonl").write_text("".join(line + "\n" for line in lines))
     source = {"name": "awkward", "connector": "folder",
-              "options": {"root": str(root), "index": "index.jsonl", "report_style": "notes"}}
+              "options": {"root": str(root), "index": "index.jsonl", "report_style": "notes", "source_ids": "as_given"}}
     return from_dict(BuildConfig, {"sources": [source], "rows_per_shard": 4}), len(lines)
 
 

@@ -40,7 +40,7 @@ def test_inputs_named_by_file_urls_are_read(sample_root, tmp_path, memory_output
         writer.writerow(["image", "text"])
         writer.writerows([url, "Small left pleural effusion. No pneumothorax."] for url in urls)
     source = SourceConfig(name="urls", connector="folder", detector=False,  # the URLs name files elsewhere
-                          options={"root": str(tmp_path), "allow_outside_paths": True})
+                          options={"root": str(tmp_path), "allow_outside_paths": True, "source_ids": "as_given"})
     build_shards_in_process(BuildConfig(sources=(source,), output=memory_output))
 
     layout = BuildLayout(memory_output)

@@ -230,7 +230,8 @@ def test_a_finished_corpus_is_reused_and_fresh_builds_again(ray_cluster, tmp_pat
         '{"image": "a.png", "text": "Right lower lobe consolidation."}\n'
         '{"image": "b.png", "text": "Left pleural effusion, small."}\n')
     cfg = from_dict(BuildConfig, {"output": str(tmp_path / "out"), "sources": [
-        {"name": "f", "connector": "folder", "options": {"root": str(tmp_path), "index": "index.jsonl"}}]})
+        {"name": "f", "connector": "folder",
+         "options": {"root": str(tmp_path), "index": "index.jsonl", "source_ids": "as_given"}}]})
 
     def images() -> dict[str, bytes]:
         return {row["source_id"]: row["image"]["bytes"] for row in read_shards(cfg.output).to_dicts()}
