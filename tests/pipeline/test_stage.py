@@ -6,7 +6,6 @@ import dataclasses
 import re
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -197,22 +196,3 @@ def test_a_systematic_failure_stops_the_build_with_a_clear_message(small, tmp_pa
     tally = Tally(BuildStats(), FailureConfig(max_share=0.01, min_rows=3))
     with pytest.raises(StageFailures, match=r"stage 'fail_on' failed on \d+ of \d+ rows"):
         run_in_process([*stages[:-1], FailOn(everyone), stages[-1]], items, BuildLayout(str(tmp_path)), tally, 8)
-
-
-def test_the_readme_shows_the_stage_list_as_the_code_builds_it(sample_config, tmp_path):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    shown = re.search(r"```\n(licence -> .*?)\n```", readme, re.DOTALL).group(1)
-    names = [name.strip("[] ") for name in re.split(r"->|\n", shown.split("-> parts")[0]) if name.strip()]
-    assert names == [stage.name for stage in build_stages(sample_config(tmp_path))]
-
-
-def test_without_gpus_every_stage_joins_one_task_chain_and_with_them_the_detector_is_a_pool(sample_config, tmp_path):
-    """Ray Data fuses consecutive task stages of equal resources (pipeline.executor): on a CPU-only cluster a block
-    goes from decode to its parts in one task; a GPU splits the chain at the detector's actor pool."""
-    cfg = sample_config(tmp_path)
-    assert {stage.resources for stage in build_stages(cfg, gpus=0)} == {Resources()}
-    assert Resources().actors == 0 and Resources().memory > 0
-    on_gpus = build_stages(cfg, gpus=2)
-    [detect] = [stage for stage in on_gpus if stage.name == "detect"]
-    assert detect.resources == Resources(gpus=1.0, actors=1)  # the config's one actor, a whole GPU
-    assert {stage.resources for stage in on_gpus if stage is not detect} == {Resources()}
