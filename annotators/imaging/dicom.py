@@ -4,23 +4,38 @@ Only the selected frames are decoded (pydicom decodes one frame at a time when g
 and a linear window are folded into one 8-bit look-up table over the stored values, so the pixel array is never
 converted to float; Modality LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
 Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
-code words.
+code words. Sizes are checked before decoding: a frame over `MAX_PIXELS`, a projection's stack over `MAX_VOXELS`
+and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused.
 """
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 
 import numpy as np
 
 from annotators.dicom_codes import known_words
 from annotators.imaging.normalise import lut_to_uint8, window_to_uint8
-from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
+from annotators.imaging.types import (
+    MAX_INFLATED_BYTES,
+    MAX_PIXELS,
+    MAX_VOXELS,
+    DecodedImage,
+    DecodeError,
+    FrameSelection,
+    too_large,
+)
 
 # The only header attributes that leave decoding; everything else (names, ids, dates, institutions) is dropped.
 ALLOWED_ATTRIBUTES = ("Modality", "ViewPosition", "BodyPartExamined", "PixelSpacing", "ImagerPixelSpacing")
 PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian: the pixel data element was there
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+DEFLATED = b"1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian: the data set after the file meta is zlib
+META_START = 132  # the 128-byte preamble and "DICM"
+LONG_VRS = (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")  # 4-byte length
+INFLATE_CHUNK = 64 << 20
 
 
 def decode_dicom(data: bytes, frames: FrameSelection) -> list[DecodedImage]:
@@ -35,6 +50,11 @@ def decode_dicom(data: bytes, frames: FrameSelection) -> list[DecodedImage]:
 def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
     n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     selected = frames.indices(n_frames)
+    plane = int(getattr(ds, "Rows", 0) or 0) * int(getattr(ds, "Columns", 0) or 0)
+    if plane > MAX_PIXELS:
+        raise too_large("a frame", plane, MAX_PIXELS, "pixels")
+    if not selected and plane * n_frames > MAX_VOXELS:  # a projection decodes every frame
+        raise too_large(f"the stack of {n_frames:,} frames", plane * n_frames, MAX_VOXELS, "pixels")
     stack = [_frame(ds, index if n_frames > 1 else None) for index in selected] or [_projection(ds)]
     invert = str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1"
     images = []
@@ -62,6 +82,7 @@ def _read(data: bytes):
     from pydicom.errors import InvalidDicomError
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+    _check_inflated_size(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -78,6 +99,38 @@ def _read(data: bytes):
         encoding = ds.original_encoding  # (implicit VR, little endian)
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if encoding[0] else ExplicitVRLittleEndian
     return ds
+
+
+def _check_inflated_size(data: bytes) -> None:
+    """A deflated data set (pydicom inflates it whole while reading) is refused when it inflates past
+    `MAX_INFLATED_BYTES`; counting it keeps one chunk in memory at a time."""
+    meta_end = _file_meta_end(data)
+    if not meta_end or DEFLATED not in data[META_START:meta_end]:
+        return
+    inflater, pending, inflated = zlib.decompressobj(-zlib.MAX_WBITS), data[meta_end:], 0
+    try:
+        while pending and inflated <= MAX_INFLATED_BYTES:
+            inflated += len(inflater.decompress(pending, INFLATE_CHUNK))
+            pending = inflater.unconsumed_tail
+    except zlib.error:
+        return  # pydicom says what is wrong with it
+    if inflated > MAX_INFLATED_BYTES:
+        raise DecodeError("decompression_bomb", f"the deflated data set inflates past {MAX_INFLATED_BYTES:,} bytes")
+
+
+def _file_meta_end(data: bytes) -> int:
+    """Where the file meta group (0002,xxxx: explicit VR little endian, after the preamble) ends; 0 without one."""
+    if data[128:132] != b"DICM":
+        return 0
+    offset = META_START
+    while offset + 8 <= len(data) and data[offset:offset + 2] == b"\x02\x00":
+        if data[offset + 4:offset + 6] in LONG_VRS:
+            if offset + 12 > len(data):
+                return 0
+            offset += 12 + struct.unpack_from("<I", data, offset + 8)[0]
+        else:
+            offset += 8 + struct.unpack_from("<H", data, offset + 6)[0]
+    return offset
 
 
 def _decode_failure(ds, exc: Exception) -> DecodeError:

@@ -2,22 +2,32 @@
 
 A source's `rescale` (slope, intercept) is for raw stored values: it applies only when the header states no
 scaling of its own. A slice is read straight from the file's array proxy and reoriented on its own, so choosing
-one slice of a large volume never materialises the whole volume as floats (a projection does need all of it).
+one slice of a large volume never materialises the whole volume as floats (a projection does need all of it). A
+gzipped file is inflated only as far as its header says the first volume reaches (the rest of a 4-D series is never
+read), after checking that against `MAX_INFLATED_BYTES`: a small file cannot inflate into a worker's memory.
 Axial slice k of the canonical volume is displayed as `vol[::-1, ::-1, k].T`: rows run anterior to
 posterior and the patient's right is on the image's left (radiological convention).
 """
 from __future__ import annotations
 
-import gzip
+import io
 import zlib
 
 import numpy as np
 
 from annotators.imaging.normalise import auto_window, window_to_uint8
-from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
+from annotators.imaging.types import (
+    MAX_INFLATED_BYTES,
+    MAX_VOXELS,
+    DecodedImage,
+    DecodeError,
+    FrameSelection,
+    too_large,
+)
 
 LUNG_WINDOW = (-1350.0, 150.0)  # HU: centre -600, width 1500, for slices
 PROJECTION_WINDOW = (-1000.0, 1000.0)  # HU: a maximum projection is dominated by dense tissue and bone
+NIFTI2_HEADER_SIZE = 540  # bytes (a NIfTI-1 header is 348)
 LUMINANCE = (0.299, 0.587, 0.114)  # of the R, G and B channels of a colour volume (ITU-R BT.601, as displayed)
 CT_AIR, CT_DENSE = -900.0, 200.0  # a volume with values at or below air and at or above soft tissue is CT in HU
 
@@ -27,10 +37,8 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     from nibabel.orientations import io_orientation
 
     try:
-        raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-        header_size = int.from_bytes(raw[:4], "little")
-        image_class = nib.Nifti2Image if header_size in (540, 0x1C020000) else nib.Nifti1Image
-        volume = image_class.from_bytes(raw)
+        raw = _first_volume(data) if data[:2] == b"\x1f\x8b" else data
+        volume = _image_class(raw).from_bytes(raw)
         ornt = io_orientation(volume.affine)
     except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
             nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError, nib.wrapstruct.WrapStructError) as exc:
@@ -38,6 +46,9 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     shape = volume.shape
     if len(shape) < 2 or min(shape[:3]) == 0:
         raise DecodeError("bad_volume_shape", f"volume shape {shape}")
+    end = _first_volume_end(int(volume.dataobj.offset), volume.header)  # the image's header copy says offset 0
+    if len(raw) < end:
+        raise DecodeError("truncated_file", f"the file ends {end - len(raw):,} bytes before its first volume does")
     if np.isnan(ornt).any():  # a degenerate affine: keep the stored axes
         ornt = np.array([[0, 1], [1, 1], [2, 1]], dtype=float)
     ornt = ornt[:3] if len(shape) >= 3 else np.array([[0, 1], [1, 1]], dtype=float)
@@ -46,6 +57,8 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     zooms = _canonical_zooms(volume.header.get_zooms()[:3], ornt)
 
     selected = frames.indices(depth)
+    if not selected and _voxels(shape) > MAX_VOXELS:  # a projection reads the whole volume
+        raise too_large("the volume", _voxels(shape), MAX_VOXELS, "voxels")
     try:
         slices = [_canonical_slice(volume, ornt, z_axis, k) for k in selected]
         slices = slices or [_canonical_volume(volume, ornt).max(axis=2)]
@@ -73,6 +86,48 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
             )
         )
     return images
+
+
+def _image_class(raw: bytes):
+    import nibabel as nib
+
+    header_size = int.from_bytes(raw[:4], "little")
+    return nib.Nifti2Image if header_size in (NIFTI2_HEADER_SIZE, 0x1C020000) else nib.Nifti1Image
+
+
+def _voxels(shape: tuple[int, ...]) -> int:
+    """Voxels of the first 3-D volume (of a 4-D series, or a 2-D image's pixels)."""
+    return int(np.prod(shape[:3], dtype=np.int64))
+
+
+def _first_volume_end(offset: int, header) -> int:
+    """Where the first volume's data, which starts at `offset`, ends in the file (a 4-D series stores its first
+    volume first)."""
+    return offset + _voxels(header.get_data_shape()) * header.get_data_dtype().itemsize
+
+
+def _first_volume(data: bytes) -> bytes:
+    """A gzipped NIfTI's header, extensions and first volume, inflated no further; refused before inflating when
+    the header asks for more than `MAX_INFLATED_BYTES`."""
+    head = _gunzip(data, NIFTI2_HEADER_SIZE)
+    header = _image_class(head).header_class.from_fileobj(io.BytesIO(head))
+    needed = _first_volume_end(int(header.get_data_offset()), header)
+    if needed > MAX_INFLATED_BYTES:
+        raise too_large("the first volume", needed, MAX_INFLATED_BYTES, "bytes")
+    return _gunzip(data, needed)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """At most the first `limit` bytes that gzip `data` (one or more members) inflates to."""
+    out, rest, size = [], data, 0
+    while size < limit and rest[:2] == b"\x1f\x8b":
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        out.append(inflater.decompress(rest, limit - size))
+        size += len(out[-1])
+        if not inflater.eof:  # the limit is reached, or the file ends early (nibabel then finds too little data)
+            break
+        rest = inflater.unused_data
+    return b"".join(out)
 
 
 def _scaled_by_header(volume) -> bool:

@@ -12,10 +12,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from annotators.imaging.normalise import window_to_uint8
-from annotators.imaging.types import DecodedImage, DecodeError
+from annotators.imaging.types import MAX_PIXELS, DecodedImage, DecodeError
 
 EXIF_ORIENTATION = 0x0112
-MAX_PIXELS = 100_000_000  # above this, an image is refused as a decompression bomb
 MARK_LEVEL = 0.9 * 65535  # 16-bit values this bright, in an image whose other pixels stay under half of it: marks
 MAX_MARK_SHARE = 0.05
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")

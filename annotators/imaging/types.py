@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_DETAIL = 300  # characters of a reject detail
+# What a decoder will allocate, checked against the header before anything is decoded or inflated, so that a small
+# file cannot take a worker's memory:
+MAX_PIXELS = 100_000_000  # one image plane (a raster, a DICOM frame)
+MAX_VOXELS = 500_000_000  # a stack read whole: a projection over a volume's slices or a DICOM's frames
+MAX_INFLATED_BYTES = 2 << 30  # a gzipped NIfTI's header and first volume, a deflated DICOM data set
 _OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f..>"
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{9,}\b")  # a memory address (DICOM tags and header codes are shorter)
 
@@ -27,6 +32,11 @@ class DecodeError(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+def too_large(what: str, size: int, limit: int, unit: str) -> DecodeError:
+    """The refusal of an input whose header asks for more than a decoder will allocate."""
+    return DecodeError("image_too_large", f"{what} holds {size:,} {unit}, over the limit of {limit:,}")
 
 
 @dataclass(frozen=True)

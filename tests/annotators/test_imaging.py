@@ -12,7 +12,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from annotators.imaging import DecodeError, FrameSelection, decode, encode_png, resize_long_side
-from annotators.imaging.raster import MAX_PIXELS
+from annotators.imaging.types import MAX_PIXELS
 
 
 def _png(array):

@@ -1,20 +1,24 @@
-"""Inputs that are no image: a clear DecodeError whose detail depends on the input alone (no reprs, no addresses)."""
+"""Inputs that are no image: a clear DecodeError whose detail depends on the input alone (no reprs, no addresses);
+inputs whose headers ask for more memory than a decoder allocates are refused before it is allocated."""
+import gzip
 import io
 import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from annotators.imaging import DecodeError, decode
+from annotators.imaging import DecodeError, FrameSelection, decode
 from annotators.imaging.types import stable_detail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +58,7 @@ def _details(folder: Path) -> dict[str, tuple[str, str]]:
 SUBPROCESS = """
 import json, sys
 from pathlib import Path
-from annotators.imaging import DecodeError, decode
+from annotators.imaging import DecodeError, FrameSelection, decode
 out = {}
 for path in sorted(Path(sys.argv[1]).iterdir()):
     junk = [bytearray(1000 * (i + 1)) for i in range(50)]  # another heap layout than the first run
@@ -127,3 +131,84 @@ def test_cut_or_damaged_real_files_decode_or_give_a_decode_error(file, cut, flip
         decode(bytes(damaged), name)
     except DecodeError as exc:
         assert exc.reason and exc.detail == stable_detail(exc.detail)
+
+
+# --- What a header asks a decoder to allocate -----------------------------------------------------------------
+def _nifti_gz(shape: tuple[int, ...], dtype=np.int16, tail: bytes = b"", members: int = 1) -> bytes:
+    """A gzipped NIfTI-1 whose header declares `shape` and whose data is a small ramp (then `tail`)."""
+    volume = nib.Nifti1Image(np.zeros((2, 2, 2), dtype), np.eye(4))
+    volume.header.set_data_shape(shape)
+    volume.header.set_data_offset(352)  # the 348-byte header and its extension flag
+    raw = io.BytesIO()
+    volume.header.write_to(raw)
+    raw.write(b"\0" * (352 - raw.tell()))
+    raw.write(np.arange(min(int(np.prod(shape)), 1 << 16)).astype(dtype).tobytes() + tail)
+    data = raw.getvalue()
+    cut = len(data) // members
+    return b"".join(gzip.compress(data[i * cut:(i + 1) * cut if i < members - 1 else None], 1) for i in range(members))
+
+
+def test_a_gzipped_volume_whose_header_asks_too_much_is_refused_before_inflating():
+    tracemalloc.start()
+    with pytest.raises(DecodeError, match="image_too_large") as err:
+        decode(_nifti_gz((2048, 2048, 1024)), "huge.nii.gz")  # 8 GiB of int16 declared
+    assert tracemalloc.get_traced_memory()[1] < 16 << 20
+    tracemalloc.stop()
+    assert "8,589,934,944 bytes" in err.value.detail
+
+
+def test_a_gzipped_volume_is_inflated_only_as_far_as_its_first_volume_reaches():
+    bomb = _nifti_gz((64, 64, 4), tail=b"\0" * (128 << 20))  # 32 KiB declared, 128 MiB more after it
+    tracemalloc.start()
+    [image] = decode(bomb, "bomb.nii.gz")
+    assert tracemalloc.get_traced_memory()[1] < 16 << 20
+    tracemalloc.stop()
+    assert image.pixels.shape == (64, 64)
+    series = _nifti_gz((32, 32, 8, 5))  # a 4-D series: its first volume only, from one gzip member or three
+    expected = decode(gzip.decompress(series), "series.nii")[0].pixels
+    for data in (series, _nifti_gz((32, 32, 8, 5), members=3)):
+        np.testing.assert_array_equal(decode(data, "series.nii.gz")[0].pixels, expected)
+
+
+def test_a_volume_cut_short_of_its_first_volume_is_truncated_wherever_the_cut_falls():
+    data = gzip.decompress(_nifti_gz((64, 64, 16)))
+    for cut in (len(data) - 1, len(data) // 2 + 200):  # the middle slice itself lies before the second cut
+        for name, body in (("cut.nii", data[:cut]), ("cut.nii.gz", gzip.compress(data[:cut], 1))):
+            with pytest.raises(DecodeError, match="truncated_file"):
+                decode(body, name)
+
+
+def test_a_dicom_frame_or_projection_over_the_limits_is_refused_before_decoding(monkeypatch):
+    import annotators.imaging.dicom as dicom
+
+    ds = pydicom.dcmread(get_testdata_file("emri_small.dcm"))  # 10 frames of 64 x 64
+    ds.Rows = ds.Columns = 20_000  # 400 million pixels a frame, with the pixel data of a small file
+    with pytest.raises(DecodeError, match="image_too_large") as err:
+        decode(_dicom_bytes(ds), "wide.dcm")
+    assert "400,000,000 pixels" in err.value.detail
+    data = Path(get_testdata_file("emri_small.dcm")).read_bytes()
+    monkeypatch.setattr(dicom, "MAX_VOXELS", 64 * 64 * 9)  # the stack of 10 frames is over, one frame is not
+    with pytest.raises(DecodeError, match="image_too_large"):
+        decode(data, "stack.dcm", FrameSelection("mip"))
+    assert decode(data, "stack.dcm", FrameSelection("even", 3))[0].pixels.shape == (64, 64)
+
+
+def test_a_deflated_dicom_that_inflates_past_the_limit_is_a_bomb(monkeypatch):
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    import annotators.imaging.dicom as dicom
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))  # 128 x 128, 16-bit: 32 KiB of pixel data
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    data = _dicom_bytes(ds)
+    assert decode(data, "deflated.dcm")[0].pixels.shape == (128, 128)
+    monkeypatch.setattr(dicom, "MAX_INFLATED_BYTES", 16 << 10)
+    monkeypatch.setattr(dicom, "INFLATE_CHUNK", 4 << 10)
+    with pytest.raises(DecodeError, match="decompression_bomb"):
+        decode(data, "deflated.dcm")
+
+
+def _dicom_bytes(ds) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
