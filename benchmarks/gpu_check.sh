@@ -3,10 +3,16 @@
 #   1. detector: the stage (DetectStage, CUDA graph) beside its bare forward and ultralytics' predict, batch 32 / 128
 #      (benchmarks/detector.py --device cuda)
 #   2. trainer: step time with and without the ROI branch at ViT-B/16, batch 128, bf16 (benchmarks/train.py roi)
+#   3. training end to end on real shards: configs/train_vit_b16.yaml (ViT-B/16 + a BERT-base-sized text encoder,
+#      batch 128, bf16, 8 loader workers) on the sample corpus built at 256 px: the shard reader's samples/s, the
+#      step time on its real batches with and without the ROI branch and cuDNN's attention (loading excluded), then
+#      the three progressive stages at 40 steps each with and without the ROI branch, and their evaluation
+#      (benchmarks/train.py reader step compare)
 #
-#   bash benchmarks/gpu_check.sh prepare   # here, once: Python 3.12 wheels the GPU image lacks and 64 sample PNGs,
-#                                           # into .gpu_check/ (ignored by git; about 20 MiB)
+#   bash benchmarks/gpu_check.sh prepare   # here, once: Python 3.12 wheels the GPU image lacks, 64 sample PNGs and
+#                                           # the sample corpus at 256 px, into .gpu_check/ (ignored by git; ~40 MiB)
 #   then on the device machine: command "bash benchmarks/gpu_check.sh", carry [".gpu_check"], timeout_s 540
+#   (or "bash benchmarks/gpu_check.sh 3" for part 3 alone; any of 1 2 3)
 #
 # Without CUDA it stops at once with exit status 2 and says so (in $OUT/gpu_check.txt too).
 set -uo pipefail
@@ -32,9 +38,14 @@ for path in sorted(Path("out/sample/images").rglob("*.png"))[:64]:  # as the bui
     pixels = resize_long_side(decode(path.read_bytes(), path.name)[0], 512).pixels
     (Path(sys.argv[1]) / path.name).write_bytes(encode_png(pixels))
 EOF
-    du -sh "$CHECK"
+    # The default build's corpus at 256 px (training reads 224): small enough to travel with the working tree.
+    sed -e "s|^output: .*|output: $CHECK/corpus|" -e "s|max_side: 512|max_side: 256|" configs/sample.yaml \
+        > "$CHECK/corpus.yaml"
+    medregion build "$CHECK/corpus.yaml" --fresh || exit 1
+    du -sh "$CHECK" "$CHECK/corpus"
     exit 0
 fi
+PARTS=${*:-1 2 3}
 
 REPORT="${OUT:-out}/gpu_check.txt"
 mkdir -p "$(dirname "$REPORT")"
@@ -54,10 +65,21 @@ IMAGES="$CHECK/images"
 {
     date -u
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-    echo "== detector: stage vs bare forward vs ultralytics predict (benchmarks/detector.py)"
-    timeout 270 "$PYTHON" benchmarks/detector.py --images "$IMAGES" --device cuda --batch-sizes 32,128 --count 512
-    echo "detector exit status $?"
-    echo "== trainer: step time with and without the ROI branch, ViT-B/16, batch 128, bf16 (benchmarks/train.py roi)"
-    timeout 200 "$PYTHON" benchmarks/train.py roi --device cuda --size vit_b16 --batch 128 --bf16
-    echo "trainer exit status $?"
+    if [[ " $PARTS " == *" 1 "* ]]; then
+        echo "== 1. detector: stage vs bare forward vs ultralytics predict (benchmarks/detector.py)"
+        timeout 270 "$PYTHON" benchmarks/detector.py --images "$IMAGES" --device cuda --batch-sizes 32,128 --count 512
+        echo "detector exit status $?"
+    fi
+    if [[ " $PARTS " == *" 2 "* ]]; then
+        echo "== 2. trainer: step time with and without the ROI branch, ViT-B/16, batch 128, bf16 (benchmarks/train.py roi)"
+        timeout 200 "$PYTHON" benchmarks/train.py roi --device cuda --size vit_b16 --batch 128 --bf16
+        echo "trainer exit status $?"
+    fi
+    if [[ " $PARTS " == *" 3 "* ]]; then
+        echo "== 3. training end to end on the sample shards: configs/train_vit_b16.yaml, 3 stages x 40 steps, ROI and not"
+        timeout 300 "$PYTHON" benchmarks/train.py reader step compare --config configs/train_vit_b16.yaml \
+            --shards "$CHECK/corpus" --device cuda --bf16 --stage-steps 40 --reader-batches 10 --out /tmp/gpu_check_runs
+        echo "training exit status $?"
+        ls /tmp/gpu_check_runs/roi && du -sh /tmp/gpu_check_runs/roi/checkpoints
+    fi
 } 2>&1 | tee "$REPORT"

@@ -7,7 +7,8 @@
                                       # region-aware vs --no-roi, same data/steps/seed: region retrieval R@1
 
 `reader`: batches/s of ShardDataset through a DataLoader (decode, augment, tokenise), for 0..2 workers.
-`step`: optimiser steps/s of the configured model on real batches (data loading excluded).
+`step`: optimiser steps/s of the configured model on real batches (data loading excluded), with and without the
+ROI branch, on `--device`.
 `roi`: the same step, timed for the model with and without the ROI branch on identical synthetic batches
 whose region counts and text lengths come from the options (defaults: the sample corpus's own figures).
 `compare`: trains both models with the config and evaluates them on the held-out split.
@@ -33,7 +34,14 @@ from training.config import Config, StageConfig, load_config  # noqa: E402
 from training.data import Batch, ShardDataset, corpus_texts, shard_files  # noqa: E402
 from training.model import RegionMedCLIP  # noqa: E402
 from training.tokenizer import train_bpe  # noqa: E402
-from training.train import Process, build_model, build_optimizer, build_scheduler, train_step  # noqa: E402
+from training.train import (  # noqa: E402
+    Process,
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    choose_attention_kernels,
+    train_step,
+)
 
 SIZES = {  # dotted config overrides on top of the config file
     "config": {},
@@ -82,7 +90,7 @@ def time_steps(
     optimizer = build_optimizer(model, cfg, stage)
     scheduler = build_scheduler(optimizer, stage)
     proc = Process(rank=0, world_size=1, device=device)
-    stream = itertools.cycle([b.to(device) for b in batches])
+    stream = itertools.cycle([b.to(device) for b in batches])  # as many batches as steps: every step's shapes new
     for i in range(warmup + steps):
         if i == warmup:
             sync(device)
@@ -92,16 +100,31 @@ def time_steps(
     return (time.perf_counter() - started) / steps, (time.process_time() - cpu_started) / steps
 
 
-def bench_step(cfg: Config, tokenizer, steps: int) -> None:
-    dataset = ShardDataset(shard_files(cfg.data.shards), cfg.data.train_split, cfg.data, tokenizer, train=True)
-    batches = list(itertools.islice(iter(dataset), 4))
-    for roi in (True, False):
+def bench_step(cfg: Config, tokenizer, steps: int, device: torch.device, profile: bool = False) -> None:
+    """Step time on real batches, a new one every step as in training (each setting its own, so that no setting
+    finds shapes another has met), with and without the ROI branch, and on CUDA with cuDNN's attention kernels off
+    (the trainer's default) and on; `profile`: then the ops that took the most time in 3 more steps (torch.profiler,
+    host and device) over batches already seen."""
+    dataset = iter(ShardDataset(shard_files(cfg.data.shards), cfg.data.train_split, cfg.data, tokenizer, train=True))
+    kernels = (False, True) if device.type == "cuda" else (cfg.cudnn_attention,)
+    for roi, cudnn in itertools.product((True, False), kernels):
+        batches = list(itertools.islice(dataset, steps + 2))
         torch.manual_seed(0)
         model = build_model(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, roi=roi)), len(tokenizer))
-        seconds, cpu = time_steps(model, batches, cfg, torch.device("cpu"), steps, warmup=2)
-        print(f"step    roi={roi!s:5}  {cfg.data.batch_size / seconds:8.1f} samples/s  {1 / seconds:6.2f} steps/s  "
-              f"{cpu:6.2f} CPU-s/step  (batch {cfg.data.batch_size}, {cfg.data.image_size} px, "
-              f"{torch.get_num_threads()} threads)", flush=True)
+        choose_attention_kernels(dataclasses.replace(cfg, cudnn_attention=cudnn), device)
+        seconds, cpu = time_steps(model.to(device), batches, cfg, device, steps, warmup=2)
+        if profile:
+            activities = [torch.profiler.ProfilerActivity.CPU] + (
+                [torch.profiler.ProfilerActivity.CUDA] if device.type == "cuda" else [])
+            with torch.profiler.profile(activities=activities) as profiler:
+                time_steps(model, batches, cfg, device, 3, warmup=0)
+            for key in ("self_cpu_time_total",) + (("self_cuda_time_total",) if device.type == "cuda" else ()):
+                print(f"profile roi={roi} cudnn_attention={cudnn} by {key}, 3 steps:")
+                print(profiler.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60))
+        print(f"step    roi={roi!s:5}  cudnn_attention={cudnn!s:5}  {cfg.data.batch_size / seconds:8.1f} samples/s  "
+              f"{1 / seconds:6.2f} steps/s  {cpu:6.2f} CPU-s/step  (batch {cfg.data.batch_size}, "
+              f"{cfg.data.image_size} px, bf16={cfg.bf16}, {device.type}, {torch.get_num_threads()} threads)",
+              flush=True)
 
 
 def synthetic_batch(args, cfg: Config, vocab: int, seed: int) -> Batch:
@@ -192,6 +215,7 @@ def main() -> None:
     parser.add_argument("--negative-tokens", type=int, default=8, help="roi: hard-negative length in tokens")
     parser.add_argument("--stage-steps", type=int, help="compare: steps of every stage")
     parser.add_argument("--out", default=str(ROOT / "out" / "bench_train"), help="compare: run folders")
+    parser.add_argument("--profile", action="store_true", help="step: the ops that took the most time")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a machine shared with other work)")
     args = parser.parse_args()
     if args.threads:
@@ -211,7 +235,7 @@ def main() -> None:
         if "reader" in args.modes:
             bench_reader(cfg, tokenizer, args.reader_batches)
         if "step" in args.modes:
-            bench_step(cfg, tokenizer, args.steps)
+            bench_step(cfg, tokenizer, args.steps, torch.device(args.device), args.profile)
     if "compare" in args.modes:
         bench_compare(cfg, args)
 

@@ -102,6 +102,9 @@ class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = True  # autocast to bfloat16 on CUDA; ignored on CPU
+    # cuDNN's attention kernels on CUDA: PyTorch builds a cuDNN graph for every new shape (hundreds of ms), and a
+    # batch's text lengths and region counts are new nearly every step; off, attention runs FlashAttention's kernels
+    cudnn_attention: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

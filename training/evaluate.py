@@ -25,7 +25,7 @@ from training.config import Config, from_dict
 from training.data import Batch, ShardDataset, shard_files
 from training.model import RegionMedCLIP
 from training.tokenizer import encode, load_tokenizer
-from training.train import Checkpoints, build_model
+from training.train import Checkpoints, build_model, choose_attention_kernels
 
 KS = (1, 5, 10)
 
@@ -190,6 +190,7 @@ def evaluate(
     run_dir = Path(run_dir)
     dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
     model, tokenizer, cfg = load_run(run_dir, dev)
+    choose_attention_kernels(cfg, dev)
     split = split or cfg.data.eval_split
     dataset = ShardDataset(
         shard_files(shards or cfg.data.shards), split, cfg.data, tokenizer, train=False, batch_size=cfg.eval.batch_size

@@ -56,6 +56,12 @@ class Process:
             dist.barrier()
 
 
+def choose_attention_kernels(cfg: Config, device: torch.device) -> None:
+    """On CUDA, whether scaled-dot-product attention may use cuDNN's kernels (`Config.cudnn_attention`)."""
+    if device.type == "cuda":
+        torch.backends.cuda.enable_cudnn_sdp(cfg.cudnn_attention)
+
+
 def setup_process(device: str) -> Process:
     """Join the process group that torchrun (env vars) or Ray Train (already initialised) set up, if any."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -284,6 +290,7 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     `report` receives every metrics record on every rank (Ray Train).
     """
     proc = setup_process(cfg.device)
+    choose_attention_kernels(cfg, proc.device)
     out_dir = Path(cfg.out_dir)
     checkpoints = Checkpoints(out_dir, cfg.log.keep_checkpoints)
     files = shard_files(cfg.data.shards)

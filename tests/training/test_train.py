@@ -5,11 +5,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from training.config import ConfigError, to_dict
-from training.train import TENSORBOARD_SCALARS, Checkpoints, train
+from training.config import Config, ConfigError, to_dict
+from training.train import TENSORBOARD_SCALARS, Checkpoints, choose_attention_kernels, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,3 +116,18 @@ def test_two_process_ddp_with_gloo_keeps_the_ranks_in_step(synthetic_corpus, tin
     saved = Checkpoints(tmp_path / "run", 1).newest_readable()[1]["model"]
     assert repr(sum(v.double().sum().item() for v in saved.values())) == checksums["rank-0"]
     assert len(losses(tmp_path / "run")) == 9  # rank 0 alone writes the log
+
+
+def test_cudnn_attention_is_off_on_cuda_unless_the_config_asks():
+    """cuDNN builds an attention graph per new shape (hundreds of ms); batches change shape nearly every step."""
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    try:
+        torch.backends.cuda.enable_cudnn_sdp(True)
+        choose_attention_kernels(Config(), torch.device("cpu"))  # a CPU run leaves CUDA's choice alone
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+        choose_attention_kernels(Config(), torch.device("cuda"))
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        choose_attention_kernels(Config(cudnn_attention=True), torch.device("cuda"))
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(before)
