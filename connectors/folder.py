@@ -1,4 +1,11 @@
-"""Any folder of images with an index: a CSV or JSONL of (image path, text[, boxes]) rows, for everything else.
+"""Any folder of images with reports: a CSV or JSONL index of (image path, text[, boxes]) rows, or none.
+
+Without an index (`index: ""`) every image file under the root (.png, .jpg, .jpeg, .dcm, .dicom, .nii, .nii.gz;
+hidden files and folders skipped) is an input, and its report is the .txt file of the same name beside it
+(`scan1.nii.gz` and `scan1.txt`); an image without one is a `no_report` reject. Its path is its id and its patient
+id, so such a source's splits are by image, not by patient.
+
+With an index:
 
 Columns / keys: `image` (a path relative to the root, or absolute; either must lie inside the root unless
 `allow_outside_paths` is set) and `text` are required; optional are `id`
@@ -14,6 +21,7 @@ them verbatim, for a source whose ids are already public.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +32,7 @@ from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
 SOURCE_IDS = ("keyed", "as_given")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".nii", ".nii.gz")  # an index-less folder's inputs
 
 
 class Folder(Connector):
@@ -31,7 +40,7 @@ class Folder(Connector):
 
     @dataclass(frozen=True)
     class Options(Connector.Options):
-        index: str = "index.csv"  # .csv or .jsonl, under root
+        index: str = "index.csv"  # .csv or .jsonl, under root; "" for none: images paired with .txt reports
         license: str = "unknown"  # the licence of rows that state none
         report_style: str = "caption"
         source_ids: str = "keyed"  # keyed: a keyed hash of each row's id (or image path); as_given: verbatim
@@ -41,13 +50,31 @@ class Folder(Connector):
                 raise ValueError(f"report_style must be one of {STYLES}, got {self.report_style!r}")
             if self.source_ids not in SOURCE_IDS:
                 raise ValueError(f"source_ids must be one of {SOURCE_IDS}, got {self.source_ids!r}")
-            if not self.index.endswith((".csv", ".jsonl")):
-                raise ValueError(f"index must be a .csv or .jsonl file, got {self.index!r}")
+            if self.index and not self.index.endswith((".csv", ".jsonl")):
+                raise ValueError(f"index must be a .csv or .jsonl file, or empty for none, got {self.index!r}")
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "folder root")
+        if not self.options.index:
+            yield from map(self._paired_ref, _image_files(root))
+            return
         for line, row in enumerate(self._rows(root / self.options.index), start=1):
             yield self._ref(root, line, row)
+
+    def _paired_ref(self, image: Path) -> StudyRef:
+        """An image of an index-less folder, with the .txt report of the same name beside it."""
+        report = image.with_name(f"{image.name[: -len(_suffix(image.name))]}.txt")
+        relative = image.relative_to(self.options.root).as_posix()
+        ref = StudyRef(
+            source=self.source,
+            source_id=self._published_id(relative),
+            patient_key=self.patient_key(relative),
+            license=self.options.license,
+            image=str(image),
+            report_path=str(report) if report.is_file() else "",
+            report_style=self.options.report_style,
+        )
+        return ref if ref.report_path else rejected(ref, "no_report", "no .txt report of its name beside the image")
 
     def _rows(self, path: Path) -> Iterator[dict]:
         if path.suffix == ".csv":
@@ -91,6 +118,21 @@ class Folder(Connector):
         if self.options.source_ids == "as_given":
             return given
         return "k" + keyed_hash(f"{self.source}\x1fsource_id\x1f{given}", self._secret)
+
+
+def _suffix(name: str) -> str:
+    """The image suffix `name` ends with (case aside), or ""."""
+    return next((suffix for suffix in IMAGE_SUFFIXES if name.lower().endswith(suffix)), "")
+
+
+def _image_files(root: Path) -> list[Path]:
+    """The image files under `root` in a stable order, hidden files and folders left out (links not followed into
+    folders; a linked file is refused later if it leads out of the root)."""
+    found = []
+    for folder, folders, files in os.walk(root):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        found += [Path(folder) / name for name in files if not name.startswith(".") and _suffix(name)]
+    return sorted(found, key=lambda path: path.relative_to(root).as_posix())
 
 
 def _cell(row: dict, key: str) -> str:

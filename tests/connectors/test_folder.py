@@ -1,9 +1,15 @@
-"""folder: a CSV or JSONL index of (image, text[, boxes]); boxes of a volume go to the slice they are drawn on."""
+"""folder: a CSV or JSONL index of (image, text[, boxes]), or none (images paired with the .txt reports beside them);
+boxes of a volume go to the slice they are drawn on."""
+
+from pathlib import Path
 
 import pytest
 
 from connectors.folder import Folder
 from connectors.tables import SourceLayoutError
+from pipeline.build import build
+from pipeline.config import BuildConfig, from_dict
+from pipeline.inspect import read_shards
 
 
 def given_ids(make_connector, root, index="index.jsonl") -> dict[str, str]:
@@ -99,3 +105,38 @@ def test_volume_box_lands_only_on_its_slice(build_rows, build_rejects, layouts, 
         assert boxes == expected, index
     refused = {given[r["source_id"]]: (r["stage"], r["reason"]) for r in build_rejects if r["source"] == "folder"}
     assert refused == {"img/b.jpg": ("licence", "licence_excluded"), "a-bad": ("connector", "bad_boxes")}
+
+
+def test_without_an_index_images_pair_with_the_reports_beside_them(tmp_path, make_connector):
+    for path in ("a/1.png", "a/2.JPG", "b/3.nii.gz", "b/4.dcm", ".cache/5.png", "a/._1.png"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"pixels")
+    for path in ("a/1.txt", "b/3.txt", "b/4.txt", ".cache/5.txt", "c/only-a-report.txt"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("Left pleural effusion.")
+    refs = list(make_connector("folder", tmp_path, index="", source_ids="as_given").refs())
+    assert [r.source_id for r in refs] == ["a/1.png", "a/2.JPG", "b/3.nii.gz", "b/4.dcm"]  # hidden ones left out
+    assert [Path(r.report_path).name if r.report_path else r.reject for r in refs] == [
+        "1.txt", "no_report", "3.txt", "4.txt"]
+    assert len({r.patient_key for r in refs}) == 4
+    keyed = list(make_connector("folder", tmp_path, index="").refs())
+    assert [r.patient_key for r in keyed] == [r.patient_key for r in refs]
+    assert all(r.source_id.startswith("k") and "/" not in r.source_id for r in keyed)
+
+
+def test_an_index_less_folder_builds_with_its_reports(ray_cluster, tmp_path, sample_root, monkeypatch):
+    """The reports are read in the workers, and every image is a row or a reject."""
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "index-less-test")
+    for i, image in enumerate(sorted((sample_root / "images").glob("*.png"))[:3]):
+        (tmp_path / "src" / f"study{i}.png").parent.mkdir(exist_ok=True)
+        (tmp_path / "src" / f"study{i}.png").write_bytes(image.read_bytes())
+    (tmp_path / "src" / "study0.txt").write_text("Small right pleural effusion.")
+    (tmp_path / "src" / "study1.txt").write_text("Left lower lobe consolidation.")
+    cfg = from_dict(BuildConfig, {"output": str(tmp_path / "out"), "sources": [
+        {"name": "pairs", "connector": "folder", "detector": False,
+         "options": {"root": str(tmp_path / "src"), "index": "", "source_ids": "as_given"}}]})
+    result = build(cfg)
+    assert result.manifest["totals"] == {"inputs": 3, "rows": 2, "rejects": 1}
+    rows = read_shards(cfg.output, ["source_id", "global_text"]).to_dicts()
+    assert {r["source_id"]: r["global_text"] for r in rows} == {
+        "study0.png": "Small right pleural effusion.", "study1.png": "Left lower lobe consolidation."}
