@@ -30,8 +30,15 @@ def read_bytes(url: str) -> bytes:
         return handle.read()
 
 
+MAX_INPUT_BYTES = 4 << 30  # an input file is read whole into a worker's memory: above this it is refused
+
+
 class NotAFile(OSError):
     """An input path that names a folder, a named pipe, a socket or a device rather than a file."""
+
+
+class TooLarge(OSError):
+    """An input file larger than `MAX_INPUT_BYTES` (a whole-slide scan, a video, a sparse file among the images)."""
 
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
@@ -40,17 +47,28 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_I
 
 def read_input(url: str) -> bytes:
     """The bytes of an input file. A local path that is no regular file raises `NotAFile`: it is opened without
-    blocking and checked before any read, so a named pipe or a device cannot stall or flood the build."""
+    blocking and checked before any read, so a named pipe or a device cannot stall or flood the build. A file over
+    `MAX_INPUT_BYTES` raises `TooLarge` before any read."""
     fs, path = filesystem(url)
     if not isinstance(fs, LocalFileSystem):
+        _check_size(fs.size(path))
         return read_bytes(url)
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
+    try:
+        facts = os.fstat(descriptor)
+        if not stat.S_ISREG(facts.st_mode):
+            raise NotAFile(f"the path names {next((kind for test, kind in _KINDS if test(facts.st_mode)), 'no file')}")
+        _check_size(facts.st_size)
+    except OSError:
         os.close(descriptor)
-        raise NotAFile(f"the path names {next((kind for test, kind in _KINDS if test(mode)), 'no file')}")
+        raise
     with open(descriptor, "rb") as handle:
         return handle.read()
+
+
+def _check_size(size: int | None) -> None:
+    if size is not None and size > MAX_INPUT_BYTES:
+        raise TooLarge(f"the file holds {size:,} bytes, over the limit of {MAX_INPUT_BYTES:,}")
 
 
 def exists(url: str) -> bool:

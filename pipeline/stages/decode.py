@@ -137,6 +137,8 @@ def _read(url: str, what: str) -> bytes | Unreadable:
         return Unreadable(f"missing_{what}", f"the {what} file does not exist")
     except storage.NotAFile as exc:
         return Unreadable(f"{what}_not_a_file", str(exc))
+    except storage.TooLarge as exc:
+        return Unreadable(f"{what}_too_large", str(exc))
     except OSError as exc:  # a name too long, a loop of links, no permission, an I/O error
         return Unreadable(f"unreadable_{what}", exc.strerror or type(exc).__name__)
     except ValueError as exc:  # a NUL character in the path

@@ -21,6 +21,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from annotators.imaging import DecodeError, decode
+from pipeline import storage
 from pipeline.build import build
 from pipeline.config import BuildConfig, from_dict
 from pipeline.verify import verify
@@ -56,6 +57,8 @@ def awkward_source(root: Path, sample_root: Path) -> list[dict]:
     os.mkfifo(root / "pipe.png")  # reading it would wait forever for a writer
     (root / "scan.png").mkdir()
     os.symlink("loop.png", root / "loop.png")
+    with open(root / "slide.png", "wb") as handle:  # sparse, over the input size limit: refused unread
+        handle.truncate(storage.MAX_INPUT_BYTES + 1)
     film = grey[images[4]]
     tiff = io.BytesIO()
     Image.fromarray(np.where(film > 0, film * 4.0 - 100.0, np.nan).astype(np.float32)).save(tiff, format="TIFF")
@@ -89,6 +92,7 @@ def awkward_source(root: Path, sample_root: Path) -> list[dict]:
         {"id": "stack", "image": "stack.dcm", "text": "Left pleural effusion."},
         {"id": "float", "image": "float.tif", "text": "Right lower lobe consolidation."},
         {"id": "colour", "image": "colour.nii", "text": "Right lower lobe consolidation."},
+        {"id": "slide", "image": "slide.png", "text": "Right lower lobe consolidation."},
     ]
 DEEP_LINE = "[" * 100_000 + "]" * 100_000  # nested past the JSON parser's depth: a reject, not a crash
 
@@ -129,7 +133,8 @@ def test_every_awkward_input_ends_as_a_row_or_a_reject_and_rebuilds_to_the_same_
         "not-an-image": "unknown_format", "empty-file": "empty_file", "truncated": "truncated_image",
         "random-bytes": "no_pixel_data", "missing": "missing_image", "pipe": "image_not_a_file",
         "folder": "image_not_a_file", "link-loop": "unreadable_image", "long-name": "unreadable_image",
-        "nul": "unreadable_image", "stack": "corrupt_pixel_data", "line-19": "bad_index_row"}
+        "nul": "unreadable_image", "stack": "corrupt_pixel_data", "slide": "image_too_large",
+        "line-20": "bad_index_row"}
     assert not [r for r in rejects.values() if r["reason"].startswith("internal_error")]
     assert all("0x" not in r["detail"] and "object at" not in r["detail"] for r in rejects.values())
     shards = pa.concat_tables([pa.ipc.open_stream(data).read_all() for name, data in outputs[1].items()

@@ -63,3 +63,15 @@ def test_an_input_that_is_no_regular_file_is_refused_before_any_read(tmp_path, r
                         "/dev/zero": "the path names a character device"}
     storage.write_bytes(storage.join(root, "film.png"), b"pixels")
     assert storage.read_input(storage.join(root, "film.png")) == b"pixels"  # local, file:// and memory:// alike
+
+
+def test_an_input_over_the_size_limit_is_refused_before_any_read(tmp_path, root, monkeypatch):
+    with open(tmp_path / "slide.png", "wb") as handle:  # sparse: 5 GiB that take no disk and are never read
+        handle.truncate(storage.MAX_INPUT_BYTES + (1 << 30))
+    with pytest.raises(storage.TooLarge, match="over the limit"):
+        storage.read_input(str(tmp_path / "slide.png"))
+    small = storage.join(root, "film.png")
+    storage.write_bytes(small, b"x" * 64)
+    monkeypatch.setattr(storage, "MAX_INPUT_BYTES", 32)  # the same check on a path, file:// and memory://
+    with pytest.raises(storage.TooLarge):
+        storage.read_input(small)
