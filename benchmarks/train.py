@@ -90,7 +90,7 @@ def time_steps(
     optimizer = build_optimizer(model, cfg, stage)
     scheduler = build_scheduler(optimizer, stage)
     proc = Process(rank=0, world_size=1, device=device)
-    stream = itertools.cycle([b.to(device) for b in batches])  # as many batches as steps: every step's shapes new
+    stream = itertools.cycle([b.to(device) for b in batches])
     for i in range(warmup + steps):
         if i == warmup:
             sync(device)

@@ -103,7 +103,8 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = True  # autocast to bfloat16 on CUDA; ignored on CPU
     # cuDNN's attention kernels on CUDA: PyTorch builds a cuDNN graph for every new shape (hundreds of ms), and a
-    # batch's text lengths and region counts are new nearly every step; off, attention runs FlashAttention's kernels
+    # batch's text lengths and region counts are new nearly every step; off, PyTorch picks its flash or
+    # memory-efficient attention kernels
     cudnn_attention: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
