@@ -2,13 +2,16 @@
 
 Texts longer than MAX_REPORT_CHARS (about twenty times the longest real report seen, so only broken or concatenated
 inputs reach it) are cut at the last sentence end before the cap (else the last space, else the cap) and flagged.
-Bytes are read as UTF-8 with replacement, lone surrogates from odd decodings become "?", the text is NFC-normalised,
-control characters become spaces (line breaks are kept as "\\n"), a mark repeated more than three times is kept
-three times ("=====" rules, "(((((") and a run of more than MAX_RUN_CHARS characters without a space gets one after
-every MAX_RUN_CHARS (spaCy's tokenizer takes time quadratic in the affixes of one run). Nothing here raises.
+Bytes are read by their byte-order mark (UTF-8, UTF-16, UTF-32), else as UTF-8 when they are valid UTF-8, else as
+Windows-1252 (what Windows editors save; its five undefined bytes as Latin-1). Lone surrogates from odd decodings
+become "?", the text is NFC-normalised, control characters become spaces (line breaks are kept as "\\n"), a mark
+repeated more than three times is kept three times ("=====" rules, "(((((") and a run of more than MAX_RUN_CHARS
+characters without a space gets one after every MAX_RUN_CHARS (spaCy's tokenizer takes time quadratic in the
+affixes of one run). Nothing here raises.
 """
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -16,6 +19,12 @@ from dataclasses import dataclass
 MAX_REPORT_CHARS = 50_000
 MAX_RUN_CHARS = 100  # longer runs without a space are broken: spaCy's tokenizer is quadratic in a run's affixes
 BOM = "\ufeff"  # a byte-order mark (a zero-width no-break space inside text): dropped wherever it stands
+# Byte-order marks and their codecs; UTF-32's before UTF-16's, whose little-endian mark begins UTF-32's:
+BOM_CODECS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+              (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+CP1252_UNDEFINED = (0x81, 0x8D, 0x8F, 0x90, 0x9D)  # bytes Windows-1252 leaves undefined: read as Latin-1
+# Windows-1252's characters for the other bytes 0x80-0x9f (Latin-1 reads them as C1 control characters):
+CP1252_C1 = {byte: bytes([byte]).decode("cp1252") for byte in range(0x80, 0xA0) if byte not in CP1252_UNDEFINED}
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
@@ -34,7 +43,7 @@ def report_text(value: object, limit: int = MAX_REPORT_CHARS) -> ReportText:
     if value is None:
         text = ""
     elif isinstance(value, (bytes, bytearray, memoryview)):
-        text = bytes(value).decode("utf-8", errors="replace")
+        text = decode_bytes(bytes(value))
     else:
         text = value if isinstance(value, str) else str(value)
     text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8")).replace(BOM, "")
@@ -43,6 +52,17 @@ def report_text(value: object, limit: int = MAX_REPORT_CHARS) -> ReportText:
     if len(text) <= limit:
         return ReportText(text, False)
     return ReportText(text[:cut_point(text, limit)].rstrip(), True)
+
+
+def decode_bytes(data: bytes) -> str:
+    """The text of a report file's bytes: by its byte-order mark, else UTF-8 if valid, else Windows-1252."""
+    for bom, codec in BOM_CODECS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(codec, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1").translate(CP1252_C1)
 
 
 def cut_point(text: str, limit: int) -> int:

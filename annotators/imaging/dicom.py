@@ -1,6 +1,7 @@
-"""DICOM: modality LUT (rescale), VOI LUT or window, MONOCHROME1 inversion, palette colour, frames.
+"""DICOM: modality LUT (rescale), VOI LUT or window, MONOCHROME1 / INVERSE inversion, palette colour, frames.
 
-Only the selected frames are decoded (pydicom decodes one frame at a time when given an index). Linear rescale
+Only the selected frames are decoded (pydicom decodes one frame at a time when given an index); a JPEG-family frame
+that does not end with its codestream's end marker is refused as cut short before it is decoded. Linear rescale
 and a linear window are folded into one 8-bit look-up table over the stored values, so the pixel array is never
 converted to float; Modality LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
 Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
@@ -10,6 +11,7 @@ and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
@@ -19,12 +21,14 @@ import numpy as np
 from annotators.dicom_codes import known_words
 from annotators.imaging.normalise import lut_to_uint8, window_to_uint8
 from annotators.imaging.types import (
+    INFLATE_CHUNK,
     MAX_INFLATED_BYTES,
     MAX_PIXELS,
     MAX_VOXELS,
     DecodedImage,
     DecodeError,
     FrameSelection,
+    inflated_size,
     too_large,
 )
 
@@ -34,8 +38,16 @@ PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian: the pixel dat
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFLATED = b"1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian: the data set after the file meta is zlib
 META_START = 132  # the 128-byte preamble and "DICM"
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # R, G, B weights of the displayed luminance (BT.601)
+# JPEG, JPEG-LS and JPEG 2000 codestreams start with SOI / SOC and end with EOI / EOC (FFD9), which cannot occur
+# inside them; a frame may be padded after it to an even length (with 00, or FF in some writers' files).
+CODESTREAM_STARTS = (b"\xff\xd8", b"\xff\x4f")
+CODESTREAM_END = b"\xff\xd9"
+CODESTREAM_PADDING = b"\x00\xff"
+PALETTE_DATA = tuple(f"{colour}PaletteColorLookupTableData" for colour in ("Red", "Green", "Blue", "Alpha"))
+# What a pydicom plugin says when the data is valid but beyond it (12-bit JPEG Extended in Pillow, say):
+PLUGIN_DECLINES = re.compile(r"does not support|not supported|are supported", re.IGNORECASE)
 LONG_VRS = (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")  # 4-byte length
-INFLATE_CHUNK = 64 << 20
 
 
 def decode_dicom(data: bytes, frames: FrameSelection) -> list[DecodedImage]:
@@ -48,7 +60,7 @@ def decode_dicom(data: bytes, frames: FrameSelection) -> list[DecodedImage]:
 
 
 def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
-    n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    n_frames = _frame_count(ds)
     selected = frames.indices(n_frames)
     plane = int(getattr(ds, "Rows", 0) or 0) * int(getattr(ds, "Columns", 0) or 0)
     if plane > MAX_PIXELS:
@@ -56,7 +68,7 @@ def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
     if not selected and plane * n_frames > MAX_VOXELS:  # a projection decodes every frame
         raise too_large(f"the stack of {n_frames:,} frames", plane * n_frames, MAX_VOXELS, "pixels")
     stack = [_frame(ds, index if n_frames > 1 else None) for index in selected] or [_projection(ds)]
-    invert = str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1"
+    invert = _shown_inverted(ds)
     images = []
     for index, pixels in zip(selected or [-2], stack):
         gray = _to_gray(ds, pixels, index if n_frames > 1 else 0)
@@ -75,6 +87,18 @@ def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
             )
         )
     return images
+
+
+def _frame_count(ds) -> int:
+    return int(getattr(ds, "NumberOfFrames", 1) or 1)
+
+
+def _shown_inverted(ds) -> bool:
+    """Low values are displayed bright: MONOCHROME1, or MONOCHROME2 with a Presentation LUT Shape of INVERSE
+    (PS3.3 C.11.6; MONOCHROME1 states INVERSE beside it, once, not twice)."""
+    photometric = str(getattr(ds, "PhotometricInterpretation", "")).upper()
+    shape = str(getattr(ds, "PresentationLUTShape", "") or "").upper()
+    return photometric == "MONOCHROME1" or (photometric == "MONOCHROME2" and shape == "INVERSE")
 
 
 def _read(data: bytes):
@@ -107,11 +131,8 @@ def _check_inflated_size(data: bytes) -> None:
     meta_end = _file_meta_end(data)
     if not meta_end or DEFLATED not in data[META_START:meta_end]:
         return
-    inflater, pending, inflated = zlib.decompressobj(-zlib.MAX_WBITS), data[meta_end:], 0
     try:
-        while pending and inflated <= MAX_INFLATED_BYTES:
-            inflated += len(inflater.decompress(pending, INFLATE_CHUNK))
-            pending = inflater.unconsumed_tail
+        inflated = inflated_size(data[meta_end:], -zlib.MAX_WBITS, MAX_INFLATED_BYTES, INFLATE_CHUNK)
     except zlib.error:
         return  # pydicom says what is wrong with it
     if inflated > MAX_INFLATED_BYTES:
@@ -134,14 +155,33 @@ def _file_meta_end(data: bytes) -> int:
 
 
 def _decode_failure(ds, exc: Exception) -> DecodeError:
+    """unsupported_compression when no installed plugin decodes the transfer syntax (or each one that does declines
+    these parameters); damaged data in a syntax that a plugin decodes is corrupt_pixel_data."""
     syntax = ds.file_meta.get("TransferSyntaxUID")
     message = str(exc) or type(exc).__name__
     if "less than expected" in message or "end of the" in message.lower():
         return DecodeError("truncated_file", message)
-    if isinstance(exc, (NotImplementedError, RuntimeError)) and syntax is not None and syntax.is_compressed:
-        bits = getattr(ds, "BitsStored", "?")
-        return DecodeError("unsupported_compression", f"{syntax.name} ({syntax}), {bits}-bit: {message}")
-    return DecodeError("corrupt_pixel_data", f"{type(exc).__name__}: {message}")
+    if not isinstance(exc, (NotImplementedError, RuntimeError)) or syntax is None or not syntax.is_compressed:
+        return DecodeError("corrupt_pixel_data", f"{type(exc).__name__}: {message}")
+    described = f"{syntax.name} ({syntax}), {getattr(ds, 'BitsStored', '?')}-bit: {message}"
+    if isinstance(exc, NotImplementedError) or not _decoder_installed(syntax) or _every_plugin_declined(message):
+        return DecodeError("unsupported_compression", described)
+    return DecodeError("corrupt_pixel_data", described)
+
+
+def _decoder_installed(syntax) -> bool:
+    from pydicom.pixels import get_decoder
+
+    try:
+        return get_decoder(syntax).is_available
+    except NotImplementedError:  # pydicom has no decoder for the syntax at all
+        return False
+
+
+def _every_plugin_declined(message: str) -> bool:
+    """pydicom's message after every available plugin failed: one "plugin: message" line each, after the first."""
+    lines = message.splitlines()[1:]
+    return bool(lines) and all(PLUGIN_DECLINES.search(line) for line in lines)
 
 
 def _frame(ds, index: int | None) -> np.ndarray:
@@ -149,13 +189,38 @@ def _frame(ds, index: int | None) -> np.ndarray:
     from pydicom.pixels import pixel_array
 
     try:
+        _check_codestreams_end(ds, index)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pixels = pixel_array(ds, index=index) if index is not None else ds.pixel_array
+    except DecodeError:
+        raise
     except Exception as exc:  # pydicom and its plugins raise many kinds on broken or unsupported pixel data
         raise _decode_failure(ds, exc) from None
-    _check_shape(ds, pixels, frames=int(getattr(ds, "NumberOfFrames", 1) or 1) if index is None else 1)
+    _check_shape(ds, pixels, frames=_frame_count(ds) if index is None else 1)
     return pixels
+
+
+def _check_codestreams_end(ds, index: int | None) -> None:
+    """Each JPEG, JPEG-LS or JPEG 2000 frame to be decoded (index None: all) that starts as a codestream ends as
+    one: libjpeg and CharLS decode a codestream cut short without an error, filling in what is missing."""
+    from pydicom.encaps import generate_frames, get_frame
+    from pydicom.uid import JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes
+
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if syntax not in JPEGTransferSyntaxes + JPEGLSTransferSyntaxes + JPEG2000TransferSyntaxes:
+        return
+    n_frames = _frame_count(ds)
+    offsets = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths) if "ExtendedOffsetTable" in ds else None
+    if index is None:
+        frames = enumerate(generate_frames(ds.PixelData, number_of_frames=n_frames, extended_offsets=offsets))
+    else:
+        frames = [(index, get_frame(ds.PixelData, index, number_of_frames=n_frames, extended_offsets=offsets))]
+    for number, codestream in frames:
+        if codestream.startswith(CODESTREAM_STARTS) and not codestream.rstrip(CODESTREAM_PADDING).endswith(
+                CODESTREAM_END):
+            raise DecodeError("truncated_file", f"frame {number}'s {syntax.name} codestream ends without its end "
+                                                "marker (FFD9): the compressed frame is cut short")
 
 
 def _check_shape(ds, pixels: np.ndarray, frames: int) -> None:
@@ -174,24 +239,23 @@ def _check_shape(ds, pixels: np.ndarray, frames: int) -> None:
 
 
 def _projection(ds) -> np.ndarray:
-    """The brightest value as displayed over all frames (stored values; MONOCHROME1 shows low values bright)."""
+    """The brightest value as displayed over all frames (stored values; see `_shown_inverted`)."""
     pixels = _frame(ds, None)
-    if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
-        monochrome1 = str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1"
-        pixels = pixels.min(axis=0) if monochrome1 else pixels.max(axis=0)
+    if _frame_count(ds) > 1:
+        pixels = pixels.min(axis=0) if _shown_inverted(ds) else pixels.max(axis=0)
     return pixels
 
 
 def _to_gray(ds, pixels: np.ndarray, frame: int) -> np.ndarray:
     """Displayed 8-bit grey of one stored frame: colour to luminance, else modality LUT + VOI window."""
     photometric = str(getattr(ds, "PhotometricInterpretation", "")).upper()
+    bits = int(getattr(ds, "BitsStored", 8) or 8)
     if photometric == "PALETTE COLOR":
-        from pydicom.pixels import apply_color_lut
-
-        pixels = apply_color_lut(pixels, ds)
+        pixels = _palette_rgb(ds, pixels)
+        bits = int(ds.RedPaletteColorLookupTableDescriptor[2])  # the entries' depth, not the indices'
     if pixels.ndim == 3:  # RGB (pydicom converts YBR): luminance, as displayed
-        luminance = pixels[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        full_scale = float(2 ** int(getattr(ds, "BitsStored", 8) or 8) - 1) if pixels.dtype.kind in "ui" else None
+        luminance = pixels[..., :3].astype(np.float32) @ LUMA
+        full_scale = float(2**bits - 1) if pixels.dtype.kind in "ui" else None
         return window_to_uint8(luminance, 0.0 if full_scale else None, full_scale)
     if pixels.dtype.kind == "f":
         return window_to_uint8(pixels)
@@ -204,6 +268,22 @@ def _to_gray(ds, pixels: np.ndarray, frame: int) -> np.ndarray:
         return lut_to_uint8(pixels, None, None, invert=slope < 0)
     low, high = ((w - intercept) / slope for w in window)
     return lut_to_uint8(pixels, min(low, high), max(low, high), invert=slope < 0)
+
+
+def _palette_rgb(ds, pixels: np.ndarray) -> np.ndarray:
+    """pydicom's `apply_color_lut`, which reads a palette's OW words in little-endian order: a big-endian file's
+    palette goes to it with its words swapped."""
+    from pydicom import Dataset
+    from pydicom.pixels import apply_color_lut
+
+    if ds.original_encoding[1] is not False or PALETTE_DATA[0] not in ds:
+        return apply_color_lut(pixels, ds)
+    palette = Dataset()
+    palette.RedPaletteColorLookupTableDescriptor = ds.RedPaletteColorLookupTableDescriptor
+    for keyword in PALETTE_DATA:
+        if keyword in ds:
+            setattr(palette, keyword, np.frombuffer(ds[keyword].value, ">u2").astype("<u2").tobytes())
+    return apply_color_lut(pixels, palette)
 
 
 def _through_pydicom(ds, pixels: np.ndarray) -> np.ndarray:

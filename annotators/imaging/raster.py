@@ -1,20 +1,27 @@
 """PNG and JPEG (and other formats PIL reads): 8 and 16 bit, grey, RGB(A), palette, CMYK, EXIF orientation.
 
 The size is checked from the header before any pixel is decoded: above `MAX_PIXELS` the file is refused as a
-decompression bomb (PIL's own, lower warning threshold is replaced by this one).
+decompression bomb (PIL's own, lower warning threshold is replaced by this one). A PNG whose image data ends
+before its last row (Pillow leaves the missing rows black without a word) is refused as truncated.
 """
 from __future__ import annotations
 
 import io
+import math
+import struct
 import warnings
+import zlib
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from annotators.imaging.normalise import window_to_uint8
-from annotators.imaging.types import MAX_PIXELS, DecodedImage, DecodeError
+from annotators.imaging.types import MAX_PIXELS, DecodedImage, DecodeError, inflated_size
 
 EXIF_ORIENTATION = 0x0112
+PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # samples per pixel of each PNG colour type
+# The seven passes of an interlaced PNG: (first column, first row, column step, row step)
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 MARK_LEVEL = 0.9 * 65535  # 16-bit values this bright, in an image whose other pixels stay under half of it: marks
 MAX_MARK_SHARE = 0.05
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
@@ -31,6 +38,8 @@ def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage
             if max_side and image.format == "JPEG":
                 _draft(image, max_side)
             image.load()
+            if image.format == "PNG":
+                _check_png_rows(data, image)
             image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
         raise DecodeError("decompression_bomb", str(exc)) from None
@@ -44,9 +53,48 @@ def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage
 
 
 def displayed_size(image: Image.Image) -> tuple[int, int]:
-    """(width, height) at full resolution as displayed: EXIF orientations 5-8 swap the stored axes."""
+    """(width, height) at full resolution as displayed, from the header: EXIF orientations 5-8 swap the stored
+    axes (a TIFF's size, which Pillow reports as displayed already, is kept)."""
     width, height = image.size
-    return (height, width) if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8) else (width, height)
+    if isinstance(image, TiffImagePlugin.TiffImageFile) or image.getexif().get(EXIF_ORIENTATION, 1) not in (5, 6, 7, 8):
+        return width, height
+    return height, width
+
+
+def _check_png_rows(data: bytes, image: Image.Image) -> None:
+    """A PNG's image data holds every row its header states. Pillow stops without an error where a complete zlib
+    stream ends and leaves the rows after it zero, so a loaded image whose last row is not all zero has them all
+    (rows are decoded in order); otherwise, and for interlaced files, the stream is inflated to count its bytes."""
+    width, height = image.size
+    if not image.info.get("interlace") and image.crop((0, height - 1, width, height)).tobytes().strip(b"\0"):
+        return
+    width, height, depth, colour, interlace = struct.unpack_from(">IIBBxxB", data, 16)
+    bits = depth * PNG_SAMPLES[colour]
+    passes = ADAM7 if interlace else ((0, 0, 1, 1),)
+    needed = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = max(0, math.ceil((width - x0) / dx)), max(0, math.ceil((height - y0) / dy))
+        needed += rows * (1 + math.ceil(columns * bits / 8)) if columns else 0  # a filter byte starts each row
+    try:
+        found = inflated_size(_png_image_data(data), zlib.MAX_WBITS, needed)
+    except zlib.error as exc:
+        raise DecodeError("corrupt_image", f"the PNG image data does not inflate: {exc}") from None
+    if found < needed:
+        raise DecodeError("truncated_image", f"the PNG image data ends after {found:,} of the {needed:,} bytes its "
+                                             f"{width}x{height} header states: rows are missing")
+
+
+def _png_image_data(data: bytes) -> bytes:
+    """The PNG's IDAT chunks' data, joined (one zlib stream)."""
+    parts, offset = [], 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        if kind == b"IDAT":
+            parts.append(data[offset + 8:offset + 8 + length])
+        elif kind == b"IEND":
+            break
+        offset += 12 + length  # length, type, data, CRC
+    return b"".join(parts)
 
 
 def _draft(image: Image.Image, max_side: int) -> None:

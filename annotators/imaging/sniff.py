@@ -6,19 +6,37 @@ from annotators.imaging.nifti import decode_nifti
 from annotators.imaging.raster import decode_raster
 from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+NIFTI_SINGLE_FILE = ((344, b"n+1\x00"), (4, b"n+2\x00"))  # (offset, magic) of NIfTI-1 and NIfTI-2 .nii files
+NIFTI_PAIR_HEADER = ((344, b"ni1\x00"), (4, b"ni2\x00"))  # the same in a .hdr whose voxels are in a .img beside it
+ANALYZE_HEADER_SIZE = (b"\x5c\x01\x00\x00", b"\x00\x00\x01\x5c")  # sizeof_hdr 348, little and big endian
+PAIR_DETAIL = "an Analyze/NIfTI .hdr/.img pair (header and voxels in two files) is not supported; convert it to .nii"
+
 
 def sniff_format(data: bytes, name: str) -> str:
-    """"dicom", "nifti", "png", "jpeg" or "raster" (another format PIL may read)."""
+    """"dicom", "nifti", "png", "jpeg", "pair" (an Analyze or NIfTI .hdr) or "raster" (another format PIL may
+    read): from magic bytes first, then from the name's extension."""
     lower = name.lower()
-    if data[128:132] == b"DICM" or lower.endswith((".dcm", ".dicom")):
+    if data[128:132] == b"DICM":
         return "dicom"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
+    if data.startswith(PNG_MAGIC):
         return "png"
-    if data[:3] == b"\xff\xd8\xff":
+    if data.startswith(JPEG_MAGIC):
         return "jpeg"
-    if lower.endswith((".nii", ".nii.gz")) or data[344:348] in (b"n+1\x00", b"ni1\x00", b"n+2\x00"):
+    if _has_magic(data, NIFTI_SINGLE_FILE):
+        return "nifti"
+    if _has_magic(data, NIFTI_PAIR_HEADER) or (data[:4] in ANALYZE_HEADER_SIZE and lower.endswith(".hdr")):
+        return "pair"
+    if lower.endswith((".dcm", ".dicom")):  # DICOM without the preamble
+        return "dicom"
+    if lower.endswith((".nii", ".nii.gz")):
         return "nifti"
     return "raster"
+
+
+def _has_magic(data: bytes, magics: tuple[tuple[int, bytes], ...]) -> bool:
+    return any(data[offset:offset + len(magic)] == magic for offset, magic in magics)
 
 
 def decode(data: bytes, name: str, frames: FrameSelection = FrameSelection(),
@@ -37,4 +55,11 @@ def decode(data: bytes, name: str, frames: FrameSelection = FrameSelection(),
         return decode_dicom(data, frames)
     if kind == "nifti":
         return decode_nifti(data, frames, rescale)
-    return decode_raster(data, max_side)
+    if kind == "pair":
+        raise DecodeError("unsupported_format", PAIR_DETAIL)
+    try:
+        return decode_raster(data, max_side)
+    except DecodeError as exc:
+        if exc.reason == "unknown_format" and name.lower().endswith(".img"):  # a pair's voxels: no header to tell
+            raise DecodeError("unsupported_format", PAIR_DETAIL) from None
+        raise

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,7 @@ MAX_DETAIL = 300  # characters of a reject detail
 MAX_PIXELS = 100_000_000  # one image plane (a raster, a DICOM frame)
 MAX_VOXELS = 500_000_000  # a stack read whole: a projection over a volume's slices or a DICOM's frames
 MAX_INFLATED_BYTES = 2 << 30  # a gzipped NIfTI's header and first volume, a deflated DICOM data set
+INFLATE_CHUNK = 64 << 20  # bytes inflated at a time when only the inflated size is wanted
 _OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")  # "<_io.BytesIO object at 0x7f..>"
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{9,}\b")  # a memory address (DICOM tags and header codes are shorter)
 
@@ -32,6 +34,18 @@ class DecodeError(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+def inflated_size(data: bytes, wbits: int, limit: int, chunk: int = INFLATE_CHUNK) -> int:
+    """How many bytes the zlib stream `data` (`wbits` as for `zlib.decompressobj`) inflates to, counted `chunk`
+    bytes at a time and no further than past `limit`; `zlib.error` when the stream is damaged."""
+    inflater, pending, inflated = zlib.decompressobj(wbits), data, 0
+    while not inflater.eof and inflated <= limit:
+        out = inflater.decompress(pending, chunk)
+        if not out and not pending:  # the data ends before the stream does
+            break
+        inflated, pending = inflated + len(out), inflater.unconsumed_tail
+    return inflated
 
 
 def too_large(what: str, size: int, limit: int, unit: str) -> DecodeError:

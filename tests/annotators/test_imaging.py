@@ -12,6 +12,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from annotators.imaging import DecodeError, FrameSelection, decode, encode_png, resize_long_side
+from annotators.imaging.raster import displayed_size
 from annotators.imaging.types import MAX_PIXELS
 
 
@@ -175,3 +176,92 @@ def test_stored_png_reads_back_as_the_same_greyscale_pixels():
     for array in (pixels, pixels[10:300, 20:400]):
         read = Image.open(io.BytesIO(encode_png(array)))
         assert read.mode == "L" and np.array_equal(np.asarray(read), array)
+
+
+def test_presentation_lut_shape_inverse_displays_monochrome2_inverted_once():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    [plain] = decode(_dicom_bytes(ds), "a.dcm")
+    ds.PresentationLUTShape = "INVERSE"
+    [inverse] = decode(_dicom_bytes(ds), "b.dcm")
+    assert np.array_equal(inverse.pixels, 255 - plain.pixels)
+    ds.PhotometricInterpretation = "MONOCHROME1"  # which states INVERSE beside it (PS3.3 C.8.11): one inversion
+    assert np.array_equal(decode(_dicom_bytes(ds), "c.dcm")[0].pixels, inverse.pixels)
+
+
+def test_content_decides_the_format_before_the_extension():
+    grey = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
+    jpeg = io.BytesIO()
+    Image.fromarray(grey).save(jpeg, format="JPEG")
+    for data in (_png(grey), jpeg.getvalue()):
+        [image] = decode(data, "named.dcm")
+        assert np.abs(image.pixels.astype(int) - grey).mean() < 2
+    no_preamble = Path(get_testdata_file("OT-PAL-8-face.dcm")).read_bytes()  # DICOM without preamble or meta
+    assert no_preamble[128:132] != b"DICM" and decode(no_preamble, "face.dcm")[0].pixels.shape == (480, 640)
+
+
+def test_analyze_and_nifti_header_image_pairs_are_unsupported_not_truncated(tmp_path):
+    volume = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
+    for pair_class in (nib.Nifti1Pair, nib.Nifti2Pair, nib.AnalyzeImage):
+        nib.save(pair_class(volume, np.eye(4)), tmp_path / "pair.img")
+        for name in ("pair.hdr", "pair.img"):
+            with pytest.raises(DecodeError) as err:
+                decode((tmp_path / name).read_bytes(), name)
+            assert err.value.reason == "unsupported_format" and "convert it to .nii" in err.value.detail
+    nib.save(nib.Nifti1Pair(volume, np.eye(4)), tmp_path / "nifti.img")
+    with pytest.raises(DecodeError, match="unsupported_format"):  # a NIfTI header says so whatever its name
+        decode((tmp_path / "nifti.hdr").read_bytes(), "header")
+
+
+def test_orig_size_is_the_displayed_size_in_every_format():
+    stored = np.zeros((300, 200), dtype=np.uint8)  # 200 wide, 300 high as stored; orientation 6 turns it
+    stored[:, :20] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    for fmt, options in (("TIFF", {"tiffinfo": {0x0112: 6}}), ("JPEG", {"exif": exif.tobytes()}),
+                         ("PNG", {"exif": exif.tobytes()})):
+        buffer = io.BytesIO()
+        Image.fromarray(stored).save(buffer, format=fmt, **options)
+        [image] = decode(buffer.getvalue(), f"r.{fmt.lower()}")
+        assert image.pixels.shape == (200, 300) and (image.orig_width, image.orig_height) == (300, 200), fmt
+        assert image.pixels[:10].mean() > 200  # the bright left columns became the top rows
+        with Image.open(io.BytesIO(buffer.getvalue())) as header:
+            assert displayed_size(header) == (300, 200), fmt
+
+
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))  # PNG spec
+
+
+def _png_of_rows(raw_rows: bytes, width: int, height: int, interlace: int = 0) -> bytes:
+    """A greyscale 8-bit PNG whose one, complete zlib stream holds `raw_rows` (each row: filter byte, pixels)."""
+    chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, interlace)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw_rows))
+            + chunk(b"IEND", b""))
+
+
+def test_png_whose_complete_zlib_stream_holds_too_few_rows_is_truncated():
+    grey = np.tile(np.arange(13, dtype=np.uint8) * 19 + 5, (11, 1))  # 13 x 11: no multiple of Adam7's 8
+    rows = lambda a: b"".join(b"\0" + row.tobytes() for row in a)
+    assert np.array_equal(decode(_png_of_rows(rows(grey), 13, 11), "ok.png")[0].pixels, grey)
+    with pytest.raises(DecodeError) as err:
+        decode(_png_of_rows(rows(grey[:5]), 13, 11), "short.png")  # Pillow showed rows 5-10 black
+    assert err.value.reason == "truncated_image" and "70 of the 154 bytes" in err.value.detail
+    passes = [rows(grey[y0::dy, x0::dx]) for x0, y0, dx, dy in ADAM7 if grey[y0::dy, x0::dx].size]
+    assert np.array_equal(decode(_png_of_rows(b"".join(passes), 13, 11, interlace=1), "adam7.png")[0].pixels, grey)
+    with pytest.raises(DecodeError, match="truncated_image"):
+        decode(_png_of_rows(b"".join(passes[:-1]), 13, 11, interlace=1), "adam7-short.png")
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
+def test_complete_png_with_a_black_last_row_decodes_in_every_mode(mode):
+    grey = np.tile(np.linspace(0, 255, 37, dtype=np.uint8), (21, 1))
+    grey[-3:] = 0
+    image = Image.fromarray(grey).convert(mode) if mode != "I;16" else Image.fromarray(grey.astype(np.uint16) * 257)
+    [decoded] = decode(_png_of_image(image), "black-bottom.png")
+    assert decoded.pixels.shape == (21, 37) and not decoded.pixels[-3:].any()
+
+
+def _png_of_image(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

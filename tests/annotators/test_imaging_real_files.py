@@ -56,7 +56,10 @@ def test_compressed_and_colour_files_decode(name):
 
 
 @pytest.mark.parametrize("name,reason", [
-    ("JPEG-lossy.dcm", "unsupported_compression"),  # 12-bit lossy JPEG: no installed plugin decodes it
+    # 12-bit JPEG Extended, which pylibjpeg decodes (JPGExtended.dcm), but this codestream breaks the sequential
+    # mode's rules ("Invalid SOS parameters for sequential JPEG", GDCM says)
+    ("JPEG-lossy.dcm", "corrupt_pixel_data"),
+    ("JPEG2000-embedded-sequence-delimiter.dcm", "corrupt_pixel_data"),  # 4 bytes of the codestream overwritten
     ("MR_truncated.dcm", "truncated_file"),
     ("emri_small_jpeg_2k_lossless_too_short.dcm", "truncated_file"),
     ("rtplan.dcm", "no_pixel_data"),
@@ -125,6 +128,88 @@ def test_only_allow_listed_attributes_leave_the_decoder():
     assert (image.modality, image.body_part, image.view) == ("CT", "CHEST", "PA")
     assert set(ALLOWED_ATTRIBUTES) == {"Modality", "ViewPosition", "BodyPartExamined", "PixelSpacing",
                                        "ImagerPixelSpacing"}
+
+
+def _luminance_of_palette(name: str) -> np.ndarray:
+    """The palette colour file's luminance on 0-255, from the LUT's own entry depth (its descriptor's 3rd value)."""
+    from pydicom.pixels import apply_color_lut
+
+    ds = pydicom.dcmread(get_testdata_file(name), force=True)
+    ds.file_meta.TransferSyntaxUID = ds.file_meta.get("TransferSyntaxUID", pydicom.uid.ImplicitVRLittleEndian)
+    rgb = apply_color_lut(ds.pixel_array, ds)[..., :3].astype(np.float64)
+    return rgb @ [0.299, 0.587, 0.114] * 255 / (2 ** ds.RedPaletteColorLookupTableDescriptor[2] - 1)
+
+
+@pytest.mark.parametrize("name,mean", [("OBXXXX1A.dcm", 12), ("OT-PAL-8-face.dcm", 101),
+                                       ("examples_palette.dcm", 19)])
+def test_palette_colour_with_16_bit_entries_is_scaled_by_the_entry_depth(name, mean):
+    [image] = _dicom(name)  # 8-bit indices into 16-bit LUT entries: not almost white
+    assert abs(image.pixels.mean() - mean) < 1.5 and (image.pixels == 255).mean() < 0.01
+    assert np.abs(image.pixels - _luminance_of_palette(name)).max() <= 1
+
+
+def test_a_big_endian_palette_is_read_in_its_byte_order():
+    [big_endian] = _dicom("OBXXXX1A_expb.dcm")  # the palette's 16-bit words are stored big endian
+    assert np.array_equal(big_endian.pixels, _dicom("OBXXXX1A.dcm")[0].pixels)
+
+
+def _encapsulated(name: str, frames: list[bytes]) -> bytes:
+    """The file `name` with `frames` as its compressed frames (each padded to an even length)."""
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(get_testdata_file(name))
+    ds.PixelData = encapsulate([frame + b"\0" * (len(frame) % 2) for frame in frames])
+    ds["PixelData"].is_undefined_length = True
+    ds.NumberOfFrames = len(frames)
+    return _saved(ds)
+
+
+def _frames(name: str) -> list[bytes]:
+    from pydicom.encaps import generate_frames
+
+    ds = pydicom.dcmread(get_testdata_file(name))
+    return list(generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1) or 1)))
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_jpeg_dcmtk.dcm", "JPEG-LL.dcm", "MR_small_jpeg_ls_lossless.dcm",
+                                  "MR_small_jp2klossless.dcm", "emri_small_jpeg_ls_lossless.dcm"])
+def test_a_compressed_frame_cut_short_is_truncated_not_an_image(name):
+    frames = _frames(name)
+    middle = len(frames) // 2
+    padded = [frame.rstrip(b"\0") + b"\xff" for frame in frames]  # odd-length codestreams padded as some writers do
+    intact = decode(_encapsulated(name, padded), name)
+    assert [i.frame for i in intact] == [middle if len(frames) > 1 else -1]
+    for fraction in (0.5, 0.9):
+        cut = frames[:middle] + [frames[middle][: int(len(frames[middle]) * fraction)]] + frames[middle + 1:]
+        with pytest.raises(DecodeError) as err:
+            decode(_encapsulated(name, cut), name)
+        assert err.value.reason == "truncated_file" and f"frame {middle}'s" in err.value.detail, (name, fraction)
+    if len(frames) > 1:  # the frames chosen decode; a projection over all of them finds the cut one
+        assert decode(_encapsulated(name, cut), name, FrameSelection("even", 2))[0].pixels.std() > 0
+        with pytest.raises(DecodeError, match="truncated_file"):
+            decode(_encapsulated(name, cut), name, FrameSelection("mip"))
+
+
+def test_damaged_data_in_a_decodable_syntax_is_corrupt_and_a_syntax_without_a_decoder_unsupported():
+    import annotators.imaging.dicom as dicom
+
+    rle = _frames("MR_small_RLE.dcm")[0]
+    jpeg = _frames("SC_rgb_jpeg_dcmtk.dcm")[0]
+    garbage = bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8))
+    for name, frames in (("MR_small_RLE.dcm", [rle[: len(rle) // 2]]), ("SC_rgb_jpeg_dcmtk.dcm", [garbage]),
+                         ("SC_rgb_jpeg_dcmtk.dcm", [jpeg, jpeg, garbage, jpeg, jpeg])):
+        with pytest.raises(DecodeError) as err:
+            decode(_encapsulated(name, frames), name)
+        assert err.value.reason == "corrupt_pixel_data", (name, err.value.detail)
+    ds = pydicom.dcmread(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm"))
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.MPEG2MPML  # no installed plugin decodes MPEG-2 video
+    with pytest.raises(DecodeError) as err:
+        decode(_saved(ds), "mpeg2.dcm")
+    assert err.value.reason == "unsupported_compression" and "MPEG2 Main Profile" in err.value.detail
+    declined = RuntimeError("Unable to decode as exceptions were raised by all available plugins:\n  pillow: Pillow "
+                            "does not support 'JPEG Extended' for samples with 12-bit precision")
+    ds = pydicom.dcmread(get_testdata_file("JPGExtended.dcm"))
+    assert dicom._decode_failure(ds, declined).reason == "unsupported_compression"
 
 
 # --- NIfTI --------------------------------------------------------------------------------------------------

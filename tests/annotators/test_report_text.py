@@ -29,12 +29,24 @@ def test_runs_without_a_space_are_broken():
 def test_control_characters_bytes_surrogates_and_none():
     cleaned = report_text("Left\x00 effusion\r\nNo\x1b[31m pneumothorax\x85").text
     assert cleaned == "Left  effusion\nNo [31m pneumothorax\n"
-    assert report_text("Opacit\u00e9 \xe9".encode("latin-1")).text == "Opacit\ufffd \ufffd"
+    assert report_text("Opacit\u00e9 \xe9".encode("latin-1")).text == "Opacit\u00e9 \u00e9"  # not UTF-8: cp1252
     assert report_text("nodule \ud800 here").text == "nodule ? here"
     assert report_text(None).text == "" and report_text(12).text == "12"
     assert report_text("Cafe\u0301").text == "Caf\u00e9"  # NFC
     assert report_text(b"\xef\xbb\xbfFINDINGS: clear.").text == "FINDINGS: clear."  # a byte-order mark goes
     assert report_text("Left\ufeff effusion").text == "Left effusion"
+
+
+def test_report_bytes_are_read_by_their_byte_order_mark_else_utf8_else_windows_1252():
+    text = "Caf\u00e9 au lait; \u201cground-glass\u201d opacity \u2013 right lower lobe."
+    for codec in ("utf-8-sig", "utf-16", "utf-16-be", "utf-32", "utf-32-be"):
+        data = text.encode(codec)
+        if codec.endswith("-be"):
+            data = "\ufeff".encode(codec) + data  # the BE codecs write no mark of their own
+        assert report_text(data).text == text, codec
+    assert report_text(text.encode("utf-8")).text == text
+    assert report_text(b"Caf\xe9 au lait; \x93ground-glass\x94 opacity \x96 right lower lobe.").text == text
+    assert report_text(b"Opacit\xe9 \xb0 \x81 x").text == "Opacit\u00e9 \u00b0   x"  # 0x81: undefined, a control
 
 
 @settings(max_examples=200, deadline=None)
