@@ -1,30 +1,41 @@
 """De-identification of report text, after HIPAA Safe Harbor's identifiers (45 CFR 164.514(b)(2)) that text shows.
 
-Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, with particles such as
-"van der") after titles (Dr, Mr, Mrs, Ms, Prof. Dr., ...), after "Patient" / "Pt" / "Name" / "Surname", after role
-labels in any case ("Attending:", "Ref. Phys.:", "Dictated by", "Reviewed by:"), after whom results went to
-("called to", "discussed with"), before credentials (", MD"), roles in brackets ("(Consultant)") or identifiers
-("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; e-mail -> [EMAIL]; URLs -> [URL]; IP
-addresses -> [IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions -> [PHONE]; record,
-account, accession, plan, licence, serial and other labelled numbers (national health numbers of the UK, Canada,
-Australia, ... too), DICOM UIDs and any long number -> [ID]; street addresses, PO boxes, city-state-zip, zip codes,
-UK, Canadian and Australian postcodes and where someone lives -> [ADDRESS]; hospital and clinic names ->
-[HOSPITAL]; dates in numeric, ISO, DICOM, compact ("04Mar2021") and month-name forms, ordinals in words included ->
-[DATE]; times -> [TIME]; ages over 89, in figures or words -> "90+" (a year alone is no identifier under the rule
-and stays). MIMIC's "___" (identifiers removed upstream) is kept as it is. Not caught: a name in running text with
-no title, label or credential before or after it, and an age written as "97F" (the same form as a temperature in
-Fahrenheit or a French catheter size); nor, mostly, city names and facilities named without "Hospital", "Clinic" or
-the like.
+Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, Vietnamese included,
+with particles such as "van der" and capitals inside such as "McDonald") after titles (Dr, Drs, Mr, Mrs, Ms,
+Professor, Prof. Dr., ...), after "Patient" / "Pt" / "Name" / "Surname", after role and relation labels in any case
+("Attending:", "Ref. Phys.:", "Referrer:", "Mother:", "Emergency contact:", "cc:", "/s/", "Dictated by", "Signed
+electronically by"), after whom results went to ("called to", "discussed with"), before credentials (", MD", "DO",
+"MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant Radiologist") or
+identifiers ("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; after such a cue a given name
+makes a common word after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a scheme or a
+host and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP addresses
+-> [IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a trunk 0
+("0161 123 4567", "01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and other
+labelled numbers (national health numbers of the UK, Canada, Australia, ... too), DICOM UIDs and any long number ->
+[ID]; street addresses, PO boxes, city-state-zip, zip codes, UK, Canadian and Australian postcodes and where
+someone lives -> [ADDRESS]; hospital and clinic names ("X Medical Center" too) -> [HOSPITAL]; dates in numeric, ISO,
+DICOM, compact ("04Mar2021", "20190314T143200") and month-name forms, ordinals in words included -> [DATE]; times
+-> [TIME]; ages over 89 in years, in figures or words, with the sex ("92M with cough", "Age/Sex: 92/F") -> "90+" (a
+year alone is no identifier under the rule and stays). Dashes that read as hyphens (en dash, figure dash, minus,
+non-breaking hyphen) count as hyphens, and characters of no width (U+200B, soft hyphen, ...) are removed. MIMIC's
+"___" (identifiers removed upstream) is kept as it is. Not caught: a name in running text with no title, label or
+credential before or after it, and an age written as "97F" with no article, patient or line start before it (the
+same form as a temperature in Fahrenheit or a French catheter size); nor, mostly, city names and facilities named
+without "Hospital", "Clinic" or the like.
 
-Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5"), grades,
-percentages, ratios ("2/3"), units ("ms") and modality words ("MR Brain", "DR Chest", "MS lesions"): rules anchor
-on separators, month names, labels, title words and the capital letters of names.
+Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5", "T10-11-12"), grades,
+percentages, ratios ("2/3", "NAA/Cr"), TNM stages ("T2N1M0", "N0 Mx"), units ("ms"), ages in months or days, counts
+before a unit ("12-month", "10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"), "may" the verb,
+modality words ("MR Brain", "MRS BRAIN", "DR Chest", "MS lesions"), examination titles ("CT Renal Stone Protocol")
+and departments ("Colorectal Surgery", "Hepatology"): rules anchor on separators, month names, labels, title words
+and the capital letters of names.
 """
 from __future__ import annotations
 
 import re
 
 from annotators.dicom_codes import KNOWN as KNOWN_CODE_WORDS
+from annotators.dicom_codes import MODALITIES
 
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
@@ -37,15 +48,16 @@ _MONTHS_CAPITALISED = (
 )
 _ORDINAL = r"(?:st|nd|rd|th)"
 _RECORD_LABELS = (
-    r"mrn|mr\s?#|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|accession(?: number| no\.?| #)?|"
-    r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|acc|"
+    r"mrn|mr\s?#|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|acc(?:ession)?(?: number| no\.?| #)?|"
+    r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|fin|csn|s/n|"
+    r"episode(?: number| no\.?| #)?|ref(?:erence)?(?: number| no\.?| #)|"
     r"medicare(?: number| no\.?| #)?|nhs(?: number| no\.?| #)|chi(?: number| no\.?| #)|ihi|nhi|phn|ramq|dva|"
     r"health card(?: number| no\.?| #)?|provider(?: number| no\.?| #)|passport(?: number| no\.?| #)?|"
     r"driv(?:er'?s|ing) licen[cs]e(?: number| no\.?| #)?|codice fiscale|dva file(?: number| no\.?| #)?|"
     r"(?:hosp(?:ital)?|account|acct|member|policy|claim|encounter|visit|order|requisition|specimen|serial|device|licen[cs]e|"
     r"certificate|plan|beneficiary|insurance|health plan|vehicle|plate)\s*(?:number|num|no\.?|#|id|:)"
 )
-_PHONE_LABELS = r"phone|tel|telephone|fax|facsimile|cell|mobile|mob|pager|beeper|bleep|pgr|ext\.?|extension"
+_PHONE_LABELS = r"phone|t[eé]l(?:[eé]phone)?|fax|facsimile|cell|mobile|mob|pager|beeper|bleep|pgr|ext\.?|extension"
 _STREET_TYPES = ("Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Drive", "Dr",
                  "Court", "Ct", "Way", "Place", "Pl", "Terrace", "Parkway", "Pkwy", "Highway", "Hwy", "Circle",
                  "Square", "Sq")
@@ -57,40 +69,56 @@ _STATES = (
 )
 _PLACE_WORD = r"[A-Z][A-Za-z'.-]*"
 
-# Letters of names beyond ASCII (Latin, Greek and Cyrillic: "Peña", "Łukasz", "Müller"), as character classes.
-_NON_ASCII = [chr(code) for code in range(0xC0, 0x530) if chr(code).isalpha()]
+# Letters of names beyond ASCII (Latin, Greek and Cyrillic: "Peña", "Łukasz", "Müller"; Vietnamese and polytonic
+# Greek: "Nguyễn"), as character classes; combining accents (a name typed as "e" + U+0302) go with the lower case.
+_NON_ASCII = [chr(code) for code in (*range(0xC0, 0x530), *range(0x1E00, 0x2000)) if chr(code).isalpha()]
 _UPPER = "A-Z" + "".join(c for c in _NON_ASCII if c.isupper())
-_LOWER = "a-z" + "".join(c for c in _NON_ASCII if c.islower())
+_LOWER = "a-z" + "".join(c for c in _NON_ASCII if c.islower()) + "\u0300-\u036f"
 # Lower-case particles inside family names ("van der Berg", "De la Cruz", "bin Said").
 _PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|du|la|le|dos|das|al|el|bin|ibn|ter|ten|y)"
 
 # Titles in the case they are written in (so "ms" as a unit or "MS" for multiple sclerosis stay). "MR" and "DR"
 # without a full stop are also modality words ("MR Brain", "DR Chest"): titles then only before an upper-case name.
-_CREDENTIALS = r"(?:M\.D\.|MD|D\.O\.|R\.N\.|RN|Ph\.D\.|PhD|FRCR|FRCPC|MBBS|NP)"
-_TITLES = r"(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|Miss|MISS|Prof|PROF|Doctor|DOCTOR|Dres|Drs)"
+# "DO" only where a credential ends a signature ("Chris Taub DO", "Taub, DO,"): "Lesions DO NOT enhance" stays.
+_CREDENTIALS = (r"(?:M\.D\.|MD|D\.O\.|DO(?=\s*(?:[,;)\n]|\.?\s*$|\.\s))|R\.N\.|RN|Ph\.D\.|PhD|FRCR|FRCPC|FRANZCR|"
+                r"FRACR|FRCP|FRCS|FRCPath|FACR|MRCP|MBBS|MBChB|MBBCh|BMBS|DMRD|RDMS|RDCS|RVT|ARRT|DABR|NP|PA-C)")
+# "Miss" after a modal or "not" is the verb ("ULTRASOUND MAY MISS SMALL STONES"); a title after a TNM stage is the
+# stage ("pT2 N0 Mx").
+_NOT_A_VERB = "".join(f"(?<!(?i:{word}) )" for word in ("may", "can", "could", "might", "will", "would", "not"))
+_TITLES = (rf"(?<![TN][0-4xX] )(?<![TN][0-4xX][a-c] )(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|{_NOT_A_VERB}(?:Miss|MISS)|Prof|PROF|"
+           r"Professor|PROFESSOR|Doctor|DOCTOR|Dres|Drs)")
 _INITIAL = rf"[{_UPPER}](?:\.|(?=[\s,]|$))"  # "J." or "J" before a space or comma
-# A word of a name, never the start of a credential ("Smith, M.D.": "M." is no initial).
-_NAME_WORD = rf"(?!{_CREDENTIALS}(?![A-Za-z]))(?:[{_UPPER}][{_UPPER}{_LOWER}'\u2019-]+|{_INITIAL})"
+# A word of a name, never the start of a credential ("Smith, M.D.": "M." is no initial) nor part of a ratio ("MRS
+# NAA/Cr").
+_NAME_WORD = (rf"(?!{_CREDENTIALS}(?![A-Za-z]))(?:[{_UPPER}][{_UPPER}{_LOWER}'\u2019-]+(?![{_UPPER}{_LOWER}/])|"
+              rf"{_INITIAL})")
 _NAME = rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}(?:(?:\s+|\^)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{0,3}}"
 # In running text: "Patient John Smith", "Smith J".
-_MIXED_WORD = (rf"(?!{_CREDENTIALS}(?![A-Za-z]))(?:[{_UPPER}](?:[{_LOWER}]+|(?=['\u2019-][{_UPPER}]?[{_LOWER}]))"
-               rf"(?:['\u2019-][{_UPPER}]?[{_LOWER}]+)*|{_INITIAL})")  # "Garcia-Lopez", "O'Neil"
-_LOWER_NAME = rf"[{_LOWER}][{_LOWER}'\u2019-]+(?:\s+[{_LOWER}][{_LOWER}'\u2019-]+)?"  # "jane doe" after a label
+# "Garcia-Lopez", "O'Neil", and capitals inside ("McDonald", "MacLeod", "DeShawn", "DuBois").
+_MIXED_WORD = (rf"(?!{_CREDENTIALS}(?![A-Za-z]))(?:[{_UPPER}](?:[{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)*|"
+               rf"(?=['\u2019-][{_UPPER}]?[{_LOWER}]))(?:['\u2019-][{_UPPER}]?[{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)*)*"
+               rf"(?![{_UPPER}{_LOWER}])|{_INITIAL})")
+_LOWER_NAME = rf"[{_LOWER}][{_LOWER}'\u2019-]+(?:\s+[{_LOWER}][{_LOWER}'\u2019-]+)?"  # "dr. john smith"
+# After a label, two lower-case words that end the phrase ("Attending: jane doe."): "Tech: motion artifact present."
+# and "Patient: claustrophobic, sedated." stay.
+_LOWER_LISTED_NAME = (rf"[{_LOWER}][{_LOWER}'\u2019-]+\s+[{_LOWER}][{_LOWER}'\u2019-]+(?=\s*(?:[.,;:)\n]|$))"
+                      rf"|[{_LOWER}]{{2,3}}(?=\s*(?:[.,;:)\n\[\d]|$))")  # or initials: "Transcribed by: lmt"
 _NAME_LETTERS = rf"[{_UPPER}{_LOWER}'\u2019-]"
 # Labels that a name follows after a colon ("Attending: Jane Doe", "Referring physician: SMITH, JOHN", "Surname:
 # Nakamura"), matched in any case; "name" only at the start of a label, so "Neoplasm Name: Astrocytoma" stays.
 _NAME_LABELS = (
     r"patient(?: name)?|pt|(?<![A-Za-z] )name|(?:first|last|given|family|middle|maiden|full|legal) name|surname|"
-    r"forename|(?:mother|father|parent|guardian|spouse)(?:'s)? name|next of kin|nok|guardian|"
+    r"forename|(?:mother|father|parent|guardian|spouse)(?:'s)? name|next of kin|nok|guardian|mother|father|parent|"
+    r"spouse|wife|husband|partner|(?:emergency )?contact(?: person)?|referrer|(?-i:cc)|"
     r"attending(?: physician)?|(?:reporting )?radiologist|"
     r"(?:(?:referring|ordering|requesting) )?(?:physician|doctor|dr\.?|clinician|provider|consultant)|referring|"
     r"ordering|requesting|ref\.?\s?phys\.?|surgeon|technologist|technician|tech|radiographer|sonographer|resident|"
-    r"fellow|nurse|(?:electronically )?signed"
+    r"fellow|nurse|(?:electronically )?signed(?: electronically)?"
 )
 # Who did what to the report, before a name with or without a colon ("Dictated by JANE DOE", "Reviewed by: Smith").
 _BY_LABELS = (
-    r"(?:(?:electronically )?signed|dictated|reported|read|reviewed|transcribed|verified|approved|interpreted|"
-    r"performed|prepared|authenticated|requested|referred|ordered|seen|examined)\s+by"
+    r"(?:(?:electronically )?signed(?: electronically)?|dictated|reported|read|reviewed|transcribed|verified|approved|"
+    r"interpreted|performed|prepared|authenticated|requested|referred|ordered|seen|examined)\s+by"
 )
 # A name after a label ("Smith, John"); it ends before the next label ("Surname: Nakamura Forename: Yuki").
 _LISTED_NAME = (rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}"
@@ -99,6 +127,7 @@ _LISTED_NAME = (rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}"
 # Roles written in brackets after a name ("Smith J (Consultant Radiologist)", "PATEL Anil (Consultant)").
 _ROLES = r"Dr|Consultant|Attending|Resident|Registrar|Fellow|Radiologist|Radiographer|Sonographer|Surgeon|Physician|" \
          r"Nurse|Technologist|F1|F2|ST\d|SpR|PGY-?\d"
+_ROLE_WORDS = frozenset(role.lower() for role in _ROLES.split("|") if role.isalpha()) | {"technician"}
 # Phrases of running text that name whom results went to: "called to Sarah Connor", "discussed with J Smith".
 _TOLD = r"[Cc]alled to|[Dd]iscussed with|d/w|[Cc]ommunicated to|[Cc]onveyed to|[Ss]poke (?:with|to)|[Pp]aged|" \
         r"[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to"
@@ -131,7 +160,18 @@ cytology multidisciplinary mdt tumor tumour board committee oncologist cardiolog
 urologist hospitalist intensivist neurosurgeon pulmonologist gastroenterologist palpation auscultation received
 receiving remained states stated noted notes developed experienced describes described signed dictated read reviewed
 transcribed verified approved interpreted performed prepared authenticated requested referred ordered examined
-electronically ordering requesting
+electronically ordering requesting thanks thank regards sincerely notified informed aware contacted paged called
+updated declined refused rotated sedated intubated agitated claustrophobic uncooperative cooperative unable motion
+artifact artefact weight height bmi colorectal hepatobiliary cardiothoracic plastic internal acute transplant
+respiratory maxillofacial endocrine geriatric palliative spinal bariatric upper lower yes ok na nad naa
+""".split())
+# Acronyms above that, spelt as a word ("Ed"), are a given name: "Patient: Ed Norton".
+_ACRONYMS = frozenset("ed er icu gp pcp ent msk mdt inr dob mrn pa ap pd".split())
+# Words of examination titles beyond the DICOM code words, none a family name ("Stone", "Rest" are): "CT Renal
+# Stone Protocol", "CT Coronary Calcium Score" stay before an accession number.
+_EXAM_TITLE_WORDS = frozenset("""
+protocol calcium coronary myocardial renal screening survey routine guided biopsy drainage injection ablation staging
+phase colonography urogram urography venogram arteriogram myelogram scintigraphy uptake dental facial follow-up
 """.split())
 _ORDINAL_WORDS = "|".join(
     ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
@@ -141,24 +181,52 @@ _ORDINAL_WORDS = "|".join(
                                         "ninth")])
 
 
-# Words that make the capitalised words before them a team's or a department's name ("Stroke Team").
-_GROUPS = frozenset("team service services department dept unit ward clinic registrar registrars group".split())
+# Words that make the capitalised words before them a department's or a team's name ("Colorectal Surgery", "Stroke
+# Team"), and specialties by their endings ("Hepatology", "Paediatrics"): no part of a name.
+_DEPARTMENTS = frozenset("""
+team department dept unit clinic registrar registrars group surgery medicine radiology imaging oncology
+""".split())
+_SPECIALTY_ENDINGS = ("ology", "ologist", "ologists", "iatrics", "iatry", "surgery")
+# "Ward" and "Service" are family names too: after a given name and a cue they are one ("discussed with Sarah Ward").
+_GROUPS = _DEPARTMENTS | {"service", "services", "ward"}
+_MODALITY_WORDS = frozenset(MODALITIES)
+
+
+def _department(word: str) -> bool:
+    return word.lower() in _DEPARTMENTS or word.lower().endswith(_SPECIALTY_ENDINGS)
 
 
 def _is_name(word: str, position: int) -> bool:
-    """A word of a name: no common word, or an initial after the first word ("SMITH, JOHN A")."""
-    return word.lower() not in _NOT_NAMES or (position > 0 and len(word) == 1 and word.isupper())
+    """A word of a name: no common word nor a specialty, or an initial after the first word ("SMITH, JOHN A"), or
+    an acronym spelt as a given name ("Ed")."""
+    lower = word.lower()
+    if lower.endswith(_SPECIALTY_ENDINGS):
+        return False
+    return (lower not in _NOT_NAMES or (position > 0 and len(word) == 1 and word.isupper())
+            or (lower in _ACRONYMS and word[0].isupper() and word[1:].islower()))
 
 
-def _names(match: re.Match, keep_label: bool = True, titled: bool = False) -> str:
+def _names(match: re.Match, keep_label: bool = True, titled: bool = False, cue: bool = True) -> str:
     """[NAME] for the name words after a label (kept) or a title (replaced too), up to the first word that is no
-    name; the match unchanged when its first word is none. After a `titled` match the first word is a name
-    whatever it is ("Dr. Ward", "Mrs. Son")."""
+    name; the match unchanged when its first word is none, or when a department's or a team's word follows ("Stroke
+    Team"). After a `titled` match the first word is a name whatever it is ("Dr. Ward", "Mrs. Son"); after any
+    `cue` a capitalised word after the name words is a family name even when it is a common word, when it is the
+    second word ("Patient: John Head", "Radiologist: Anna Service", "discussed with Sarah Ward") or ends the phrase
+    ("Dr. Nguyễn Văn An."), unless it names a department ("Colorectal Surgery")."""
     words = re.split(r"(\s+|,\s*|\^)", match.group("name"))
+    names = words[::2]
     kept = int(titled)
-    while kept < len(words[::2]) and _is_name(words[2 * kept], kept):
+    while kept < len(names) and _is_name(names[kept], kept):
         kept += 1
-    if not kept or (kept < len(words[::2]) and words[2 * kept].lower() in _GROUPS):
+    last, after = names[-1], match.string[match.end("name"):]
+    if cue and 0 < kept == len(names) - 1 and last[:1].isupper() and not _department(last) \
+            and last.lower() not in _ROLE_WORDS and "\n" not in words[-2] and not re.match(r"\s*:", after) \
+            and (kept == 1 or (" " in words[-2] and re.match(r"[ \t]*(?:[.,;)\n]|$)", after))):
+        kept += 1  # "Kevin Ward", "Smith, Ed", "Dr. Nguyễn Văn An."
+    department = kept < len(names) and "," not in words[2 * kept - 1] \
+        and (names[kept].lower() in _GROUPS or _department(names[kept]))
+    acronyms = all(name.lower() in _ACRONYMS for name in names[:kept])  # "Referred by Ed team": no name alone
+    if not kept or (department and not titled) or (acronyms and not titled):
         return match.group(0)
     name_end = match.start("name") + len("".join(words[: 2 * kept - 1]))
     label = match.string[match.start(): match.start("name")] if keep_label else ""
@@ -166,32 +234,63 @@ def _names(match: re.Match, keep_label: bool = True, titled: bool = False) -> st
 
 
 def _exam_word(word: str) -> bool:
-    """A common word, or a DICOM code word (body part, view, modality) of at least two letters: "TEMPORAL BONES",
-    "WHOLE BODY" and "PANCREAS" name an examination, not a person."""
-    return word.lower() in _NOT_NAMES or (len(word) > 1 and word.upper() in KNOWN_CODE_WORDS)
+    """A common word, a word of examination titles, or a DICOM code word (body part, view, modality) of at least
+    two letters: "TEMPORAL BONES", "WHOLE BODY", "PANCREAS" and "Calcium Score" name an examination, not a person."""
+    return (word.lower() in _NOT_NAMES or word.lower() in _EXAM_TITLE_WORDS
+            or (len(word) > 1 and word.upper() in KNOWN_CODE_WORDS))
 
 
-def _names_before(match: re.Match) -> str:
-    """[NAME] for the last two or more name words before an identifier, a credential or a role ("Chest PA John
-    Smith [ID]", "SMITH, JOHN A MD", "Smith J (Consultant Radiologist)")."""
+def _names_before(match: re.Match, credential: bool = False) -> str:
+    """[NAME] for the last two or more name words before an identifier or a role ("Chest PA John Smith [ID]",
+    "SMITH, JOHN A MD", "Smith J (Consultant Radiologist)"), unless a modality word comes before them with no body
+    part or view between: "CT Renal Stone Protocol [ID]" and "NM Myocardial Perfusion Rest Stress [ID]" are
+    examinations' titles. Before a `credential` one name word that is no initial is enough, the words are those of
+    names after labels, and a given name makes a common word after it a family name ("Kevin Ward MD")."""
     words = re.split(r"(\s+|,\s*)", match.group("name"))
-    first = len(words[::2])
-    while first and (not _exam_word(words[2 * (first - 1)]) or re.fullmatch(f"[{_UPPER}]", words[2 * (first - 1)])):
+    names = words[::2]
+
+    def named(word: str) -> bool:
+        if re.fullmatch(rf"[{_UPPER}]\.?", word):
+            return True
+        return _is_name(word, 1) if credential else not _exam_word(word)
+
+    first = len(names)
+    while first and named(names[first - 1]):
         first -= 1
-    if len(words[::2]) - first < 2:
+    if credential and first == len(names) > 1 and names[-1][:1].isupper() and not _department(names[-1]) \
+            and named(names[-2]) and len(names[-2].rstrip(".")) > 1:
+        first -= 1
+        while first and named(names[first - 1]):
+            first -= 1
+    if len(names) - first < 2 and not (credential and first < len(names) and len(names[first].rstrip(".")) > 1):
+        return match.group(0)
+    modality = max((at for at in range(first) if names[at] in _MODALITY_WORDS), default=None)
+    if not credential and modality is not None \
+            and not any(name.upper() in KNOWN_CODE_WORDS for name in names[modality + 1: first]):
         return match.group(0)
     name_start = match.start("name") + len("".join(words[: 2 * first]))
     return match.string[match.start(): name_start] + "[NAME]" + match.string[match.end("name"): match.end()]
+
+
+# Upper-case titles without a full stop that are also words of examinations and notes ("MR BRAIN", "MRS BRAIN" for
+# spectroscopy, "DOCTOR NOTIFIED"): titles then only before an upper-case name that is no such word.
+_AMBIGUOUS_TITLES = frozenset({"DR", "MRS", "MISS", "PROF", "PROFESSOR", "DOCTOR"})
 
 
 def _titled(match: re.Match) -> str:
     """Title and name -> [NAME]. Upper-case "MR" and a bare "DR" are also modality words ("MR Brain", "on MR. The",
     "DR Chest"): titles then only before an upper-case name ("DR SMITH"); "DR." is a title before any name."""
     title, first = match.group("title"), re.split(r"[\s^]", match.group("name"))[0]
-    modality_word = title == "MR" or (title == "DR" and not match.group("stop"))
+    modality_word = title == "MR" or (title in _AMBIGUOUS_TITLES and not match.group("stop"))
     if modality_word and (not first.isupper() or _exam_word(first)):
         return match.group(0)
     return _names(match, keep_label=False, titled=not modality_word)
+
+
+def _titled_list(match: re.Match) -> str:
+    """[NAME] for each name after a plural title ("Drs. Kim and Lee" -> "[NAME] and [NAME]")."""
+    parts = re.split(r"(\s*,\s*|\s+(?:and|&)\s+)", match.group("names"))
+    return "".join("[NAME]" if index % 2 == 0 else part for index, part in enumerate(parts))
 
 
 _CLOCK = re.compile(r"(?:1[0-2]|0?[1-9]):[03]0")
@@ -205,25 +304,31 @@ heart cancer lung vascular stroke urology orthopaedic orthopedic rheumatology de
 
 
 def _facility(match: re.Match) -> str:
-    """[HOSPITAL] for the place's name: the words before its kind ("Clinic", "Hospital") back to a common word or a
-    sentence's end; the match as it is when they are only services ("Fracture Clinic")."""
-    words = re.split(r"([ \t]+)", match.group(0))
-    first = len(words) - 1  # the kind of place
-    while first > 0 and words[first - 2].lower() not in _NOT_NAMES and not re.search(r"\w{3}\.$", words[first - 2]):
-        first -= 2
-    name = [w.lower() for w in words[first:-1:2]]
-    if not name or (words[-1] == "Clinic" and all(w in _SERVICES for w in name)):
+    """[HOSPITAL] for the place's name: the words before its kind ("Clinic", "Hospital", "Medical Center") back to a
+    common word or a sentence's end; the match as it is when they are only services ("Fracture Clinic")."""
+    head = match.string[match.start(): match.start("kind")]
+    words = list(re.finditer(r"\S+", head))
+    first = len(words)
+    while first and words[first - 1].group().lower() not in _NOT_NAMES \
+            and not re.search(r"\w{3}\.$", words[first - 1].group()):
+        first -= 1
+    name = [word.group().lower() for word in words[first:]]
+    if not name or (match.group("kind") == "Clinic" and all(word in _SERVICES for word in name)):
         return match.group(0)
-    return "".join(words[:first]) + "[HOSPITAL]"
+    return head[: words[first].start()] + "[HOSPITAL]"
 
 
 _CLOCK_FACE = ("breast", "labr", "o'clock", "position")  # reports that place findings on a clock face
 
 
 def _time(match: re.Match) -> str:
-    """[TIME], except a clock-face position ("mass at 12:00", "labral tear from 12:00 to 3:00 position")."""
-    clock = _CLOCK.fullmatch(match.group(0)) and any(word in match.string.lower() for word in _CLOCK_FACE)
-    return match.group(0) if clock else "[TIME]"
+    """[TIME], except a clock-face position ("mass at 12:00", "labral tear from 12:00 to 3:00 position") and a
+    series and image number in brackets ("Nodule (4:23)")."""
+    text, start, end = match.string, match.start(), match.end()
+    image = text[start - 1: start] == "(" and text[end: end + 1] == ")" \
+        and not re.search(r"[ap]\.?m", match.group(0), re.IGNORECASE)
+    clock = _CLOCK.fullmatch(match.group(0)) and any(word in text.lower() for word in _CLOCK_FACE)
+    return match.group(0) if clock or image else "[TIME]"
 
 
 def _age(match: re.Match) -> str:
@@ -233,101 +338,190 @@ def _age(match: re.Match) -> str:
     return match.group(0) if age < 90 or already else match.group(0).replace(match.group("age"), "90+", 1)
 
 
+# What may stand before an age written with the sex ("92M with cough", "a 92F"): the start of a line, an article or
+# the patient, or a label that is no temperature's ("103F" is a fever, "14F" a catheter).
+_AGE_SEX_BEFORE = re.compile(r"(?:^|\n|\b(?:an?|pt\.?|patient|this|indication|history|hx|hpi)\s*:?)[ \t]*$",
+                             re.IGNORECASE)
+
+
+def _age_sex(match: re.Match) -> str:
+    """Ages over 89 with the sex ("92M", "92 F") become "90+", where the words before make it an age."""
+    before = _AGE_SEX_BEFORE.search(match.string, max(0, match.start() - 20), match.start())
+    return _age(match) if before else match.group(0)
+
+
+# What follows "may" the verb, not the month: "THESE 2 MAY REPRESENT NODES", "the 2nd may be a cyst".
+_MAY_VERB = (
+    "be|not|also|well|have|represent|reflect|indicate|relate|require|need|help|suggest|mimic|account|contain|cause|"
+    "explain|show|correspond|occur|develop|progress|persist|resolve|increase|decrease|improve|worsen|affect|involve|"
+    "lead|result|appear|simulate|obscure|limit|warrant|benefit|exist|remain|enlarge|enhance|obstruct|compress|"
+    "displace|contribute|arise|originate|communicate|extend|possibly|potentially|partly|partially|only|even|still|"
+    "further|therefore|however|actually|just|simply|either"
+)
+_NOT_MAY_VERB = rf"(?!(?<=[Mm][Aa][Yy])\s+(?i:{_MAY_VERB})\b)"
+# A measurement after a number: "extension 12.5 mm" is no telephone extension.
+_NO_UNIT = r"(?![.,]\d)(?!\s*(?:mm|cm|m|ml|mg|g|kg|%|cc|hu|mmhg|ms|sec|s)\b)"
+# Counted things after a fraction: "seen on 2/3 images" is no date.
+_COUNTED = r"(?:of|images?|slices?|series|sequences?|views?|sections?|levels?|cores?|samples?|occasions?|studies|" \
+           r"exams?|scans?|films?|projections?|acquisitions?|frames?|planes?|passes|attempts?)"
+_TLDS = r"com|org|net|edu|gov|mil|int|info|biz|io|health|example|uk|ca|au|nz|ie|de|fr|nl|be|ch|at|it|es|pt|se|no|dk|" \
+        r"fi|jp|cn|in|us|eu"
+
+
+def _national_phone(match: re.Match) -> str:
+    """[PHONE] for a national number with its trunk 0 ("0161 123 4567", "020 7946 0958"): ten or eleven digits."""
+    return "[PHONE]" if 10 <= sum(c.isdigit() for c in match.group(0)) <= 11 else match.group(0)
+
+
 _SUB = re.IGNORECASE
 _CASED = 0
 _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
     (re.compile(pattern, flags), placeholder)
     for pattern, placeholder, flags in (
-        (r"\b(?:https?|ftp)://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]|\bwww\.[\w-]+(?:\.[\w-]+)+(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)\]])?",
-         "[URL]", _SUB),
+        (r"\b(?:https?|ftp)://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]|\bwww\.[\w-]+(?:\.[\w-]+)+(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)\]])?"
+         rf"|\b(?:[a-z0-9-]+\.)+(?:{_TLDS})(?::\d+)?[/?][^\s<>\"']*[^\s<>\"'.,;:!?)\]]", "[URL]", _SUB),
+        # File paths, whose folders and names carry names and dates ("C:\Users\jsmith\SMITH_JOHN_20190314.dcm").
+        (r"(?:\b[a-z]:\\|\\\\[\w.$-]+\\)[^\s<>\"'|*?]*[^\s<>\"'|*?.,;:!)\]]"
+         r"|(?<![\w./:~-])~?/[a-z][\w.~-]*(?:/[\w.~-]*[\w~-])+/?", "[PATH]", _SUB),
         (r"\b[\w.+-]+@[\w-]+\.[\w.-]*\w\b", "[EMAIL]", _SUB),
         (r"\b(?:ssn|social security(?: number| no\.?| #)?|ss#)\s*[:#]?\s*\d{3}[- ]?\d{2}[- ]?\d{4}\b", "[SSN]", _SUB),
         (r"\b\d{3}-\d{2}-\d{4}\b", "[SSN]", _SUB),
         (r"\b[0-2](?:\.\d+){4,}\b", "[ID]", _SUB),  # a DICOM UID: 1.2.840.113619.2.55.3...
+        (r"\b0[1-9]([ .])\d{2}(?:\1\d{2}){3}\b(?![.,]\d)", "[PHONE]", _SUB),  # French: 01 23 45 67 89
         (r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "[IP]", _SUB),
         (r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?", "[DATE]", _SUB),
+        (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])T\d{4,6}(?:\.\d+)?(?:Z|[+-]\d{4})?\b", "[DATE]",
+         _SUB),  # 20190314T143200
         (r"(?<![\d./])\d{4}([-/.])\d{1,2}\1\d{1,2}(?![\d/]|\.\d)", "[DATE]", _SUB),  # one separator: not "7.4/28.4"
-        (r"(?<![\d./])\d{1,2}([-/.])\d{1,2}\1\d{2,4}(?![\d/]|\.\d)(?!\s*ribs?\b)", "[DATE]", _SUB),
+        # Not levels and ribs: "T10-11-12", "10-11-12th ribs", "8-9-10 ribs".
+        (rf"(?<![\d./a-z])\d{{1,2}}([-/.])\d{{1,2}}\1\d{{2,4}}(?![\d/]|\.\d)(?!\s*ribs?\b)(?!{_ORDINAL}\b)", "[DATE]",
+         _SUB),
+        (r"(?<![\d./])\d{1,2}\.\s\d{1,2}\.\s(?:19|20)\d{2}\b", "[DATE]", _SUB),  # 14. 03. 2019
         (rf"\b\d{{1,2}}-{_MONTHS}-\d{{2,4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}{_MONTHS}\d{{2}}(?:\d{{2}})?\b", "[DATE]", _SUB),  # "04Mar2021"
         (rf"\b\d{{1,2}}[\s-]+{_MONTHS_CAPITALISED}[\s-]+\d{{2}}\b(?![\s-]*(?:mm|cm|mg|ml|%))", "[DATE]", _CASED),
         (rf"\b(?:the\s+)?(?:{_ORDINAL_WORDS})\s+of\s+{_MONTHS}(?:,?\s+\d{{4}})?(?![a-z])", "[DATE]", _SUB),
-        (rf"\b(?:the\s+)?(?:{_ORDINAL_WORDS})\s+{_MONTHS_CAPITALISED}(?:,?\s+\d{{4}})?(?![A-Za-z])", "[DATE]", _CASED),
+        (rf"\b(?:the\s+)?(?:{_ORDINAL_WORDS})\s+{_MONTHS_CAPITALISED}(?:,?\s+\d{{4}})?(?![A-Za-z]){_NOT_MAY_VERB}",
+         "[DATE]", _CASED),
         (rf"\b{_MONTHS}[\s-]+(?:the\s+)?\d{{1,2}}{_ORDINAL}?,?[\s-]+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}{_ORDINAL}?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
-        (rf"\b(?:the\s+)?\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTHS}(?![a-z])", "[DATE]", _SUB),
-        (rf"\b\d{{1,2}}\s+{_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d)", "[DATE]", _CASED),
+        (rf"\b(?:the\s+)?\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTHS}(?![a-z]){_NOT_MAY_VERB}", "[DATE]", _SUB),
+        (rf"\b\d{{1,2}}\s+{_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d){_NOT_MAY_VERB}", "[DATE]", _CASED),
         (rf"\b{_MONTHS}\s+(?:the\s+)?\d{{1,2}}{_ORDINAL}?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]", _SUB),
         (rf"\b{_MONTHS}\s+\d{{4}}\b", "[DATE]", _SUB),
         (r"\b(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}\b", "[DATE]", _SUB),
         (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", "[DATE]", _SUB),
-        (r"\b((?:on|dated?)\s+)\d{1,2}/\d{1,2}\b(?!/)", r"\1[DATE]", _SUB),
+        (rf"\b((?:on|dated?)\s+)\d{{1,2}}/\d{{1,2}}\b(?!/)(?!\s+{_COUNTED}\b)", r"\1[DATE]", _SUB),
         (r"(?:\b|(?<=T))(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?m\.?)?(?=\W|$)", _time, _SUB),
         (r"\b\d{1,2}(?:[.:]\d{2})?\s*[ap]\.?m\.?(?=\W|$)", "[TIME]", _SUB),
         (r"\b(?:[01]?\d|2[0-3])h[0-5]\d\b", "[TIME]", _SUB),  # 14h05
         (r"\b(?:[01]\d|2[0-3])[0-5]\d\s*(?:hours|hrs|h)\b", "[TIME]", _SUB),
         (r"\bP\.?\s?O\.?\s+Box\s+\d+\b", "[ADDRESS]", _SUB),
-        (r"\b(?:(?:unit|apt|flat|suite)\s*)?\d+[a-z]?\s*/\s*\d+[a-z]?\s+(?:[A-Z][\w'.-]*\s+){1,3}(?:%s)\b" % _STREET,
-         "[ADDRESS]", _SUB),  # Unit 4/12 King St, 3/45 Smith Rd
-        (rf"\b\d{{1,6}}\s+(?:{_PLACE_WORD}\s+){{1,4}}(?:{_STREET})\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
-         rf"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w-]+)?", "[ADDRESS]", _CASED),
+        # Capitalised words and street types in their case: "2/3 on prior CT", "Lines 2/2 in place" stay.
+        (r"\b(?:(?i:unit|apt|flat|suite)\s*)?\d+[A-Za-z]?\s*/\s*\d+[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){1,3}(?:%s)\b"
+         r"(?!\s+of\b)" % _STREET, "[ADDRESS]", _CASED),  # Unit 4/12 King St, 3/45 Smith Rd
+        (rf"\b\d{{1,6}}\s+(?:{_PLACE_WORD}\s+){{1,4}}(?:{_STREET})\b(?!\s+of\b)\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
+         rf"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w-]+)?", "[ADDRESS]", _CASED),  # not "3 Tesla Circle of"
         (rf"\b{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}},\s*(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]",
          _CASED),
         (rf"\b(?:{_STATES})\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]", _CASED),
-        (r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b", "[ADDRESS]", _CASED),  # SW1A 1AA, M5V 2T6
+        # SW1A 1AA, M5V 2T6; not a TNM stage ("T2N1M0").
+        (r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\b(?!T\dN\dM\d)[A-Z]\d[A-Z] ?\d[A-Z]\d\b", "[ADDRESS]", _CASED),
         (r"\b(?:NSW|VIC|QLD|TAS|ACT|NT|WA|SA)\s+\d{4}\b", "[ADDRESS]", _CASED),  # Newtown NSW 2042
         (r"\b(?:(?:lives|living|resides|residing)\s+(?:at|on)|(?:home |mailing |street )?address\s*:)"
          r"\s*\d{1,6}\s[^.;\n]*", "[ADDRESS]", _SUB),  # to the end of the sentence, in any case
         (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b", "[ADDRESS]", _SUB),
         # After the addresses: "lives at 1427 Fjordview Avenue" is no time.
         (r"\b(at\s+)(?:[01]\d|2[0-3])\.?[0-5]\d\b(?!\s*(?:mm|cm|ml|mg|hu|%|ms|mas|kv|x\b))", r"\1[TIME]", _SUB),
-        (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b", "[PHONE]", _SUB),
+        (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b{_NO_UNIT}",
+         "[PHONE]", _SUB),
         (r"\b((?:call|at|on|ext\.?|extension|pager|phone|tel)\s+)x\d{3,5}\b", r"\1[PHONE]", _SUB),  # "call x4567"
         (r"\b(?:[Pp]h|PH|[Cc]all|CALL|[Cc]ontact)\.?\s*:?\s*(?:at\s+)?\d{3}[\s.-]\d{4}\b", "[PHONE]", _CASED),
         (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
         (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),
-        # At least four characters ("Plan: 3 month", "Specimen: 18G core" stay), in groups ("943 476 5919").
-        (rf"\b(?:{_RECORD_LABELS})\s*#?\s*:?\s*[A-Z]*-?\d(?:[\w-]{{3,}}|[\w-]*(?=[ ]\d{{3,}}))(?:[ ]\d{{3,}}[\w-]*)*"
+        (rf"(?<![\w.,/+-])0\d{{2,4}}(?:[ -]\d{{3,6}}){{1,2}}\b{_NO_UNIT}", _national_phone, _SUB),
+        # A label as a whole word ("IDH1-mutant" stays); at least four characters ("Plan: 3 month", "Specimen: 18G
+        # core" stay), no count of a unit ("Plan: 12-month", "Device: 10Fr pigtail"), in groups ("943 476 5919").
+        (rf"\b(?:{_RECORD_LABELS})(?:(?<![a-z])|(?![a-z]))\s*#?\s*:?\s*(?!\d{{1,3}}-?[a-z]+\b(?!-?\d))"
+         rf"[A-Z]*-?\d(?:[\w-]{{3,}}|[\w-]*(?=[ ]\d{{3,}}))(?:[ ]\d{{3,}}[\w-]*)*"
          rf"(?:[ ]\d\b(?![ ]?(?:mm|cm|ml|mg|%)))?|\b(?:medicare|nhs|ihi|phn)\b[^\d\n]{{0,12}}\d[\d ]{{7,}}\d", "[ID]",
          _SUB),
         (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
         (r"\b\d{6,}\b", "[ID]", _SUB),
         (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*[ \t]+){1,4}"
-         r"(?:Hospitals?|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)?(?: Sciences?)? "
+         r"(?P<kind>Hospitals?|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)?(?: Sciences?)? "
          r"(?:System|Cent(?:er|re))|Memorial|(?:NHS )?(?:Foundation )?Trust|Imaging Cent(?:er|re)|Medical Group)\b",
          _facility, _CASED),
         (r"\b(?:H[oô]pital|Ospedale|Klinikum|Clinique|Cl[ií]nica)(?:[ \t]+(?:de|del|di|du|la|der)?[ \t]*"
          r"[A-Z][\w'.-]*){1,4}", "[HOSPITAL]", _CASED),
         (r"\b(?P<age>\d{2,3})(?:\s+|-)(?:years?|yrs?)(?:\s+|-)old\b", _age, _SUB),
-        (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|years?\b(?!\s+(?:ago|of|after|before|later|since)))", _age,
-         _SUB),
-        (r"\b(?:age|aged)\s*[:=]?\s*(?P<age>\d{2,3})\b", _age, _SUB),
+        (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|y\b|years?\b(?!\s+(?:ago|of(?!\s+age\b)|after|before|later|"
+         r"since)))", _age, _SUB),
+        # In years only: "Bone age: 132 months", "Gestational age 245 days" stay.
+        (r"\b(?:age|aged)(?:\s*/\s*(?:sex|gender))?\s*[:=]?\s*(?P<age>\d{2,3})(?!\.?\d)"
+         r"(?!\s*(?:months?|mos?|mths?|m/o|days?|d|weeks?|wks?|w|hours?|hrs?|h)\b)", _age, _SUB),
+        (r"(?<![\d.])\b(?P<age>\d{2,3})\s?[MF]\b(?![/.]?\d)(?!\s*(?i:fever|febrile|temp|pyrexi|spike))", _age_sex,
+         _CASED),  # "92M with cough"; not "a 103F fever"
         (r"\b(?:ninety|(?:one|a) hundred)(?:[\s-]+(?:and\s+)?(?:one|two|three|four|five|six|seven|eight|nine|ten))?"
          r"(?=[\s-]+(?:years?|yrs?)[\s-]+(?:old|of age)\b)", "90+", _SUB),
+        (r"\b((?:age|aged)\s*[:=]?\s*)(?:ninety|(?:one|a) hundred)(?:[\s-]+(?:and\s+)?(?:one|two|three|four|five|"
+         r"six|seven|eight|nine|ten))?\b", r"\g<1>90+", _SUB),
     )
 ) + (
     # Names are matched on their capital letters (case-sensitive) so "dr" in words and lower-case text stay.
     (re.compile(rf"(?<![\w^]){_NAME_LETTERS}+\^{_NAME_LETTERS}+(?:\^[{_UPPER}{_LOWER}'\u2019.-]*)*"), "[NAME]"),
+    (re.compile(rf"\b(?:Drs|DRS|Dres|Doctors)\.?\s+(?P<names>{_NAME}(?:(?:\s*,\s*|\s+(?:and|&)\s+){_NAME})+)"),
+     _titled_list),  # "Drs. Kim and Lee"
     (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)(?:\s*(?:{_TITLES}|med)\.)*(?:(?<=\.)\s*|\s+)(?P<name>{_NAME})"),
      _titled),  # "Dr. Smith", "Dr.Smith", "Prof. Dr. Hans Mueller"
     (re.compile(rf"\b(?:dr|doctor|prof)\.\s*(?P<name>{_LOWER_NAME})"), lambda m: _names(m, keep_label=False)),
-    (re.compile(rf"\b(?i:{_NAME_LABELS}|{_BY_LABELS})\s*:\s*(?P<name>{_LISTED_NAME}|{_LOWER_NAME}\b)"), _names),
+    (re.compile(rf"\b(?i:{_NAME_LABELS}|{_BY_LABELS})\s*:\s*(?P<name>{_LISTED_NAME}|{_LOWER_LISTED_NAME})"),
+     _names),
     (re.compile(rf"\b(?i:{_BY_LABELS})\s+(?P<name>{_LISTED_NAME})"), _names),
+    (re.compile(rf"(?<!\w)/s/\s*(?P<name>{_LISTED_NAME})"), _names),  # "/s/ Lisa Cuddy"
     (re.compile(rf"\b(?:{_TOLD})\s+(?P<name>{_MIXED_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_MIXED_WORD}){{0,3}})"),
      _names),
-    (re.compile(rf"\b(?:[Pp]atient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,3}})"), _names),
-    (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:\s*{_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"), _names),
-    (re.compile(rf"\b(?P<name>{_NAME_WORD}(?:(?:\s+|,\s*)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{1,5}}),?\s+"
-                rf"(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z])|{_CREDENTIALS}(?![A-Za-z])|"
-                rf"\((?:{_ROLES})\b)"),
-     _names_before),
+    # "Patient" in running text: two name words, or one before a verb ("Patient Smith was"); "Pt Rotated.",
+    # "Patient Declined contrast" and "Patient Weight:" stay.
+    (re.compile(rf"\b(?:[Pp]atient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{1,3}}|{_MIXED_WORD}"
+                rf"(?=\s+(?:is|was|has|had|presents|presented|underwent|denies|reports|complains|who)\b))(?!\s*:)"),
+     lambda m: _names(m, cue=False)),
+    (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:(?:,\s*|\s*){_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"),
+     lambda m: _names_before(m, credential=True)),  # "Watson, John MD", "Chris Taub, MBChB"
+    (re.compile(rf"\b(?P<name>{_NAME_WORD}(?:(?:\s+|,\s*)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{1,5}})"
+                rf"(?:,?\s+(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z])|{_CREDENTIALS}(?![A-Za-z])|"
+                rf"\((?:{_ROLES})\b)|[ \t]*\n\s*(?=(?:(?:Consultant|Staff|Attending|Senior)[ \t]+)?(?:{_ROLES})"
+                rf"[ \t]*(?:\n|$)))"),
+     _names_before),  # also a name on the line above a role ("Lisa Cuddy\nConsultant Radiologist")
 )
+# Dashes that read as hyphens ("2019–03–14", "617‑555‑0199", "123−45−6789"): the rules see a hyphen in their place.
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d", "-"))
+# Characters with no width, which would split a word ("Sm\u200bith"): removed.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def _sub_aligned(pattern: re.Pattern, placeholder: object, text: str, plain: str) -> tuple[str, str]:
+    """`pattern` matched on `plain` (`text` with plain hyphens, character for character) and replaced in both: what
+    no rule changes keeps the dashes of `text`."""
+    pieces, plain_pieces, end = [], [], 0
+    for match in pattern.finditer(plain):
+        new = placeholder(match) if callable(placeholder) else match.expand(placeholder)
+        pieces += [text[end: match.start()], text[match.start(): match.end()] if new == match.group(0) else new]
+        plain_pieces += [plain[end: match.start()], new]
+        end = match.end()
+    return "".join(pieces) + text[end:], "".join(plain_pieces) + plain[end:]
 
 
 def scrub_text(text: str) -> str:
     """`text` with the identifiers above replaced by placeholders; clinical words and numbers as they were."""
     if not text:
         return ""
+    text = text.translate(_INVISIBLE)
+    plain = text.translate(_DASHES)
+    if plain == text:
+        for pattern, placeholder in _RULES:
+            text = pattern.sub(placeholder, text)
+        return text
     for pattern, placeholder in _RULES:
-        text = pattern.sub(placeholder, text)
+        text, plain = _sub_aligned(pattern, placeholder, text, plain)
     return text
