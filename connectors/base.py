@@ -51,6 +51,9 @@ class StudyRef:
     detail: str = ""  # what went wrong, for a human
     reject_stage: str = "connector"  # who refused the row: connector, or licence (the build's licence filter)
     rescale: tuple[float, ...] = ()  # (slope, intercept) a source states for raw volume values; () = the file's own
+    pixel_spacing: tuple[float, ...] = ()  # (row, col) mm per pixel a source states for its images; () = the file's own
+    body_part: str = ""  # the source's own body-part hint (CHEST, HEAD, ...); "" = the file's own
+    caption_strip: bool = False  # a caption burned into the image's bottom edge (MedPix), cut off when decoded
 
     def to_row(self) -> dict:
         """A plain dict for a Ray Data row (boxes as a list of dicts)."""
@@ -64,6 +67,7 @@ class StudyRef:
         kwargs = {k: v for k, v in row.items() if k in fields}
         kwargs["boxes"] = tuple(SourceBox(**b) for b in (row.get("boxes") or ()))
         kwargs["rescale"] = tuple(row.get("rescale") or ())
+        kwargs["pixel_spacing"] = tuple(row.get("pixel_spacing") or ())
         return cls(**kwargs)
 
 

@@ -2,8 +2,9 @@
 
 `ChestX_Det_{train,test}.json`: a list of `{file_name, syms: [class...], boxes: [[x1, y1, x2, y2]...],
 polygons: [[[x, y]...]...]}` (pixels of the 1024 x 1024 PNG); images by `file_name` in the split's image
-folder (`train/`, `test/` as the archives unpack). A box missing for a class falls back to its polygon's
-bounds. The source has no reports: a row's text names its classes ("No finding." when there are none).
+folder (`train/`, `test/` as the archives unpack). A box with swapped corners is put in order; a box missing
+for a class falls back to its polygon's bounds; a class listed twice with the same box is one region. The source
+has no reports: a row's text names its classes ("No finding." when there are none).
 The file names do not identify patients, so each image is its own patient key.
 """
 from __future__ import annotations
@@ -12,7 +13,17 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
-from connectors.tables import MALFORMED, SourceLayoutError, labels_text, number, read_json, rejected, require_dir
+from connectors.tables import (
+    MALFORMED,
+    SourceLayoutError,
+    distinct_boxes,
+    labels_text,
+    number,
+    ordered_box,
+    read_json,
+    rejected,
+    require_dir,
+)
 from schemas.labels import canonical_label
 
 LICENCE = "Apache-2.0 (annotations); NIH ChestX-ray14 images (public, citation requested)"
@@ -49,9 +60,10 @@ class ChestXDet(Connector):
             boxes = _boxes(classes, entry.get("boxes") or [], entry.get("polygons") or [])
         except MALFORMED as exc:
             return rejected(ref, "bad_entry", f"{name}: syms, boxes or polygons malformed ({type(exc).__name__})")
-        ref = replace(ref, report=labels_text(classes), boxes=tuple(b for b in boxes if b))
-        if any(b is None for b in boxes):
-            return rejected(ref, "bad_box", f"{name}: a class has neither a valid box nor a polygon")
+        ref = replace(ref, report=labels_text(classes), boxes=distinct_boxes(b for b in boxes if b))
+        unboxed = [label for label, box in zip(classes, boxes) if box is None]
+        if unboxed:
+            return rejected(ref, "bad_box", f"{name}: class {unboxed[0]!r} has no box of positive area and no polygon")
         return ref
 
 
@@ -63,8 +75,7 @@ def _boxes(classes: list[str], boxes: list, polygons: list) -> list[SourceBox | 
             xs = [number(p[0]) for p in polygons[index]]
             ys = [number(p[1]) for p in polygons[index]]
             values = None if None in xs + ys else [min(xs), min(ys), max(xs), max(ys)]
-        ok = values is not None and None not in values and values[2] > values[0] and values[3] > values[1]
-        out.append(SourceBox(*values, canonical_label(name)) if ok else None)
+        out.append(None if values is None or None in values else ordered_box(*values, canonical_label(name)))
     return out
 
 

@@ -6,8 +6,10 @@ reports: `radiology_text_reports/{train,validation}_reports.csv` (VolumeName, Cl
 Technique_EN, Findings_EN, Impressions_EN); `metadata/{train,validation}_metadata.csv` (VolumeName,
 RescaleSlope, RescaleIntercept, XYSpacing, ZSpacing, ...). The first release's volumes store raw values: the
 metadata's slope and intercept make them Hounsfield units (passed to the decoder as `rescale`, which a volume whose
-header states its own scaling ignores). One row per volume
-(reconstructions of one scan are separate rows); the patient key is `<prefix>_<pid>`.
+header states its own scaling ignores); their headers lacked the spacing too, so the metadata's XYSpacing (`[x, y]`
+in mm) goes with each volume as its slices' `pixel_spacing` (row, col). One row per volume (reconstructions of
+one scan are separate rows); the patient key is `<prefix>_<pid>`. Report cells that say only NA, NaN, None or
+null are empty; a row of either table with more fields than its header is a `bad_index_row` reject.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import number, read_table, rejected, require_dir
+from connectors.tables import ROW_ERROR, number, read_table, rejected, require_dir, row_rejected
 
 LICENCE = "CC BY-NC-SA 4.0"
 VOLUME = re.compile(r"^(?P<prefix>train|valid)_(?P<pid>\d+)_(?P<scan>[a-z]+)_(?P<recon>\d+)\.nii(?:\.gz)?$")
@@ -26,6 +28,16 @@ SECTIONS = (("ClinicalInformation_EN", "CLINICAL INFORMATION"), ("Technique_EN",
 
 
 FOLDERS = ("dataset/{prefix}_fixed", "dataset/{prefix}")  # where a split's volumes lie: the re-release's first
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # in XYSpacing's "[0.75, 0.75]"
+
+
+@dataclass(frozen=True)
+class VolumeMetadata:
+    """What the metadata table states of one volume."""
+
+    rescale: tuple[float, ...] = ()  # (slope, intercept) of the stored values; () when it states none
+    pixel_spacing: tuple[float, ...] = ()  # (row, col) mm of a slice, from XYSpacing; () when it states none
+    error: str = ""  # the volume's metadata row is malformed (ROW_ERROR)
 
 
 def volume_path(name: str, folder: str = FOLDERS[-1]) -> str | None:
@@ -51,12 +63,13 @@ class CtRate(Connector):
         root = require_dir(self.options.root, "ct_rate root")
         folders = {prefix: _folder(root, prefix) for prefix in ("train", "valid")}
         for split in self.options.splits:
-            reports = read_table(root / self.options.reports.format(split=split), ("VolumeName", "Findings_EN"))
-            scaling = self._scaling(root, split)
+            reports = read_table(root / self.options.reports.format(split=split), ("VolumeName", "Findings_EN"),
+                                 report_columns=[column for column, _ in SECTIONS], row_errors=True)
+            metadata = self._metadata(root, split)
             for row in reports.sort("VolumeName").iter_rows(named=True):
-                yield self._ref(root, split, row, scaling.get(row["VolumeName"], ()), folders)
+                yield self._ref(root, split, row, metadata.get(row["VolumeName"], VolumeMetadata()), folders)
 
-    def _ref(self, root: Path, split: str, row: dict, rescale: tuple[float, ...], folders: dict[str, str]
+    def _ref(self, root: Path, split: str, row: dict, metadata: VolumeMetadata, folders: dict[str, str]
              ) -> StudyRef:
         name = row["VolumeName"]
         match = VOLUME.match(name)
@@ -73,26 +86,34 @@ class CtRate(Connector):
             split=split,
             report_style="radiology",
         )
+        if row[ROW_ERROR] or metadata.error:
+            return row_rejected(ref, row[ROW_ERROR] or metadata.error)
         if relative is None:
             return rejected(ref, "bad_volume_name", f"{name!r} is not <train|valid>_<pid>_<scan>_<recon>.nii.gz")
         if not (row.get("Findings_EN") or row.get("Impressions_EN")):
             return rejected(ref, "empty_report", f"{name} has neither findings nor impressions")
-        return replace(ref, rescale=rescale)
+        return replace(ref, rescale=metadata.rescale, pixel_spacing=metadata.pixel_spacing)
 
-    def _scaling(self, root: Path, split: str) -> dict[str, tuple[float, float]]:
-        """VolumeName -> (slope, intercept) from the metadata table; {} without one."""
+    def _metadata(self, root: Path, split: str) -> dict[str, VolumeMetadata]:
+        """VolumeName -> its scaling and spacing from the metadata table; {} without one."""
         if not self.options.metadata:
             return {}
         path = root / self.options.metadata.format(split=split)
         if not path.is_file():
             return {}
-        table = read_table(path, ("VolumeName", "RescaleSlope", "RescaleIntercept"))
-        out = {}
-        for name, slope, intercept in table.select("VolumeName", "RescaleSlope", "RescaleIntercept").iter_rows():
-            slope, intercept = number(slope), number(intercept)
-            if slope is not None and intercept is not None:
-                out[name] = (slope, intercept)
-        return out
+        table = read_table(path, ("VolumeName", "RescaleSlope", "RescaleIntercept"), row_errors=True)
+        return {row["VolumeName"]: _volume_metadata(row) for row in table.iter_rows(named=True)}
+
+
+def _volume_metadata(row: dict) -> VolumeMetadata:
+    """One metadata row's scaling (both numbers, or none) and in-plane spacing (XYSpacing `[x, y]`, or none)."""
+    slope, intercept = number(row["RescaleSlope"]), number(row["RescaleIntercept"])
+    xy = [number(v) for v in NUMBER.findall(row.get("XYSpacing", ""))]
+    return VolumeMetadata(
+        rescale=(slope, intercept) if slope is not None and intercept is not None else (),
+        pixel_spacing=(xy[1], xy[0]) if len(xy) == 2 and None not in xy and min(xy) > 0 else (),
+        error=row[ROW_ERROR],
+    )
 
 
 def _folder(root: Path, prefix: str) -> str:

@@ -2,8 +2,8 @@
 
 Without an index (`index: ""`) every image file under the root (.png, .jpg, .jpeg, .dcm, .dicom, .nii, .nii.gz;
 hidden files and folders skipped) is an input, and its report is the .txt file of the same name beside it
-(`scan1.nii.gz` and `scan1.txt`); an image without one is a `no_report` reject. Its path is its id and its patient
-id, so such a source's splits are by image, not by patient.
+(`scan1.nii.gz` and `scan1.txt`, the suffix in any case); an image without one is a `no_report` reject. Its path
+is its id and its patient id, so such a source's splits are by image, not by patient.
 
 With an index:
 
@@ -12,7 +12,8 @@ Columns / keys: `image` (a path relative to the root, or absolute; either must l
 (default: the image path), `patient_id` (default: the id), `split`, `license` (default: the `license`
 option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in CSV) of
 `{"x0", "y0", "x1", "y1", "label"[, "frame"]}` objects or `[x0, y0, x1, y1, label[, frame]]` lists, in
-pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on).
+pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on). A `text` of only NA, NaN,
+None or null is empty; a CSV row with more fields than the header (an unquoted comma) is a `bad_index_row` reject.
 
 A folder's ids and file names are often a hospital's own (accession numbers, names, dates), so the published
 `source_id` is a keyed hash of the row's id by default (`source_ids: keyed`); `source_ids: as_given` publishes
@@ -27,7 +28,19 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef, keyed_hash
-from connectors.tables import MALFORMED, number, read_table, rejected, require_dir, resolve, text_lines
+from connectors.tables import (
+    MALFORMED,
+    ROW_ERROR,
+    distinct_boxes,
+    is_missing,
+    number,
+    read_table,
+    rejected,
+    require_dir,
+    resolve,
+    row_rejected,
+    text_lines,
+)
 from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
@@ -56,14 +69,13 @@ class Folder(Connector):
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "folder root")
         if not self.options.index:
-            yield from map(self._paired_ref, _image_files(root))
+            yield from (self._paired_ref(image, report) for image, report in _image_files(root))
             return
         for line, row in enumerate(self._rows(root / self.options.index), start=1):
             yield self._ref(root, line, row)
 
-    def _paired_ref(self, image: Path) -> StudyRef:
-        """An image of an index-less folder, with the .txt report of the same name beside it."""
-        report = image.with_name(f"{image.name[: -len(_suffix(image.name))]}.txt")
+    def _paired_ref(self, image: Path, report: Path | None) -> StudyRef:
+        """An image of an index-less folder, with the .txt report of the same name beside it (None: there is none)."""
         relative = image.relative_to(self.options.root).as_posix()
         ref = StudyRef(
             source=self.source,
@@ -71,14 +83,14 @@ class Folder(Connector):
             patient_key=self.patient_key(relative),
             license=self.options.license,
             image=str(image),
-            report_path=str(report) if report.is_file() else "",
+            report_path=str(report) if report else "",
             report_style=self.options.report_style,
         )
         return ref if ref.report_path else rejected(ref, "no_report", "no .txt report of its name beside the image")
 
     def _rows(self, path: Path) -> Iterator[dict]:
         if path.suffix == ".csv":
-            yield from read_table(path, ("image", "text")).iter_rows(named=True)
+            yield from read_table(path, ("image", "text"), row_errors=True).iter_rows(named=True)
             return
         for line_number, line in enumerate(text_lines(path, "folder index"), 1):
             if not line.strip():
@@ -86,11 +98,11 @@ class Folder(Connector):
             try:
                 row = json.loads(line)
             except (json.JSONDecodeError, RecursionError) as exc:  # nested past the parser's depth
-                row = {"_error": f"line {line_number}: {exc}"}
-            yield row if isinstance(row, dict) else {"_error": f"line {line_number}: not an object"}
+                row = {ROW_ERROR: f"line {line_number}: {exc}"}
+            yield row if isinstance(row, dict) else {ROW_ERROR: f"line {line_number}: not an object"}
 
     def _ref(self, root: Path, line: int, row: dict) -> StudyRef:
-        image = _cell(row, "image")
+        image, text = _cell(row, "image"), str(row.get("text") or "")
         given_id = _cell(row, "id") or image or f"line-{line}"
         ref = StudyRef(
             source=self.source,
@@ -98,14 +110,14 @@ class Folder(Connector):
             patient_key=self.patient_key(_cell(row, "patient_id") or given_id),
             license=_cell(row, "license") or self.options.license,
             image=resolve(root, image),
-            report=str(row.get("text") or ""),
+            report="" if is_missing(text) else text,
             view=_cell(row, "view"),
             modality=_cell(row, "modality"),
             split=_cell(row, "split"),
             report_style=self.options.report_style,
         )
-        if "_error" in row:
-            return rejected(ref, "bad_index_row", row["_error"])
+        if row.get(ROW_ERROR):
+            return row_rejected(ref, str(row[ROW_ERROR]))
         if not image:
             return rejected(ref, "no_image", f"index row {line} names no image")
         try:
@@ -125,14 +137,28 @@ def _suffix(name: str) -> str:
     return next((suffix for suffix in IMAGE_SUFFIXES if name.lower().endswith(suffix)), "")
 
 
-def _image_files(root: Path) -> list[Path]:
-    """The image files under `root` in a stable order, hidden files and folders left out (links not followed into
-    folders; a linked file is refused later if it leads out of the root)."""
+def _image_files(root: Path) -> list[tuple[Path, Path | None]]:
+    """(image, its report or None) for the image files under `root` in a stable order, hidden files and folders left
+    out (links not followed into folders; a linked file is refused later if it leads out of the root)."""
     found = []
     for folder, folders, files in os.walk(root):
         folders[:] = sorted(name for name in folders if not name.startswith("."))
-        found += [Path(folder) / name for name in files if not name.startswith(".") and _suffix(name)]
-    return sorted(found, key=lambda path: path.relative_to(root).as_posix())
+        reports = _reports(files)
+        for name in files:
+            suffix = _suffix(name)
+            if suffix and not name.startswith("."):
+                report = reports.get(name[: -len(suffix)])
+                found.append((Path(folder) / name, Path(folder) / report if report else None))
+    return sorted(found, key=lambda pair: pair[0].relative_to(root).as_posix())
+
+
+def _reports(files: list[str]) -> dict[str, str]:
+    """Stem -> the report file of that stem among `files`: `<stem>.txt`, else `<stem>.TXT` (the suffix in any case)."""
+    found: dict[str, str] = {}
+    for name in sorted(files, key=lambda name: (not name.endswith(".txt"), name)):
+        if name.lower().endswith(".txt"):
+            found.setdefault(name[:-4], name)
+    return found
 
 
 def _cell(row: dict, key: str) -> str:
@@ -157,7 +183,7 @@ def _boxes(value) -> tuple[SourceBox, ...]:
         if None in values or values[2] <= values[0] or values[3] <= values[1]:
             raise ValueError(f"{coords} is not a box (x0 < x1, y0 < y1)")
         out.append(SourceBox(*values, canonical_label(str(name)), int(frame)))
-    return tuple(out)
+    return distinct_boxes(out)
 
 
 CONNECTOR = Folder

@@ -5,8 +5,9 @@ reports (from `mimic-cxr-reports.zip`): `files/p../p<subject_id>/s<study_id>.txt
 FINAL REPORT header and "___" where identifiers were removed. The image list comes from
 `mimic-cxr-2.0.0-metadata.csv(.gz)` (dicom_id, subject_id, study_id, ViewPosition, ...; MIMIC-CXR-JPG) or,
 for the DICOM release alone, `cxr-record-list.csv(.gz)` (subject_id, study_id, dicom_id, path); the split
-from `mimic-cxr-2.0.0-split.csv(.gz)` (train / validate / test). Both tables are read with polars (377,110
-rows). Files are not checked one by one here: the decode stage rejects a missing image or report.
+from `mimic-cxr-2.0.0-split.csv(.gz)` (train / validate / test). Both tables are read into polars (377,110
+rows); an image whose row in either has more fields than the header is a `bad_index_row` reject. Files are not
+checked one by one here: the decode stage rejects a missing image or report.
 """
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from typing import Iterator
 import polars as pl
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import SourceLayoutError, first_existing, read_table, rejected, require_dir
+from connectors.tables import (
+    ROW_ERROR,
+    SourceLayoutError,
+    first_existing,
+    read_table,
+    rejected,
+    require_dir,
+    row_rejected,
+)
 
 LICENCE = "PhysioNet Credentialed Health Data License 1.5.0"
 INDEXES = ("mimic-cxr-2.0.0-metadata.csv.gz", "mimic-cxr-2.0.0-metadata.csv", "cxr-record-list.csv.gz",
@@ -66,16 +75,19 @@ class MimicCxr(Connector):
                 split=row.get("split", ""),
                 report_style="radiology",
             )
-            if views and view.upper() not in views:
+            if row[ROW_ERROR]:
+                ref = row_rejected(ref, row[ROW_ERROR])
+            elif views and view.upper() not in views:
                 ref = rejected(ref, "view_excluded", f"ViewPosition {view or '(blank)'} is not in {sorted(views)}")
             yield ref
 
     def table(self, root: Path) -> pl.DataFrame:
-        """The image list joined to the split, sorted by dicom_id (polars: the metadata has 377k rows)."""
+        """The image list joined to the split, sorted by dicom_id (polars: the metadata has 377k rows); ROW_ERROR
+        says what is wrong with an image's row in either table."""
         index = root / self.options.index if self.options.index else first_existing(root, INDEXES)
         if index is None:
             raise SourceLayoutError(f"mimic_cxr: none of {INDEXES} under {root}")
-        images = read_table(index, KEYS)
+        images = read_table(index, KEYS, row_errors=True)
         if self.options.views and "ViewPosition" not in images.columns:
             raise SourceLayoutError(
                 f"mimic_cxr: views: keeps images by the index's ViewPosition, and {index.name} has no such column (the "
@@ -83,9 +95,17 @@ class MimicCxr(Connector):
                 "lists the same dicom_ids with their ViewPosition, or leave views: out")
         split = root / self.options.split if self.options.split else first_existing(root, SPLITS)
         if split is not None:
-            images = images.join(read_table(split, KEYS + ("split",)).select("dicom_id", "split"), on="dicom_id",
-                                 how="left").with_columns(pl.col("split").fill_null(""))
+            images = _with_splits(images, read_table(split, KEYS + ("split",), row_errors=True))
         return images.sort("dicom_id")
+
+
+def _with_splits(images: pl.DataFrame, splits: pl.DataFrame) -> pl.DataFrame:
+    """`images` with their split ("" where the split table has none), and the ROW_ERROR of an image's split row where
+    its own row has none."""
+    joined = images.join(splits.select("dicom_id", "split", pl.col(ROW_ERROR).alias("split_error")), on="dicom_id",
+                         how="left")
+    error = pl.when(pl.col(ROW_ERROR) == "").then(pl.col("split_error")).otherwise(pl.col(ROW_ERROR))
+    return joined.with_columns(pl.col("split").fill_null(""), error.fill_null("").alias(ROW_ERROR)).drop("split_error")
 
 
 CONNECTOR = MimicCxr

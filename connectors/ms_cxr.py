@@ -3,8 +3,10 @@
 `MS_CXR_Local_Alignment_v1.*.csv`: one row per box-phrase pair (dicom_id, category_name, label_text, path
 (relative to the MIMIC-CXR-JPG root, `files/pXX/p<subject_id>/s<study_id>/<dicom_id>.jpg`), x, y, w, h in
 pixels of an image of image_width x image_height, split). An image becomes one row: its phrases (the
-region-level descriptions) are its text, each box keeps its category; boxes are scaled to the real image size
-read from its header when the stated size differs. The patient key is the subject id in the path.
+region-level descriptions) are its text, each box keeps its category, a repeated (category, box) row adds no
+region; boxes are scaled to the real image size read from its header when the stated size differs. The patient
+key is the subject id in the path. An image with a row that has more fields than the header (an unquoted comma
+in a phrase) is a `bad_index_row` reject.
 """
 from __future__ import annotations
 
@@ -18,12 +20,15 @@ import polars as pl
 from connectors.base import Connector, StudyRef
 from connectors.tables import (
     SourceLayoutError,
+    distinct_boxes,
     image_size,
     number,
     read_table,
     rejected,
     require_dir,
     resolve,
+    row_error,
+    row_rejected,
     scaled_box,
 )
 from schemas.labels import canonical_label
@@ -43,7 +48,7 @@ class MsCxr(Connector):
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "ms_cxr root")
-        table = read_table(self._csv(root), REQUIRED)
+        table = read_table(self._csv(root), REQUIRED, report_columns=("label_text",), row_errors=True)
         images_root = self.options.images_root or str(root)
         for (dicom_id,), group in sorted(table.group_by("dicom_id", maintain_order=True), key=lambda g: g[0][0]):
             yield self._ref(str(dicom_id), group, images_root)
@@ -71,6 +76,8 @@ class MsCxr(Connector):
             split=first.get("split", ""),
             report_style="caption",
         )
+        if error := row_error(group):
+            return row_rejected(ref, error)
         ref = self.contain(ref)  # before the file is looked at
         if ref.reject:
             return ref
@@ -86,7 +93,7 @@ class MsCxr(Connector):
             if box is None:
                 return rejected(ref, "bad_box", f"{dicom_id}: box {r['x']},{r['y']},{r['w']},{r['h']} is not a box")
             boxes.append(box)
-        return replace(ref, boxes=tuple(boxes))
+        return replace(ref, boxes=distinct_boxes(boxes))
 
 
 CONNECTOR = MsCxr

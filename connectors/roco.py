@@ -3,21 +3,42 @@
 Per split and kind, `data/<split>/<radiology|non-radiology>/` holds `captions.txt` (`ROCO_00001<TAB>caption`),
 `licences.txt` (CSV `ROCO_ID,PMC_ID,CC`, where PMC_ID is the image file name `PMC<id>_<figure>.jpg`),
 `dlinks.txt` (`ROCO_ID<TAB>wget ... PMC<id>.tar.gz ...<TAB><figure>.jpg`) and, after `scripts/fetch.py`,
-`images/PMC<id>_<figure>.jpg`. A row's licence is its CC cell ("NO-CC CODE" stays as written); the patient key
-is the article (figures of one article may show one patient). Captions without an image are rejects.
+`images/ROCO_00001.jpg` (named by ROCO id since its commit 0db07be, January 2022), or `images/PMC<id>_<figure>.jpg`
+as it named them before: the first that is there is the image, else the PMC name. A row's licence is its CC cell
+("NO-CC CODE" stays as written); the patient key is the article (figures of one article may show one patient).
+Captions without an image are rejects, and so are those whose licences row has more fields than its header.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import SourceLayoutError, read_table, rejected, require_dir, text_lines
+from connectors.tables import (
+    ROW_ERROR,
+    SourceLayoutError,
+    read_table,
+    rejected,
+    require_dir,
+    row_rejected,
+    text_lines,
+)
 
 UNKNOWN_LICENCE = "unknown"
 PMC_ARCHIVE = re.compile(r"(PMC\d+)\.tar\.gz")
+ROCO_SUFFIXES = (".jpg", ".jpeg", ".png")  # of an image named by its ROCO id
+
+
+@dataclass(frozen=True)
+class Links:
+    """What licences.txt and dlinks.txt say of the images of one split folder, by ROCO id."""
+
+    licences: dict[str, str]  # the licence (CC cell)
+    names: dict[str, str]  # the image's PMC file name, `PMC<id>_<figure>.jpg`
+    errors: dict[str, str]  # why its licences row is malformed (ROW_ERROR)
 
 
 class Roco(Connector):
@@ -40,25 +61,31 @@ class Roco(Connector):
 
     def _folder_refs(self, folder: Path, split: str) -> Iterator[StudyRef]:
         captions = _tab_lines(folder / self.options.captions)
-        licences, files = self._links(folder)
+        links = self._links(folder)
+        images = folder / self.options.images
+        fetched = set(os.listdir(images)) if images.is_dir() else set()
         for line, roco_id, fields in captions:
             if fields is None:  # no TAB: the line is no `id<TAB>caption` pair
                 yield self._bad_line(folder, line, split)
                 continue
             caption = " ".join(field for field in fields if field)  # a TAB inside a caption is no end
-            name = files.get(roco_id, "")
+            article = links.names.get(roco_id, "")
+            name = _image_name(roco_id, article, fetched)
             ref = StudyRef(
                 source=self.source,
                 source_id=roco_id,
-                patient_key=self.patient_key(name.split("_", 1)[0] if name else roco_id),
-                license=licences.get(roco_id) or UNKNOWN_LICENCE,
-                image=str(folder / self.options.images / name) if name else "",
+                patient_key=self.patient_key(article.split("_", 1)[0] if article else roco_id),
+                license=links.licences.get(roco_id) or UNKNOWN_LICENCE,
+                image=str(images / name) if name else "",
                 report=caption,
                 split=split,
                 report_style="caption",
             )
-            if not name:
-                yield rejected(ref, "no_image_link", f"{roco_id} is in neither licences nor dlinks")
+            if roco_id in links.errors:
+                yield row_rejected(ref, links.errors[roco_id])
+            elif not name:
+                yield rejected(ref, "no_image_link", f"no {self.options.images}/{roco_id}.jpg, and neither licences "
+                                                     "nor dlinks names its PMC file")
             elif not caption:
                 yield rejected(ref, "empty_caption", f"{roco_id} has no caption")
             else:
@@ -71,21 +98,28 @@ class Roco(Connector):
                        license=UNKNOWN_LICENCE, split=split, report_style="caption")
         return rejected(ref, "bad_caption_line", f"{where}: no TAB between an id and a caption")
 
-    def _links(self, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
-        """(ROCO id -> licence, ROCO id -> image file name): from licences.txt, names else from dlinks.txt."""
-        licences: dict[str, str] = {}
-        names: dict[str, str] = {}
+    def _links(self, folder: Path) -> Links:
+        """Licences and errors from licences.txt, PMC file names from it else from dlinks.txt."""
+        links = Links({}, {}, {})
         dlinks = folder / self.options.dlinks
         if dlinks.is_file():
             for _, roco_id, fields in _tab_lines(dlinks):
                 archive = PMC_ARCHIVE.search(fields[0]) if fields and len(fields) >= 2 else None
                 if archive:
-                    names[roco_id] = f"{archive.group(1)}_{fields[-1]}"  # as scripts/fetch.py names the file
+                    links.names[roco_id] = f"{archive.group(1)}_{fields[-1]}"  # as scripts/fetch.py named it
         if (folder / self.options.licences).is_file():
-            table = read_table(folder / self.options.licences, ("ROCO_ID", "PMC_ID", "CC"))
-            licences = dict(zip(table["ROCO_ID"], table["CC"]))
-            names.update((k, v) for k, v in zip(table["ROCO_ID"], table["PMC_ID"]) if v)
-        return licences, names
+            table = read_table(folder / self.options.licences, ("ROCO_ID", "PMC_ID", "CC"), row_errors=True)
+            links.licences.update(zip(table["ROCO_ID"], table["CC"]))
+            links.names.update((k, v) for k, v in zip(table["ROCO_ID"], table["PMC_ID"]) if v)
+            links.errors.update((k, v) for k, v in zip(table["ROCO_ID"], table[ROW_ERROR]) if v)
+        return links
+
+
+def _image_name(roco_id: str, article: str, fetched: set[str]) -> str:
+    """The image's file name: `<ROCO id>.jpg` (.jpeg, .png) or `article` (its PMC name) when in `fetched`, else
+    `article` ("" when there is none)."""
+    names = [roco_id + suffix for suffix in ROCO_SUFFIXES] + [article]
+    return next((name for name in names if name in fetched), article)
 
 
 def _tab_lines(path: Path) -> list[tuple[int, str, list[str] | None]]:

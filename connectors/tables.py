@@ -5,8 +5,12 @@ can open. Nothing here decodes pixels: `image_size` reads an image header only.
 """
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import os
+import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -14,10 +18,13 @@ from typing import Iterable, Sequence
 import polars as pl
 
 from annotators.imaging.raster import displayed_size
+from annotators.report_text import decode_bytes
 from connectors.base import SourceBox, StudyRef
 
 NO_FINDING = "no finding"
 NO_FINDING_TEXT = "No finding annotated on the image."  # what labels_text says of an image without labels
+ROW_ERROR = "_row_error"  # read_table(row_errors=True): why a row is not what its header says; "" when it is
+BAD_ROW = "bad_index_row"  # the reject reason of such a row
 
 
 class SourceLayoutError(ValueError):
@@ -29,9 +36,28 @@ class SourceLayoutError(ValueError):
 MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
 
+MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "none", "null"})  # what tables write for a cell without a value
+
+
+def is_missing(value: str) -> bool:
+    """Whether a text cell holds no value: blank, or a missing-value word ("NA", "nan", "None", ...)."""
+    return value.strip().lower() in MISSING_WORDS
+
+
 def rejected(ref: StudyRef, reason: str, detail: str) -> StudyRef:
     """`ref` marked as a row the connector cannot use: `reason` is a short code, `detail` says why for a human."""
     return replace(ref, reject=reason, detail=detail)
+
+
+def row_rejected(ref: StudyRef, error: str) -> StudyRef:
+    """`ref` refused (BAD_ROW) for a table row that is not what its header says (`error`, its ROW_ERROR): its cells
+    past a stray separator are shifted, so its paths are not kept."""
+    return rejected(replace(ref, image="", report_path=""), BAD_ROW, error)
+
+
+def row_error(rows: pl.DataFrame) -> str:
+    """The first ROW_ERROR among `rows` (a group of a table read with `row_errors`), "" when every row is sound."""
+    return next((error for error in rows[ROW_ERROR] if error), "")
 
 
 def resolve(root: str | Path, path: str) -> str:
@@ -58,26 +84,76 @@ def first_existing(folder: Path, names: Iterable[str]) -> Path | None:
 
 
 def read_table(path: str | Path, required: Sequence[str] = (), separator: str = ",",
-               comment_prefix: str | None = None) -> pl.DataFrame:
-    """A CSV (plain or .gz) with every column as text, missing cells as "", and `required` columns checked."""
+               report_columns: Sequence[str] = (), row_errors: bool = False) -> pl.DataFrame:
+    """A CSV (plain or gzipped) with every column as text, missing cells as "", and `required` columns checked.
+
+    A row with more fields than the header (an unquoted separator in a cell shifts the cells after it) is a
+    SourceLayoutError naming its line; with `row_errors` it is kept, cut to the header's width, and its ROW_ERROR
+    says so ("" on sound rows), for the connector to make it a reject. Cells of `report_columns` that hold only a
+    missing-value word (`is_missing`: NA, NaN, None, ...) are empty. Blank lines are no rows; a column without a
+    name (a trailing comma) is dropped."""
     path = require_file(path, "table")
-    try:
-        frame = pl.read_csv(path, infer_schema=False, separator=separator, comment_prefix=comment_prefix,
-                            encoding="utf8-lossy", truncate_ragged_lines=True)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise SourceLayoutError(f"{path}: not a readable CSV ({exc})") from None
-    frame = frame.select([c for c in frame.columns if c.strip()])  # a trailing comma makes an unnamed column
+    header, rows, errors = _records(path, separator, row_errors)
+    repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
+    if repeated:
+        raise SourceLayoutError(f"{path}: column(s) {repeated} appear more than once in the header")
+    names = [name if name.strip() else f"_unnamed_{index}" for index, name in enumerate(header)]
+    frame = pl.DataFrame(rows, schema={name: pl.String for name in names}, orient="row")
+    frame = frame.select([name for name in header if name.strip()])
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise SourceLayoutError(f"{path}: missing column(s) {missing}; it has {frame.columns}")
-    return frame.with_columns(pl.all().fill_null("").str.strip_chars())
+    frame = frame.with_columns(pl.all().str.strip_chars())
+    frame = frame.with_columns(_missing_as_empty(c) for c in report_columns if c in frame.columns)
+    return frame.with_columns(pl.Series(ROW_ERROR, errors, pl.String)) if row_errors else frame
+
+
+def _missing_as_empty(column: str) -> pl.Expr:
+    """The (stripped) `column` with its cells that hold only a missing-value word (`is_missing`) empty."""
+    cell = pl.col(column)
+    return pl.when(cell.str.to_lowercase().is_in(list(MISSING_WORDS))).then(pl.lit("")).otherwise(cell).alias(column)
+
+
+def _records(path: Path, separator: str, row_errors: bool) -> tuple[list[str], list[list[str]], list[str]]:
+    """(header, rows cut or padded to its width, each row's error or ""); a row too wide raises unless `row_errors`."""
+    reader = csv.reader(io.StringIO(_csv_text(path), newline=""), delimiter=separator)
+    rows: list[list[str]] = []
+    errors: list[str] = []
+    try:
+        header = next((record for record in reader if record), None)
+        if header is None:
+            raise SourceLayoutError(f"{path}: not a readable CSV (no header line)")
+        width, end = len(header), reader.line_num
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if not record:
+                continue
+            error = f"line {start}: {len(record)} fields where the header has {width}" if len(record) > width else ""
+            if error and not row_errors:
+                raise SourceLayoutError(f"{path}: {error} (an unquoted {separator!r} inside a cell?)")
+            rows.append(record[:width] + [""] * (width - len(record)))
+            errors.append(f"{path.name} {error}" if error else "")
+    except csv.Error as exc:
+        raise SourceLayoutError(f"{path}: not a readable CSV near line {reader.line_num} ({exc})") from None
+    return header, rows, errors
+
+
+def _csv_text(path: Path) -> str:
+    """The file's text, gunzipped when gzipped, decoded as report files are (annotators.report_text.decode_bytes:
+    by a byte-order mark, else UTF-8, else Windows-1252, as spreadsheets on Windows save CSV)."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SourceLayoutError(f"{path}: not a readable gzip file ({exc})") from None
+    return decode_bytes(data)
 
 
 def text_lines(path: str | Path, what: str) -> list[str]:
-    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), undecodable bytes replaced, a byte-order
-    mark at the start dropped: neither a lone "\\r" nor a character that `str.splitlines` breaks at (U+2028, form
-    feed, ...) inside a text ends a line."""
-    data = require_file(path, what).read_bytes().decode("utf-8-sig", "replace")
+    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), decoded as `_csv_text` decodes: neither a
+    lone "\\r" nor a character that `str.splitlines` breaks at (U+2028, form feed, ...) inside a text ends a line."""
+    data = decode_bytes(require_file(path, what).read_bytes())
     return [line.removesuffix("\r") for line in data.split("\n")]
 
 
@@ -100,13 +176,24 @@ def image_size(path: str) -> tuple[int, int] | None:
         return None
 
 
+def ordered_box(x0: float, y0: float, x1: float, y1: float, label: str, frame: int = -1) -> SourceBox | None:
+    """The box with its corners in order (a source may give them swapped); None for a box of no area."""
+    box = SourceBox(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), label, frame)
+    return box if box.x1 > box.x0 and box.y1 > box.y0 else None
+
+
 def scaled_box(x0: float, y0: float, x1: float, y1: float, label: str, declared: tuple[float, float],
                actual: tuple[int, int] | None, frame: int = -1) -> SourceBox | None:
-    """A box drawn on an image of size `declared`, moved to the `actual` size; None for an empty box."""
+    """A box drawn on an image of size `declared`, moved to the `actual` size, corners in order; None for an empty
+    box."""
     sx = actual[0] / declared[0] if actual and declared[0] > 0 else 1.0
     sy = actual[1] / declared[1] if actual and declared[1] > 0 else 1.0
-    box = SourceBox(min(x0, x1) * sx, min(y0, y1) * sy, max(x0, x1) * sx, max(y0, y1) * sy, label, frame)
-    return box if box.x1 > box.x0 and box.y1 > box.y0 else None
+    return ordered_box(x0 * sx, y0 * sy, x1 * sx, y1 * sy, label, frame)
+
+
+def distinct_boxes(boxes: Iterable[SourceBox]) -> tuple[SourceBox, ...]:
+    """`boxes` in order without repeats: a source that lists one (label, box) twice annotates one region."""
+    return tuple(dict.fromkeys(boxes))
 
 
 def number(value) -> float | None:

@@ -6,13 +6,15 @@ one consensus for test; "No finding" rows have empty coordinates) and `annotatio
 (image_id, rad_id, one 0/1 column per label, global diagnoses included). Readers' boxes of one label are
 fused: boxes that overlap (IoU >= `iou`) from different readers form a cluster whose mean is kept when at
 least `min_readers` readers drew it. A table without reader ids (the test split's consensus) is kept whole: each
-of its boxes and labels stands for the readers' agreement. A box with swapped corners is put in order. The
-source has no reports: a row's text names its labels.
+of its boxes and labels stands for the readers' agreement. Class names are read in any case and spacing; a vote
+counts when it is 1 (or 1.0). A box with swapped corners is put in order, a repeated one is one region, and an
+image with a box of no area is a `bad_box` reject, as is one listed in image_labels_*.csv alone (`no_annotations`).
+The source has no reports: a row's text names its labels.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -20,12 +22,44 @@ import polars as pl
 
 from annotators.regions import iou
 from connectors.base import Connector, SourceBox, StudyRef
-from connectors.tables import labels_text, number, read_table, require_dir
+from connectors.tables import (
+    ROW_ERROR,
+    distinct_boxes,
+    labels_text,
+    number,
+    read_table,
+    rejected,
+    require_dir,
+    row_error,
+    row_rejected,
+)
 from schemas.labels import canonical_label
 
 LICENCE = "PhysioNet Credentialed Health Data License 1.5.0"
+LOCAL_LABELS = ("Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Clavicle fracture",
+                "Consolidation", "Edema", "Emphysema", "Enlarged PA", "ILD", "Infiltration", "Lung cavity", "Lung cyst",
+                "Lung Opacity", "Mediastinal shift", "Nodule/Mass", "Other lesion", "Pleural effusion",
+                "Pleural thickening", "Pneumothorax", "Pulmonary fibrosis", "Rib fracture")
 GLOBAL_LABELS = ("COPD", "Lung tumor", "Pneumonia", "Tuberculosis", "Other diseases")
-REQUIRED = ("image_id", "class_name", "x_min", "y_min", "x_max", "y_max")
+NO_FINDING = "No finding"
+SPELLINGS = {name.casefold(): name for name in (*LOCAL_LABELS, *GLOBAL_LABELS, NO_FINDING)}
+COORDINATES = ("x_min", "y_min", "x_max", "y_max")
+REQUIRED = ("image_id", "class_name", *COORDINATES)
+
+
+def class_name(value: str) -> str:
+    """A class name in VinDr's own spelling whatever its case and spacing (" nodule/mass " -> "Nodule/Mass"); a name
+    VinDr does not use, with its spaces collapsed."""
+    name = " ".join(value.split())
+    return SPELLINGS.get(name.casefold(), name)
+
+
+@dataclass(frozen=True)
+class ImageLabels:
+    """What image_labels_<split>.csv says of one image."""
+
+    diagnoses: tuple[str, ...] = ()  # the global labels enough readers marked
+    error: str = ""  # a row of the image is malformed (ROW_ERROR)
 
 
 @dataclass(frozen=True)
@@ -77,40 +111,52 @@ class VindrCxr(Connector):
         root = require_dir(self.options.root, "vindr_cxr root")
         folder = require_dir(root / self.options.annotations, "vindr_cxr annotations")
         for split in self.options.splits:
-            table = read_table(folder / f"annotations_{split}.csv", REQUIRED)
-            diagnoses = self._diagnoses(folder / f"image_labels_{split}.csv")
+            table = read_table(folder / f"annotations_{split}.csv", REQUIRED, row_errors=True)
+            labels = self._image_labels(folder / f"image_labels_{split}.csv")
             min_readers = self.options.min_readers if _has_readers(table) else 1
-            for image_id, group in sorted(table.group_by("image_id", maintain_order=True), key=lambda g: g[0][0]):
-                yield self._ref(root, split, str(image_id[0]), group, diagnoses.get(str(image_id[0]), []),
+            groups = {str(key[0]): group for key, group in table.group_by("image_id", maintain_order=True)}
+            for image_id in sorted(groups.keys() | labels.keys()):
+                yield self._ref(root, split, image_id, groups.get(image_id), labels.get(image_id, ImageLabels()),
                                 min_readers)
 
-    def _ref(self, root: Path, split: str, image_id: str, group: pl.DataFrame, diagnoses: list[str],
+    def _ref(self, root: Path, split: str, image_id: str, group: pl.DataFrame | None, labels: ImageLabels,
              min_readers: int) -> StudyRef:
-        readers = [ReaderBox(row.get("rad_id", ""), row["class_name"], box) for row in group.iter_rows(named=True)
-                   if (box := _box(row)) is not None]
-        fused = fuse_readers(readers, self.options.iou, min_readers)
-        return StudyRef(
+        ref = StudyRef(
             source=self.source,
             source_id=image_id,
             patient_key=self.patient_key(image_id),  # VinDr-CXR links no images to a patient
             license=LICENCE,
             image=str(root / split / f"{image_id}.dicom"),
-            report=labels_text([name for name, _ in fused] + diagnoses),
-            boxes=tuple(SourceBox(*box, canonical_label(name)) for name, box in fused),
             view="PA",
             split=split,
             report_style="caption",
         )
+        if group is None:
+            return rejected(ref, "no_annotations",
+                            f"{image_id} is in image_labels_{split}.csv but not in annotations_{split}.csv")
+        if error := row_error(group) or labels.error:
+            return row_rejected(ref, error)
+        readers, bad = _reader_boxes(image_id, group)
+        if bad:
+            return rejected(ref, "bad_box", bad)
+        fused = fuse_readers(readers, self.options.iou, min_readers)
+        return replace(ref, report=labels_text([name for name, _ in fused] + list(labels.diagnoses)),
+                       boxes=distinct_boxes(SourceBox(*box, canonical_label(name)) for name, box in fused))
 
-    def _diagnoses(self, path: Path) -> dict[str, list[str]]:
-        """image_id -> the global labels at least `min_readers` readers marked; {} without the file."""
+    def _image_labels(self, path: Path) -> dict[str, ImageLabels]:
+        """image_id -> the global labels at least `min_readers` readers marked, and a malformed row of it; {} without
+        the file."""
         if not path.is_file():
             return {}
-        table = read_table(path, ("image_id",))
-        present = [c for c in GLOBAL_LABELS if c in table.columns]
-        votes = table.group_by("image_id").agg([(pl.col(c) == "1").sum().alias(c) for c in present])
+        table = read_table(path, ("image_id",), row_errors=True)
+        columns = {class_name(column): column for column in table.columns}
+        present = [label for label in GLOBAL_LABELS if label in columns]
+        votes = table.group_by("image_id").agg(
+            *[(pl.col(columns[label]).cast(pl.Float64, strict=False) == 1).sum().alias(label) for label in present],
+            pl.col(ROW_ERROR).max())  # an error, if any row has one ("" sorts first)
         min_readers = self.options.min_readers if _has_readers(table) else 1
-        return {row["image_id"]: [c for c in present if row[c] >= min_readers] for row in votes.iter_rows(named=True)}
+        return {row["image_id"]: ImageLabels(tuple(c for c in present if row[c] >= min_readers), row[ROW_ERROR])
+                for row in votes.iter_rows(named=True)}
 
 
 def _has_readers(table: pl.DataFrame) -> bool:
@@ -118,9 +164,24 @@ def _has_readers(table: pl.DataFrame) -> bool:
     return "rad_id" in table.columns and bool((table["rad_id"] != "").any())
 
 
+def _reader_boxes(image_id: str, group: pl.DataFrame) -> tuple[list[ReaderBox], str]:
+    """The readers' boxes of one image's rows ("No finding" rows have none), and what is wrong with the first row
+    whose box is no box of some area ("" when none is)."""
+    boxes = []
+    for row in group.iter_rows(named=True):
+        name, box = class_name(row["class_name"]), _box(row)
+        if name == NO_FINDING:
+            continue
+        if box is None:
+            coordinates = ", ".join(row[k] for k in COORDINATES)
+            return [], f"{image_id}: {row.get('rad_id') or 'the consensus'}'s {name} box [{coordinates}] has no area"
+        boxes.append(ReaderBox(row.get("rad_id", ""), name, box))
+    return boxes, ""
+
+
 def _box(row: dict) -> tuple[float, float, float, float] | None:
     """The row's box with its corners in order; None for a "No finding" row or a box of no area."""
-    values = [number(row[k]) for k in ("x_min", "y_min", "x_max", "y_max")]
+    values = [number(row[k]) for k in COORDINATES]
     if None in values:
         return None
     x0, x1 = sorted((values[0], values[2]))

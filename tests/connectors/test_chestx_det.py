@@ -23,3 +23,15 @@ def test_build_rows(build_rows):
     rows = {r["source_id"]: r for r in build_rows if r["source"] == "chestx_det"}
     assert sorted(rows) == ["36199.png", "36204.png", "36211.png", "40001.png"]
     assert [r["label"] for r in rows["36211.png"]["regions"] if r["origin"] == "annotation"] == ["fracture"]
+
+
+def test_swapped_corners_are_put_in_order_and_a_repeated_box_is_one_region(tmp_path, make_connector):
+    entries = [{"file_name": "1.png", "syms": ["Atelectasis", "Calcification", "Atelectasis"],
+                "boxes": [[393, 256, 488, 428], [488, 428, 393, 256], [393, 256, 488, 428]], "polygons": []},
+               {"file_name": "2.png", "syms": ["Effusion"], "boxes": [[100, 100, 100, 300]], "polygons": []}]
+    (tmp_path / "ChestX_Det_train.json").write_text(json.dumps(entries))
+    ordered, flat = make_connector("chestx_det", tmp_path, splits=("train",)).refs()
+    assert not ordered.reject and [(b.label, b.x0, b.y0, b.x1, b.y1) for b in ordered.boxes] == [
+        ("atelectasis", 393, 256, 488, 428), ("calcification", 393, 256, 488, 428)]
+    assert flat.reject == "bad_box"
+    assert flat.detail == "2.png: class 'Effusion' has no box of positive area and no polygon"

@@ -62,3 +62,45 @@ def test_build_rows_are_slices_of_each_volume(build_rows, layouts):
     assert len(rows) == 3 * 4 and {r["modality"] for r in rows} == {"CT"}
     assert sorted({r["acquisition"]["frame"] for r in rows}) == [2, 6, 10]
     assert {r["split"] for r in rows} == {"train", "validation"}
+
+
+def _copy(generated_sources, tmp_path, reports: str = "", metadata: str = ""):
+    """A copy of the generated CT-RATE with lines appended to its train reports and metadata tables."""
+    copy = tmp_path / "ct_rate"
+    shutil.copytree(generated_sources["ct_rate"], copy)
+    with open(copy / "radiology_text_reports" / "train_reports.csv", "a") as out:
+        out.write(reports)
+    with open(copy / "metadata" / "train_metadata.csv", "a") as out:
+        out.write(metadata)
+    return copy
+
+
+def test_report_cells_that_say_na_make_an_empty_report(generated_sources, make_connector, tmp_path):
+    copy = _copy(generated_sources, tmp_path, "train_5_a_1.nii.gz,NA,None,nan,NA\n"
+                                              "train_6_a_1.nii.gz,NA,NA,Clear.,null\n")
+    refs = {r.source_id: r for r in make_connector("ct_rate", copy, splits=("train",)).refs()}
+    assert refs["train_5_a_1.nii.gz"].reject == "empty_report"
+    assert refs["train_6_a_1.nii.gz"].report == "FINDINGS: Clear." and not refs["train_6_a_1.nii.gz"].reject
+
+
+def test_a_row_wider_than_its_header_is_a_reject(generated_sources, make_connector, tmp_path):
+    copy = _copy(generated_sources, tmp_path, "train_5_a_1.nii.gz,,,Nodule, right lung.,Nodule.\n"
+                                              "train_6_a_1.nii.gz,,,Clear.,Normal.\n",
+                 "train_6_a_1.nii.gz,SIEMENS,1.0,-1024.0,[0.7, 0.7],2.0\n")  # XYSpacing unquoted
+    refs = {r.source_id: r for r in make_connector("ct_rate", copy, splits=("train",)).refs()}
+    assert refs["train_5_a_1.nii.gz"].reject == refs["train_6_a_1.nii.gz"].reject == "bad_index_row"
+    assert refs["train_5_a_1.nii.gz"].detail == "train_reports.csv line 5: 6 fields where the header has 5"
+    assert refs["train_6_a_1.nii.gz"].detail == "train_metadata.csv line 5: 7 fields where the header has 6"
+    assert not refs["train_1_a_1.nii.gz"].reject
+
+
+def test_the_metadata_spacing_goes_with_each_volume(generated_sources, make_connector, tmp_path):
+    """The first release's headers lack the spacing: XYSpacing `[x, y]` becomes the slices' (row, col) spacing."""
+    refs = list(make_connector("ct_rate", generated_sources["ct_rate"]).refs())
+    assert all(r.pixel_spacing == (0.7, 0.7) for r in refs)
+    copy = _copy(generated_sources, tmp_path, "train_5_a_1.nii.gz,,,Clear.,Normal.\n"
+                                              "train_6_a_1.nii.gz,,,Clear.,Normal.\n",
+                 'train_5_a_1.nii.gz,SIEMENS,1.0,-1024.0,"[0.6, 0.8]",2.0\n'
+                 "train_6_a_1.nii.gz,SIEMENS,1.0,-1024.0,nan,\n")
+    refs = {r.source_id: r for r in make_connector("ct_rate", copy, splits=("train",)).refs()}
+    assert refs["train_5_a_1.nii.gz"].pixel_spacing == (0.8, 0.6) and refs["train_6_a_1.nii.gz"].pixel_spacing == ()

@@ -126,7 +126,7 @@ def test_without_an_index_images_pair_with_the_reports_beside_them(tmp_path, mak
 
 def test_an_index_less_folder_builds_with_its_reports(ray_cluster, tmp_path, sample_root, monkeypatch):
     """The reports are read in the workers, and every image is a row or a reject."""
-    monkeypatch.setenv("MEDREGION_DEID_KEY", "index-less-test")
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "index-less-test-secret")
     for i, image in enumerate(sorted((sample_root / "images").glob("*.png"))[:3]):
         (tmp_path / "src" / f"study{i}.png").parent.mkdir(exist_ok=True)
         (tmp_path / "src" / f"study{i}.png").write_bytes(image.read_bytes())
@@ -140,3 +140,32 @@ def test_an_index_less_folder_builds_with_its_reports(ray_cluster, tmp_path, sam
     rows = read_shards(cfg.output, ["source_id", "global_text"]).to_dicts()
     assert {r["source_id"]: r["global_text"] for r in rows} == {
         "study0.png": "Small right pleural effusion.", "study1.png": "Left lower lobe consolidation."}
+
+
+def test_a_csv_row_with_an_unquoted_comma_is_a_reject_not_shifted_cells(tmp_path, make_connector):
+    (tmp_path / "index.csv").write_text("image,text,license,split\nimg/a.png,Opacity, right base,CC BY,\n"
+                                        "img/b.png,Normal,CC BY,test\n")
+    shifted, sound = make_connector("folder", tmp_path, source_ids="as_given").refs()
+    assert (shifted.source_id, shifted.reject) == ("img/a.png", "bad_index_row")
+    assert shifted.detail == "index.csv line 2: 5 fields where the header has 4"
+    assert not sound.reject and (sound.license, sound.split) == ("CC BY", "test")
+
+
+def test_text_that_says_na_is_no_text_and_a_repeated_box_one_region(tmp_path, make_connector):
+    box = '"[[1, 2, 30, 40, ""mass""], [1, 2, 30, 40, ""Mass""], [1, 2, 30, 40, ""nodule""]]"'
+    (tmp_path / "index.csv").write_text(f"image,text,boxes\na.png,NA,{box}\nb.png, null ,\n")
+    first, second = make_connector("folder", tmp_path).refs()
+    assert first.report == second.report == ""
+    assert [b.label for b in first.boxes] == ["mass", "nodule"]
+    (tmp_path / "index.jsonl").write_text('{"image": "a.png", "text": "NaN"}\n')
+    assert next(make_connector("folder", tmp_path, index="index.jsonl").refs()).report == ""
+
+
+def test_a_report_pairs_with_its_image_whatever_the_case_of_its_suffix(tmp_path, make_connector):
+    for name in ("scan1.png", "scan2.png", "scan3.PNG", "scan4.nii.gz"):
+        (tmp_path / name).write_bytes(b"pixels")
+    for name in ("scan1.TXT", "scan2.txt", "scan2.Txt", "scan3.Txt", "SCAN4.txt"):
+        (tmp_path / name).write_text("Normal chest.")
+    refs = list(make_connector("folder", tmp_path, index="", source_ids="as_given").refs())
+    assert [Path(r.report_path).name if r.report_path else r.reject for r in refs] == [
+        "scan1.TXT", "scan2.txt", "scan3.Txt", "no_report"]  # the name itself is matched as it is

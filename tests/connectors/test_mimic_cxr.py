@@ -1,5 +1,7 @@
 """mimic_cxr on generated MIMIC-CXR-JPG and MIMIC-CXR (DICOM) trees in the documented layout."""
+import gzip
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,19 @@ def test_dicom_and_jpeg_of_one_image_look_alike(build_rows, decode_png):
     assert len(pairs) == 3
     for images in pairs.values():
         assert np.corrcoef(images["mimic_cxr_jpg"].ravel(), images["mimic_cxr_dicom"].ravel())[0, 1] > 0.95
+
+
+def test_a_row_wider_than_its_header_in_either_table_is_a_reject(generated_sources, layouts, make_connector,
+                                                                 tmp_path):
+    copy = tmp_path / "mimic"
+    shutil.copytree(generated_sources["mimic_cxr"], copy)
+    first, second = (image[2] for image in layouts.MIMIC_IMAGES[:2])
+    for name, wide in (("mimic-cxr-2.0.0-metadata.csv.gz", first), ("mimic-cxr-2.0.0-split.csv.gz", second)):
+        lines = gzip.decompress((copy / name).read_bytes()).decode().splitlines()
+        text = "\n".join(line + ",extra" if line.startswith(wide) else line for line in lines) + "\n"
+        (copy / name).write_bytes(gzip.compress(text.encode()))
+    refs = {r.source_id: r for r in make_connector("mimic_cxr", copy).refs()}
+    assert refs[first].reject == refs[second].reject == "bad_index_row"
+    assert refs[first].detail.startswith("mimic-cxr-2.0.0-metadata.csv.gz line 2:")
+    assert refs[second].detail == "mimic-cxr-2.0.0-split.csv.gz line 3: 5 fields where the header has 4"
+    assert [r.reject for r in refs.values()].count("") == 2

@@ -30,3 +30,15 @@ def test_build_links_phrases_to_their_boxes(build_rows):
     consolidation = next(r for r in row["regions"] if r["label"] == "consolidation")
     assert consolidation["box"] == pytest.approx([20 / 160, 110 / 192, 70 / 160, 150 / 192])
     assert "consolidation" in consolidation["text"].lower()
+
+
+def test_a_repeated_row_adds_no_region_and_a_wide_row_is_a_reject(generated_sources, make_connector, tmp_path):
+    table = tmp_path / "MS_CXR_Local_Alignment_v1.1.0.csv"
+    lines = (generated_sources["ms_cxr"] / table.name).read_text().splitlines()
+    first = lines[1].split(",")
+    wide = ",".join(first[:2] + ["Opacity", " right base"] + first[3:])  # an unquoted comma in the phrase
+    table.write_text("\n".join([lines[0], lines[1], lines[1], *lines[2:], wide.replace(first[0], "other")]) + "\n")
+    refs = {r.source_id: r for r in make_connector("ms_cxr", tmp_path,
+                                                   images_root=str(generated_sources["mimic_cxr"])).refs()}
+    assert [b.label for b in refs[first[0]].boxes] == ["consolidation", "effusion"]
+    assert refs["other"].reject == "bad_index_row" and "12 fields where the header has 11" in refs["other"].detail

@@ -59,3 +59,34 @@ def test_captions_break_at_newlines_only(generated_sources, make_connector, tmp_
     refs = list(make_connector("roco", copy, splits=("train",)).refs())
     assert [r.source_id for r in refs] == [line.split("\t")[0] for line in lines]
     assert refs[0].report == "Chest film\u2028showing\x0ca mass." and refs[1].report == lines[1].split("\t")[1].strip()
+
+
+def test_images_named_by_roco_id_as_the_current_fetch_script_names_them(generated_sources, layouts, make_connector,
+                                                                         tmp_path):
+    """scripts/fetch.py writes images/ROCO_00002.jpg since commit 0db07be (January 2022): read that name first."""
+    copy = tmp_path / "data"
+    shutil.copytree(generated_sources["roco"], copy)
+    train = copy / "train" / "radiology"
+    for _, roco_id, pmc, figure, *_ in (row for row in layouts.ROCO_ROWS if row[0] == "train" and row[6]):
+        (train / "images" / f"{pmc}_{figure}").rename(train / "images" / f"{roco_id}.jpg")
+    with open(train / "captions.txt", "a") as out:
+        out.write("ROCO_00009\t Axial CT of the chest.\n")  # in neither licences nor dlinks, but fetched
+    (train / "images" / "ROCO_00009.jpg").write_bytes((train / "images" / "ROCO_00002.jpg").read_bytes())
+    refs = {r.source_id: r for r in make_connector("roco", copy, splits=("train",)).refs()}
+    assert refs["ROCO_00002"].image == str(train / "images" / "ROCO_00002.jpg") and not refs["ROCO_00002"].reject
+    assert refs["ROCO_00002"].license == "CC BY-NC-SA"
+    assert refs["ROCO_00005"].image.endswith("images/PMC2837471_IJD2009-150251.002.jpg")  # not fetched: as before
+    assert refs["ROCO_00003"].patient_key == refs["ROCO_00005"].patient_key  # still one article
+    assert not refs["ROCO_00009"].reject and refs["ROCO_00009"].license == "unknown"
+
+
+def test_a_licences_row_with_an_unquoted_comma_is_a_reject(generated_sources, make_connector, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(generated_sources["roco"], copy)
+    licences = copy / "train" / "radiology" / "licences.txt"
+    lines = licences.read_text().splitlines()
+    roco_id, pmc_name, _ = lines[1].split(",")
+    licences.write_text("\n".join([lines[0], f"{roco_id},{pmc_name.replace('-', ',', 1)},CC BY", *lines[2:]]) + "\n")
+    refs = {r.source_id: r for r in make_connector("roco", copy, splits=("train",)).refs()}
+    assert refs[roco_id].reject == "bad_index_row" and refs[roco_id].detail.startswith("licences.txt line 2: 4 fields")
+    assert [r.reject for r in refs.values()].count("") == 2

@@ -69,3 +69,49 @@ def test_build_regions_match_the_planted_findings(build_rows, layouts, decode_pn
             assert iou(region["box"], [v / s for v, s in zip(truth, scale)]) > 0.7
             x0, y0, x1, y1 = (round(v * s) for v, s in zip(region["box"], (row["width"], row["height"]) * 2))
             assert pixels[y0:y1, x0:x1].mean() > pixels.mean() + 40  # the bright blob: MONOCHROME1 was inverted
+
+
+def _copy_with(generated_sources, tmp_path, table: str, lines: str):
+    """A copy of the generated VinDr-CXR with `lines` appended to annotations/`table`."""
+    copy = tmp_path / "vindr"
+    shutil.copytree(generated_sources["vindr_cxr"], copy)
+    with open(copy / "annotations" / table, "a") as out:
+        out.write(lines)
+    return copy
+
+
+def test_class_names_in_any_case_and_spacing_fuse_as_one(generated_sources, make_connector, tmp_path):
+    copy = _copy_with(generated_sources, tmp_path, "annotations_train.csv",
+                      "1f,R8,Nodule/Mass,100,100,200,200\n1f,R9, nodule/mass ,102,98,198,205\n"
+                      "1f,R10,NODULE/MASS,101,101,199,199\n")
+    [ref] = [r for r in make_connector("vindr_cxr", copy, min_readers=2).refs() if r.source_id == "1f"]
+    assert ref.report == "Annotated findings: Nodule/Mass." and len(ref.boxes) == 1
+
+
+def test_a_box_of_no_area_is_a_reject_not_a_lost_finding(generated_sources, make_connector, tmp_path):
+    copy = _copy_with(generated_sources, tmp_path, "annotations_train.csv",
+                      "1f,R8,Pleural effusion,500,500,500,600\n1f,R9,Cardiomegaly,,,,\n")
+    [ref] = [r for r in make_connector("vindr_cxr", copy).refs() if r.source_id == "1f"]
+    assert ref.reject == "bad_box" and ref.detail == "1f: R8's Pleural effusion box [500, 500, 500, 600] has no area"
+
+
+def test_a_vote_written_as_a_float_counts(generated_sources, make_connector, tmp_path):
+    copy = _copy_with(generated_sources, tmp_path, "image_labels_train.csv",
+                      "".join(f"00053190460d56c53cc3e57321387478,{r},0,0,1.0,0,0,0,0,0\n" for r in ("R8", "R9")))
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, min_readers=2).refs()}
+    assert refs["00053190460d56c53cc3e57321387478"].report == "Annotated findings: COPD."
+
+
+def test_an_image_only_in_image_labels_is_a_reject(generated_sources, make_connector, tmp_path):
+    copy = _copy_with(generated_sources, tmp_path, "image_labels_train.csv", "ffff,R8,0,0,1,0,0,0,0,0\n")
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", copy).refs()}
+    assert refs["ffff"].reject == "no_annotations" and "annotations_train.csv" in refs["ffff"].detail
+
+
+def test_repeated_consensus_boxes_are_one_region_and_a_wide_row_a_reject(generated_sources, make_connector, tmp_path):
+    copy = _copy_with(generated_sources, tmp_path, "annotations_test.csv",
+                      "2f,Pleural effusion,10,20,110,220\n2f,Pleural effusion,10,20,110,220\n"
+                      "3f,Pleural effusion,10,20,110,220,0.9\n")
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, splits=("test",)).refs()}
+    assert [(b.x0, b.y1, b.label) for b in refs["2f"].boxes] == [(10, 220, "effusion")]
+    assert refs["3f"].reject == "bad_index_row" and "7 fields where the header has 6" in refs["3f"].detail

@@ -1,0 +1,60 @@
+"""connectors.tables: reading a source's CSV tables (quirks kept, a row wider than its header never shifted) and
+the box helpers the connectors share."""
+import gzip
+
+import pytest
+
+from connectors.base import SourceBox
+from connectors.tables import ROW_ERROR, SourceLayoutError, distinct_boxes, ordered_box, read_table
+
+
+def test_a_row_wider_than_its_header_is_an_error_naming_its_line_or_a_row_error(tmp_path):
+    """An unquoted comma in a cell shifts the cells after it: "right base" must never become a licence."""
+    path = tmp_path / "index.csv"
+    path.write_text('image,text,license\na.png,"Opacity,\nright base",CC BY\nb.png,Opacity, right base,CC BY\n')
+    with pytest.raises(SourceLayoutError, match="index.csv: line 4: 4 fields where the header has 3"):
+        read_table(path)
+    rows = read_table(path, row_errors=True).rows(named=True)
+    assert rows[0] == {"image": "a.png", "text": "Opacity,\nright base", "license": "CC BY", ROW_ERROR: ""}
+    assert rows[1][ROW_ERROR] == "index.csv line 4: 4 fields where the header has 3"
+
+
+def test_quirks_of_real_tables_still_read(tmp_path):
+    text = ('\ufeffid,text,extra,\r\n007," a, b ",x,\r\n\r\n0008,"say ""hi""\r\nagain"\r\n')
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    frame = read_table(path, ("id", "text"))
+    assert frame.columns == ["id", "text", "extra"]  # the trailing comma's unnamed column is dropped
+    assert frame.rows() == [("007", "a, b", "x"), ("0008", 'say "hi"\r\nagain', "")]  # a short row is padded
+
+
+def test_report_columns_that_say_na_are_empty(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,notes,other\n1,NA,NA\n2, nan ,x\n3,None,x\n4,NULL,x\n5,NA of note,x\n")
+    frame = read_table(path, report_columns=("notes", "absent"))
+    assert frame["notes"].to_list() == ["", "", "", "", "NA of note"] and frame["other"][0] == "NA"
+
+
+def test_a_repeated_column_name_is_a_layout_error(tmp_path):
+    (tmp_path / "t.csv").write_text("id,text,text\n1,a,b\n")
+    with pytest.raises(SourceLayoutError, match="more than once"):
+        read_table(tmp_path / "t.csv")
+
+
+def test_boxes_are_put_in_order_and_repeats_dropped():
+    assert ordered_box(30, 40, 10, 20, "mass") == SourceBox(10, 20, 30, 40, "mass")
+    assert ordered_box(10, 20, 10, 40, "mass") is None
+    one, other = SourceBox(1, 2, 3, 4, "mass"), SourceBox(1, 2, 3, 4, "nodule")
+    assert distinct_boxes([one, other, one, SourceBox(1, 2, 3, 4, "mass", frame=2)]) == (
+        one, other, SourceBox(1, 2, 3, 4, "mass", frame=2))
+
+
+def test_a_table_saved_by_a_windows_spreadsheet_reads_as_written(tmp_path):
+    from connectors.tables import text_lines
+
+    path = tmp_path / "index.csv"
+    path.write_bytes("image,text\na.png,Café au lait spot; “ground-glass” opacity\n".encode("cp1252"))
+    assert read_table(path).rows() == [("a.png", "Café au lait spot; “ground-glass” opacity")]
+    path.write_bytes("image,text\r\nb.png,Hilar mass\r\n".encode("utf-16"))  # "Unicode text" with its mark
+    assert read_table(path).rows() == [("b.png", "Hilar mass")]
+    assert text_lines(path, "captions") == ["image,text", "b.png,Hilar mass", ""]
