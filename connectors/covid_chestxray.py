@@ -23,13 +23,16 @@ from annotators.lung_masks import lung_boxes
 from connectors.base import Connector, StudyRef
 from connectors.tables import (
     MALFORMED,
+    ROW_ERROR,
     SourceLayoutError,
+    distinct_boxes,
     image_size,
     number,
     read_json,
     read_table,
     rejected,
     require_dir,
+    row_rejected,
     scaled_box,
 )
 from schemas.labels import canonical_label
@@ -53,7 +56,7 @@ class CovidChestXray(Connector):
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "covid_chestxray root")
-        table = read_table(root / self.options.metadata, REQUIRED)
+        table = read_table(root / self.options.metadata, REQUIRED, report_columns=("clinical_notes",), row_errors=True)
         boxes = self._boxes(root) if self.options.boxes else {}
         for row in table.iter_rows(named=True):
             yield self._ref(root, row, boxes.get(row["filename"], ()))
@@ -69,8 +72,11 @@ class CovidChestXray(Connector):
             report=_report(row),
             view=VIEWS.get(row["view"].upper(), row["view"]),
             modality=MODALITIES.get(row["modality"].upper(), row["modality"]),
+            body_part="CHEST",  # a collection of chest images
             report_style="notes",
         )
+        if row[ROW_ERROR]:
+            return row_rejected(ref, row[ROW_ERROR])
         ref = self.contain(ref)  # before the file is looked at
         if ref.reject:
             return ref
@@ -83,7 +89,7 @@ class CovidChestXray(Connector):
         if coco_boxes:
             actual = image_size(str(path))
             scaled = (scaled_box(*box, actual) for box in coco_boxes)
-            ref = replace(ref, boxes=tuple(b for b in scaled if b))
+            ref = replace(ref, boxes=distinct_boxes(b for b in scaled if b))
         return ref
 
     def _mask_boxes(self, root: Path, image: Path) -> list[tuple]:

@@ -1,25 +1,28 @@
 """MedPix 2.0 (Siragusa et al. 2025, github CHILab1/MedPix-2.0; layout of commit d3bc431).
 
-`Descriptions.json` has one entry per image (`image`, `U_id` case, `Type` CT/MR, `Description` with `Caption`,
-`Plane`, `Modality`); `Case_topic.json` holds each case's history, findings and diagnosis;
-`splitted_dataset/uid_list.json` splits cases (train / dev / test; train_1 and train_2 are parts of train);
-images are `images/<image>.png`. A row's text is its own caption followed by its case's text. MedPix 2.0
-ships no licence file: its rows carry a research-only licence. The patient key is the case (one patient each).
+`Descriptions.json` has one entry per image (`image`, `U_id` case, `Type` CT/MR, `Location Category` body region,
+`Description` with `Caption`, `Plane`, `Modality`); `Case_topic.json` holds each case's history, findings and
+diagnosis; `splitted_dataset/uid_list.json` splits cases (train / dev / test; train_1 and train_2 are parts of train);
+images are `images/<image>.png`, each with a caption strip (its id, the uploader's name, a date) burned into its
+bottom edge, which the decode stage cuts off. A row's text is its own caption followed by its case's text. MedPix
+2.0 ships no licence file: its rows carry a research-only licence. The patient key is the case (one patient each).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import SourceLayoutError, read_json, rejected, require_dir
+from connectors.tables import MALFORMED, SourceLayoutError, is_missing, read_json, rejected, require_dir
 
 LICENCE = "research-only (MedPix 2.0, U.S. National Library of Medicine MedPix; no licence file)"
 SPLITS = ("train", "dev", "test")  # uid_list.json keys that partition the cases
 CASE_FIELDS = (("History", "History"), ("Findings", "Findings"), ("Case Diagnosis", "Diagnosis"))
 MODALITIES = {"CT": "CT", "MR": "MR"}
 PLANES = {"transverse": "axial", "nos - not specified": "", "3d reconstruction": "3d"}
+BODY_PARTS = {"thorax": "CHEST", "head": "HEAD", "abdomen": "ABDOMEN", "spine and muscles": "SPINE",
+              "reproductive and urinary system": "PELVIS"}  # `Location Category` -> DICOM BodyPartExamined terms
 
 
 class MedPix(Connector):
@@ -31,16 +34,18 @@ class MedPix(Connector):
         cases: str = "Case_topic.json"
         splits: str = "splitted_dataset/uid_list.json"  # "" to assign splits by patient key
         images: str = "images"
+        cut_caption_strip: bool = True  # cut the caption strip (uploader's name, date) off every image
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "medpix root")
         entries = read_json(root / self.options.descriptions)
         if not isinstance(entries, list):
             raise SourceLayoutError(f"{root / self.options.descriptions}: expected a list of image entries")
-        cases = {case.get("U_id"): case for case in read_json(root / self.options.cases)}
+        cases = {case.get("U_id"): case for case in read_json(root / self.options.cases) if isinstance(case, dict)}
         split_of = self._splits(root)
-        for entry in entries:
-            yield self._ref(root, entry, cases.get(entry.get("U_id")), split_of)
+        images = _by_lower_name(root / self.options.images)
+        for index, entry in enumerate(entries):
+            yield self._ref(root, entry if isinstance(entry, dict) else {}, index, cases, split_of, images)
 
     def _splits(self, root: Path) -> dict[str, str]:
         if not self.options.splits:
@@ -48,24 +53,23 @@ class MedPix(Connector):
         lists = read_json(root / self.options.splits)
         return {uid: split for split in SPLITS for uid in lists.get(split, [])}
 
-    def _ref(self, root: Path, entry: dict, case: dict | None, split_of: dict[str, str]) -> StudyRef:
-        description = entry.get("Description") or {}
-        uid, image = str(entry.get("U_id") or ""), str(entry.get("image") or "")
-        path = root / self.options.images / f"{image}.png"
-        ref = StudyRef(
-            source=self.source,
-            source_id=image or f"{uid}#unnamed",
-            patient_key=self.patient_key(uid),
-            license=LICENCE,
-            image=str(path),
-            report=_text(description, case),
-            view=_plane(str(description.get("Plane") or "")),
-            modality=MODALITIES.get(str(entry.get("Type") or "").upper(), str(entry.get("Type") or "")),
-            split=split_of.get(uid, ""),
-            report_style="caption",
-        )
+    def _ref(self, root: Path, entry: dict, index: int, cases: dict, split_of: dict[str, str],
+             images: dict[str, Path]) -> StudyRef:
+        uid, image = _field(entry, "U_id"), _field(entry, "image")
+        path = images.get(f"{image}.png".lower(), root / self.options.images / f"{image}.png")
+        ref = StudyRef(source=self.source, source_id=image or f"{uid or 'entry'}#{index}",
+                       patient_key=self.patient_key(uid), license=LICENCE, image=str(path), report_style="caption",
+                       caption_strip=self.options.cut_caption_strip)
         if not image or not uid:
-            return rejected(ref, "incomplete_entry", "the description has no image name or case id")
+            return rejected(ref, "incomplete_entry", f"entry {index} has no image name or case id")
+        try:
+            description = entry.get("Description") or {}
+            ref = replace(ref, report=_text(description, cases.get(uid)), view=_plane(_field(description, "Plane")),
+                          modality=MODALITIES.get(_field(entry, "Type").upper(), _field(entry, "Type")),
+                          body_part=BODY_PARTS.get(_field(entry, "Location Category").lower(), ""),
+                          split=split_of.get(uid, ""))
+        except MALFORMED as exc:
+            return rejected(ref, "bad_entry", f"{image}: description or case malformed ({type(exc).__name__})")
         ref = self.contain(ref)  # before the file is looked at
         if not ref.reject and not path.is_file():
             return rejected(ref, "missing_image", f"{path.name} is not in {self.options.images}/")
@@ -79,10 +83,21 @@ def _plane(plane: str) -> str:
 
 def _text(description: dict, case: dict | None) -> str:
     """The image's caption, then its case's history, findings and diagnosis as "Label: text" paragraphs."""
-    parts = [str(description.get("Caption") or "").strip()]
     details = (case or {}).get("Case") or {}
-    parts += [f"{label}: {str(details.get(key) or '').strip()}" for key, label in CASE_FIELDS if details.get(key)]
+    parts = [_field(description, "Caption")]
+    parts += [f"{label}: {text}" for key, label in CASE_FIELDS if (text := _field(details, key))]
     return "\n\n".join(part for part in parts if part)
+
+
+def _field(mapping: dict, key: str) -> str:
+    """A text field of an entry: "" when absent, null or a missing-value word ("None", "NA")."""
+    value = mapping.get(key)
+    return "" if value is None or is_missing(str(value)) else str(value).strip()
+
+
+def _by_lower_name(folder: Path) -> dict[str, Path]:
+    """The folder's files by lower-case name: `x.PNG` is the `x.png` an entry names."""
+    return {path.name.lower(): path for path in sorted(folder.iterdir())} if folder.is_dir() else {}
 
 
 CONNECTOR = MedPix

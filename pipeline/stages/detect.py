@@ -9,8 +9,8 @@ every CPU node computes the same boxes (torch's CPU sums depend on the thread co
 lung-field finder is always a task stage.
 
 A detector runs on the rows it applies to: `detect` true (the source allows it), not a reject, of its
-sources, modalities and views (with `unstated_view`, also where the source states no view: there the proposals
-are kept only when they show a frontal pair of lungs, which a lateral film never does), and (with
+sources, body parts, modalities and views (with `unstated_view`, also where the source states no view: there the
+proposals are kept only when they show a frontal pair of lungs, which a lateral film never does), and (with
 `only_unannotated`) without the source's own boxes; other rows pass untouched. Those get their `regions`
 replaced by the regions they had (annotations, earlier detectors' proposals) plus this detector's proposals
 above its score threshold that no region of the same label covers.
@@ -77,11 +77,13 @@ class DetectStage(Stage):
         """The indices of the rows this detector runs on."""
         config = self.config
         rows = np.flatnonzero(pc.fill_null(batch["detect"], False).to_numpy(zero_copy_only=False))
-        sources, modalities, views = (batch[k].to_pylist() for k in ("source", "modality", "view"))
+        sources, modalities, views, parts = (batch[k].to_pylist() for k in ("source", "modality", "view", "body_part"))
         regions = batch["regions"].to_pylist() if config.only_unannotated else None
+        body_parts = {part.upper() for part in config.body_parts}
         return np.array([
             row for row in rows
             if (not config.sources or sources[row] in config.sources)
+            and (not body_parts or (parts[row] or "").strip().upper() in body_parts)
             and (applies(config.modalities, config.views, modalities[row] or "", views[row] or "")
                  or (config.unstated_view and not (views[row] or "").strip()
                      and applies(config.modalities, (), modalities[row] or "", "")))

@@ -53,7 +53,8 @@ def test_licence_view_patient_and_text_come_from_each_row(root, refs):
 
 def test_right_lung_boxes_lie_on_the_image_left(refs):
     boxed = [r for r in refs if r.boxes]
-    assert len(boxed) == 31 + 39  # the COCO file's images, then those only a lungVAE mask outlines
+    assert len(boxed) == 31 + 35  # the COCO file's images, then those only a lungVAE mask outlines (4 masks lost a
+    # lung's base: annotators.lung_masks gives no boxes from them)
     for ref in boxed:
         by_label = {b.label: b for b in ref.boxes}
         assert set(by_label) == {"right_lung", "left_lung"}

@@ -27,7 +27,8 @@ def test_one_row_per_description_with_caption_and_case_text(root, refs):
         history = cases[entry["U_id"]]["Case"].get("History")
         assert not history or f"History: {history.strip()}" in ref.report
         assert ref.modality == entry["Type"] and ref.report_style == "caption"
-        assert ref.license.startswith("research-only")
+        assert ref.license.startswith("research-only") and ref.caption_strip
+        assert ref.body_part == {"Thorax": "CHEST", "Head": "HEAD"}.get(entry["Location Category"], ref.body_part)
     assert {r.view for r in refs} >= {"axial", "coronal", "sagittal"}
 
 
@@ -51,3 +52,26 @@ def test_build_keeps_the_case_splits(build_rows, build_rejects, refs):
     assert all(row["split"] == split_of[row["source_id"]] for row in rows)
     assert {row["modality"] for row in rows} == {"CT", "MR"}
     assert all(row["report"]["findings"] for row in rows)
+
+
+def test_odd_entries_are_rejects_or_read_as_meant(tmp_path, make_connector):
+    """A null entry, a missing-value caption and history, an image whose extension is upper-case."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "MPX2_synpic2.PNG").write_bytes(b"png")
+    entry = {"Type": "CT", "U_id": "MPX2", "image": "MPX2_synpic2", "Location Category": "Thorax",
+             "Description": {"Caption": "None", "Plane": "Axial"}}
+    case = {"U_id": "MPX2", "Case": {"Findings": "CT:\nRight lower lobe consolidation.", "History": None}}
+    (tmp_path / "Descriptions.json").write_text(json.dumps([None, entry]))
+    (tmp_path / "Case_topic.json").write_text(json.dumps([None, case]))
+    null, ref = make_connector("medpix", tmp_path, splits="").refs()
+    assert (null.reject, null.source_id) == ("incomplete_entry", "entry#0")
+    assert not ref.reject and ref.image.endswith("MPX2_synpic2.PNG") and ref.body_part == "CHEST"
+    assert ref.report == "Findings: CT:\nRight lower lobe consolidation."  # no caption "None", no empty history
+
+
+def test_build_cuts_the_caption_strips(build_rows, root):
+    """The stored images end where the strip began: none of them is as tall as its file (where it had a strip)."""
+    from PIL import Image
+    rows = [r for r in build_rows if r["source"] == "medpix"]
+    cut = sum(r["orig_height"] < Image.open(root / "images" / f"{r['source_id']}.png").height for r in rows)
+    assert cut >= 0.8 * len(rows)

@@ -90,6 +90,14 @@ def test_a_detector_runs_only_where_it_applies(stage, lesion_images):
         DetectStage(dataclasses.replace(stage.config, labels=("right_lung", "left_lung"))).setup()
 
 
+def test_a_detector_with_body_parts_runs_only_on_images_stated_to_show_them(stage, lesion_images):
+    rows = [decoded_row(lesion_images[0], source_id=str(k), body_part=part)
+            for k, part in enumerate(("CHEST", "chest ", "ABDOMEN", "", None))]
+    table = pa.Table.from_pylist(rows, schema=WORK)
+    assert list(DetectStage(dataclasses.replace(stage.config, body_parts=("Chest",))).wanted(table)) == [0, 1]
+    assert list(stage.wanted(table)) == [0, 1, 2, 3, 4]  # no body_parts: any
+
+
 def test_build_runs_the_detector_on_unannotated_studies(sample_build, sample_root):
     """The session's real Ray build ran the YOLO stage: proposals on the studies without source boxes only,
     finding the true boxes there."""
