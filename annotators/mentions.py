@@ -242,6 +242,8 @@ def _trimmed(doc: Doc, text: str, words: list[str], a: int, b: int, lexicon: Lex
         start -= 1
     if text.startswith("]", end) and PLACEHOLDER.fullmatch(text, text.rfind("[", start, end), end + 1):
         end += 1
+    if text.startswith(")", end) and text.count("(", start, end) > text.count(")", start, end):
+        end += 1  # "consolidation (white arrows)" keeps the bracket it opened
     return text[start:end]
 
 

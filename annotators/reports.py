@@ -109,6 +109,12 @@ def _pieces(body: str) -> list[str]:
     return pieces + [body] if body else pieces
 
 
+def _words(text: str) -> str:
+    """A statement's words, case and spacing aside: one description per statement, however many findings it names
+    (the first), and a caption's sentence that its case's text repeats is one."""
+    return " ".join(text.lower().split())
+
+
 def _description(m: Mention) -> Description:
     return Description(m.text, m.label, m.laterality, m.zone, m.anatomy, m.uncertain)
 
@@ -128,7 +134,9 @@ def _report(sections: Sections, parsed_findings: tuple[list[Mention], list[str]]
     findings, plain = parsed_findings
     positive = [m for m in findings if not m.negated]
     positive += [m for m in impression if not m.negated and not _restates(m, positive)]
-    descriptions = tuple(dict.fromkeys(_description(m) for m in positive))
+    described: dict[str, Description] = {}
+    for m in positive:
+        described.setdefault(_words(m.text), _description(m))
     negatives = tuple(dict.fromkeys(m.text for m in findings + impression if m.negated))
     summary = " ".join(dict.fromkeys(m.sentence for m in positive))
     return ParsedReport(
@@ -136,7 +144,7 @@ def _report(sections: Sections, parsed_findings: tuple[list[Mention], list[str]]
         impression=sections.impression,
         other=sections.other,
         global_text=sections.impression or summary or " ".join(plain),
-        descriptions=descriptions,
+        descriptions=tuple(described.values()),
         negatives=negatives,
         truncated=truncated,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -15,7 +14,7 @@ from connectors import get_connector
 from connectors.base import StudyRef, shown
 from connectors.tables import SourceLayoutError
 from pipeline import storage
-from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, from_dict, to_dict
+from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, from_dict, patient_secret, to_dict
 from pipeline.dedup import plan_drops
 from pipeline.executor import Tally, run_on_ray
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_rejects
@@ -25,8 +24,6 @@ from pipeline.stats import BuildStats
 from pipeline.version import PIPELINE_VERSION
 from schemas.record import SCHEMA_VERSION
 from schemas.runtime import ensure_ray
-
-SAMPLE_SECRET = b"medregion-sample-corpus"  # only for the embedded sample source, whose patients are fake
 
 
 @dataclass(frozen=True)
@@ -43,16 +40,6 @@ class Inputs:
         for ref in self.refs:
             digest.update(json.dumps(ref.to_row(), sort_keys=True).encode())
         return digest.hexdigest()
-
-
-def patient_secret(cfg: BuildConfig) -> bytes:
-    """The patient-key secret from the environment; only an all-sample build may go without one."""
-    value = os.environ.get(cfg.deid_key_env)
-    if value:
-        return value.encode()
-    if all(source.connector == "sample" for source in cfg.sources):
-        return SAMPLE_SECRET
-    raise ConfigError(f"set {cfg.deid_key_env} to a secret: patient keys are keyed hashes under it")
 
 
 def collect_inputs(cfg: BuildConfig) -> Inputs:

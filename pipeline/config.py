@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ class DetectorConfig:
     sources: tuple[str, ...] = ()  # run only on these sources' images (the kind it was trained on); () = any source
     modalities: tuple[str, ...] = ()  # run only on these modalities (e.g. CR, DX); () = any
     views: tuple[str, ...] = ()  # run only on these views, by first word (PA, AP: "AP SUPINE" is AP); () = any
+    body_parts: tuple[str, ...] = ()  # run only on these body parts (CHEST, ...: the file's or the source's); () = any
     unstated_view: bool = False  # with `views`, also where no view is stated, kept only if a frontal lung pair shows
     one_per_label: bool = False  # the best box of each label the row lacks (anatomy: one right lung, one left lung)
     batch_size: int = 32  # images per forward pass on a GPU (on the CPU at most annotators.detector.CPU_CHUNK)
@@ -192,6 +194,26 @@ class BuildConfig:
         for detector, entry in zip(self.detectors, data["detectors"]):
             entry["weights"] = detector.weights_sha256()  # the file's content, not where it lies
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+SAMPLE_SECRET = b"medregion-sample-corpus"  # only for the embedded sample source, whose patients are fake
+MIN_SECRET_CHARS = 16  # a shorter key could be guessed, and every keyed id with it
+
+
+def patient_secret(cfg: BuildConfig) -> bytes:
+    """The de-identification secret from the environment (patient keys, ids and input digests are keyed hashes
+    under it); only an all-sample build may go without one."""
+    value = os.environ.get(cfg.deid_key_env, "")
+    if len(value.strip()) >= MIN_SECRET_CHARS:
+        return value.encode()
+    if value.strip():
+        raise ConfigError(f"{cfg.deid_key_env} holds {len(value.strip())} characters: use a secret of at least "
+                          f"{MIN_SECRET_CHARS} (e.g. `openssl rand -hex 32`), and keep it: the same key gives the "
+                          "same ids")
+    if all(source.connector == "sample" for source in cfg.sources):
+        return SAMPLE_SECRET
+    raise ConfigError(f"set {cfg.deid_key_env} to a secret of at least {MIN_SECRET_CHARS} characters (e.g. "
+                      "`openssl rand -hex 32`): patient keys are keyed hashes under it")
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> BuildConfig:

@@ -40,7 +40,7 @@ def region_rows(regions: Sequence[Region], parsed: ParsedReport, links: Sequence
                 "label": region.label,
                 "origin": region.origin,
                 "score": region.score,
-                "text": " ".join(text for text, _ in linked),
+                "text": " ".join(dict.fromkeys(text for text, _ in linked)),
                 "align_score": max((score for _, score in linked), default=0.0),
             }
         )

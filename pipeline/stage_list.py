@@ -7,7 +7,7 @@ every stage's dependencies (spaCy, scispaCy).
 from __future__ import annotations
 
 from connectors.base import StudyRef
-from pipeline.config import BuildConfig
+from pipeline.config import BuildConfig, patient_secret
 from pipeline.records import Provenance
 from pipeline.stage import Stage
 from pipeline.stages.align import Align
@@ -25,7 +25,7 @@ def image_stages(cfg: BuildConfig) -> list[Stage]:
     """Work items -> decoded images that passed the image filters (what the detector's training set reads too)."""
     return [
         LicenceFilter(cfg.licences),
-        Decode(cfg.image.max_side, cfg.image.frames),
+        Decode(cfg.image.max_side, cfg.image.frames, patient_secret(cfg)),
         SourceBoxFilter(cfg.quality),
         ImageFilter(cfg.quality),
     ]

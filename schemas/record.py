@@ -67,7 +67,7 @@ FEATURES = Features(
         "license": Value("string"),
         "phash": Value("string"),  # perceptual hash of the stored image, hex
         "provenance": {
-            "input_sha256": Value("string"),
+            "input_sha256": Value("string"),  # HMAC-SHA256 of the input file under the de-identification key
             "pipeline_version": Value("string"),
             "config_sha256": Value("string"),
         },

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from annotators.imaging import DecodeError, FrameSelection, decode, resize_long_side
+from annotators.imaging.caption_strip import cut_caption_strip
 from annotators.regions import Region, normalise_box
 from annotators.report_text import report_text
 from connectors.base import StudyRef, record_id, shown
@@ -50,6 +52,7 @@ def work_items(refs: list[StudyRef], shards: list[int]) -> pa.Table:
 class Decode(Stage):
     max_side: int
     frames: FrameSelection
+    secret: bytes = field(repr=False)  # the de-identification key: a row's input digest is keyed under it
 
     name = "decode"
     output_schema = WORK
@@ -82,10 +85,15 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
         images = decode(data, ref.image, settings.frames, rescale=ref.rescale or None, max_side=settings.max_side)
     except DecodeError as exc:
         return _reject(item, exc.reason, exc.detail)
+    if ref.caption_strip:
+        images = [cut_caption_strip(image) for image in images]
+    if ref.pixel_spacing:  # the source states what the file does not (CT-RATE's metadata)
+        images = [dataclasses.replace(image, pixel_spacing=tuple(ref.pixel_spacing)) for image in images]
     if [image.frame for image in images] == [-1] and any(box.frame >= 0 for box in ref.boxes):
         frame = next(box.frame for box in ref.boxes if box.frame >= 0)
         return _reject(item, "bad_boxes", f"a box is drawn on frame {frame} of a 2-D image (frame -1, or none)")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hmac.new(settings.secret, data, hashlib.sha256).hexdigest()  # a plain hash of a DICOM file, headers
+    # and all, would let anyone holding the file find its row
     rows = []
     for image in images:
         stored = resize_long_side(image, settings.max_side)
@@ -101,7 +109,7 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
                 "report_style": ref.report_style,
                 "modality": shown(ref.modality or image.modality),
                 "view": shown(ref.view or image.view),
-                "body_part": image.body_part,
+                "body_part": shown(ref.body_part) or image.body_part,
                 "pixel_spacing": list(stored.pixel_spacing),
                 "frame": image.frame,
                 "detect": ref.detect,

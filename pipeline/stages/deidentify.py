@@ -1,7 +1,8 @@
 """The de-identification stage: every part of every report scrubbed on its own (annotators.deid), before any
-text is parsed, stored or counted, and so are the free-text image attributes (modality, view, body part: an
-index's columns or allow-listed DICOM values, which sources fill by hand). DICOM headers were reduced to an
-allow-list at decode, patient ids are keyed hashes from the connectors."""
+text is parsed, stored or counted. The image attributes (modality, view, body part: a source's index columns or
+allow-listed DICOM values, which people fill by hand) keep only the code words such attributes hold
+(annotators.dicom_codes: "AP SUPINE", "CHEST"): a name typed beside them ("PA - John Smith") is dropped, as DICOM
+values lose theirs at decode. Patient ids are keyed hashes from the connectors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from annotators.deid import scrub_text
+from annotators.dicom_codes import known_words
 from pipeline.stage import Stage
 from schemas.work import REPORT_PART
 
@@ -27,6 +29,6 @@ class Deidentify(Stage):
                                  pa.array(parts, pa.list_(REPORT_PART)))
         for name in ATTRIBUTES:
             index = batch.schema.get_field_index(name)
-            values = [value and scrub_text(value) for value in batch.column(name).to_pylist()]
+            values = [value and known_words(value) for value in batch.column(name).to_pylist()]
             batch = batch.set_column(index, name, pa.array(values, batch.schema.field(name).type))
         return batch

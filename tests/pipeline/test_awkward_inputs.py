@@ -114,7 +114,7 @@ def output_bytes(folder: Path) -> dict[str, bytes]:
 
 def test_every_awkward_input_ends_as_a_row_or_a_reject_and_rebuilds_to_the_same_bytes(
         ray_cluster, awkward_config, tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDREGION_DEID_KEY", "awkward-test")
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "awkward-test-secret-key")
     cfg, n_inputs = awkward_config
     outputs = []
     for name in ("first", "second"):

@@ -36,7 +36,7 @@ def test_bad_values_are_named(tmp_path):
 def test_unreadable_configs_and_unknown_connectors_are_config_errors_before_any_work(tmp_path, monkeypatch):
     from pipeline.build import build
 
-    monkeypatch.setenv("MEDREGION_DEID_KEY", "config-test")
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "config-test-secret-key")
     path = tmp_path / "latin1.yaml"
     path.write_bytes("sources: [{name: caf\xe9, connector: sample}]\n".encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
@@ -99,3 +99,24 @@ def test_bad_detector_sections_are_named(tmp_path):
         load_config(_write(tmp_path, f"sources: [{{name: a, connector: sample}}]\ndetector: {twice}\ndetectors: []\n"))
     with pytest.raises(ConfigError, match=r"detectors\[0\]: unknown key\(s\) \['view'\]"):
         load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\ndetector: [{weights: w, view: [PA]}]\n"))
+
+
+@pytest.mark.parametrize("key,error", [
+    (None, "set MEDREGION_DEID_KEY to a secret of at least 16"), ("   ", "set MEDREGION_DEID_KEY"),
+    ("short-key", "holds 9 characters"), ("a-long-enough-secret", None)])
+def test_the_de_identification_key_must_be_long_enough(tmp_path, monkeypatch, key, error):
+    from pipeline.config import patient_secret
+
+    if key is None:
+        monkeypatch.delenv("MEDREGION_DEID_KEY", raising=False)
+    else:
+        monkeypatch.setenv("MEDREGION_DEID_KEY", key)
+    cfg = load_config(_write(tmp_path, "sources: [{name: a, connector: folder, options: {root: x}}]\n"))
+    if error:
+        with pytest.raises(ConfigError, match=error):
+            patient_secret(cfg)
+    else:
+        assert patient_secret(cfg) == key.encode()
+    sample = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\n"))
+    if key is None or not key.strip():
+        assert patient_secret(sample) == b"medregion-sample-corpus"  # fake patients need no secret

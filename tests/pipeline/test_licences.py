@@ -26,7 +26,7 @@ def test_allow_and_deny_patterns():
 
 @pytest.mark.skipif(not REAL_COVID.is_dir(), reason="../shared/data/real is not beside this checkout")
 def test_the_licence_filter_refuses_rows_by_licence(monkeypatch):
-    monkeypatch.setenv("MEDREGION_DEID_KEY", "licence-test")
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "licence-test-secret-key")
     source = {"name": "covid", "connector": "covid_chestxray", "options": {"root": str(REAL_COVID)}}
     inputs = collect_inputs(from_dict(BuildConfig, {"sources": [source]}))
     items = work_items(list(inputs.refs), list(inputs.shards))
@@ -48,6 +48,6 @@ def test_a_licence_reject_keeps_its_stage_through_decode():
     ref = StudyRef(source="s", source_id="1", patient_key="k", license="CC BY-NC 4.0", image="/nonexistent.png",
                    report="Clear lungs.")
     items = LicenceFilter(LicenceConfig(deny=("NC",)))(work_items([ref], [0]))
-    [row] = Decode(256, FrameSelection())(items).to_pylist()
+    [row] = Decode(256, FrameSelection(), b"licence-test-key")(items).to_pylist()
     assert (row["reject_stage"], row["reject_reason"]) == ("licence", "licence_excluded")
     assert row["reject_detail"] == "licence 'CC BY-NC 4.0' matches licences.deny 'NC'"

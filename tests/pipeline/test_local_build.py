@@ -32,7 +32,7 @@ def test_shards_on_memory_equal_the_ray_build(sample_build, sample_config, memor
 
 
 def test_inputs_named_by_file_urls_are_read(sample_root, tmp_path, memory_output, monkeypatch):
-    monkeypatch.setenv("MEDREGION_DEID_KEY", "test-secret")
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "local-build-test-secret")
     images = sorted((sample_root / "images").glob("*.png"))[:2]
     urls = [f"file://{path}" for path in images] + [f"file://{tmp_path}/absent.png"]
     with open(tmp_path / "index.csv", "w", newline="") as handle:

@@ -222,7 +222,7 @@ def test_a_finished_corpus_is_reused_and_fresh_builds_again(ray_cluster, tmp_pat
 
     from pipeline.config import BuildConfig, from_dict
 
-    monkeypatch.setenv("MEDREGION_DEID_KEY", "fresh-test")
+    monkeypatch.setenv("MEDREGION_DEID_KEY", "fresh-test-secret-key")
     ramp = np.add.outer(np.arange(256), np.arange(256)).astype(np.uint8)
     for name, pixels in (("a.png", ramp), ("b.png", ramp.T[::-1])):
         Image.fromarray(pixels).save(tmp_path / name)
