@@ -242,9 +242,9 @@ def _exam_word(word: str) -> bool:
 
 def _names_before(match: re.Match, credential: bool = False) -> str:
     """[NAME] for the last two or more name words before an identifier or a role ("Chest PA John Smith [ID]",
-    "SMITH, JOHN A MD", "Smith J (Consultant Radiologist)"), unless a modality word comes before them with no body
-    part or view between: "CT Renal Stone Protocol [ID]" and "NM Myocardial Perfusion Rest Stress [ID]" are
-    examinations' titles. Before a `credential` one name word that is no initial is enough, the words are those of
+    "SMITH, JOHN A MD", "Smith J (Consultant Radiologist)"), unless a modality word comes before them with words of
+    an examination's title but no body part or view between: "CT Renal Stone Protocol [ID]" and "NM Myocardial
+    Perfusion Rest Stress [ID]" are examinations' titles, "CT John Smith [ID]" is not. Before a `credential` one name word that is no initial is enough, the words are those of
     names after labels, and a given name makes a common word after it a family name ("Kevin Ward MD")."""
     words = re.split(r"(\s+|,\s*)", match.group("name"))
     names = words[::2]
@@ -265,9 +265,9 @@ def _names_before(match: re.Match, credential: bool = False) -> str:
     if len(names) - first < 2 and not (credential and first < len(names) and len(names[first].rstrip(".")) > 1):
         return match.group(0)
     modality = max((at for at in range(first) if names[at] in _MODALITY_WORDS), default=None)
-    if not credential and modality is not None \
+    if not credential and modality is not None and any(_exam_word(name) for name in names[modality + 1: first]) \
             and not any(name.upper() in KNOWN_CODE_WORDS for name in names[modality + 1: first]):
-        return match.group(0)
+        return match.group(0)  # "NM Myocardial Perfusion Rest Stress": a title's word between ("CT John Smith": none)
     name_start = match.start("name") + len("".join(words[: 2 * first]))
     return match.string[match.start(): name_start] + "[NAME]" + match.string[match.end("name"): match.end()]
 

@@ -186,6 +186,7 @@ def test_clinical_values_the_probe_found_stay(text):
 def test_exam_titles_before_an_accession_number_stay():
     assert scrub_text("CT Renal Stone Protocol Accession: 1234567") == "CT Renal Stone Protocol [ID]"
     assert scrub_text("NM Myocardial Perfusion Rest Stress Acc 12345678") == "NM Myocardial Perfusion Rest Stress [ID]"
+    assert scrub_text("CT John Smith MRN 1234567") == "CT [NAME] [ID]"  # no title's word: a name
     assert scrub_text("CT Chest John Smith MRN 1234567") == "CT Chest [NAME] [ID]"
 
 
