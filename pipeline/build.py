@@ -17,6 +17,7 @@ from pipeline import storage
 from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, from_dict, patient_secret, to_dict
 from pipeline.dedup import plan_drops
 from pipeline.executor import Tally, run_on_ray
+from pipeline.records import one_split_per_patient
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_rejects
 from pipeline.stage_list import build_stages
 from pipeline.stages.decode import work_items
@@ -55,6 +56,7 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
         connector = connector_cls(options, secret, source=source.name)
         connector.prepare()
         seen: set[str] = set()
+        source_refs: list[StudyRef] = []
         try:
             for ref in connector.refs():
                 ref = dataclasses.replace(ref, source_id=shown(ref.source_id))  # ids are shown and compared as text
@@ -64,9 +66,10 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
                                               detail="the source lists this id twice")
                     ref = dataclasses.replace(ref, source_id=f"{ref.source_id}#dup{len(seen)}")
                 seen.add(ref.source_id)
-                refs.append(ref)
+                source_refs.append(ref)
         except SourceLayoutError as exc:
             raise ConfigError(f"sources.{source.name}: {exc}") from None
+        refs.extend(one_split_per_patient(source_refs))
     refs.sort(key=lambda r: (r.source, r.source_id))
     n_shards = max(1, -(-len(refs) // cfg.rows_per_shard))
     shards = tuple(i * n_shards // max(1, len(refs)) for i in range(len(refs)))

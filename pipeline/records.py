@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from annotators.align import Link
 from annotators.regions import Region
 from annotators.reports import ParsedReport
+from connectors.base import StudyRef
 from schemas.record import SPLITS
 
 _SPLIT_NAMES = {"train": "train", "validate": "validation", "validation": "validation", "val": "validation",
@@ -18,6 +20,33 @@ _SPLIT_NAMES = {"train": "train", "validate": "validation", "validation": "valid
 class Provenance:
     pipeline_version: str
     config_sha256: str
+
+
+HELD_OUT_FIRST = ("test", "validation", "train")
+
+
+def one_split_per_patient(refs: Sequence[StudyRef]) -> list[StudyRef]:
+    """`refs` (of one source) with one split per patient, as the source states it: a row without a split of its own
+    takes the split the patient's other rows state (the most held-out one, where they state several), and a row
+    whose stated split differs from that is a reject `split_conflict` (a patient on both sides of a split leaks
+    between them)."""
+    stated: dict[str, set[str]] = defaultdict(set)
+    for ref in refs:
+        if not ref.reject and (named := _SPLIT_NAMES.get(ref.split.strip().lower())):
+            stated[ref.patient_key].add(named)
+    out = []
+    for ref in refs:
+        splits = stated.get(ref.patient_key)
+        if ref.reject or not splits:
+            out.append(ref)
+            continue
+        chosen = next(split for split in HELD_OUT_FIRST if split in splits)
+        own = _SPLIT_NAMES.get(ref.split.strip().lower())
+        if own and own != chosen:
+            ref = replace(ref, reject="split_conflict", detail=f"the source puts this patient's images in "
+                          f"{', '.join(sorted(splits))}: a patient belongs in one split (kept: {chosen})")
+        out.append(ref if own else replace(ref, split=chosen))
+    return out
 
 
 def assign_split(patient_key: str, source_split: str, validation: float, test: float) -> str:
