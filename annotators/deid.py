@@ -416,17 +416,18 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"\b\d{1,2}(?:[.:]\d{2})?\s*[ap]\.?m\.?(?=\W|$)", "[TIME]", _SUB),
         (r"\b(?:[01]?\d|2[0-3])h[0-5]\d\b", "[TIME]", _SUB),  # 14h05
         (r"\b(?:[01]\d|2[0-3])[0-5]\d\s*(?:hours|hrs|h)\b", "[TIME]", _SUB),
+        (r"\b(time\s*:?\s*)(?:[01]\d|2[0-3])[0-5]\d\b(?!\s*(?:ms|s|sec|min)\b)", r"\1[TIME]", _SUB),  # Time 0932
         (r"\bP\.?\s?O\.?\s+Box\s+\d+\b", "[ADDRESS]", _SUB),
         # Capitalised words and street types in their case: "2/3 on prior CT", "Lines 2/2 in place" stay.
         (r"\b(?:(?i:unit|apt|flat|suite)\s*)?\d+[A-Za-z]?\s*/\s*\d+[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){1,3}(?:%s)\b"
          r"(?!\s+of\b)" % _STREET, "[ADDRESS]", _CASED),  # Unit 4/12 King St, 3/45 Smith Rd
-        (rf"\b\d{{1,6}}\s+(?:{_PLACE_WORD}\s+){{1,4}}(?:{_STREET})\b(?!\s+of\b)\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
+        (rf"\b\d{{1,6}}[A-Z]?\s+(?:{_PLACE_WORD}\s+){{1,4}}(?:{_STREET})\b(?!\s+of\b)\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
          rf"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w-]+)?", "[ADDRESS]", _CASED),  # not "3 Tesla Circle of"
         (rf"\b{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}},\s*(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]",
          _CASED),
         (rf"\b(?:{_STATES})\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]", _CASED),
         # SW1A 1AA, M5V 2T6; not a TNM stage ("T2N1M0").
-        (r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\b(?!T\dN\dM\d)[A-Z]\d[A-Z] ?\d[A-Z]\d\b", "[ADDRESS]", _CASED),
+        (r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b|\b(?!T\dN\dM\d)[A-Z]\d[A-Z] ?\d[A-Z]\d\b", "[ADDRESS]", _CASED),
         (r"\b(?:NSW|VIC|QLD|TAS|ACT|NT|WA|SA)\s+\d{4}\b", "[ADDRESS]", _CASED),  # Newtown NSW 2042
         (r"\b(?:(?:lives|living|resides|residing)\s+(?:at|on)|(?:home |mailing |street )?address\s*:)"
          r"\s*\d{1,6}\s[^.;\n]*", "[ADDRESS]", _SUB),  # to the end of the sentence, in any case
@@ -436,6 +437,7 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b{_NO_UNIT}",
          "[PHONE]", _SUB),
         (r"\b((?:call|at|on|ext\.?|extension|pager|phone|tel)\s+)x\d{3,5}\b", r"\1[PHONE]", _SUB),  # "call x4567"
+        (rf"\b((?:page|paged|paging)\s+(?:at\s+|on\s+)?)\d{{4,5}}\b{_NO_UNIT}", r"\1[PHONE]", _SUB),  # a pager
         (r"\b(?:[Pp]h|PH|[Cc]all|CALL|[Cc]ontact)\.?\s*:?\s*(?:at\s+)?\d{3}[\s.-]\d{4}\b", "[PHONE]", _CASED),
         (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
         (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),
@@ -448,6 +450,7 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          _SUB),
         (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
         (r"\b\d{6,}\b", "[ID]", _SUB),
+        (r"\b[A-Z]{1,3}\d{7,}\b", "[ID]", _CASED),  # a record number with a letter prefix, unlabelled: "X12345678"
         (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*[ \t]+){1,4}"
          r"(?P<kind>Hospitals?|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)?(?: Sciences?)? "
          r"(?:System|Cent(?:er|re))|Memorial|(?:NHS )?(?:Foundation )?Trust|Imaging Cent(?:er|re)|Medical Group)\b",

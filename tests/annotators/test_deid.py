@@ -178,6 +178,7 @@ def test_clinical_text_stays_as_it_is(text):
     "Nodule (4:23). Seen on 2/3 images. Right 10-11-12th ribs fractured. Fusion T10-11-12.",
     "Discussed with Colorectal Surgery. Referred by Hepatology. Referred by Ed team. Lesions DO NOT enhance.",
     "C5\u2013C6 disc bulge, 5\u20137 mm, BP 120\u221280.",  # dashes other than the hyphen stay as they were
+    "See page 12. Echo time 1200 ms. L4S1 disc. Stage T2N1M0. Grade 2 of 4.",
 ])
 def test_clinical_values_the_probe_found_stay(text):
     assert scrub_text(text) == text
@@ -230,6 +231,9 @@ def test_exam_titles_before_an_accession_number_stay():
     ("Compared with 20190314T143200.", ["2019", "1432"], "Compared with [DATE]."),
     ("Seen at Mercy Medical Center and Seattle Imaging Center.", ["Mercy", "Seattle"],
      "Seen at [HOSPITAL] and [HOSPITAL]."),
+    ("Ref X12345678. Paged at 41234. Time 0932. Lives near 221B Baker Street, SW1A1AA.",
+     ["12345678", "41234", "0932", "221B", "Baker", "SW1A"],
+     "Ref [ID]. Paged at [PHONE]. Time [TIME]. Lives near [ADDRESS], [ADDRESS]."),
 ])
 def test_leaks_the_probe_found_are_closed(text, secrets, expected):
     scrubbed = scrub_text(text)
