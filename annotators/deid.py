@@ -244,8 +244,9 @@ def _names_before(match: re.Match, credential: bool = False) -> str:
     """[NAME] for the last two or more name words before an identifier or a role ("Chest PA John Smith [ID]",
     "SMITH, JOHN A MD", "Smith J (Consultant Radiologist)"), unless a modality word comes before them with words of
     an examination's title but no body part or view between: "CT Renal Stone Protocol [ID]" and "NM Myocardial
-    Perfusion Rest Stress [ID]" are examinations' titles, "CT John Smith [ID]" is not. Before a `credential` one name word that is no initial is enough, the words are those of
-    names after labels, and a given name makes a common word after it a family name ("Kevin Ward MD")."""
+    Perfusion Rest Stress [ID]" are examinations' titles, "CT John Smith [ID]" is not. Before a `credential` one
+    name word that is no initial is enough, the words are those of names after labels, and a given name makes a
+    common word after it a family name ("Kevin Ward MD")."""
     words = re.split(r"(\s+|,\s*)", match.group("name"))
     names = words[::2]
 
