@@ -124,11 +124,39 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"config.stages[{i}]: steps and lr must be positive")
         if not 0.0 <= stage.freeze_fraction <= 1.0:
             raise ConfigError(f"config.stages[{i}].freeze_fraction must be in [0, 1]")
+        _at_least(0, {f"stages[{i}].warmup_steps": stage.warmup_steps})
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"config.device: {cfg.device!r} is not auto, cpu or cuda")
     if cfg.data.batch_size < 2:
         raise ConfigError("config.data.batch_size: contrastive training needs at least 2 per batch")
+    _at_least(1, {"log.every": cfg.log.every, "log.checkpoint_every": cfg.log.checkpoint_every,
+                  "log.keep_checkpoints": cfg.log.keep_checkpoints, "optim.grad_accum": cfg.optim.grad_accum})
+    _at_least(0, {"data.num_workers": cfg.data.num_workers})
+    _at_least(3, {"data.max_text_tokens": cfg.data.max_text_tokens,
+                  "data.max_region_text_tokens": cfg.data.max_region_text_tokens}, "[CLS], a word and [SEP]")
+    low, high = cfg.data.augment.crop_scale
+    if not 0 < low <= high <= 1:
+        raise ConfigError(f"config.data.augment.crop_scale: {[low, high]} is not a range inside (0, 1]")
+    _check_model(cfg.model, cfg.data.image_size)
     return cfg
+
+
+def _at_least(least: int, values: dict[str, int], room_for: str = "") -> None:
+    for key, value in values.items():
+        if value < least:
+            why = f" (room for {room_for})" if room_for else ""
+            raise ConfigError(f"config.{key} must be at least {least}{why}, got {value}")
+
+
+def _check_model(cfg: ModelConfig, image_size: int) -> None:
+    """Attention heads that divide their widths, and an image encoder that builds and takes `image_size` images."""
+    if cfg.text_model is None and cfg.text_hidden % cfg.text_heads:
+        raise ConfigError(f"config.model.text_heads: {cfg.text_heads} does not divide text_hidden {cfg.text_hidden}")
+    if cfg.roi and cfg.roi_dim % cfg.roi_heads:
+        raise ConfigError(f"config.model.roi_heads: {cfg.roi_heads} does not divide roi_dim {cfg.roi_dim}")
+    from training.model import check_image_encoder  # torch and timm: only once the rest is known to be sound
+
+    check_image_encoder(cfg, image_size)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:

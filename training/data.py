@@ -12,10 +12,13 @@ Reads the build's Arrow IPC stream shards (memory-mapped, zero-copy) or a Hub-la
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
 import re
+import struct
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
@@ -29,11 +32,15 @@ import torch
 from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
+from schemas.record import arrow_schema
 from training.augment import augment, resize, swap_sides
 from training.config import ConfigError, DataConfig
 from training.tokenizer import encode
 
-COLUMNS = ("id", "split", "image", "global_text", "regions", "negatives")
+COLUMNS = ("id", "split", "image", "global_text", "regions", "negatives")  # the record columns training reads
+# what decoding a damaged image can raise: PIL's OSError (truncated, unidentified), SyntaxError (a broken PNG chunk),
+# ValueError, EOFError, struct.error and zlib.error from its parsers, DecompressionBombError
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
 
 
 def shard_files(paths: list[str]) -> list[Path]:
@@ -55,6 +62,75 @@ def shard_files(paths: list[str]) -> list[Path]:
         raise FileNotFoundError(f"no .arrow or .parquet shards under {paths} (a build whose every input was "
                                 "rejected has none)")
     return found
+
+
+def check_columns(files: list[Path]) -> None:
+    """Refuse shards that lack a column training reads, or hold it with another type than the record schema
+    (schemas.record), before any row is read."""
+    for path in files:
+        schema = pq.read_schema(path) if path.suffix == ".parquet" else _stream_schema(path)
+        problems = _column_problems(schema, arrow_schema())
+        if problems:
+            raise ConfigError(f"shard {path} does not follow the record schema (schemas.record): {'; '.join(problems)}")
+
+
+def _stream_schema(path: Path) -> pa.Schema:
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_stream(source).schema
+
+
+def _column_problems(schema: pa.Schema, record: pa.Schema) -> list[str]:
+    problems = []
+    for name in COLUMNS:
+        if name not in schema.names:
+            problems.append(f"no column {name!r}")
+        elif not schema.field(name).type.equals(record.field(name).type):
+            problems.append(f"column {name!r} is {schema.field(name).type}, the record's is {record.field(name).type}")
+    return problems
+
+
+def check_manifest(paths: list[str]) -> None:
+    """Refuse a build's shard whose size or sha256 differs from its entry in the build's manifest.json (damaged or
+    changed since the build): one read of the shards, before the first step."""
+    for folder in map(Path, paths):
+        if not (folder / "manifest.json").is_file():
+            continue
+        for entry in json.loads((folder / "manifest.json").read_text())["shards"]:
+            problem = _differs_from_manifest(folder / entry["file"], entry)
+            if problem:
+                raise ConfigError(f"shard {folder / entry['file']}: {problem}: damaged or changed since the build "
+                                  f"(`medregion verify {folder}` checks the whole build)")
+
+
+def _differs_from_manifest(path: Path, entry: dict) -> str | None:
+    """How a shard differs from its manifest entry (its size, else its sha256); None when it does not."""
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        return f"{size} bytes, the manifest says {entry['bytes']}"
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return None if digest == entry["sha256"] else "its sha256 is not the one in the manifest"
+
+
+def warn_about_gaps(files: list[Path], split: str, region_stages: list[str]) -> None:
+    """Warn when no row of `split` has a report text, or when none has a region while `region_stages` train
+    regions: the run would align images with one empty text, or train its region stages on the global loss alone.
+    A split without rows is left to ShardDataset's error."""
+    rows = reports = regions = 0
+    for path in files:
+        table = open_table(path, ("split", "global_text", "regions"))
+        table = table.filter(pc.equal(table["split"], split))
+        rows += table.num_rows
+        reports += pc.sum(pc.greater(pc.utf8_length(table["global_text"]), 0)).as_py() or 0
+        regions += pc.sum(pc.list_value_length(table["regions"])).as_py() or 0
+    if not rows:
+        return
+    if not reports:
+        warnings.warn(f"split {split!r} has no report text (global_text): every image is aligned with the same empty "
+                      "text", stacklevel=2)
+    if region_stages and not regions:
+        warnings.warn(f"split {split!r} has no regions: the stages {region_stages} train the global loss alone and "
+                      "the ROI branch learns nothing", stacklevel=2)
 
 
 def open_table(path: Path, columns: tuple[str, ...] = COLUMNS) -> pa.Table:
@@ -228,13 +304,16 @@ class ShardDataset(IterableDataset):
                 out[i] = record
         return out
 
-    def prepare(self, record: dict, rng: np.random.Generator | None) -> tuple[np.ndarray, list[dict], str, list[str]]:
-        """One record -> (pixels, regions with moved boxes, report text, negatives), augmented when `rng`."""
+    def prepare(
+        self, record: dict, shard: Path, rng: np.random.Generator | None
+    ) -> tuple[np.ndarray, list[dict], str, list[str]]:
+        """One record of `shard` -> (pixels, regions with moved boxes, report text, negatives), augmented when `rng`."""
         try:
             image = Image.open(io.BytesIO(record["image"]["bytes"]))
             image.load()
-        except (OSError, ValueError) as exc:  # a shard damaged on disk: say which record
-            raise OSError(f"record {record['id']!r}: its image cannot be decoded ({exc})") from None
+        except DECODE_ERRORS as exc:  # a shard damaged on disk: say which record
+            raise ConfigError(f"record {record['id']!r} of shard {shard}: its image cannot be decoded "
+                              f"({type(exc).__name__}: {exc})") from None
         regions = sorted(record["regions"], key=lambda r: (not r["text"], -r["score"]))
         regions = regions if self.max_regions is None else regions[: self.max_regions]
         boxes = np.array([r["box"] for r in regions], dtype=np.float32).reshape(-1, 4)
@@ -257,7 +336,7 @@ class ShardDataset(IterableDataset):
         pixels, reports, regions, region_image, negatives, owners = [], [], [], [], [], []
         for i, (record, (file_id, row)) in enumerate(zip(records, rows)):
             rng = np.random.default_rng([self.seed, epoch, int(file_id), int(row)]) if self.train else None
-            image, kept, report, negs = self.prepare(record, rng)
+            image, kept, report, negs = self.prepare(record, self.files[file_id], rng)
             pixels.append(image)
             reports.append(report)
             regions += kept

@@ -22,7 +22,7 @@ from torchvision.ops import roi_align
 
 from schemas.labels import ANATOMY, FINDINGS
 from training.config import Config, from_dict
-from training.data import Batch, ShardDataset, shard_files
+from training.data import Batch, ShardDataset, check_columns, shard_files
 from training.model import RegionMedCLIP
 from training.tokenizer import encode, load_tokenizer
 from training.train import Checkpoints, build_model, choose_attention_kernels
@@ -192,9 +192,9 @@ def evaluate(
     model, tokenizer, cfg = load_run(run_dir, dev)
     choose_attention_kernels(cfg, dev)
     split = split or cfg.data.eval_split
-    dataset = ShardDataset(
-        shard_files(shards or cfg.data.shards), split, cfg.data, tokenizer, train=False, batch_size=cfg.eval.batch_size
-    )
+    files = shard_files(shards or cfg.data.shards)
+    check_columns(files)
+    dataset = ShardDataset(files, split, cfg.data, tokenizer, train=False, batch_size=cfg.eval.batch_size)
     emb = embed_split(model, dataset, dev)
     image_hits = emb.image_text[:, None] == torch.arange(len(emb.texts))[None, :]
     metrics: dict[str, float] = {"images": len(emb.images), "reports": len(emb.texts)}

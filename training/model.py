@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import timm
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from annotators import offline
-from training.config import ModelConfig
+from training.config import ConfigError, ModelConfig
 
 offline.apply()
 
@@ -38,6 +38,19 @@ def _create_backbone(cfg: ModelConfig, image_size: int) -> nn.Module:
         return timm.create_model(cfg.image_encoder, img_size=image_size, **args)
     except TypeError:  # CNNs take any size and no such argument
         return timm.create_model(cfg.image_encoder, **args)
+
+
+def check_image_encoder(cfg: ModelConfig, image_size: int) -> None:
+    """Build the image encoder on the meta device (no memory, no weights read) and pass it two images of the run's
+    size: an unknown name, arguments it does not take, heads that do not divide its width, or images too small for
+    its patches or strides are a ConfigError."""
+    try:
+        with torch.device("meta"):
+            backbone = _create_backbone(replace(cfg, image_weights=None), image_size).eval()
+            backbone.forward_head(backbone.forward_features(torch.zeros(2, 3, image_size, image_size)))
+    except (RuntimeError, TypeError, ValueError, AssertionError) as exc:
+        raise ConfigError(f"config.model.image_encoder: {cfg.image_encoder!r} with image_encoder_args "
+                          f"{cfg.image_encoder_args} and data.image_size {image_size} fails: {exc}") from None
 
 
 class ImageEncoder(nn.Module):

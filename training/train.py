@@ -7,9 +7,11 @@
 Progressive training: each stage of the config sets its length, learning rate, the weight of the region loss
 (0 in stage 1: global alignment only) and the fraction of each encoder kept frozen (stage 2). Every stage gets
 a fresh AdamW with warm-up and cosine decay. A checkpoint holds the model, optimiser, scheduler, stage and
-step, the data position (batches consumed) and the RNG states, so a resumed run takes the very same next
-step. Progress goes to the console, to <out_dir>/metrics.jsonl and, as TensorBoard scalars, to event files beside
-it (`tensorboard --logdir <out_dir>`), rank 0 only.
+step, the data position (batches consumed), the RNG states and the losses summed since the last logged line, so a
+resumed run takes the very same next step and logs the same numbers; it refuses settings that change the model's
+shapes, the schedule or the data position (`RESUME_KEYS`). Progress goes to the console, to
+<out_dir>/metrics.jsonl and, as TensorBoard scalars, to event files beside it (`tensorboard --logdir <out_dir>`),
+rank 0 only.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import math
 import os
 import pickle
 import random
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -34,7 +37,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from training.config import Config, ConfigError, StageConfig, load_config, to_dict
-from training.data import ShardDataset, corpus_texts, shard_files
+from training.data import (
+    Batch,
+    ShardDataset,
+    check_columns,
+    check_manifest,
+    corpus_texts,
+    shard_files,
+    warn_about_gaps,
+)
 from training.loss import Losses, clip_losses
 from training.model import RegionMedCLIP
 from training.tokenizer import load_tokenizer, prepare_tokenizer
@@ -112,10 +123,15 @@ class Checkpoints:
     def __init__(self, out_dir: Path, keep: int):
         self.dir, self.keep = out_dir / "checkpoints", keep
 
+    def by_step(self) -> list[Path]:
+        """The checkpoint files, oldest first by their step number (6 digits, more from step 1,000,000)."""
+        steps = {path: re.fullmatch(r"step-(\d+)\.pt", path.name) for path in self.dir.glob("step-*.pt")}
+        return sorted((path for path, step in steps.items() if step), key=lambda path: int(steps[path][1]))
+
     def newest_readable(self) -> tuple[Path, dict] | None:
         """The newest checkpoint that loads, with its payload; a damaged one (cut short, emptied) is skipped with
         a warning, and an older one is read instead."""
-        for path in sorted(self.dir.glob("step-*.pt"), reverse=True):
+        for path in reversed(self.by_step()):
             try:
                 return path, load_checkpoint(path)
             except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
@@ -128,13 +144,48 @@ class Checkpoints:
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
         tmp.replace(path)
-        for old in sorted(self.dir.glob("step-*.pt"))[: -self.keep]:
+        for old in self.by_step()[: -self.keep]:
             old.unlink()
         return path
 
 
 def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)  # our own file: RNG states are pickled
+
+
+# The settings a resumed run must keep: they shape the model (and its tokenizer), or set the schedule and the
+# data position (stages, optimiser, batch size, seed, split). Others (device, workers, logging, augmentation,
+# the shards' paths) may change.
+RESUME_KEYS = ("seed", "data.image_size", "data.batch_size", "data.train_split", "data.max_text_tokens",
+               "data.max_region_text_tokens", "tokenizer", "model", "optim", "stages")
+
+
+def check_resumable(path: Path, saved: dict, current: dict) -> None:
+    """Refuse to resume the checkpoint at `path`, trained with config `saved`, under a `current` config that
+    changes a RESUME_KEYS setting; the message names every changed key."""
+    changed = [d for key in RESUME_KEYS for d in _differences(_setting(saved, key), _setting(current, key), key)]
+    if changed:
+        raise ConfigError(f"{path} was trained with other settings than these: {'; '.join(changed)}. A resumed run "
+                          "keeps the settings that shape the model or set the schedule and the data order: resume "
+                          "with the run's own settings (its config.yaml), or give a new run folder")
+
+
+def _setting(config: dict, dotted: str) -> object:
+    for key in dotted.split("."):
+        config = config.get(key) if isinstance(config, dict) else None
+    return config
+
+
+def _differences(saved: object, current: object, where: str) -> list[str]:
+    """The dotted keys, down to the leaves, whose values differ, each with both values."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        keys = sorted(saved.keys() | current.keys())
+        return [d for key in keys for d in _differences(saved.get(key), current.get(key), f"{where}.{key}")]
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) != len(current):
+        return [f"{where} has {len(saved)} items (here {len(current)})"]
+    if isinstance(saved, list) and isinstance(current, list):
+        return [d for i, pair in enumerate(zip(saved, current)) for d in _differences(*pair, f"{where}[{i}]")]
+    return [] if saved == current else [f"{where} {saved!r} (here {current!r})"]
 
 
 # ---------------------------------------------------------------------------------------------- builders
@@ -184,6 +235,15 @@ def autocast(cfg: Config, proc: Process) -> contextlib.AbstractContextManager:
 
 
 # ---------------------------------------------------------------------------------------------- one step
+def next_batch(batches: Iterator) -> Batch:
+    """The loader's next batch. A ConfigError raised in a loader worker (a damaged record) comes back from
+    DataLoader with the worker's traceback as its message; it is raised again with its own one-line message."""
+    try:
+        return next(batches)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).rstrip().splitlines()[-1].split("ConfigError: ", 1)[-1]) from None
+
+
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -197,7 +257,7 @@ def train_step(
     accum = cfg.optim.grad_accum
     totals = torch.zeros(3, device=proc.device)
     for micro in range(accum):
-        batch = next(batches).to(proc.device)
+        batch = next_batch(batches).to(proc.device)
         last = micro == accum - 1
         sync = contextlib.nullcontext() if last or proc.world_size == 1 else model.no_sync()
         with sync:
@@ -220,8 +280,9 @@ TENSORBOARD_SCALARS = ("loss", "global_loss", "region_loss", "lr", "logit_scale"
 
 class MetricsLog:
     """Console lines, <out_dir>/metrics.jsonl and TensorBoard event files in <out_dir> (tags `train/<name>`),
-    written by rank 0; losses averaged over all ranks. A run resumed from the checkpoint of `resume_step` purges
-    the events of later steps that the stopped run had logged (they are taken again), as TensorBoard reads them."""
+    written by rank 0; losses averaged over all ranks. A run resumed from the checkpoint of `resume_step` (0: a
+    new run) drops the lines and purges the events of later steps that the stopped run had logged (they are taken
+    again), so each step is logged once; the losses summed since the last line travel in the checkpoint."""
 
     def __init__(self, out_dir: Path, proc: Process, report: Callable[[dict], None] | None, resume_step: int = 0):
         self.path, self.proc, self.report = out_dir / "metrics.jsonl", proc, report
@@ -230,11 +291,32 @@ class MetricsLog:
         if proc.main:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.events = SummaryWriter(str(out_dir), purge_step=resume_step + 1 if resume_step else None)
+            self.drop_lines_after(resume_step)
+            self.events = SummaryWriter(str(out_dir), purge_step=resume_step + 1)
+
+    def drop_lines_after(self, step: int) -> None:
+        """Keep the lines of metrics.jsonl up to `step` (a line cut short by a stop is dropped too)."""
+        if self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines() if _logged_step(line) <= step]
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(f"{line}\n" for line in kept))
+            tmp.replace(self.path)
 
     def add(self, losses: Losses) -> None:
         self.sums += torch.stack([losses.total, losses.global_, losses.region])
         self.steps += 1
+
+    def state_dict(self) -> dict:
+        """What was summed since the last line, averaged over the ranks (a collective: every rank calls it)."""
+        sums = self.sums.clone()
+        if self.proc.world_size > 1:
+            dist.all_reduce(sums)
+            sums /= self.proc.world_size
+        return {"sums": sums.cpu(), "steps": self.steps, "seconds": time.perf_counter() - self.started}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums.copy_(state["sums"])
+        self.steps, self.started = state["steps"], time.perf_counter() - state["seconds"]
 
     def flush(self, state: TrainState, stage: StageConfig, lr: float, samples: int, scale: float) -> dict:
         means = self.sums / self.steps
@@ -278,6 +360,13 @@ class MetricsLog:
             self.events.close()
 
 
+def _logged_step(line: str) -> float:
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):  # cut short
+        return math.inf
+
+
 @dataclass
 class TrainResult:
     model: RegionMedCLIP  # this process's trained model (the same on every rank)
@@ -294,12 +383,15 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     out_dir = Path(cfg.out_dir)
     checkpoints = Checkpoints(out_dir, cfg.log.keep_checkpoints)
     files = shard_files(cfg.data.shards)
+    check_columns(files)
     found = checkpoints.newest_readable()
     latest, resumed = found or (None, None)
-    if resumed is not None and resumed["config"]["model"] != to_dict(cfg)["model"]:
-        raise ConfigError(f"{latest} was trained with other model settings than these ({resumed['config']['model']}):"
-                         " resume with the run's own settings (its config.yaml), or give a new run folder")
-    if proc.main:  # rank 0 writes the run folder's config and tokenizer; the others read them
+    if resumed is not None:
+        check_resumable(latest, resumed["config"], to_dict(cfg))
+    if proc.main:  # rank 0 checks the corpus, writes the run folder's config and tokenizer; the others read them
+        check_manifest(cfg.data.shards)
+        region_stages = [stage.name for stage in cfg.stages if stage.region_weight > 0 and cfg.model.roi]
+        warn_about_gaps(files, cfg.data.train_split, region_stages)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         corpus = corpus_texts(files, cfg.data.train_split)
@@ -325,6 +417,8 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     if resumed:
         set_rng_state(resumed["rng"])
     log = MetricsLog(out_dir, proc, report, resume_step=state.step)
+    if resumed and "metrics" in resumed:  # older checkpoints do not hold the log's sums
+        log.load_state_dict(resumed["metrics"])
     samples_per_step = cfg.data.batch_size * proc.world_size * cfg.optim.grad_accum
     record: dict = {}
 
@@ -346,10 +440,12 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
             if state.step % cfg.log.every == 0 or stage_done or stopping:
                 lr, scale = scheduler.get_last_lr()[0], model.logit_scale.exp().item()
                 record = log.flush(state, stage, lr, samples_per_step, scale)
-            if proc.main and (state.step % cfg.log.checkpoint_every == 0 or stage_done or stopping):
-                payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state()}
-                payload |= {"scheduler": scheduler.state_dict(), "state": asdict(state), "config": to_dict(cfg)}
-                checkpoints.save(state.step, payload)
+            if state.step % cfg.log.checkpoint_every == 0 or stage_done or stopping:
+                metrics = log.state_dict()  # on every rank: a collective
+                if proc.main:
+                    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state()}
+                    payload |= {"scheduler": scheduler.state_dict(), "state": asdict(state), "config": to_dict(cfg)}
+                    checkpoints.save(state.step, payload | {"metrics": metrics})
         if state.stage_step < stage.steps:  # stopped early by max_steps
             break
         state.stage, state.stage_step = state.stage + 1, 0

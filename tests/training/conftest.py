@@ -8,6 +8,7 @@ build writes them.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -69,14 +70,48 @@ def square_record(rng: np.random.Generator, index: int) -> dict:
 def write_synthetic_shards(folder: Path, rows: int, shards: int, seed: int = 0) -> Path:
     """`rows` records in `shards` Arrow stream files under folder/shards; returns `folder`."""
     rng = np.random.default_rng(seed)
-    records = [square_record(rng, i) for i in range(rows)]
+    return write_records(folder, [square_record(rng, i) for i in range(rows)], shards)
+
+
+def write_records(folder: Path, records: list[dict], shards: int = 1) -> Path:
+    """`records` in `shards` Arrow stream files under folder/shards; returns `folder`."""
     (folder / "shards").mkdir(parents=True)
-    for k, part in enumerate(np.array_split(np.arange(rows), shards)):
+    for k, part in enumerate(np.array_split(np.arange(len(records)), shards)):
         table = pa.Table.from_pylist([records[i] for i in part], schema=arrow_schema())
         with pa.OSFile(str(folder / "shards" / f"part-{k:05d}.arrow"), "wb") as sink:
             with pa.ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(table, max_chunksize=7)  # several record batches per file
     return folder
+
+
+def write_edited_corpus(folder: Path, edit: Callable[[dict], None], rows: int = 40) -> Path:
+    """`rows` synthetic records (24 train), each changed in place by `edit`, in one shard under folder/shards."""
+    rng = np.random.default_rng(0)
+    records = [square_record(rng, i) for i in range(rows)]
+    for record in records:
+        edit(record)
+    return write_records(folder, records)
+
+
+def broken_png() -> bytes:
+    """A PNG whose second IDAT chunk has a garbled type, as random bytes in a shard make one: PIL opens it, and
+    raises SyntaxError as it loads the pixels."""
+    png = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 300), dtype=np.uint8)).save(png, format="PNG")
+    data = png.getvalue()
+    second = data.index(b"IDAT", data.index(b"IDAT") + 4)
+    return data[:second] + b"\xb7\xf0Vh" + data[second + 4 :]
+
+
+@pytest.fixture(scope="session")
+def edited_corpus():
+    """`edited_corpus(folder, edit, rows=40)` -> a corpus folder of synthetic records changed by `edit`."""
+    return write_edited_corpus
+
+
+@pytest.fixture(scope="session")
+def damaged_png() -> bytes:
+    return broken_png()
 
 
 @pytest.fixture(scope="session")

@@ -1,24 +1,31 @@
+import hashlib
 import itertools
 import json
+import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from training.config import DataConfig
+from training.config import ConfigError, DataConfig
 from training.data import (
     ShardDataset,
     affirmed,
+    check_columns,
+    check_manifest,
     corpus_texts,
     open_table,
     shard_files,
     split_rows,
     text_key,
     unique_index,
+    warn_about_gaps,
 )
 from training.tokenizer import train_bpe
 
@@ -91,6 +98,7 @@ def test_hub_layout_parquet_reads_the_same_rows_as_the_arrow_shards(synthetic_co
         (tmp_path / "data").mkdir(exist_ok=True)
         pq.write_table(open_table(path, tuple(open_table(path).column_names)), tmp_path / "data" / f"train-{i}.parquet")
     assert [p.suffix for p in shard_files([str(tmp_path)])] == [".parquet"] * 3
+    check_columns(shard_files([str(tmp_path)]))  # the record schema, as Parquet stores it
     arrow = make_dataset(synthetic_corpus, tokenizer, train=False, split="test")
     parquet = make_dataset(tmp_path, tokenizer, train=False, split="test")
     for a, b in zip(arrow, parquet):
@@ -111,12 +119,76 @@ def test_a_build_folder_gives_the_shards_its_manifest_lists(synthetic_corpus, tm
     assert shard_files([str(build)]) == listed
 
 
-def test_an_image_that_cannot_be_decoded_names_its_record(synthetic_corpus, tokenizer):
+@pytest.mark.parametrize("damage", ["cut short", "a broken chunk"])
+def test_an_image_that_cannot_be_decoded_names_its_record_and_shard(synthetic_corpus, tokenizer, damaged_png, damage):
     dataset = make_dataset(synthetic_corpus, tokenizer, train=False)
     [record] = dataset.read_rows(np.array([[0, 0]]))
-    record["image"]["bytes"] = record["image"]["bytes"][:40]  # cut short
-    with pytest.raises(OSError, match=f"record {record['id']!r}: its image cannot be decoded"):
-        dataset.prepare(record, None)
+    record["image"]["bytes"] = record["image"]["bytes"][:40] if damage == "cut short" else damaged_png
+    where = re.escape(f"record {record['id']!r} of shard {dataset.files[0]}: its image cannot be decoded")
+    with pytest.raises(ConfigError, match=where + (r" \(SyntaxError: broken PNG" if damage != "cut short" else "")):
+        dataset.prepare(record, dataset.files[0], None)
+
+
+def write_stream(path: Path, table: pa.Table) -> Path:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.drop_columns(["split"]), "no column 'split'"),
+        (lambda t: t.drop_columns(["regions", "negatives"]), "no column 'regions'; no column 'negatives'"),
+        (lambda t: t.set_column(t.schema.get_field_index("global_text"), "global_text", pa.array(range(len(t)))),
+         "column 'global_text' is int64, the record's is string"),
+    ],
+)
+def test_shards_of_another_schema_are_refused_before_a_row_is_read(synthetic_corpus, tmp_path, change, message):
+    files = shard_files([str(synthetic_corpus)])
+    check_columns(files)
+    other = write_stream(tmp_path / "other.arrow", change(pa.ipc.open_stream(files[0].read_bytes()).read_all()))
+    where = re.escape(f"shard {other} does not follow the record schema")
+    with pytest.raises(ConfigError, match=f"{where}.* {message}"):
+        check_columns([*files, other])
+
+
+def test_a_shard_that_differs_from_its_build_manifest_is_refused(synthetic_corpus, tmp_path):
+    build = Path(shutil.copytree(synthetic_corpus, tmp_path / "build"))
+    shards = sorted((build / "shards").glob("*.arrow"))
+    entries = [{"file": f"shards/{p.name}", "bytes": p.stat().st_size,
+                "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in shards]
+    (build / "manifest.json").write_text(json.dumps({"shards": entries}))
+    check_manifest([str(build)])
+    data = bytearray(shards[1].read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 64])
+    shards[1].write_bytes(data)  # random bytes inside: the same size
+    with pytest.raises(ConfigError, match="part-00001.arrow: its sha256 is not the one in the manifest: damaged"):
+        check_manifest([str(build)])
+    shards[1].write_bytes(data[:-10])
+    with pytest.raises(ConfigError, match=f"part-00001.arrow: {len(data) - 10} bytes, the manifest says {len(data)}"):
+        check_manifest([str(build)])
+    check_manifest([str(shards[0])])  # a shard file given itself has no manifest to check
+
+
+def no_regions(record: dict) -> None:
+    record["regions"], record["descriptions"] = [], []
+
+
+def no_report(record: dict) -> None:
+    record["global_text"] = None
+
+
+def test_a_split_without_regions_or_report_text_is_warned_about(synthetic_corpus, edited_corpus, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_about_gaps(shard_files([str(synthetic_corpus)]), "train", ["region"])
+        warn_about_gaps(shard_files([str(synthetic_corpus)]), "trian", ["region"])  # no rows: ShardDataset's error
+        warn_about_gaps(shard_files([str(edited_corpus(tmp_path / "a", no_regions))]), "train", [])  # no region stage
+    with pytest.warns(UserWarning, match=r"split 'train' has no regions: the stages \['region', 'joint'\] train"):
+        warn_about_gaps(shard_files([str(tmp_path / "a")]), "train", ["region", "joint"])
+    with pytest.warns(UserWarning, match="split 'train' has no report text"):
+        warn_about_gaps(shard_files([str(edited_corpus(tmp_path / "b", no_report))]), "train", ["region"])
 
 
 def test_no_shards_is_an_error(tmp_path):

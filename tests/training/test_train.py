@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,25 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from training.config import Config, ConfigError, to_dict
-from training.train import TENSORBOARD_SCALARS, Checkpoints, choose_attention_kernels, train
+from training.train import (
+    TENSORBOARD_SCALARS,
+    Checkpoints,
+    MetricsLog,
+    Process,
+    check_resumable,
+    choose_attention_kernels,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
 def losses(run: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records(run)]
 
 
 def tensorboard_scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
@@ -61,12 +74,76 @@ def test_a_damaged_newest_checkpoint_is_skipped_and_other_model_settings_are_ref
     assert path.name == "step-000002.pt" and payload["state"]["step"] == 2
     config_yaml = (tmp_path / "config.yaml").read_text()
     other = tiny_config(tmp_path, synthetic_corpus, model={**to_dict(cfg)["model"], "roi": False})
-    with pytest.warns(UserWarning), pytest.raises(ConfigError, match="other model settings"):
+    with pytest.warns(UserWarning), pytest.raises(ConfigError, match=r"than these: model.roi True \(here False\)"):
         train(other)
     assert (tmp_path / "config.yaml").read_text() == config_yaml  # the run's own settings are kept
     with pytest.warns(UserWarning):
         train(cfg, max_steps=4)  # resumes from step 2
     assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][-2:] == [3, 4]
+
+
+def test_a_resumed_run_logs_each_step_once_with_the_numbers_of_an_uninterrupted_one(synthetic_corpus, tiny_config,
+                                                                                     tmp_path):
+    log = {"every": 4, "checkpoint_every": 5, "keep_checkpoints": 4}  # lines at 3, 4, 6, 8, 9: stage ends and every 4
+    train(tiny_config(tmp_path / "straight", synthetic_corpus, log=log))
+    cfg = tiny_config(tmp_path / "killed", synthetic_corpus, log=log)
+    train(cfg, max_steps=7)  # lines at 3, 4, 6, 7; checkpoints at 3, 5, 6, 7
+    for step in (6, 7):  # killed after step 7's line, before the checkpoint of step 6 was written
+        (tmp_path / "killed" / "checkpoints" / f"step-{step:06d}.pt").unlink()
+    train(cfg)  # resumes from step 5, whose loss the line of step 6 averages in
+    straight, resumed = (records(tmp_path / run) for run in ("straight", "killed"))
+    assert [r["step"] for r in resumed] == [r["step"] for r in straight] == [3, 4, 6, 8, 9]
+    assert [r["loss"] for r in resumed] == [r["loss"] for r in straight]
+
+
+def test_resuming_drops_the_lines_logged_after_the_checkpoint(tmp_path):
+    lines = [json.dumps({"step": step, "loss": 1.0}) for step in range(1, 6)]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + '\n{"step": 6, "lo')  # the last one cut short
+    MetricsLog(tmp_path, Process(0, 1, torch.device("cpu")), None, resume_step=3).close()
+    assert [r["step"] for r in records(tmp_path)] == [1, 2, 3]
+    MetricsLog(tmp_path, Process(0, 1, torch.device("cpu")), None, resume_step=0).close()  # no checkpoint: anew
+    assert (tmp_path / "metrics.jsonl").read_text() == ""
+
+
+def test_resuming_with_settings_that_change_shapes_or_the_schedule_is_refused(synthetic_corpus, tiny_config,
+                                                                             tmp_path):
+    cfg = tiny_config(tmp_path / "run", synthetic_corpus)
+    train(cfg, max_steps=1)
+    config_yaml = (tmp_path / "run" / "config.yaml").read_text()
+    bigger = tiny_config(tmp_path / "run", synthetic_corpus, data={**to_dict(cfg)["data"], "image_size": 96})
+    with pytest.raises(ConfigError, match=r"step-000001.pt was trained with other settings than these: "
+                                          r"data.image_size 64 \(here 96\)\. A resumed run keeps"):
+        train(bigger)
+    assert (tmp_path / "run" / "config.yaml").read_text() == config_yaml  # the refused settings are not saved
+    saved = to_dict(cfg)
+    stages = [dict(stage, steps=1) for stage in saved["stages"]]
+    with pytest.raises(ConfigError, match=r"data.batch_size 8 \(here 4\); stages\[0\].steps 3 \(here 1\); "
+                                          r"stages\[1\].steps 3 \(here 1\); stages\[2\].steps 3 \(here 1\)\."):
+        check_resumable(tmp_path, saved, saved | {"data": saved["data"] | {"batch_size": 4}, "stages": stages})
+    with pytest.raises(ConfigError, match=r"optim.grad_accum 1 \(here 2\); stages has 3 items \(here 1\)\."):
+        check_resumable(tmp_path, saved, saved | {"stages": stages[:1], "optim": saved["optim"] | {"grad_accum": 2}})
+    elsewhere = {"out_dir": "/elsewhere", "device": "cuda", "log": saved["log"] | {"every": 7}}
+    check_resumable(tmp_path, saved, saved | elsewhere | {"data": saved["data"] | {"num_workers": 3, "shards": []}})
+
+
+def test_checkpoints_are_ordered_by_their_step_number(tmp_path):
+    checkpoints = Checkpoints(tmp_path, keep=2)
+    checkpoints.dir.mkdir()
+    for name in ("step-000005.pt", "step-999999.pt", "step-1000000.pt"):  # 6 digits up to step 999,999
+        torch.save({"name": name}, checkpoints.dir / name)
+    assert checkpoints.newest_readable()[1] == {"name": "step-1000000.pt"}
+    checkpoints.save(1000001, {"name": "step-1000001.pt"})
+    assert sorted(p.name for p in checkpoints.dir.iterdir()) == ["step-1000000.pt", "step-1000001.pt"]
+
+
+def test_a_damaged_image_read_by_a_loader_worker_is_one_error_line(edited_corpus, damaged_png, tiny_config, tmp_path):
+    corpus = edited_corpus(tmp_path / "corpus", lambda record: record["image"].update(bytes=damaged_png))
+    data = to_dict(tiny_config(tmp_path / "run", corpus))["data"] | {"num_workers": 1}
+    cfg = tiny_config(tmp_path / "run", corpus, data=data)
+    with pytest.raises(ConfigError) as raised:
+        train(cfg, max_steps=1)
+    assert re.fullmatch(r"record 'synthetic-\d+' of shard \S+part-00000.arrow: its image cannot be decoded "
+                        r"\(SyntaxError: broken PNG file \(chunk b'\\xb7\\xf0Vh'\)\)", str(raised.value))
 
 
 def test_checkpoints_keep_only_the_newest(synthetic_corpus, tiny_config, tmp_path):
