@@ -68,7 +68,8 @@ def resolve(root: str | Path, path: str) -> str:
 def require_dir(path: str | Path, what: str) -> Path:
     path = Path(path)
     if not path.is_dir():
-        raise SourceLayoutError(f"{what}: folder {path} does not exist")
+        why = "is a file, not a folder" if path.exists() else "does not exist"
+        raise SourceLayoutError(f"{what}: folder {path} {why}")
     return path
 
 

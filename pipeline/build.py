@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,7 +16,7 @@ from connectors import get_connector
 from connectors.base import StudyRef, shown
 from connectors.tables import SourceLayoutError
 from pipeline import storage
-from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, from_dict, patient_secret, to_dict
+from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, SourceConfig, from_dict, patient_secret, to_dict
 from pipeline.dedup import plan_drops
 from pipeline.executor import Tally, run_on_ray
 from pipeline.records import one_split_per_patient
@@ -35,45 +37,74 @@ class Inputs:
     shards: tuple[int, ...]
     n_shards: int
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """What the inputs are: each row's paths and text, and the size and modification time of each local file
+        it reads (a report or image rewritten in place is noticed; a remote one is known by its path alone)."""
         digest = hashlib.sha256()
         for ref in self.refs:
             digest.update(json.dumps(ref.to_row(), sort_keys=True).encode())
+            digest.update(f"{_file_stamp(ref.image)}|{_file_stamp(ref.report_path)}".encode())
         return digest.hexdigest()
+
+
+def _file_stamp(path: str) -> str:
+    """"size:mtime_ns" of a local file; "" for none, a URL or a file that cannot be stat'ed (decode rejects it)."""
+    if not path or "://" in path:
+        return ""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return ""
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def collect_inputs(cfg: BuildConfig) -> Inputs:
     """Every connector row (driver side: paths and text only), sorted, duplicate ids rejected, cut into shards."""
+    connectors = [(source, _connector_class(source)) for source in cfg.sources]  # a mistyped name before the key
     secret = patient_secret(cfg)
     refs: list[StudyRef] = []
-    for source in cfg.sources:
-        try:
-            connector_cls = get_connector(source.connector)
-        except ValueError as exc:
-            raise ConfigError(f"sources.{source.name}: {exc}") from None
+    for source, connector_cls in connectors:
         options = from_dict(connector_cls.Options, source.options, f"sources.{source.name}.options")
         connector = connector_cls(options, secret, source=source.name)
         connector.prepare()
-        seen: set[str] = set()
-        source_refs: list[StudyRef] = []
-        try:
-            for ref in connector.refs():
-                ref = dataclasses.replace(ref, source_id=shown(ref.source_id))  # ids are shown and compared as text
-                ref = dataclasses.replace(ref, detect=ref.detect and source.detector)  # each detector: its stage
-                if ref.source_id in seen:
-                    ref = dataclasses.replace(ref, reject="duplicate_source_id",
-                                              detail="the source lists this id twice")
-                    ref = dataclasses.replace(ref, source_id=f"{ref.source_id}#dup{len(seen)}")
-                seen.add(ref.source_id)
-                source_refs.append(ref)
+        try:  # ids are shown and compared as text; each detector has its own stage
+            source_refs = [dataclasses.replace(ref, source_id=shown(ref.source_id),
+                                               detect=ref.detect and source.detector) for ref in connector.refs()]
         except SourceLayoutError as exc:
             raise ConfigError(f"sources.{source.name}: {exc}") from None
-        refs.extend(one_split_per_patient(source_refs))
+        refs.extend(one_split_per_patient(_unique_ids(source_refs)))
     refs.sort(key=lambda r: (r.source, r.source_id))
     n_shards = max(1, -(-len(refs) // cfg.rows_per_shard))
     shards = tuple(i * n_shards // max(1, len(refs)) for i in range(len(refs)))
     return Inputs(tuple(refs), shards, n_shards)
+
+
+def _connector_class(source: SourceConfig) -> type:
+    try:
+        return get_connector(source.connector)
+    except ValueError as exc:
+        raise ConfigError(f"sources.{source.name}: {exc}") from None
+
+
+def _unique_ids(refs: list[StudyRef]) -> list[StudyRef]:
+    """Each id once: a row whose id an earlier row has is a `duplicate_source_id` reject, renamed "<id>#dup<k>" to an
+    id that no row of the source has (an index may list "a#dup2" itself)."""
+    taken = {ref.source_id for ref in refs}
+    seen: set[str] = set()
+    out = []
+    for ref in refs:
+        if ref.source_id in seen:
+            k = len(out)
+            while f"{ref.source_id}#dup{k}" in taken:
+                k += 1
+            taken.add(renamed := f"{ref.source_id}#dup{k}")
+            ref = dataclasses.replace(ref, source_id=renamed, reject="duplicate_source_id",
+                                      detail="the source lists this id twice")
+        else:
+            seen.add(ref.source_id)
+        out.append(ref)
+    return out
 
 
 @dataclass(frozen=True)

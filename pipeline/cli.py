@@ -97,8 +97,8 @@ def build(
     if stats:
         stats.write_text(json.dumps(result.stats, indent=2, sort_keys=True) + "\n")
     if result.reused:
-        console.print("[yellow]already built[/yellow] from this config and these inputs (their paths and texts): "
-                      "nothing to do. An input file changed in place is not noticed; --fresh builds again.")
+        console.print("[yellow]already built[/yellow] from this config and these inputs (their paths, texts and "
+                      "local files' sizes and times): nothing to do; --fresh builds again.")
     _print_build(result.output, result.manifest, time.perf_counter() - started)
 
 

@@ -26,12 +26,20 @@ class Summary:
 def read_shards(folder: str | Path, columns: list[str] | None = None) -> pl.DataFrame:
     """Every shard of a build as one polars frame (Arrow IPC streams, as listed in the manifest); `folder` may be
     a path or an fsspec URL."""
-    frames = [_read_stream(folder, s["file"], columns) for s in _manifest(folder)["shards"]]
+    frames = [_read_stream(folder, s["file"], columns) for s in read_manifest(folder)["shards"]]
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
-def _manifest(folder: str | Path) -> dict:
-    return json.loads(storage.read_bytes(storage.join(str(folder), "manifest.json")))
+def read_manifest(folder: str | Path) -> dict:
+    """A build's manifest.json; OSError naming what is wrong when it is not one a build writes."""
+    from pipeline.verify import manifest_problems
+
+    url = storage.join(str(folder), "manifest.json")
+    manifest = json.loads(storage.read_bytes(url))
+    problems = manifest_problems(manifest)
+    if problems:
+        raise OSError(f"{url} is damaged: {'; '.join(problems)} (`medregion verify` says more)")
+    return manifest
 
 
 def _read_stream(folder: str | Path, name: str, columns: list[str] | None = None) -> pl.DataFrame:
@@ -39,7 +47,7 @@ def _read_stream(folder: str | Path, name: str, columns: list[str] | None = None
 
 
 def summarize(folder: str | Path) -> Summary:
-    manifest = _manifest(folder)
+    manifest = read_manifest(folder)
     rows = read_shards(folder, ["source", "split", "modality", "regions"])
     rejects = _read_stream(folder, manifest["rejects"]["file"])
     counts = lambda frame, column: {str(k): int(v) for k, v in frame[column].value_counts(sort=True).iter_rows()}

@@ -9,7 +9,6 @@ Hugging Face environment (HF_TOKEN) or login and is never printed. The rejects t
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
 import time
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import PublishOptions
 from pipeline.hub_card import CardFacts, SplitFiles, render_card
-from pipeline.inspect import read_shards
+from pipeline.inspect import read_manifest, read_shards
 from pipeline.verify import verify
 from schemas.record import SPLITS, arrow_schema
 
@@ -63,7 +62,7 @@ def write_layout(build: str | Path, out: str | Path, options: PublishOptions) ->
         shown = "\n  ".join(checked.problems[:10])
         raise PublishError(f"refusing to publish {build}: it fails verify ({len(checked.problems)} problems):\n  "
                            f"{shown}\nRebuild it, then check with `medregion verify {build}`.")
-    manifest = _read_manifest(build)
+    manifest = read_manifest(build)
     if not checked.rows:
         raise PublishError(f"{build} holds no rows (all {checked.rejects} inputs were rejected): nothing to publish")
     shutil.rmtree(out / "data", ignore_errors=True)
@@ -73,10 +72,6 @@ def write_layout(build: str | Path, out: str | Path, options: PublishOptions) ->
     (out / "README.md").write_text(render_card(facts), encoding="utf-8")
     files = tuple(f for s in splits for f in s.files) + ("README.md",)
     return Layout(out, files, splits)
-
-
-def _read_manifest(build: Path) -> dict:
-    return json.loads((build / "manifest.json").read_text())
 
 
 def _split_tables(build: Path, manifest: dict, split: str) -> Iterator[pa.Table]:

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from PIL import Image, ImageDraw
 
 from pipeline import report_html as h
-from pipeline.inspect import read_shards
+from pipeline.inspect import read_manifest, read_shards
 from schemas.record import ORIGINS
 
 COLUMNS = ["id", "source", "modality", "split", "license", "regions", "descriptions", "global_text"]
@@ -38,7 +38,7 @@ def write_report(folder: str | Path, output: str | Path, truth: str | Path | Non
 
 def render(folder: str | Path, truth: str | Path | None = None, gallery: int = 12) -> str:
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = read_manifest(folder)
     rows = read_shards(folder, COLUMNS)
     rejects = pl.read_ipc_stream(folder / manifest["rejects"]["file"])
     sections = [

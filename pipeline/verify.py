@@ -58,7 +58,7 @@ def verify(folder: str) -> Verification:
     except (ValueError, OSError) as exc:  # not JSON, not UTF-8, not readable
         result.problems.append(f"manifest.json cannot be read as JSON: {type(exc).__name__}: {exc}")
         return result
-    result.problems += _shape_problems(manifest)
+    result.problems += manifest_problems(manifest)
     if result.problems:
         return result
     if manifest.get("schema_version") != SCHEMA_VERSION:
@@ -76,17 +76,25 @@ def verify(folder: str) -> Verification:
     return result
 
 
-def _shape_problems(manifest) -> list[str]:
-    """What in the manifest's layout is not what a build writes (checked before anything is read by it)."""
+def manifest_problems(manifest) -> list[str]:
+    """What in the manifest's layout is not what a build writes (checked before anything is read by it): its files
+    are the build's own (`shards/...`, `rejects.arrow`: never a path that leads out of the build folder), with whole
+    numbers of rows and bytes."""
     if not isinstance(manifest, dict):
         return [f"manifest.json holds a {type(manifest).__name__}, not an object"]
-    problems = []
+    missing = [key for key in ("shards", "rejects", "sources", "totals") if key not in manifest]
+    problems = [f"manifest.json lacks {', '.join(missing)}"] if missing else []
     shards = manifest.get("shards", [])
     if not isinstance(shards, list) or not all(isinstance(e, dict) and isinstance(e.get("file"), str) for e in shards):
         problems.append("manifest.json: `shards` is not a list of entries that each name a `file`")
+    elif not all(_inside(e["file"], "shards/") and _whole(e, "rows", "bytes") for e in shards):
+        problems.append("manifest.json: a shard entry names a file outside shards/, or rows or bytes that are no "
+                        "whole numbers")
     rejects = manifest.get("rejects") or {}
     if not isinstance(rejects, dict) or (rejects and not isinstance(rejects.get("file"), str)):
         problems.append("manifest.json: `rejects` is not an entry that names a `file`")
+    elif rejects and not _inside(rejects["file"], ""):
+        problems.append("manifest.json: `rejects` names a file outside the build folder")
     sources = manifest.get("sources", {})
     if not isinstance(sources, dict) or not all(
             isinstance(c, dict) and all(isinstance(c.get(k), int) for k in ("inputs", "rows", "rejects"))
@@ -95,6 +103,17 @@ def _shape_problems(manifest) -> list[str]:
     if not isinstance(manifest.get("totals", {}), dict):
         problems.append("manifest.json: `totals` is not an object")
     return problems
+
+
+def _inside(name: str, folder: str) -> bool:
+    """Whether a manifest's file name is a relative path under `folder` of the build ("" for the build itself)."""
+    parts = name.split("/")
+    return name.startswith(folder) and not name.startswith("/") and ".." not in parts and "\\" not in name \
+        and "://" not in name
+
+
+def _whole(entry: dict, *keys: str) -> bool:
+    return all(isinstance(entry.get(key, 0), int) and not isinstance(entry.get(key, 0), bool) for key in keys)
 
 
 def _all_files(url: str) -> list[str]:

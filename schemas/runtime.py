@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from annotators import offline
+from schemas.typed_config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,12 @@ class RayConfig:
     address: str | None = None  # join a cluster; None starts a local Ray
     num_cpus: int | None = None  # local Ray only; None uses every core
     blocks_per_cpu: int = 4  # input parallelism: the work list is cut into about this many blocks per CPU
+
+    def __post_init__(self):
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise ConfigError(f"ray.num_cpus: {self.num_cpus} is no number of CPUs (at least 1; none: every core)")
+        if self.blocks_per_cpu < 1:
+            raise ConfigError(f"ray.blocks_per_cpu: {self.blocks_per_cpu} is under 1")
 
 
 def ensure_ray(cfg: RayConfig) -> None:

@@ -24,6 +24,10 @@ class SampleConnector(Connector):
         seed: int = 0
         license: str = "CC0-1.0"
 
+        def __post_init__(self):
+            if self.n < 1:
+                raise ValueError(f"n: {self.n} studies; give at least 1")
+
     def prepare(self) -> None:
         ensure(self.options.root, self.options.n, self.options.seed)
 

@@ -89,3 +89,45 @@ def test_no_patient_identifier_reaches_the_output(sample_build, sample_root):
     for secret in phi:
         assert secret.encode() not in blob, secret
     assert not np.any(text["patient_key"].str.contains("SAMPLE-P").to_numpy())
+
+
+def test_the_inputs_hash_follows_report_and_image_files_rewritten_in_place(tmp_path):
+    import os
+
+    from connectors.base import StudyRef
+    from pipeline.build import Inputs
+
+    (tmp_path / "scan.txt").write_text("The heart is normal.")
+    (tmp_path / "scan.png").write_bytes(b"png")
+    ref = StudyRef("f", "scan", "p", "CC BY", image=str(tmp_path / "scan.png"), report_path=str(tmp_path / "scan.txt"))
+
+    def digest() -> str:
+        return Inputs((ref,), (0,), 1).sha256
+
+    first = digest()
+    assert digest() == first
+    (tmp_path / "scan.txt").write_text("The heart is markedly enlarged.")
+    second = digest()
+    assert second != first
+    os.utime(tmp_path / "scan.png", ns=(0, 0))
+    assert digest() != second
+
+
+def test_a_duplicate_id_is_renamed_to_an_id_no_row_has():
+    from connectors.base import StudyRef
+    from pipeline.build import _unique_ids
+
+    refs = [StudyRef("f", source_id, "p", "CC BY") for source_id in ("a#dup2", "a", "a", "a")]
+    out = _unique_ids(refs)
+    assert [(r.source_id, r.reject) for r in out] == [
+        ("a#dup2", ""), ("a", ""), ("a#dup3", "duplicate_source_id"), ("a#dup4", "duplicate_source_id")]
+
+
+def test_a_mistyped_connector_is_named_before_the_missing_key(tmp_path, monkeypatch):
+    from pipeline.build import collect_inputs
+    from pipeline.config import BuildConfig, ConfigError, from_dict
+
+    monkeypatch.delenv("MEDREGION_DEID_KEY", raising=False)
+    cfg = from_dict(BuildConfig, {"output": str(tmp_path), "sources": [{"name": "s", "connector": "sampel"}]})
+    with pytest.raises(ConfigError, match="sources.s: unknown connector 'sampel'"):
+        collect_inputs(cfg)

@@ -28,6 +28,11 @@ def test_a_damaged_build_is_one_error_line(sample_build, tmp_path):
     for command in ("inspect", "report"):
         outcome = _run(command, str(broken))
         assert outcome.exit_code == 2 and outcome.output.startswith("error: JSONDecodeError"), outcome.output
+    for damaged in ("[]", "{}"):  # JSON, but no manifest a build writes
+        (broken / "manifest.json").write_text(damaged)
+        for command in ("inspect", "report"):
+            outcome = _run(command, str(broken))
+            assert outcome.exit_code == 2 and _says(outcome, "manifest.json is damaged"), outcome.output
     (broken / "manifest.json").write_text((sample_build / "manifest.json").read_text())
     (broken / "rejects.arrow").unlink()
     outcome = _run("inspect", str(broken))

@@ -215,8 +215,8 @@ def test_splits_are_fixed_per_patient_across_rebuilds(clean, sample_build):
 
 
 def test_a_finished_corpus_is_reused_and_fresh_builds_again(ray_cluster, tmp_path, monkeypatch):
-    """Inputs are known by their paths and texts: an image rewritten in place keeps the finished corpus until
-    `fresh` removes it."""
+    """Inputs are known by their paths, texts and local files' sizes and times: a build of unchanged inputs keeps
+    the finished corpus, an image rewritten in place builds again, and `fresh` always does."""
     import numpy as np
     from PIL import Image
 
@@ -238,9 +238,11 @@ def test_a_finished_corpus_is_reused_and_fresh_builds_again(ray_cluster, tmp_pat
 
     first = build(cfg)
     before = images()
+    assert build(cfg).reused and not first.reused and images() == before
     Image.fromarray(255 - ramp).save(tmp_path / "a.png")  # the same path, other pixels
     again = build(cfg)
-    assert again.reused and not first.reused and images() == before
+    after = images()
+    assert not again.reused and after["b.png"] == before["b.png"] and after["a.png"] != before["a.png"]
     rebuilt = build(cfg, fresh=True)
-    assert not rebuilt.reused and images()["b.png"] == before["b.png"] and images()["a.png"] != before["a.png"]
+    assert not rebuilt.reused and images() == after
     assert rebuilt.manifest["totals"] == {"inputs": 2, "rows": 2, "rejects": 0}

@@ -97,6 +97,9 @@ def test_missing_rejects_missing_shard_and_stray_file_fail(build_copy):
     lambda m: m.update(shards=None),
     lambda m: m["sources"]["sample"].update(rows="40"),
     lambda m: m.update(rejects=["rejects.arrow"]),
+    lambda m: m["shards"][0].update(file="../elsewhere/" + m["shards"][0]["file"]),  # publish would read it
+    lambda m: m["shards"][0].update(rows=str(m["shards"][0]["rows"])),
+    lambda m: m["rejects"].update(file="/tmp/rejects.arrow"),
 ])
 def test_a_manifest_of_the_wrong_shape_is_a_mismatch_not_a_crash(build_copy, damage):
     manifest = _manifest(build_copy)
