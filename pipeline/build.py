@@ -21,6 +21,7 @@ from pipeline.dedup import plan_drops
 from pipeline.executor import Tally, run_on_ray
 from pipeline.records import one_split_per_patient
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_rejects
+from pipeline.stage import StageSetupError, prepared
 from pipeline.stage_list import build_stages
 from pipeline.stages.decode import work_items
 from pipeline.stats import BuildStats
@@ -78,6 +79,17 @@ def collect_inputs(cfg: BuildConfig) -> Inputs:
     n_shards = max(1, -(-len(refs) // cfg.rows_per_shard))
     shards = tuple(i * n_shards // max(1, len(refs)) for i in range(len(refs)))
     return Inputs(tuple(refs), shards, n_shards)
+
+
+def _failing_setup(stages: list) -> StageSetupError | None:
+    """After a failed run, the first stage whose set-up fails here too (weights that are no model, a device that is
+    not there): a config to fix, said in one line rather than in Ray's traceback."""
+    for stage in stages:
+        try:
+            prepared(stage)
+        except StageSetupError as exc:
+            return exc
+    return None
 
 
 def _connector_class(source: SourceConfig) -> type:
@@ -145,7 +157,13 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
     if todo.num_rows:
         with stats.phase("stages"):
             stages = build_stages(cfg, gpus=int(ray.cluster_resources().get("GPU", 0)))
-            run_on_ray(stages, todo, layout, tally, cfg.ray.blocks_per_cpu)
+            try:
+                run_on_ray(stages, todo, layout, tally, cfg.ray.blocks_per_cpu)
+            except Exception:  # Ray Data hands a worker's error on as its own type, with the message as text
+                setup = _failing_setup(stages)
+                if setup is None:
+                    raise
+                raise ConfigError(str(setup)) from None
     with stats.phase("dedup"):
         dedup = plan_drops(layout, inputs.n_shards, cfg.dedup)
     with stats.phase("compact"):

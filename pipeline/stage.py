@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from annotators.quality import QualityIssue
 from pipeline.stats import StageClock, add_seconds, stamp_node
+from schemas.typed_config import ConfigError
 from schemas.work import BOOKKEEPING, INTERNAL_ERROR, REJECT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +179,10 @@ def where_raised(exc: BaseException) -> str:
     return f"{type(exc).__name__} in {where}:{frame.lineno} ({frame.name})"
 
 
+class StageSetupError(ConfigError):
+    """A stage could not be set up in a worker (its model does not load, its device is not there)."""
+
+
 _STATES: OrderedDict[bytes, Any] = OrderedDict()
 MAX_STATES = 8  # states kept per worker process, the least recently used dropped first (a build has a few)
 
@@ -192,7 +197,10 @@ def prepared(stage: Stage) -> Any:
     if key in _STATES:
         _STATES.move_to_end(key)
     else:
-        _STATES[key] = stage.setup()
+        try:
+            _STATES[key] = stage.setup()
+        except Exception as exc:  # weights that are no model, a device this node lacks: the config, not a row
+            raise StageSetupError(f"stage {stage.name}: {type(exc).__name__}: {exc}") from exc
         while len(_STATES) > MAX_STATES:
             _STATES.popitem(last=False)
     return _STATES[key]

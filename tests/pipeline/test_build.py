@@ -131,3 +131,16 @@ def test_a_mistyped_connector_is_named_before_the_missing_key(tmp_path, monkeypa
     cfg = from_dict(BuildConfig, {"output": str(tmp_path), "sources": [{"name": "s", "connector": "sampel"}]})
     with pytest.raises(ConfigError, match="sources.s: unknown connector 'sampel'"):
         collect_inputs(cfg)
+
+
+def test_a_detector_that_does_not_load_is_one_config_error(ray_cluster, tmp_path):
+    """Its workers fail to set it up; the build says so in one line, not in Ray's traceback."""
+    from pipeline.config import BuildConfig, ConfigError, from_dict
+
+    (tmp_path / "bad.pt").write_bytes(b"not a model" * 100)
+    cfg = from_dict(BuildConfig, {
+        "output": str(tmp_path / "out"),
+        "sources": [{"name": "sample", "connector": "sample", "options": {"n": 4, "root": str(tmp_path / "s")}}],
+        "detectors": [{"name": "findings", "weights": str(tmp_path / "bad.pt")}]})
+    with pytest.raises(ConfigError, match=r"^stage detect: .*bad\.pt"):
+        build(cfg)
