@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ def ensure_ray(cfg: RayConfig) -> None:
     data = threading.Thread(target=importlib.import_module, args=("ray.data",), daemon=True)
     data.start()
     if cfg.address:  # the nodes were started elsewhere: their workers get the offline environment from the job
+        require_reachable(cfg.address)
         ray.init(address=cfg.address, runtime_env={"env_vars": env}, **quiet)
     else:  # a local Ray's workers inherit this process's environment, so they start before the first task
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
@@ -43,3 +45,18 @@ def ensure_ray(cfg: RayConfig) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # the build shows its own progress and summary
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+
+
+CONNECT_TIMEOUT_S = 10.0  # for the head node's port, before ray.init, which retries an unreachable one for minutes
+
+
+def require_reachable(address: str) -> None:
+    """A ConfigError unless `address` ("host:port", "ray://host:port"; "auto" is left to Ray) accepts a
+    connection: ray.init would otherwise retry for minutes, deaf to SIGTERM."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address == "auto" or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(f"ray.address {address}: no Ray head answers there ({exc.strerror or exc})") from None
