@@ -121,7 +121,8 @@ def _print_build(output: str, manifest: dict, seconds: float) -> None:
     console.print(f"[green]built[/green] {totals['rows']} rows in {len(manifest['shards'])} shards, "
                   f"{totals['rejects']} rejects, from {totals['inputs']} inputs in {seconds:.1f} s")
     shown = escape(output)
-    console.print(f"shards:   {shown}/shards/\nmanifest: {shown}/manifest.json\nrejects:  {shown}/rejects.arrow")
+    shards = f"{shown}/shards/" if manifest["shards"] else "none: every input was rejected"
+    console.print(f"shards:   {shards}\nmanifest: {shown}/manifest.json\nrejects:  {shown}/rejects.arrow")
     _print_inspect(output)
 
 

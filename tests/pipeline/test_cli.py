@@ -62,6 +62,7 @@ def test_publish_of_the_current_folder_and_of_a_build_without_rows(sample_build,
         f"output: {tmp_path / 'empty'}\nsources:\n  - {{name: notes, connector: folder, detector: false, "
         f"options: {{root: {source}, index: index.jsonl}}}}\n")
     monkeypatch.setenv("MEDREGION_DEID_KEY", "cli-test-secret-key")
-    assert _run("build", str(tmp_path / "notes.yaml")).exit_code == 0
+    built = _run("build", str(tmp_path / "notes.yaml"))
+    assert built.exit_code == 0 and _says(built, "shards: none: every input was rejected"), built.output
     outcome = _run("publish", str(tmp_path / "empty"), "--repo-id", "a/b", "--dry-run")
     assert outcome.exit_code == 2 and _says(outcome, "holds no rows (all 2 inputs were rejected)"), outcome.output
