@@ -8,7 +8,8 @@ its report: {"source": connector, "ref": source id, "kind": "description" | "neg
 - negative: "clean" (the negated finding clause alone, stating no positive finding?);
 - global: "useful" (states what the image shows, not history or administration?).
 
-The reports of the refs in the set are read in place by their connectors and parsed again; each statement made now
+The reports of the refs in the set are read in place by their connectors and parsed again as a build parses them
+(split into parts, each part de-identified, then parsed: `as_built`); each statement made now
 is paired with a judged one of its ref, kind and text (descriptions preferring the judged label). Statements made
 now that no judgement covers are counted as unjudged (the set no longer covers the parser: judge them).
 
@@ -22,7 +23,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from annotators.deid import scrub_text
+from annotators.report_text import report_text
 from annotators.reports import ParsedReport, ReportParser
+from annotators.sections import Sections, join_parts, report_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 STATEMENTS = ROOT / "tests" / "data" / "report_statements.jsonl"
@@ -83,6 +87,13 @@ def real_reports(real: str | Path, wanted: set[tuple[str, str]]) -> dict[tuple[s
             if (source, ref.source_id) in wanted:
                 found[(source, ref.source_id)] = (ref.report, ref.report_style)
     return found
+
+
+def as_built(text: str, style: str) -> tuple[Sections, bool]:
+    """A report's sections as the build's stages make them (decode, sections, deidentify), and whether it was cut."""
+    read = report_text(text)
+    parts = [(kind, scrub_text(part)) for kind, part in report_parts(read.text, style)]
+    return join_parts(parts, style), read.truncated
 
 
 def pair(made: list[Statement], judged: list[dict]) -> tuple[list[tuple[Statement, dict]], list[Statement], int]:
@@ -149,7 +160,9 @@ def evaluate(path: str | Path = STATEMENTS, real: str | Path = REAL,
     if missing:
         raise FileNotFoundError(f"{len(missing)} judged refs are not in {real}, e.g. {sorted(missing)[0]}")
     keys = sorted(texts)
-    parsed = (parser or ReportParser()).parse_many([texts[k][0] for k in keys], [texts[k][1] for k in keys])
+    styles = [texts[k][1] for k in keys]
+    sections, truncated = zip(*(as_built(*texts[k]) for k in keys)) if keys else ((), ())
+    parsed = (parser or ReportParser()).parse_sections(list(sections), styles, list(truncated))
     reports = dict(zip(keys, parsed))
     result = {source: score({k: r for k, r in reports.items() if k[0] == source},
                             [j for j in judged if j["source"] == source])

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from annotators.reports import ParsedReport
 from pipeline.cli import app
-from pipeline.evaluation.report_statements import REAL, STATEMENTS, Statement, load_judged, pair, score
+from pipeline.evaluation.report_statements import REAL, STATEMENTS, Statement, as_built, load_judged, pair, score
 
 FLOORS = {"description_precision": 0.90, "label_correct": 0.90, "side_correct": 0.95, "negatives_clean": 0.90,
           "global_useful": 0.90}
@@ -34,6 +34,14 @@ def test_pairing_prefers_the_judged_label_and_counts_what_is_not_judged():
     pairs, unjudged, left = pair(made, judged)
     assert [(s.label, j["label"]) for s, j in pairs if s.kind == "description"] == [("b", "b"), ("a", "a")]
     assert unjudged == [Statement("global", "new text")] and left == 1
+
+
+def test_reports_are_read_as_a_build_reads_them_de_identified_part_by_part():
+    """The set judges what a build stores: the statements of de-identified text, never the raw report's."""
+    sections, truncated = as_built("FINDINGS: Opacity seen on 27 January 2020 by Dr. Smith.\nIMPRESSION: Pneumonia.",
+                                   "radiology")
+    assert sections.findings == "Opacity seen on [DATE] by [NAME]." and sections.impression == "Pneumonia."
+    assert not truncated
 
 
 def test_score_of_one_crafted_report():
