@@ -13,7 +13,8 @@ Columns / keys: `image` (a path relative to the root, or absolute; either must l
 option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in CSV) of
 `{"x0", "y0", "x1", "y1", "label"[, "frame"]}` objects or `[x0, y0, x1, y1, label[, frame]]` lists, in
 pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on). A `text` of only NA, NaN,
-None or null is empty; a CSV row with more fields than the header (an unquoted comma) is a `bad_index_row` reject.
+None or null is empty; a CSV row with more fields than the header (an unquoted comma), and a JSONL row with an array or
+object in a text cell (`"text": {"findings": ...}`), are `bad_index_row` rejects.
 
 A folder's ids and file names are often a hospital's own (accession numbers, names, dates), so the published
 `source_id` is a keyed hash of the row's id by default (`source_ids: keyed`); `source_ids: as_given` publishes
@@ -45,6 +46,7 @@ from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
 SOURCE_IDS = ("keyed", "as_given")
+TEXT_KEYS = ("image", "text", "id", "patient_id", "split", "license", "view", "modality")  # an index row's text cells
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".nii", ".nii.gz")  # an index-less folder's inputs
 
 
@@ -99,7 +101,8 @@ class Folder(Connector):
                 row = json.loads(line)
             except (json.JSONDecodeError, RecursionError) as exc:  # nested past the parser's depth
                 row = {ROW_ERROR: f"line {line_number}: {exc}"}
-            yield row if isinstance(row, dict) else {ROW_ERROR: f"line {line_number}: not an object"}
+            why = _not_text(row) if isinstance(row, dict) else "not an object"
+            yield {ROW_ERROR: f"line {line_number}: {why}"} if why else row
 
     def _ref(self, root: Path, line: int, row: dict) -> StudyRef:
         image, text = _cell(row, "image"), str(row.get("text") or "")
@@ -159,6 +162,13 @@ def _reports(files: list[str]) -> dict[str, str]:
         if name.lower().endswith(".txt"):
             found.setdefault(name[:-4], name)
     return found
+
+
+def _not_text(row: dict) -> str:
+    """Why a JSONL row is refused for a cell that must be text or a number but holds an array or an object (kept, it
+    would be its Python repr: a report "{'findings': ...}", an image path "['a.png']"); "" when none does."""
+    key = next((key for key in TEXT_KEYS if isinstance(row.get(key), (list, dict))), None)
+    return f"`{key}` is a JSON {'array' if isinstance(row[key], list) else 'object'}, not a text" if key else ""
 
 
 def _cell(row: dict, key: str) -> str:

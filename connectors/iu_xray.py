@@ -2,8 +2,9 @@
 
 `ecgen-radiology/<n>.xml`: one report each, `AbstractText` elements labelled COMPARISON, INDICATION,
 FINDINGS and IMPRESSION, one `parentImage id="CXR<n>_<k>_IM-...."` per image; images are
-`NLMCXR_png/<id>.png`. A report becomes one row per image (text "LABEL: text" lines, style "iu_xray");
-the collection names no patients, so the report (one study of one patient) is the patient key.
+`NLMCXR_png/<id>.png`. A report becomes one row per image it names (once, however often it names it; text
+"LABEL: text" lines, style "iu_xray"); the collection names no patients, so the report (one study of one patient)
+is the patient key.
 Reports without images or without findings and impression are rejects.
 """
 from __future__ import annotations
@@ -32,7 +33,8 @@ class IuXray(Connector):
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "iu_xray root")
-        for path in sorted(require_dir(root / self.options.reports, "iu_xray reports").glob("*.xml")):
+        reports = require_dir(root / self.options.reports, "iu_xray reports")
+        for path in sorted(p for p in reports.iterdir() if p.suffix.lower() == ".xml" and p.is_file()):
             yield from self._report_refs(root, path)
 
     def _report_refs(self, root: Path, path: Path) -> Iterator[StudyRef]:
@@ -48,7 +50,7 @@ class IuXray(Connector):
         code = (tree.findtext(".//ccLicense") or "").strip().lower()
         base = replace(base, license=CC_CODES.get(code, LICENCE),
                        report="\n".join(f"{s}: {sections[s]}" for s in SECTIONS if sections.get(s)))
-        images = [e.get("id") for e in tree.iter("parentImage") if e.get("id")]
+        images = list(dict.fromkeys(e.get("id") for e in tree.iter("parentImage") if e.get("id")))  # once each
         if not images:
             yield rejected(base, "no_image", f"{path.name} lists no parentImage")
             return

@@ -6,7 +6,8 @@ FINAL REPORT header and "___" where identifiers were removed. The image list com
 `mimic-cxr-2.0.0-metadata.csv(.gz)` (dicom_id, subject_id, study_id, ViewPosition, ...; MIMIC-CXR-JPG) or,
 for the DICOM release alone, `cxr-record-list.csv(.gz)` (subject_id, study_id, dicom_id, path); the split
 from `mimic-cxr-2.0.0-split.csv(.gz)` (train / validate / test). Both tables are read into polars (377,110
-rows); an image whose row in either has more fields than the header is a `bad_index_row` reject. Files are not
+rows); an image whose row in either has more fields than the header, or that the split table puts in two splits, is
+a `bad_index_row` reject (a split row repeated as it is counts once). Files are not
 checked one by one here: the decode stage rejects a missing image or report.
 """
 from __future__ import annotations
@@ -95,8 +96,19 @@ class MimicCxr(Connector):
                 "lists the same dicom_ids with their ViewPosition, or leave views: out")
         split = root / self.options.split if self.options.split else first_existing(root, SPLITS)
         if split is not None:
-            images = _with_splits(images, read_table(split, KEYS + ("split",), row_errors=True))
+            splits = read_table(split, KEYS + ("split",), row_errors=True)
+            images = _with_splits(images, _one_row_each(splits, split.name))
         return images.sort("dicom_id")
+
+
+def _one_row_each(splits: pl.DataFrame, name: str) -> pl.DataFrame:
+    """The split table with one row per dicom_id (joined as it is, a repeated one would list its image twice): a
+    repeated row counts once, and an image it puts in several splits has a ROW_ERROR that names them."""
+    stated = pl.col("split").filter(pl.col("split") != "").unique(maintain_order=True)
+    grouped = splits.group_by("dicom_id", maintain_order=True).agg(stated, pl.col(ROW_ERROR).max())  # "" sorts first
+    conflict = pl.format("{} puts {} in {}", pl.lit(name), pl.col("dicom_id"), pl.col("split").list.join(" and "))
+    error = pl.when(pl.col(ROW_ERROR) != "").then(pl.col(ROW_ERROR)).when(pl.col("split").list.len() > 1).then(conflict)
+    return grouped.select("dicom_id", pl.col("split").list.first(), error.otherwise(pl.lit("")).alias(ROW_ERROR))
 
 
 def _with_splits(images: pl.DataFrame, splits: pl.DataFrame) -> pl.DataFrame:

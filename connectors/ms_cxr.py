@@ -56,7 +56,7 @@ class MsCxr(Connector):
     def _csv(self, root: Path) -> Path:
         if self.options.csv:
             return root / self.options.csv
-        found = sorted(root.glob("MS_CXR_Local_Alignment_v*.csv"))
+        found = sorted(root.glob("MS_CXR_Local_Alignment_v*.csv"), key=_version)
         if not found:
             raise SourceLayoutError(f"ms_cxr: no MS_CXR_Local_Alignment_v*.csv under {root}")
         return found[-1]
@@ -97,3 +97,8 @@ class MsCxr(Connector):
 
 
 CONNECTOR = MsCxr
+
+
+def _version(path: Path) -> tuple[int, ...]:
+    """The release numbers in a table's name, compared as numbers: v1.10 is newer than v1.2."""
+    return tuple(int(n) for n in re.findall(r"\d+", path.name.rpartition("_v")[2]))

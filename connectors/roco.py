@@ -63,7 +63,7 @@ class Roco(Connector):
         captions = _tab_lines(folder / self.options.captions)
         links = self._links(folder)
         images = folder / self.options.images
-        fetched = set(os.listdir(images)) if images.is_dir() else set()
+        fetched = {name.lower(): name for name in os.listdir(images)} if images.is_dir() else {}
         for line, roco_id, fields in captions:
             if fields is None:  # no TAB: the line is no `id<TAB>caption` pair
                 yield self._bad_line(folder, line, split)
@@ -115,11 +115,11 @@ class Roco(Connector):
         return links
 
 
-def _image_name(roco_id: str, article: str, fetched: set[str]) -> str:
-    """The image's file name: `<ROCO id>.jpg` (.jpeg, .png) or `article` (its PMC name) when in `fetched`, else
-    `article` ("" when there is none)."""
+def _image_name(roco_id: str, article: str, fetched: dict[str, str]) -> str:
+    """The image's file name: `<ROCO id>.jpg` (.jpeg, .png) or `article` (its PMC name) as found in `fetched` (the
+    folder's names by their lower case: "ROCO_00005.JPG" too), else `article` ("" when there is none)."""
     names = [roco_id + suffix for suffix in ROCO_SUFFIXES] + [article]
-    return next((name for name in names if name in fetched), article)
+    return next((fetched[name.lower()] for name in names if name.lower() in fetched), article)
 
 
 def _tab_lines(path: Path) -> list[tuple[int, str, list[str] | None]]:

@@ -3,12 +3,13 @@
 `train/<image_id>.dicom`, `test/<image_id>.dicom`; `annotations/annotations_{train,test}.csv` (image_id,
 rad_id, class_name, x_min, y_min, x_max, y_max in pixels of the DICOM; three readers per training image,
 one consensus for test; "No finding" rows have empty coordinates) and `annotations/image_labels_{train,test}.csv`
-(image_id, rad_id, one 0/1 column per label, global diagnoses included). Readers' boxes of one label are
-fused: boxes that overlap (IoU >= `iou`) from different readers form a cluster whose mean is kept when at
-least `min_readers` readers drew it. A table without reader ids (the test split's consensus) is kept whole: each
-of its boxes and labels stands for the readers' agreement. Class names are read in any case and spacing; a vote
-counts when it is 1 (or 1.0). A box with swapped corners is put in order, a repeated one is one region, and an
-image with a box of no area is a `bad_box` reject, as is one listed in image_labels_*.csv alone (`no_annotations`).
+(image_id, rad_ID, one 0/1 column per label, global diagnoses included; the reader column is read in any case).
+Readers' boxes of one label are fused: boxes that overlap (IoU >= `iou`) from different readers form a cluster whose
+mean is kept when at least `min_readers` readers drew it. A table without reader ids (the test split's consensus) is
+kept whole: each of its boxes and labels stands for the readers' agreement. Class names are read in any case and
+spacing; a vote counts when it is 1 (or 1.0). A box with swapped corners is put in order, a repeated one is one region,
+and an image with a box of no area is a `bad_box` reject, as is one listed in image_labels_*.csv alone
+(`no_annotations`).
 The source has no reports: a row's text names its labels.
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ GLOBAL_LABELS = ("COPD", "Lung tumor", "Pneumonia", "Tuberculosis", "Other disea
 NO_FINDING = "No finding"
 SPELLINGS = {name.casefold(): name for name in (*LOCAL_LABELS, *GLOBAL_LABELS, NO_FINDING)}
 COORDINATES = ("x_min", "y_min", "x_max", "y_max")
+READER = "rad_id"  # the reader column (R1 ... R17), as annotations_*.csv spell it
 REQUIRED = ("image_id", "class_name", *COORDINATES)
 
 
@@ -111,7 +113,7 @@ class VindrCxr(Connector):
         root = require_dir(self.options.root, "vindr_cxr root")
         folder = require_dir(root / self.options.annotations, "vindr_cxr annotations")
         for split in self.options.splits:
-            table = read_table(folder / f"annotations_{split}.csv", REQUIRED, row_errors=True)
+            table = _read(folder / f"annotations_{split}.csv", REQUIRED)
             labels = self._image_labels(folder / f"image_labels_{split}.csv")
             min_readers = self.options.min_readers if _has_readers(table) else 1
             groups = {str(key[0]): group for key, group in table.group_by("image_id", maintain_order=True)}
@@ -148,7 +150,7 @@ class VindrCxr(Connector):
         the file."""
         if not path.is_file():
             return {}
-        table = read_table(path, ("image_id",), row_errors=True)
+        table = _read(path, ("image_id",))
         columns = {class_name(column): column for column in table.columns}
         present = [label for label in GLOBAL_LABELS if label in columns]
         votes = table.group_by("image_id").agg(
@@ -159,9 +161,15 @@ class VindrCxr(Connector):
                 for row in votes.iter_rows(named=True)}
 
 
+def _read(path: Path, required: Sequence[str]) -> pl.DataFrame:
+    """A VinDr table with its reader column named `rad_id` however it is spelled (image_labels_*.csv: `rad_ID`)."""
+    table = read_table(path, required, row_errors=True)
+    return table.rename({name: READER for name in table.columns if name.lower() == READER and name != READER})
+
+
 def _has_readers(table: pl.DataFrame) -> bool:
     """The table names its readers (`rad_id`), so their votes can be counted."""
-    return "rad_id" in table.columns and bool((table["rad_id"] != "").any())
+    return READER in table.columns and bool((table[READER] != "").any())
 
 
 def _reader_boxes(image_id: str, group: pl.DataFrame) -> tuple[list[ReaderBox], str]:
@@ -174,8 +182,8 @@ def _reader_boxes(image_id: str, group: pl.DataFrame) -> tuple[list[ReaderBox], 
             continue
         if box is None:
             coordinates = ", ".join(row[k] for k in COORDINATES)
-            return [], f"{image_id}: {row.get('rad_id') or 'the consensus'}'s {name} box [{coordinates}] has no area"
-        boxes.append(ReaderBox(row.get("rad_id", ""), name, box))
+            return [], f"{image_id}: {row.get(READER) or 'the consensus'}'s {name} box [{coordinates}] has no area"
+        boxes.append(ReaderBox(row.get(READER, ""), name, box))
     return boxes, ""
 
 

@@ -12,8 +12,8 @@ from annotators.reports import ParsedReport
 from connectors.base import StudyRef
 from schemas.record import SPLITS
 
-_SPLIT_NAMES = {"train": "train", "validate": "validation", "validation": "validation", "val": "validation",
-                "valid": "validation", "dev": "validation", "test": "test"}
+_SPLIT_NAMES = {"train": "train", "training": "train", "validate": "validation", "validation": "validation",
+                "val": "validation", "valid": "validation", "dev": "validation", "test": "test", "testing": "test"}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Only the selected frames are decoded (pydicom decodes one frame at a time when given an index); a JPEG-family frame
 that does not end with its codestream's end marker is refused as cut short before it is decoded. Linear rescale
 and a linear window are folded into one 8-bit look-up table over the stored values, so the pixel array is never
-converted to float; Modality LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
+converted to float (a window that holds none of a frame's stored values is replaced by the automatic one); Modality
+LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
 Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
 code words. Sizes are checked before decoding: a frame over `MAX_PIXELS`, a projection's stack over `MAX_VOXELS`
 and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused.
@@ -122,6 +123,8 @@ def _read(data: bytes):
         # Native pixel data without a transfer syntax: read it the way the header was read.
         encoding = ds.original_encoding  # (implicit VR, little endian)
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if encoding[0] else ExplicitVRLittleEndian
+    if "PhotometricInterpretation" in ds:  # pydicom knows only the standard's spelling: "monochrome1 " is MONOCHROME1
+        ds.PhotometricInterpretation = str(ds.PhotometricInterpretation).strip().upper()
     return ds
 
 
@@ -263,11 +266,20 @@ def _to_gray(ds, pixels: np.ndarray, frame: int) -> np.ndarray:
     slope, intercept = _rescale(ds, frame)
     if "ModalityLUTSequence" in ds or "VOILUTSequence" in ds or _voi_function(ds, frame) == "SIGMOID":
         return _through_pydicom(ds, pixels)
+    low, high = _stored_window(ds, frame, pixels, slope, intercept)
+    return lut_to_uint8(pixels, low, high, invert=slope < 0)
+
+
+def _stored_window(ds, frame: int, pixels: np.ndarray, slope: float, intercept: float
+                   ) -> tuple[float | None, float | None]:
+    """The linear window in stored values, or (None, None) for the automatic one: when the header states none, or
+    one that holds no stored value of the frame (a header copied from another image would show it all black or
+    white)."""
     window = _window(ds, frame)
     if window is None:
-        return lut_to_uint8(pixels, None, None, invert=slope < 0)
-    low, high = ((w - intercept) / slope for w in window)
-    return lut_to_uint8(pixels, min(low, high), max(low, high), invert=slope < 0)
+        return None, None
+    low, high = sorted((w - intercept) / slope for w in window)
+    return (low, high) if low <= pixels.max() and high >= pixels.min() else (None, None)
 
 
 def _palette_rgb(ds, pixels: np.ndarray) -> np.ndarray:

@@ -11,6 +11,9 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 NIFTI_SINGLE_FILE = ((344, b"n+1\x00"), (4, b"n+2\x00"))  # (offset, magic) of NIfTI-1 and NIfTI-2 .nii files
 NIFTI_PAIR_HEADER = ((344, b"ni1\x00"), (4, b"ni2\x00"))  # the same in a .hdr whose voxels are in a .img beside it
 ANALYZE_HEADER_SIZE = (b"\x5c\x01\x00\x00", b"\x00\x00\x01\x5c")  # sizeof_hdr 348, little and big endian
+# How a DICOM data set without its preamble opens (tag group 0002 or 0008, little endian), as files exported with no
+# suffix (IM000001) may: tried as DICOM when no raster reader knows the bytes.
+BARE_DATASET_STARTS = (b"\x02\x00", b"\x08\x00")
 PAIR_DETAIL = "an Analyze/NIfTI .hdr/.img pair (header and voxels in two files) is not supported; convert it to .nii"
 
 
@@ -62,4 +65,15 @@ def decode(data: bytes, name: str, frames: FrameSelection = FrameSelection(),
     except DecodeError as exc:
         if exc.reason == "unknown_format" and name.lower().endswith(".img"):  # a pair's voxels: no header to tell
             raise DecodeError("unsupported_format", PAIR_DETAIL) from None
+        if exc.reason == "unknown_format" and data[:2] in BARE_DATASET_STARTS:
+            return _bare_dataset(data, frames, exc)
         raise
+
+
+def _bare_dataset(data: bytes, frames: FrameSelection, unknown: DecodeError) -> list[DecodedImage]:
+    """The images of bytes that open as a DICOM data set without its preamble; what fails to decode as one stays
+    `unknown_format` (two bytes are no proof of DICOM)."""
+    try:
+        return decode_dicom(data, frames)
+    except DecodeError:
+        raise unknown from None

@@ -40,6 +40,16 @@ def test_dicom_monochrome1_is_inverted():
     assert np.array_equal(inverted.pixels, 255 - plain.pixels)
 
 
+def test_a_photometric_interpretation_in_lower_case_is_read_as_the_standard_spells_it():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    [plain] = decode(open(get_testdata_file("CT_small.dcm"), "rb").read(), "a.dcm")
+    ds.PhotometricInterpretation = "monochrome1"  # as some exporters write it; pydicom knows only "MONOCHROME1"
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    [inverted] = decode(buffer.getvalue(), "b.dcm")
+    assert np.array_equal(inverted.pixels, 255 - plain.pixels)
+
+
 def test_dicom_multiframe_selection():
     data = open(get_testdata_file("emri_small.dcm"), "rb").read()  # 10 frames
     assert [i.frame for i in decode(data, "e.dcm")] == [5]
@@ -178,6 +188,14 @@ def test_stored_png_reads_back_as_the_same_greyscale_pixels():
         assert read.mode == "L" and np.array_equal(np.asarray(read), array)
 
 
+def test_a_window_that_holds_no_stored_value_gives_way_to_the_automatic_one():
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))  # no window; stored values 128 to 2191
+    [automatic] = decode(_dicom_bytes(ds), "a.dcm")
+    ds.WindowCenter, ds.WindowWidth = 40000, 10  # copied from another image: every pixel below it, all black
+    [windowed] = decode(_dicom_bytes(ds), "b.dcm")
+    assert automatic.pixels.std() > 10 and np.array_equal(windowed.pixels, automatic.pixels)
+
+
 def test_presentation_lut_shape_inverse_displays_monochrome2_inverted_once():
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     [plain] = decode(_dicom_bytes(ds), "a.dcm")
@@ -197,6 +215,16 @@ def test_content_decides_the_format_before_the_extension():
         assert np.abs(image.pixels.astype(int) - grey).mean() < 2
     no_preamble = Path(get_testdata_file("OT-PAL-8-face.dcm")).read_bytes()  # DICOM without preamble or meta
     assert no_preamble[128:132] != b"DICM" and decode(no_preamble, "face.dcm")[0].pixels.shape == (480, 640)
+
+
+def test_a_dicom_without_preamble_or_suffix_is_still_a_dicom():
+    no_preamble = Path(get_testdata_file("OT-PAL-8-face.dcm")).read_bytes()  # opens on tag (0008,0005)
+    assert decode(no_preamble, "IM000001")[0].pixels.shape == (480, 640)
+    with pytest.raises(DecodeError) as bare_bytes:  # two bytes that open as a data set are no proof of one
+        decode(b"\x08\x00" + b"not an image" * 8, "IM000002")
+    assert bare_bytes.value.reason == "unknown_format"
+    with pytest.raises(DecodeError, match="unknown_format"):
+        decode(b"not an image at all", "IM000002")
 
 
 def test_analyze_and_nifti_header_image_pairs_are_unsupported_not_truncated(tmp_path):

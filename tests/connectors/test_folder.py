@@ -169,3 +169,14 @@ def test_a_report_pairs_with_its_image_whatever_the_case_of_its_suffix(tmp_path,
     refs = list(make_connector("folder", tmp_path, index="", source_ids="as_given").refs())
     assert [Path(r.report_path).name if r.report_path else r.reject for r in refs] == [
         "scan1.TXT", "scan2.txt", "scan3.Txt", "no_report"]  # the name itself is matched as it is
+
+
+def test_a_jsonl_text_cell_holding_an_object_or_an_array_is_a_reject_not_its_repr(tmp_path, make_connector):
+    (tmp_path / "index.jsonl").write_text(
+        '{"image": "x.png", "text": {"findings": "Effusion.", "impression": "Small effusion."}}\n'
+        '{"image": ["x.png"], "text": "Effusion."}\n{"image": "x.png", "text": 12, "id": 7}\n')
+    structured, listed, number = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    assert (structured.reject, structured.detail) == ("bad_index_row", "line 1: `text` is a JSON object, not a text")
+    assert (listed.reject, listed.detail) == ("bad_index_row", "line 2: `image` is a JSON array, not a text")
+    assert "findings" not in structured.report and listed.image == ""
+    assert not number.reject and number.report == "12"

@@ -26,3 +26,23 @@ def test_build_sections(build_rows):
     assert sorted(rows) == ["CXR1_1_IM-0001-3001", "CXR1_1_IM-0001-4001", "CXR2_IM-0652-1001"]
     pneumonia = rows["CXR2_IM-0652-1001"]["report"]
     assert "airspace opacity" in pneumonia["findings"] and "pneumonia" in pneumonia["impression"].lower()
+
+
+def test_an_image_a_report_names_twice_is_one_input(tmp_path, make_connector):
+    (tmp_path / "ecgen-radiology").mkdir()
+    (tmp_path / "ecgen-radiology" / "5.xml").write_text(
+        '<eCitation><Abstract><AbstractText Label="FINDINGS">Clear lungs.</AbstractText></Abstract>'
+        '<parentImage id="CXR5_1_IM-0001-1001"/><parentImage id="CXR5_1_IM-0001-2001"/>'
+        '<parentImage id="CXR5_1_IM-0001-1001"/></eCitation>')
+    refs = list(make_connector("iu_xray", tmp_path).refs())
+    assert [r.source_id for r in refs] == ["CXR5_1_IM-0001-1001", "CXR5_1_IM-0001-2001"]
+
+
+def test_reports_named_in_upper_case_are_read(tmp_path, make_connector):
+    (tmp_path / "ecgen-radiology").mkdir()
+    (tmp_path / "ecgen-radiology" / "6.XML").write_text(
+        '<eCitation><Abstract><AbstractText Label="FINDINGS">Clear lungs.</AbstractText></Abstract>'
+        '<parentImage id="CXR6_1_IM-0002-1001"/></eCitation>')
+    (tmp_path / "ecgen-radiology" / "7.xml").mkdir()  # a folder named like a report is no report
+    assert [r.source_id for r in make_connector("iu_xray", tmp_path).refs()] == ["CXR6_1_IM-0002-1001"]
+

@@ -80,3 +80,19 @@ def test_a_row_wider_than_its_header_in_either_table_is_a_reject(generated_sourc
     assert refs[first].detail.startswith("mimic-cxr-2.0.0-metadata.csv.gz line 2:")
     assert refs[second].detail == "mimic-cxr-2.0.0-split.csv.gz line 3: 5 fields where the header has 4"
     assert [r.reject for r in refs.values()].count("") == 2
+
+
+def test_a_split_row_listed_twice_lists_its_image_once_and_two_splits_are_a_reject(generated_sources, layouts,
+                                                                                   make_connector, tmp_path):
+    copy = tmp_path / "mimic"
+    shutil.copytree(generated_sources["mimic_cxr"], copy)
+    split = copy / "mimic-cxr-2.0.0-split.csv.gz"
+    (same_subject, same_study, same, _, same_split), (subject, study, other, _, _) = layouts.MIMIC_IMAGES[:2]
+    extra = f"{same},{same_study},{same_subject},{same_split}\n{other},{study},{subject},test\n"
+    split.write_bytes(gzip.compress(gzip.decompress(split.read_bytes()) + extra.encode()))
+    refs = list(make_connector("mimic_cxr", copy).refs())
+    assert len(refs) == len(layouts.MIMIC_IMAGES)
+    by_id = {r.source_id: r for r in refs}
+    assert not by_id[same].reject and by_id[same].split == same_split
+    assert by_id[other].reject == "bad_index_row"
+    assert by_id[other].detail == f"mimic-cxr-2.0.0-split.csv.gz puts {other} in train and test"

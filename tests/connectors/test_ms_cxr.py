@@ -42,3 +42,12 @@ def test_a_repeated_row_adds_no_region_and_a_wide_row_is_a_reject(generated_sour
                                                    images_root=str(generated_sources["mimic_cxr"])).refs()}
     assert [b.label for b in refs[first[0]].boxes] == ["consolidation", "effusion"]
     assert refs["other"].reject == "bad_index_row" and "12 fields where the header has 11" in refs["other"].detail
+
+
+def test_the_newest_table_is_found_by_its_release_numbers(generated_sources, make_connector, tmp_path):
+    table = (generated_sources["ms_cxr"] / "MS_CXR_Local_Alignment_v1.1.0.csv").read_text().splitlines()
+    (tmp_path / "MS_CXR_Local_Alignment_v1.2.0.csv").write_text(table[0] + "\n")  # older: no rows
+    (tmp_path / "MS_CXR_Local_Alignment_v1.10.0.csv").write_text("\n".join(table) + "\n")
+    refs = list(make_connector("ms_cxr", tmp_path, images_root=str(generated_sources["mimic_cxr"])).refs())
+    assert len(refs) == len({line.split(",")[0] for line in table[1:]}) > 0
+

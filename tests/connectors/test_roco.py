@@ -78,6 +78,9 @@ def test_images_named_by_roco_id_as_the_current_fetch_script_names_them(generate
     assert refs["ROCO_00005"].image.endswith("images/PMC2837471_IJD2009-150251.002.jpg")  # not fetched: as before
     assert refs["ROCO_00003"].patient_key == refs["ROCO_00005"].patient_key  # still one article
     assert not refs["ROCO_00009"].reject and refs["ROCO_00009"].license == "unknown"
+    (train / "images" / "ROCO_00009.jpg").rename(train / "images" / "ROCO_00009.JPG")  # as a copy on Windows names it
+    [upper] = [r for r in make_connector("roco", copy, splits=("train",)).refs() if r.source_id == "ROCO_00009"]
+    assert upper.image == str(train / "images" / "ROCO_00009.JPG") and not upper.reject
 
 
 def test_a_licences_row_with_an_unquoted_comma_is_a_reject(generated_sources, make_connector, tmp_path):

@@ -115,3 +115,14 @@ def test_repeated_consensus_boxes_are_one_region_and_a_wide_row_a_reject(generat
     refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, splits=("test",)).refs()}
     assert [(b.x0, b.y1, b.label) for b in refs["2f"].boxes] == [(10, 220, "effusion")]
     assert refs["3f"].reject == "bad_index_row" and "7 fields where the header has 6" in refs["3f"].detail
+
+
+def test_votes_are_counted_by_reader_when_image_labels_spells_it_rad_ID(generated_sources, make_connector, tmp_path):
+    """The release's image_labels_*.csv names its reader column `rad_ID`: one reader's vote is not two readers'."""
+    copy = _copy_with(generated_sources, tmp_path, "image_labels_train.csv",
+                      "00053190460d56c53cc3e57321387478,R8,0,0,1,0,0,0,0,0\n")
+    labels = copy / "annotations" / "image_labels_train.csv"
+    labels.write_text(labels.read_text().replace("rad_id", "rad_ID", 1))
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, min_readers=2).refs()}
+    assert refs["00053190460d56c53cc3e57321387478"].report == "No finding annotated on the image."
+    assert refs["000434271f63a181c8a5e6d94c1f6e1f"].report.endswith("Lung tumor.")  # two of its three readers

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from connectors.base import StudyRef
-from pipeline.records import one_split_per_patient
+from pipeline.records import assign_split, one_split_per_patient
 
 
 def ref(image: str, patient: str, split: str = "", reject: str = "") -> StudyRef:
@@ -21,3 +21,11 @@ def test_a_patient_stated_in_two_splits_keeps_the_held_out_one_and_the_others_ar
         ("h", "validation", ""), ("i", "test", "missing_image")]  # a reject's split counts for nothing
     assert out["a"].detail == ("the source puts this patient's images in test, train, validation: "
                                "a patient belongs in one split (kept: test)")
+
+
+def test_split_names_are_read_in_their_common_spellings():
+    stated = {name: assign_split("p1", name, validation=0.0, test=0.0) for name in
+              ("Training", "TRAIN", " Validation ", "val", "Testing", "test")}
+    assert stated == {"Training": "train", "TRAIN": "train", " Validation ": "validation", "val": "validation",
+                      "Testing": "test", "test": "test"}
+
