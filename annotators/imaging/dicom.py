@@ -7,7 +7,8 @@ converted to float (a window that holds none of a frame's stored values is repla
 LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
 Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
 code words. Sizes are checked before decoding: a frame over `MAX_PIXELS`, a projection's stack over `MAX_VOXELS`
-and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused.
+and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused, as is an image whose header says its
+pixels identify the patient (BurnedInAnnotation or RecognizableVisualFeatures YES: `identifying_pixels`).
 """
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ from annotators.imaging.types import (
 )
 
 # The only header attributes that leave decoding; everything else (names, ids, dates, institutions) is dropped.
+# Header attributes (PS3.3 C.7.6.1.1) that, set to YES, say the pixels identify the patient.
+IDENTIFYING_PIXELS = {"BurnedInAnnotation": "identifying text burned in", "RecognizableVisualFeatures": "a face or "
+                      "other features that could identify the patient"}
 ALLOWED_ATTRIBUTES = ("Modality", "ViewPosition", "BodyPartExamined", "PixelSpacing", "ImagerPixelSpacing")
 PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian: the pixel data element was there
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -61,6 +65,7 @@ def decode_dicom(data: bytes, frames: FrameSelection) -> list[DecodedImage]:
 
 
 def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
+    _refuse_identifying_pixels(ds)
     n_frames = _frame_count(ds)
     selected = frames.indices(n_frames)
     plane = int(getattr(ds, "Rows", 0) or 0) * int(getattr(ds, "Columns", 0) or 0)
@@ -88,6 +93,14 @@ def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
             )
         )
     return images
+
+
+def _refuse_identifying_pixels(ds) -> None:
+    """An image whose header says its pixels identify the patient (text burned in: a name, a date of birth; or a
+    face) is refused: de-identifying the header and the report would not de-identify it."""
+    for keyword, what in IDENTIFYING_PIXELS.items():
+        if str(getattr(ds, keyword, "") or "").strip().upper() == "YES":
+            raise DecodeError("identifying_pixels", f"{keyword} is YES: the pixels show {what}")
 
 
 def _frame_count(ds) -> int:

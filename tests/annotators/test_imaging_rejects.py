@@ -219,6 +219,17 @@ def test_a_deflated_dicom_that_inflates_past_the_limit_is_a_bomb(monkeypatch):
         decode(data, "deflated.dcm")
 
 
+@pytest.mark.parametrize("keyword", ["BurnedInAnnotation", "RecognizableVisualFeatures"])
+def test_a_dicom_whose_header_says_its_pixels_identify_the_patient_is_refused(keyword):
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    setattr(ds, keyword, "NO")
+    assert decode(_dicom_bytes(ds), "stated_no.dcm")[0].pixels.shape == (128, 128)
+    setattr(ds, keyword, "yes ")
+    with pytest.raises(DecodeError) as err:
+        decode(_dicom_bytes(ds), "stated_yes.dcm")
+    assert err.value.reason == "identifying_pixels" and keyword in err.value.detail
+
+
 def _dicom_bytes(ds) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
