@@ -2,7 +2,8 @@
 
 Findings stated together ("effusion or pneumothorax") form a group; location phrases ("right upper and lower
 lung zones") attach to the group they premodify ("right lower lobe consolidation"), else to the group before them
-when a preposition leads to them ("opacity in the right lower zone"), else to the nearest group in the statement.
+when a preposition leads to them ("opacity in the right lower zone"), else to the nearest group in the statement;
+findings joined by "with" share what they lack ("left effusion with adjacent basilar atelectasis").
 Each group's clause of the sentence is the text of its mentions; findings of opposite polarity never share a group
 or a clause ("a nodular pattern and no interstitial oedema": the negative is "no interstitial oedema"). A clause
 that is not about the image (the patient's story, an earlier study: annotators/statements.py) gives no mentions;
@@ -11,7 +12,7 @@ that is not about the image (the patient's story, an earlier study: annotators/s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spacy.tokens import Doc, Span
 
@@ -45,6 +46,16 @@ class Mention:
 class _Group:
     findings: list[Span]
     runs: list[list[Span]] = field(default_factory=list)  # the location phrases attached to it
+    lent: Place | None = None  # the place of a group joined to it by "with" (_share_locations)
+
+    @property
+    def place(self) -> Place:
+        """Where its findings are: its location phrases, else the lent place; the lent side when they name none."""
+        runs = sorted(self.runs, key=lambda r: r[0].start)
+        own = _combined([[Place.from_key(p.ent_id_) for p in run] for run in runs])
+        if self.lent is None or own.laterality:
+            return own
+        return self.lent if not runs else replace(own, laterality=self.lent.laterality)
 
     @property
     def places(self) -> list[Span]:
@@ -100,8 +111,7 @@ def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str]
         if not about_the_image(words[a:b], lexicon.cues, narrative):
             continue
         clause = _trimmed(sent.doc, text, words, a, b, lexicon)
-        runs = sorted(group.runs, key=lambda r: r[0].start)
-        place = _combined([[Place.from_key(p.ent_id_) for p in run] for run in runs])
+        place = group.place
         seen = set()
         for finding in group.findings:
             if finding.ent_id_ in seen:
@@ -146,9 +156,16 @@ def _groups(words: list[str], findings: list[Span], places: list[Span], lexicon:
 
 
 def _restates(gap: list[str], lexicon: Lexicon) -> bool:
-    text = f" {' '.join(gap)} "
-    return (len(gap) <= MAX_RESTATING_GAP and not any(w in lexicon.hard_breaks for w in gap)
-            and any(f" {phrase} " in text for phrase in lexicon.restating_phrases))
+    """Whether the words between two findings restate the first as the second: a restating phrase, no hard break
+    but the "which" that leads it ("opacity, which may reflect pneumonia")."""
+    if len(gap) > MAX_RESTATING_GAP:
+        return False
+    for phrase in (p.split() for p in lexicon.restating_phrases):
+        at = next((i for i in range(len(gap)) if gap[i:i + len(phrase)] == phrase), None)
+        if at is not None:
+            lead = at - 1 if gap[at - 1:at] == ["which"] else at
+            return not any(w in lexicon.hard_breaks for w in gap[:lead] + gap[at + len(phrase):])
+    return False
 
 
 def _location_runs(words: list[str], places: list[Span], lexicon: Lexicon) -> list[list[Span]]:
@@ -194,13 +211,20 @@ def _blocked(gap: list[str], lexicon: Lexicon) -> bool:
 
 
 def _share_locations(words: list[str], groups: list[_Group], lexicon: Lexicon) -> None:
-    """A group without a location that hangs on the previous group by "with" takes that group's location."""
+    """A group that hangs on the previous one by "with" takes that group's location (and statement) when it names
+    none, else its side when it names none ("left effusion with adjacent basilar atelectasis"); a group without a
+    location takes the one that ends the group hanging on it ("consolidation with air bronchograms in the right
+    lower lobe"), each keeping its statement."""
     for previous, group in zip(groups, groups[1:]):
-        if group.runs or not previous.runs:
-            continue
         gap = words[previous.end:group.start]
-        if "with" in gap and len(gap) <= MAX_DEPENDENT_GAP and not _blocked(gap, lexicon):
+        if "with" not in gap or len(gap) > MAX_DEPENDENT_GAP or _blocked(gap, lexicon):
+            continue
+        if not group.runs:
             group.runs = list(previous.runs)
+        elif not previous.runs and group.runs[0][0].start >= group.findings[-1].end:
+            previous.lent = group.place
+        else:
+            group.lent = previous.place
 
 
 def _clauses(sent: Span, words: list[str], groups: list[_Group], lexicon: Lexicon) -> list[tuple[int, int]]:

@@ -119,6 +119,9 @@ def test_clauses_of_one_sentence_become_separate_descriptions(parser):
     ("Cannot exclude a small left pneumothorax.", False, True),
     ("Opacity suspicious for malignancy in the left upper lobe.", False, True),
     ("Right lower lobe pneumonia.", False, False),
+    ("The right pleural effusion is no longer seen.", True, False),
+    ("Pneumothorax is not appreciated.", True, False),
+    ("Right lower lobe opacity may reflect pneumonia.", False, True),
 ])
 def test_negation_and_uncertainty(parser, text, negated, uncertain):
     (mention,) = [m for m in parser.mentions(text) if m.label in ("consolidation", "pneumothorax", "effusion", "mass")]
@@ -142,6 +145,32 @@ def test_lexicon_abbreviations_and_hyphenated_locations(parser):
         ("opacity", "bilateral", "middle,lower", "lung"),
     ]
     assert report.negatives == ("Complete resolution of the left-midzone nodule",)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Biapical pleural thickening is noted.", ("pleural_thickening", "bilateral", "upper")),
+    ("Right lung is partially collapsed.", ("atelectasis", "right", "")),
+    ("Ascending aorta is dilated, measuring 45 mm.", ("aortic_enlargement", "", "")),
+    ("Bronchiectasis is observed in both lower lobes.", ("other", "bilateral", "lower")),
+    ("Pneumomediastinum is again noted.", ("other", "", "")),
+    ("Honeycomb appearance in bilateral lower lobes.", ("ild", "bilateral", "lower")),
+    ("Compression deformity of a mid thoracic vertebral body.", ("fracture", "", "")),
+    ("Atelectasis in the inferior lingular segment.", ("atelectasis", "left", "middle")),
+])
+def test_chest_report_vocabulary(parser, text, expected):
+    """MIMIC-CXR, IU X-Ray and CT-RATE wordings."""
+    assert [(d.label, d.laterality, d.zone) for d in parser.parse(text).descriptions] == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Right middle lobe opacity, which may reflect pneumonia.", [("opacity", "right", "middle")]),
+    ("There is a small left pleural effusion with adjacent basilar atelectasis.",
+     [("effusion", "left", ""), ("atelectasis", "left", "lower")]),
+    ("Consolidation areas with air bronchograms in the right lower lobe.",
+     [("consolidation", "right", "lower"), ("consolidation", "right", "lower")]),
+])
+def test_findings_joined_by_a_restatement_or_with_share_their_place(parser, text, expected):
+    assert [(d.label, d.laterality, d.zone) for d in parser.parse(text).descriptions] == expected
 
 
 def test_zones_belong_to_lung_fields_only(parser):
