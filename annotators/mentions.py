@@ -7,7 +7,9 @@ findings joined by "with" share what they lack ("left effusion with adjacent bas
 Each group's clause of the sentence is the text of its mentions; findings of opposite polarity never share a group
 or a clause ("a nodular pattern and no interstitial oedema": the negative is "no interstitial oedema"). A clause
 that is not about the image (the patient's story, an earlier study: annotators/statements.py) gives no mentions;
-"the patient" and the like are a cue only in narratives (captions, case notes).
+"the patient" and the like are a cue only in narratives (captions, case notes). A bracketed aside that names no
+finding or place ("(arrows)", "(arrowheads in A)", "(a, b)": a figure's pointers) is read past, as if not there, when
+findings and places are linked and clauses bounded.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ MAX_JOINERS = 3  # words between location terms of one phrase
 MAX_DEPENDENT_GAP = 10  # words between a finding and one that hangs on it by "with"
 LOBAR_ANATOMY = ("lobe", "lingula")
 GENERIC_HEADS = ("lesion",)  # "consolidation lesion" is a consolidation
+ASIDE = "\x00"  # in place of the words of a bracketed aside (_without_asides)
+MAX_ASIDE = 6  # words inside the brackets of an aside ("(arrow, Fig. 1a)")
 
 
 @dataclass(frozen=True)
@@ -82,32 +86,58 @@ def doc_mentions(doc: Doc, lexicon: Lexicon, narrative: bool = False) -> list[Me
         return []
     strings, text = doc.vocab.strings, doc.text  # Doc.text is rebuilt on every access
     words = [strings[key] for key in doc.to_array("LOWER").tolist()]
+    links = _without_asides(words, ents, lexicon.hard_breaks)
     mentions, i = [], 0
     for sent in doc.sents:
         own = []
         while i < len(ents) and ents[i].start < sent.end:
             own.append(ents[i])
             i += 1
-        mentions += _sentence_mentions(sent, own, text, words, lexicon, narrative)
+        mentions += _sentence_mentions(sent, own, text, (words, links), lexicon, narrative)
     return mentions
 
 
-def _sentence_mentions(sent: Span, ents: list[Span], text: str, words: list[str], lexicon: Lexicon,
+def _without_asides(words: list[str], ents: tuple[Span, ...], hard_breaks: frozenset[str]) -> list[str]:
+    """`words` with each bracketed aside as ASIDE: a few words in brackets that name no finding or place and hold no
+    clause of their own ("(arrows)", "(+ in B)"; not "(although a supine projection)")."""
+    named = [False] * len(words)
+    for e in ents:
+        named[e.start:e.end] = [True] * (e.end - e.start)
+    out, opened = list(words), None
+    for i, word in enumerate(words):
+        if word == "(":
+            opened = i
+        elif word == ")" and opened is not None:
+            inside = words[opened + 1:i]
+            if len(inside) <= MAX_ASIDE and not any(named[opened:i]) and not any(w in hard_breaks for w in inside):
+                out[opened:i + 1] = [ASIDE] * (i + 1 - opened)
+            opened = None
+    return out
+
+
+def _between(words: list[str], a: int, b: int) -> list[str]:
+    """The words from a to b, asides left out."""
+    return [w for w in words[a:b] if w != ASIDE]
+
+
+def _sentence_mentions(sent: Span, ents: list[Span], text: str, both: tuple[list[str], list[str]], lexicon: Lexicon,
                        narrative: bool) -> list[Mention]:
+    """`both`: the text's words as they are, and with asides (for linking findings, places and clauses)."""
     findings = _heads([e for e in ents if e.label_ == FINDING])
     if not findings:
         return []
+    words, links = both
     places = [e for e in ents if e.label_ == LOCATION]
-    groups = _groups(words, findings, places, lexicon)
-    for run in _location_runs(words, places, lexicon):
-        target = _attachment(words, run, groups, lexicon)
+    groups = _groups(links, findings, places, lexicon)
+    for run in _location_runs(links, places, lexicon):
+        target = _attachment(links, run, groups, lexicon)
         if target is not None:
             target.runs.append(run)
-    _share_locations(words, groups, lexicon)
+    _share_locations(links, groups, lexicon)
     sentence = text[sent.start_char:sent.end_char].strip()
     whole = about_the_image(words[sent.start:sent.end], lexicon.cues, narrative)
     mentions = []
-    for group, (a, b) in zip(groups, _clauses(sent, words, groups, lexicon)):
+    for group, (a, b) in zip(groups, _clauses(sent, links, groups, lexicon)):
         if not about_the_image(words[a:b], lexicon.cues, narrative):
             continue
         clause = _trimmed(sent.doc, text, words, a, b, lexicon)
@@ -144,7 +174,7 @@ def _groups(words: list[str], findings: list[Span], places: list[Span], lexicon:
         if bool(finding._.negex) != groups[-1].negated:
             groups.append(_Group([finding]))
             continue
-        gap = words[groups[-1].end:finding.start]
+        gap = _between(words, groups[-1].end, finding.start)
         listed = len(gap) <= MAX_GROUP_GAP and not any(w in lexicon.phrase_stops for w in gap) and not any(
             groups[-1].end <= p.start < finding.start for p in places
         )
@@ -171,7 +201,7 @@ def _restates(gap: list[str], lexicon: Lexicon) -> bool:
 def _location_runs(words: list[str], places: list[Span], lexicon: Lexicon) -> list[list[Span]]:
     runs: list[list[Span]] = []
     for place in places:
-        gap = words[runs[-1][-1].end:place.start] if runs else None
+        gap = _between(words, runs[-1][-1].end, place.start) if runs else None
         if gap is not None and len(gap) <= MAX_JOINERS and all(w in lexicon.location_joiners for w in gap):
             runs[-1].append(place)
         else:
@@ -188,18 +218,18 @@ def _attachment(words: list[str], run: list[Span], groups: list[_Group], lexicon
                  for g in groups if any(f.end <= start for f in g.findings)]
     after = min(following, key=lambda c: c[0], default=None)
     before = max(preceding, key=lambda c: c[0], default=None)
-    if after and not _blocked(gap := words[end:after[0]], lexicon):
+    if after and not _blocked(gap := _between(words, end, after[0]), lexicon):
         stops = lexicon.phrase_stops | lexicon.clause_starts
         if len(gap) <= MAX_PREMODIFIER_GAP and not any(w in stops for w in gap):
             return after[1]
-    if before and not _blocked(gap := words[before[0]:start], lexicon):
+    if before and not _blocked(gap := _between(words, before[0], start), lexicon):
         if len(gap) <= MAX_PREPOSITION_GAP and (not gap or any(w in lexicon.location_prepositions for w in gap)):
             return before[1]
-    nearest = [(start - before[0], words[before[0]:start], before[1])] if before else []
+    nearest = [(len(gap), gap, before[1]) for gap in [_between(words, before[0], start)]] if before else []
     if after:  # forwards across a clause start only with nothing before, or into a restatement
-        gap = words[end:after[0]]
+        gap = _between(words, end, after[0])
         if before is None or not any(w in lexicon.clause_starts for w in gap) or _restates(gap, lexicon):
-            nearest.append((after[0] - end, gap, after[1]))
+            nearest.append((len(gap), gap, after[1]))
     for distance, gap, group in sorted(nearest, key=lambda c: c[0]):
         if distance <= MAX_NEAREST_GAP and not _blocked(gap, lexicon):
             return group
@@ -216,7 +246,7 @@ def _share_locations(words: list[str], groups: list[_Group], lexicon: Lexicon) -
     location takes the one that ends the group hanging on it ("consolidation with air bronchograms in the right
     lower lobe"), each keeping its statement."""
     for previous, group in zip(groups, groups[1:]):
-        gap = words[previous.end:group.start]
+        gap = _between(words, previous.end, group.start)
         if "with" not in gap or len(gap) > MAX_DEPENDENT_GAP or _blocked(gap, lexicon):
             continue
         if not group.runs:
@@ -268,6 +298,9 @@ def _trimmed(doc: Doc, text: str, words: list[str], a: int, b: int, lexicon: Lex
         end += 1
     if text.startswith(")", end) and text.count("(", start, end) > text.count(")", start, end):
         end += 1  # "consolidation (white arrows)" keeps the bracket it opened
+    opened = text.rfind("(", start, end)
+    if opened > start and ")" not in text[opened:end]:  # cut inside a bracket ("nodules (arrows; ...)"): before it
+        end = len(text[start:opened].rstrip()) + start
     return text[start:end]
 
 

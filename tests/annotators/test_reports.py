@@ -173,6 +173,21 @@ def test_findings_joined_by_a_restatement_or_with_share_their_place(parser, text
     assert [(d.label, d.laterality, d.zone) for d in parser.parse(text).descriptions] == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Nodule (black arrowheads, Fig. 2a) in the right upper lobe.",
+     ("Nodule (black arrowheads, Fig. 2a) in the right upper lobe", "right", "upper")),
+    ("Opacities with patchy and elongated shape (arrows) touching pleura in superior segment of right lower lobe.",
+     ("Opacities with patchy and elongated shape (arrows) touching pleura in superior segment of right lower lobe",
+      "right", "lower")),
+    ("Heart is mildly enlarged (although a supine projection).", ("Heart is mildly enlarged", "", "")),
+    ("Axial CT shows a cavitating mass (arrow; see also Fig. 3) in the left upper lobe.",
+     ("Axial CT shows a cavitating mass", "", "")),  # a clause cut inside a bracket ends before it
+])
+def test_a_figures_pointers_in_brackets_are_read_past_and_a_bracketed_clause_is_not(parser, text, expected):
+    (description,) = parser.parse(text, "caption").descriptions
+    assert (description.text, description.laterality, description.zone) == expected
+
+
 def test_zones_belong_to_lung_fields_only(parser):
     (kidney,) = parser.parse("Left kidney with a mass in the lower pole.", "caption").descriptions
     assert (kidney.label, kidney.laterality, kidney.zone, kidney.anatomy) == ("mass", "left", "", "kidney")
