@@ -1,34 +1,49 @@
 """De-identification of report text, after HIPAA Safe Harbor's identifiers (45 CFR 164.514(b)(2)) that text shows.
 
-Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, Vietnamese included,
-with particles such as "van der" and capitals inside such as "McDonald") after titles (Dr, Drs, Mr, Mrs, Ms,
-Professor, Prof. Dr., ...), after "Patient" / "Pt" / "Name" / "Surname", after role and relation labels in any case
-("Attending:", "Ref. Phys.:", "Referrer:", "Mother:", "Emergency contact:", "cc:", "/s/", "Dictated by", "Signed
-electronically by"), after whom results went to ("called to", "discussed with"), before credentials (", MD", "DO",
-"MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant Radiologist") or
+Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, Vietnamese included, with
+particles such as "van der" and capitals inside such as "McDonald") after titles (Dr, Drs, Mr, Mrs, Ms, Professor,
+Prof. Dr., and Dott., Dra., Sr., Smt., Mme, Herr, Frau, "dr." in lower case, ...), after "Patient" / "Pt" / "Name" /
+"Surname" (and "Paziente", "Nom", ...), one name word after "Patient" ending a sentence ("Patient Smith."), after
+role and relation labels in any case ("Attending:", "Ref. Phys.:", "Referring MD:", "Referrer:", "Mother:",
+"Emergency contact:", "Author:", "cc:", "/s/", "Dictated by", "Submitted by", "Signed electronically by"), one
+lower-case word after a staff label ("Attending: smith", "Signed: brennan"), after whom results went to ("called to",
+"discussed with", "phoned to", "relayed to PA"), relatives ("her son Michael", "Wife, Mary Smith") and staff by role
+with two name words ("ED physician Steven Park"), "Last, First" with a common word as the family name after a label
+("PATIENT: WARD, EMILY"), "MRS WARD", a name and its age ("Mrs Evans, 93" -> "90+"), before credentials (", MD",
+"DO", "MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant Radiologist") or
 identifiers ("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; after such a cue a given name
 makes a common word after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a scheme or a
-host and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP addresses
--> [IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a trunk 0
+host and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP addresses ->
+[IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a trunk 0
 ("0161 123 4567", "01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and other
-labelled numbers (national health numbers of the UK, Canada, Australia, ... too), DICOM UIDs and any long number ->
-[ID]; street addresses, PO boxes, city-state-zip, zip codes, UK, Canadian and Australian postcodes and where
-someone lives -> [ADDRESS]; hospital and clinic names ("X Medical Center" too) -> [HOSPITAL]; dates in numeric, ISO,
-DICOM, compact ("04Mar2021", "20190314T143200") and month-name forms, ordinals in words included -> [DATE]; times
--> [TIME]; ages over 89 in years, in figures or words, with the sex ("92M with cough", "Age/Sex: 92/F") -> "90+" (a
-year alone is no identifier under the rule and stays). Dashes that read as hyphens (en dash, figure dash, minus,
-non-breaking hyphen) count as hyphens, and characters of no width (U+200B, soft hyphen, ...) are removed. MIMIC's
-"___" (identifiers removed upstream) is kept as it is. Not caught: a name in running text with no title, label or
-credential before or after it, and an age written as "97F" with no article, patient or line start before it (the
-same form as a temperature in Fahrenheit or a French catheter size); nor, mostly, city names and facilities named
-without "Hospital", "Clinic" or the like.
+labelled numbers (national numbers of the UK, Canada (OHIP, RAMQ), Australia, India (Aadhaar, UHID), Ireland (PPSN),
+Spain, the Netherlands, Sweden and France too), DICOM UIDs and any long number -> [ID]; street addresses, PO boxes,
+city-state-zip, zip codes, UK, Canadian and Australian postcodes with the town before them after a comma, European
+and Indian postcodes after a comma ("..., 10117 Berlin", "..., Chennai 600006"), German and Dutch streets
+("Hauptstraße 12"), Eircodes after their label and where someone lives -> [ADDRESS]; hospital and clinic names ("X
+Medical Center", "Brigham and Women's Hospital", "Royal Infirmary of Edinburgh", "Universitätsklinikum X" too, and a
+place after "Outside hospital:" or "Transferred from") -> [HOSPITAL]; dates in numeric, ISO, DICOM, compact
+("04Mar2021", "20190314T143200") and month-name forms (French, Italian, Spanish, German and Dutch ones with a year),
+ordinals in words included, and a day and month after words of dates ("since 3/14", "Admitted 12/25") -> [DATE];
+times -> [TIME]; ages over 89 in years, in figures or words, with the sex ("92M with cough", "Age/Sex: 92/F") ->
+"90+" (a year alone is no identifier under the rule and stays). Dashes that read as hyphens (en dash, figure dash,
+minus, non-breaking hyphen) count as hyphens, and characters of no width (U+200B, soft hyphen, ...) are removed.
+MIMIC's "___" (identifiers removed upstream) is kept as it is. Not caught: a name in running text with no title,
+label or credential before or after it, and an age written as "97F" with no article, patient or line start before it
+(the same form as a temperature in Fahrenheit or a French catheter size); nor, mostly, city names and facilities
+named without "Hospital", "Clinic" or the like ("Johns Hopkins", "Erasmus MC", "Toronto Western"), streets named
+before their number ("Via Roma 15", "rue Leblanc" after it), a bare day and month with no word of dates before it
+("X-ray 14/3": the form of a fraction), a weekday, typists' initials after a date ("15.3.2019 KM"), and identifiers
+of public teaching cases ("rID: 12345").
 
 Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5", "T10-11-12"), grades,
-percentages, ratios ("2/3", "NAA/Cr"), TNM stages ("T2N1M0", "N0 Mx"), units ("ms"), ages in months or days, counts
-before a unit ("12-month", "10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"), "may" the verb,
-modality words ("MR Brain", "MRS BRAIN", "DR Chest", "MS lesions"), examination titles ("CT Renal Stone Protocol")
-and departments ("Colorectal Surgery", "Hepatology"): rules anchor on separators, month names, labels, title words
-and the capital letters of names.
+percentages, ratios ("2/3", "NAA/Cr", "Strength 4/5 since onset"), TNM stages ("T2N1M0", "N0 Mx"), Montreal classes
+("A2L3B2"), rib lists ("Ribs 8-9-10"), classifications named after clinics ("Mayo Clinic classification", "Barcelona
+Clinic Liver Cancer"), places in a hospital ("Transferred from Coronary Care Unit"), units ("ms"), ages in months or
+days, counts before a unit ("12-month", "10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"),
+"may" the verb, modality words ("MR Brain", "MRS BRAIN", "DR Chest", "MS lesions"), examination titles ("CT Renal
+Stone Protocol") and departments ("Colorectal Surgery", "Hepatology"): rules anchor on separators, month names,
+labels, title words and the capital letters of names.
 """
 from __future__ import annotations
 
@@ -47,11 +62,19 @@ _MONTHS_CAPITALISED = (
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?|JAN|FEB|MAR|APR|MAY|JUNE?|JULY?|AUG|SEPT?|OCT|NOV|DEC)\.?"
 )
 _ORDINAL = r"(?:st|nd|rd|th)"
+_FOREIGN_MONTHS = (
+    r"(?:janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre|gennaio|"
+    r"febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre|enero|febrero|abril|mayo|junio|"
+    r"julio|septiembre|octubre|noviembre|diciembre|januar|februar|m[äa]e?rz|juni|juli|oktober|dezember|januari|"
+    r"februari|maart|mei|augustus)"
+)
 _RECORD_LABELS = (
     r"mrn|mr\s?#|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|acc(?:ession)?(?: number| no\.?| #)?|"
     r"patient id|pt id|study id|unit no\.?|case(?: number| no\.?| #)|admission(?: number| no\.?| #)|id|fin|csn|s/n|"
     r"episode(?: number| no\.?| #)?|ref(?:erence)?(?: number| no\.?| #)|"
-    r"medicare(?: number| no\.?| #)?|nhs(?: number| no\.?| #)|chi(?: number| no\.?| #)|ihi|nhi|phn|ramq|dva|"
+    r"medicare(?: number| no\.?| #)?|medicaid(?: number| no\.?| #)?|nhs(?: number| no\.?| #)|chi(?: number| no\.?| #)|"
+    r"ihi|nhi|phn|ramq|dva|ohip(?: number| no\.?| #)?|aadhaa?r(?: number| no\.?| #)?|pps(?:n| number| no\.?)|uhid|"
+    r"urn|ur(?: number| no\.?)|ip(?: number| no\.?)|reg(?:istration)?(?: number| no\.?)|dni|nie|bsn|personnummer|"
     r"health card(?: number| no\.?| #)?|provider(?: number| no\.?| #)|passport(?: number| no\.?| #)?|"
     r"driv(?:er'?s|ing) licen[cs]e(?: number| no\.?| #)?|codice fiscale|dva file(?: number| no\.?| #)?|"
     r"(?:hosp(?:ital)?|account|acct|member|policy|claim|encounter|visit|order|requisition|specimen|serial|device|licen[cs]e|"
@@ -68,6 +91,7 @@ _STATES = (
     "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
 )
 _PLACE_WORD = r"[A-Z][A-Za-z'.-]*"
+_TOWN = r"(?:(?<=, )[A-Z][\w'-]+(?:,? [A-Z][\w'-]+){0,2},? )?"  # a town before a postcode, after a comma
 
 # Letters of names beyond ASCII (Latin, Greek and Cyrillic: "Peña", "Łukasz", "Müller"; Vietnamese and polytonic
 # Greek: "Nguyễn"), as character classes; combining accents (a name typed as "e" + U+0302) go with the lower case.
@@ -86,7 +110,7 @@ _CREDENTIALS = (r"(?:M\.D\.|MD|D\.O\.|DO(?=\s*(?:[,;)\n]|\.?\s*$|\.\s))|R\.N\.|R
 # stage ("pT2 N0 Mx").
 _NOT_A_VERB = "".join(f"(?<!(?i:{word}) )" for word in ("may", "can", "could", "might", "will", "would", "not"))
 _TITLES = (rf"(?<![TN][0-4xX] )(?<![TN][0-4xX][a-c] )(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|{_NOT_A_VERB}(?:Miss|MISS)|Prof|PROF|"
-           r"Professor|PROFESSOR|Doctor|DOCTOR|Dres|Drs)")
+           r"Professor|PROFESSOR|Doctor|DOCTOR|Dres|Drs|dr(?=\.)|Dott\.ssa|Dott|Dra|Sr|Sra|Smt|Shri|Mme|Mlle|Herr|Frau)")
 _INITIAL = rf"[{_UPPER}](?:\.|(?=[\s,]|$))"  # "J." or "J" before a space or comma
 # A word of a name, never the start of a credential ("Smith, M.D.": "M." is no initial) nor part of a ratio ("MRS
 # NAA/Cr").
@@ -101,24 +125,28 @@ _MIXED_WORD = (rf"(?!{_CREDENTIALS}(?![A-Za-z]))(?:[{_UPPER}](?:[{_LOWER}]+(?:[{
 _LOWER_NAME = rf"[{_LOWER}][{_LOWER}'\u2019-]+(?:\s+[{_LOWER}][{_LOWER}'\u2019-]+)?"  # "dr. john smith"
 # After a label, two lower-case words that end the phrase ("Attending: jane doe."): "Tech: motion artifact present."
 # and "Patient: claustrophobic, sedated." stay.
-_LOWER_LISTED_NAME = (rf"[{_LOWER}][{_LOWER}'\u2019-]+\s+[{_LOWER}][{_LOWER}'\u2019-]+(?=\s*(?:[.,;:)\n]|$))"
-                      rf"|[{_LOWER}]{{2,3}}(?=\s*(?:[.,;:)\n\[\d]|$))")  # or initials: "Transcribed by: lmt"
+_LOWER_LISTED_NAME = (rf"[{_LOWER}](?:[{_LOWER}'\u2019-]+|\.?)(?:\s+|,\s*)[{_LOWER}][{_LOWER}'\u2019-]+"
+                      rf"(?=\s*(?:[.,;:)\n]|$))"  # or initials: "Transcribed by: lmt", "lmt D: 04/12/21"
+                      rf"|[{_LOWER}]{{2,3}}(?=\s*(?:[.,;:)\n\[\d]|$)|\s+[A-Z]{{1,3}}:)")
 _NAME_LETTERS = rf"[{_UPPER}{_LOWER}'\u2019-]"
 # Labels that a name follows after a colon ("Attending: Jane Doe", "Referring physician: SMITH, JOHN", "Surname:
 # Nakamura"), matched in any case; "name" only at the start of a label, so "Neoplasm Name: Astrocytoma" stays.
 _NAME_LABELS = (
-    r"patient(?: name)?|pt|(?<![A-Za-z] )name|(?:first|last|given|family|middle|maiden|full|legal) name|surname|"
-    r"forename|(?:mother|father|parent|guardian|spouse)(?:'s)? name|next of kin|nok|guardian|mother|father|parent|"
+    r"patient(?: name)?|pt|(?<![A-Za-z] )name|paziente|patientin|nom|nome|cognome|naam|nombre|apellidos?|"
+    r"author|authors|contributor|typist|transcriptionist|scribe|"
+    r"(?:first|last|given|family|middle|maiden|full|legal) name|surname|forename|"
+    r"(?:mother|father|parent|guardian|spouse)(?:'s)? name|next of kin|nok|guardian|mother|father|parent|"
     r"spouse|wife|husband|partner|(?:emergency )?contact(?: person)?|referrer|(?-i:cc)|"
     r"attending(?: physician)?|(?:reporting )?radiologist|"
-    r"(?:(?:referring|ordering|requesting) )?(?:physician|doctor|dr\.?|clinician|provider|consultant)|referring|"
-    r"ordering|requesting|ref\.?\s?phys\.?|surgeon|technologist|technician|tech|radiographer|sonographer|resident|"
-    r"fellow|nurse|(?:electronically )?signed(?: electronically)?"
+    r"(?:(?:referring|ordering|requesting) )?(?:physician|doctor|dr\.?|clinician|provider|consultant|md|gp|pcp)|"
+    r"referring|ordering|requesting|ref\.?\s?phys\.?|surgeon|technologist|technician|tech|radiographer|sonographer|"
+    r"resident|fellow|nurse|(?:electronically )?signed(?: electronically)?"
 )
 # Who did what to the report, before a name with or without a colon ("Dictated by JANE DOE", "Reviewed by: Smith").
 _BY_LABELS = (
     r"(?:(?:electronically )?signed(?: electronically)?|dictated|reported|read|reviewed|transcribed|verified|approved|"
-    r"interpreted|performed|prepared|authenticated|requested|referred|ordered|seen|examined)\s+by"
+    r"interpreted|performed|prepared|authenticated|requested|referred|ordered|seen|examined|submitted|contributed|"
+    r"authored|typed|vetted|protocoll?ed|supervised|checked|co-?signed|witnessed|scanned)\s+by"
 )
 # A name after a label ("Smith, John"); it ends before the next label ("Surname: Nakamura Forename: Yuki").
 _LISTED_NAME = (rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}"
@@ -130,7 +158,8 @@ _ROLES = r"Dr|Consultant|Attending|Resident|Registrar|Fellow|Radiologist|Radiogr
 _ROLE_WORDS = frozenset(role.lower() for role in _ROLES.split("|") if role.isalpha()) | {"technician"}
 # Phrases of running text that name whom results went to: "called to Sarah Connor", "discussed with J Smith".
 _TOLD = r"[Cc]alled to|[Dd]iscussed with|d/w|[Cc]ommunicated to|[Cc]onveyed to|[Ss]poke (?:with|to)|[Pp]aged|" \
-        r"[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to"
+        r"[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to|[Pp]honed(?: through)? to|[Tt]elephoned(?: to)?|" \
+        r"[Gg]iven to|[Pp]assed (?:on )?to|[Hh]anded over to|[Ee]scalated to"
 # Capitalised words that follow "Patient", a label or a title without being a name (compared in lower case).
 _NOT_NAMES = frozenset("""
 male female man woman boy girl child infant baby adult elderly gentleman lady is was has had have presents presented
@@ -164,6 +193,9 @@ electronically ordering requesting thanks thank regards sincerely notified infor
 updated declined refused rotated sedated intubated agitated claustrophobic uncooperative cooperative unable motion
 artifact artefact weight height bmi colorectal hepatobiliary cardiothoracic plastic internal acute transplant
 respiratory maxillofacial endocrine geriatric palliative spinal bariatric upper lower yes ok na nad naa
+self present absent pending tbc tba tbd available unavailable away comfort compliance assistant associate practitioner
+cyst cysts cells lesion lesions nodule nodules intensive labour labor delivery maternity osh voice recognition speech
+dragon powerscribe
 """.split())
 # Acronyms above that, spelt as a word ("Ed"), are a given name: "Patient: Ed Norton".
 _ACRONYMS = frozenset("ed er icu gp pcp ent msk mdt inr dob mrn pa ap pd".split())
@@ -216,13 +248,18 @@ def _names(match: re.Match, keep_label: bool = True, titled: bool = False, cue: 
     words = re.split(r"(\s+|,\s*|\^)", match.group("name"))
     names = words[::2]
     kept = int(titled)
+    if cue and len(names) > 1 and "," in words[1] and names[0][:1].isupper() and not _department(names[0]) \
+            and names[0].lower() not in _ROLE_WORDS and len(names[1]) > 1 and _is_name(names[1], 1):
+        kept = 1  # "WARD, EMILY"
     while kept < len(names) and _is_name(names[kept], kept):
         kept += 1
-    last, after = names[-1], match.string[match.end("name"):]
-    if cue and 0 < kept == len(names) - 1 and last[:1].isupper() and not _department(last) \
-            and last.lower() not in _ROLE_WORDS and "\n" not in words[-2] and not re.match(r"\s*:", after) \
-            and (kept == 1 or (" " in words[-2] and re.match(r"[ \t]*(?:[.,;)\n]|$)", after))):
-        kept += 1  # "Kevin Ward", "Smith, Ed", "Dr. Nguyễn Văn An."
+    if cue and 0 < kept < len(names):
+        word, before = names[kept], words[2 * kept - 1]
+        after = match.string[match.end("name"):] if kept == len(names) - 1 else words[2 * kept + 1]
+        if word[:1].isupper() and not _department(word) and word.lower() not in _ROLE_WORDS and "\n" not in before \
+                and (kept == len(names) - 1 or "," in after) and not re.match(r"\s*:", after) \
+                and (kept == 1 or (" " in before and re.match(r"[ \t]*(?:[.,;)\n]|$)", after))):
+            kept += 1  # "Kevin Ward", "Smith, Ed", "Dr. Nguyễn Văn An.", "Priya Head, Consultant"
     department = kept < len(names) and "," not in words[2 * kept - 1] \
         and (names[kept].lower() in _GROUPS or _department(names[kept]))
     acronyms = all(name.lower() in _ACRONYMS for name in names[:kept])  # "Referred by Ed team": no name alone
@@ -231,6 +268,44 @@ def _names(match: re.Match, keep_label: bool = True, titled: bool = False, cue: 
     name_end = match.start("name") + len("".join(words[: 2 * kept - 1]))
     label = match.string[match.start(): match.start("name")] if keep_label else ""
     return label + "[NAME]" + match.string[name_end: match.end()]
+
+
+def _both_names(match: re.Match) -> str:
+    """[NAME] for the two words after a role when both are names ("physician Steven Park"): "nurse Practitioner
+    Smith" and "radiologist Dr Smith" are left to the other rules."""
+    words = match.group("name").split()
+    if not all(_is_name(word, at) and not _department(word) for at, word in enumerate(words)):
+        return match.group(0)
+    return match.string[match.start(): match.start("name")] + "[NAME]"
+
+
+# Labels of staff, after which one lower-case word is a name: "Attending: smith" ("Patient: anxious." stays).
+_STAFF_LABEL = re.compile(rf"(?i:attending(?: physician)?|radiologist|resident|fellow|surgeon|referr(?:ing|er)|"
+                          rf"ordering|requesting|(?:referring )?(?:physician|md)|consultant|cc|"
+                          rf"(?:electronically )?signed(?: electronically)?|{_BY_LABELS})\s*:\s*")
+
+
+# Endings of adjectives, verbs and nouns that are no family names: "Patient Anxious;", "Pt Dyspnoeic.", "Patient
+# Cooperation was poor", "Attending: discussed."
+_NOT_NAME_ENDINGS = ("ic", "ous", "ive", "tion", "sion", "ment", "ity", "ness", "ful", "less", "able", "ible", "ted",
+                     "sed", "zed", "xed", "ssed", "ked", "ped")
+
+
+def _labelled(match: re.Match) -> str:
+    """[NAME] after a label (`_names`); one lower-case word only after a staff's label, and no verb ("-ed")."""
+    one = match.group("one")
+    if one and (one.endswith(_NOT_NAME_ENDINGS + ("ed",))
+                or not _STAFF_LABEL.fullmatch(match.string, match.start(), match.start("name"))):
+        return match.group(0)
+    return _names(match)
+
+
+def _patient(match: re.Match) -> str:
+    """[NAME] after "Patient" in running text (`_names` without a cue); one word only with no ending of an adjective."""
+    name = match.group("name")
+    if " " not in name and name.lower().endswith(_NOT_NAME_ENDINGS):
+        return match.group(0)
+    return _names(match, cue=False)
 
 
 def _exam_word(word: str) -> bool:
@@ -276,6 +351,8 @@ def _names_before(match: re.Match, credential: bool = False) -> str:
 # Upper-case titles without a full stop that are also words of examinations and notes ("MR BRAIN", "MRS BRAIN" for
 # spectroscopy, "DOCTOR NOTIFIED"): titles then only before an upper-case name that is no such word.
 _AMBIGUOUS_TITLES = frozenset({"DR", "MRS", "MISS", "PROF", "PROFESSOR", "DOCTOR"})
+# Common words above that are family names and no examination's: "MRS WARD" is a name.
+_FAMILY_WORDS = frozenset({"ward", "son"})
 
 
 def _titled(match: re.Match) -> str:
@@ -283,9 +360,9 @@ def _titled(match: re.Match) -> str:
     "DR Chest"): titles then only before an upper-case name ("DR SMITH"); "DR." is a title before any name."""
     title, first = match.group("title"), re.split(r"[\s^]", match.group("name"))[0]
     modality_word = title == "MR" or (title in _AMBIGUOUS_TITLES and not match.group("stop"))
-    if modality_word and (not first.isupper() or _exam_word(first)):
+    if modality_word and (not first.isupper() or (_exam_word(first) and first.lower() not in _FAMILY_WORDS)):
         return match.group(0)
-    return _names(match, keep_label=False, titled=not modality_word)
+    return _names(match, keep_label=False, titled=not modality_word or first.lower() in _FAMILY_WORDS)
 
 
 def _titled_list(match: re.Match) -> str:
@@ -304,19 +381,40 @@ heart cancer lung vascular stroke urology orthopaedic orthopedic rheumatology de
 """.split())
 
 
+# Verbs that start a sentence before a clinic's name: "Recommend Fracture Clinic follow-up".
+_NOT_PLACES = frozenset("recommend recommended advise advised arrange arranged attend attended book booked via".split())
+
+
 def _facility(match: re.Match) -> str:
     """[HOSPITAL] for the place's name: the words before its kind ("Clinic", "Hospital", "Medical Center") back to a
     common word or a sentence's end; the match as it is when they are only services ("Fracture Clinic")."""
     head = match.string[match.start(): match.start("kind")]
     words = list(re.finditer(r"\S+", head))
     first = len(words)
-    while first and words[first - 1].group().lower() not in _NOT_NAMES \
+    while first and (words[first - 1].group().lower() not in _NOT_NAMES | _NOT_PLACES
+                     or (words[first - 1].group() in ("and", "&") and first > 1)) \
             and not re.search(r"\w{3}\.$", words[first - 1].group()):
         first -= 1
+    while first < len(words) and words[first].group() in ("and", "&"):
+        first += 1
     name = [word.group().lower() for word in words[first:]]
     if not name or (match.group("kind") == "Clinic" and all(word in _SERVICES for word in name)):
         return match.group(0)
     return head[: words[first].start()] + "[HOSPITAL]"
+
+
+# Places inside a hospital that patients come from: "Transferred from Theatre" names no hospital.
+_WARDS = frozenset("theatre theatres recovery resus resuscitation majors minors triage hdu itu ccu nicu picu sicu micu "
+                   "pacu outside another home".split())
+
+
+def _outside_place(match: re.Match) -> str:
+    """[HOSPITAL] for the capitalised words after "Outside hospital:" or "Transferred from", unless one is a common
+    word, a department or a place in a hospital ("Transferred from ICU", "from Coronary Care Unit")."""
+    if any(word.lower() in _NOT_NAMES or word.lower() in _WARDS or _department(word)
+           for word in match.group("place").split()):
+        return match.group(0)
+    return match.group(1) + "[HOSPITAL]"
 
 
 _CLOCK_FACE = ("breast", "labr", "o'clock", "position")  # reports that place findings on a clock face
@@ -369,6 +467,19 @@ _TLDS = r"com|org|net|edu|gov|mil|int|info|biz|io|health|example|uk|ca|au|nz|ie|
         r"fi|jp|cn|in|us|eu"
 
 
+# Words before a day and month ("on 3/14", "since 3/14", "Admitted 12/25", "Tues 3/19", "Exam: 9/23", "Compared with
+# 3/14", "Comparison: 3/14"); "2/3 of the lobe", "from 2/3 to" and "strength 4/5" stay.
+_DAY_MONTH_BEFORE = re.compile(
+    r"\b(?:on|dated?|since|until|till|admitted|discharged|compared (?:with|to)|(?:exam|date|dos|study|comparison)\s*:|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:mon|tues?|wed|thurs?|fri|sat|sun)\.?),?\s+$", re.IGNORECASE)
+
+
+def _day_month(match: re.Match) -> str:
+    """[DATE] for a day and month after a word of dates."""
+    before = _DAY_MONTH_BEFORE.search(match.string, max(0, match.start() - 20), match.start())
+    return "[DATE]" if before else match.group(0)
+
+
 def _national_phone(match: re.Match) -> str:
     """[PHONE] for a national number with its trunk 0 ("0161 123 4567", "020 7946 0958"): ten or eleven digits."""
     return "[PHONE]" if 10 <= sum(c.isdigit() for c in match.group(0)) <= 11 else match.group(0)
@@ -394,9 +505,9 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])T\d{4,6}(?:\.\d+)?(?:Z|[+-]\d{4})?\b", "[DATE]",
          _SUB),  # 20190314T143200
         (r"(?<![\d./])\d{4}([-/.])\d{1,2}\1\d{1,2}(?![\d/]|\.\d)", "[DATE]", _SUB),  # one separator: not "7.4/28.4"
-        # Not levels and ribs: "T10-11-12", "10-11-12th ribs", "8-9-10 ribs".
-        (rf"(?<![\d./a-z])\d{{1,2}}([-/.])\d{{1,2}}\1\d{{2,4}}(?![\d/]|\.\d)(?!\s*ribs?\b)(?!{_ORDINAL}\b)", "[DATE]",
-         _SUB),
+        # Not levels and ribs: "T10-11-12", "10-11-12th ribs", "8-9-10 ribs", "Ribs 8-9-10".
+        (rf"(?<![\d./a-z])(?<!ribs )(?<!rib )\d{{1,2}}([-/.])\d{{1,2}}\1\d{{2,4}}(?![\d/]|\.\d)(?!\s*ribs?\b)"
+         rf"(?!{_ORDINAL}\b)", "[DATE]", _SUB),
         (r"(?<![\d./])\d{1,2}\.\s\d{1,2}\.\s(?:19|20)\d{2}\b", "[DATE]", _SUB),  # 14. 03. 2019
         (rf"\b\d{{1,2}}-{_MONTHS}-\d{{2,4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}{_MONTHS}\d{{2}}(?:\d{{2}})?\b", "[DATE]", _SUB),  # "04Mar2021"
@@ -407,12 +518,14 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (rf"\b{_MONTHS}[\s-]+(?:the\s+)?\d{{1,2}}{_ORDINAL}?,?[\s-]+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}{_ORDINAL}?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b(?:the\s+)?\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTHS}(?![a-z]){_NOT_MAY_VERB}", "[DATE]", _SUB),
-        (rf"\b\d{{1,2}}\s+{_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d){_NOT_MAY_VERB}", "[DATE]", _CASED),
+        (rf"\b\d{{1,2}}\s+{_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d)(?!\s+(?:fractures?|ha?emoglobinuria)\b)"
+         rf"{_NOT_MAY_VERB}", "[DATE]", _CASED),  # not "March fracture"
         (rf"\b{_MONTHS}\s+(?:the\s+)?\d{{1,2}}{_ORDINAL}?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]", _SUB),
-        (rf"\b{_MONTHS}\s+\d{{4}}\b", "[DATE]", _SUB),
+        (rf"\b{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
+        (rf"\b\d{{1,2}}\.?\s+(?:de\s+)?{_FOREIGN_MONTHS}\s+(?:de\s+)?\d{{4}}\b", "[DATE]", _SUB),  # 3 mars 2019
         (r"\b(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}\b", "[DATE]", _SUB),
         (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", "[DATE]", _SUB),
-        (rf"\b((?:on|dated?)\s+)\d{{1,2}}/\d{{1,2}}\b(?!/)(?!\s+{_COUNTED}\b)", r"\1[DATE]", _SUB),
+        (rf"(?<=[\s:])\d{{1,2}}/\d{{1,2}}\b(?!/)(?!\s+{_COUNTED}\b)", _day_month, _SUB),
         (r"(?:\b|(?<=T))(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?m\.?)?(?=\W|$)", _time, _SUB),
         (r"\b\d{1,2}(?:[.:]\d{2})?\s*[ap]\.?m\.?(?=\W|$)", "[TIME]", _SUB),
         (r"\b(?:[01]?\d|2[0-3])h[0-5]\d\b", "[TIME]", _SUB),  # 14h05
@@ -427,12 +540,20 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (rf"\b{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}},\s*(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]",
          _CASED),
         (rf"\b(?:{_STATES})\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]", _CASED),
-        # SW1A 1AA, M5V 2T6; not a TNM stage ("T2N1M0").
-        (r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b|\b(?!T\dN\dM\d)[A-Z]\d[A-Z] ?\d[A-Z]\d\b", "[ADDRESS]", _CASED),
-        (r"\b(?:NSW|VIC|QLD|TAS|ACT|NT|WA|SA)\s+\d{4}\b", "[ADDRESS]", _CASED),  # Newtown NSW 2042
+        # SW1A 1AA, M5V 2T6; not a TNM stage ("T2N1M0") nor a Montreal class of Crohn disease ("A2L3B2").
+        (rf"{_TOWN}(?:\b[A-Z]{{1,2}}\d[A-Z\d]? ?\d[A-Z]{{2}}\b|\b(?!T\dN\dM\d|A\dL\dB\d)[A-Z]\d[A-Z] ?\d[A-Z]\d\b)",
+         "[ADDRESS]", _CASED),
+        (rf"{_TOWN}\b(?:NSW|VIC|QLD|TAS|ACT|NT|WA|SA)\s+\d{{4}}\b", "[ADDRESS]", _CASED),  # Newtown NSW 2042
+        # Continental Europe and India: "..., 10117 Berlin", "..., 3015 GD Rotterdam", "..., Chennai 600006";
+        # "Charitéplatz 1", "Kerkstraat 12".
+        (rf"(?<=, )(?:\d{{5}}|\d{{4}} ?[A-Z]{{2}})[ ]+(?!Units?\b)[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)?\b"
+         rf"|(?<=, )[A-Z][a-z]+[ ]?-?[ ]?[1-8]\d{{5}}\b"
+         rf"|\b[{_UPPER}][{_LOWER}]+(?:stra(?:ß|ss)e|str\.|platz|weg|allee|gasse|straat|laan|plein|gracht|kade)"
+         rf"[ ]+\d{{1,4}}[a-z]?\b", "[ADDRESS]", _CASED),
         (r"\b(?:(?:lives|living|resides|residing)\s+(?:at|on)|(?:home |mailing |street )?address\s*:)"
          r"\s*\d{1,6}\s[^.;\n]*", "[ADDRESS]", _SUB),  # to the end of the sentence, in any case
-        (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b", "[ADDRESS]", _SUB),
+        (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b"
+         r"|\beircode\s*:?\s*[a-z]\d[\dw]\s?[a-z\d]{4}\b", "[ADDRESS]", _SUB),
         # After the addresses: "lives at 1427 Fjordview Avenue" is no time.
         (r"\b(at\s+)(?:[01]\d|2[0-3])\.?[0-5]\d\b(?!\s*(?:mm|cm|ml|mg|hu|%|ms|mas|kv|x\b))", r"\1[TIME]", _SUB),
         (rf"\b(?:{_PHONE_LABELS})\b\.?\s*(?:no\.?|number|#)?\s*[:#]?\s*\+?\(?\d[\d\s().-]{{2,}}\d\b{_NO_UNIT}",
@@ -441,23 +562,32 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (rf"\b((?:page|paged|paging)\s+(?:at\s+|on\s+)?)\d{{4,5}}\b{_NO_UNIT}", r"\1[PHONE]", _SUB),  # a pager
         (r"\b(?:[Pp]h|PH|[Cc]all|CALL|[Cc]ontact)\.?\s*:?\s*(?:at\s+)?\d{3}[\s.-]\d{4}\b", "[PHONE]", _CASED),
         (r"\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b", "[PHONE]", _SUB),
-        (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", "[PHONE]", _SUB),
+        (r"(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{2,5}\b)?", "[PHONE]", _SUB),
+        (r"\(0\d{1,4}\)\s?\d{3,4}[\s-]?\d{3,4}\b", "[PHONE]", _SUB),  # (02) 9387 1234
         (rf"(?<![\w.,/+-])0\d{{2,4}}(?:[ -]\d{{3,6}}){{1,2}}\b{_NO_UNIT}", _national_phone, _SUB),
         # A label as a whole word ("IDH1-mutant" stays); at least four characters ("Plan: 3 month", "Specimen: 18G
         # core" stay), no count of a unit ("Plan: 12-month", "Device: 10Fr pigtail"), in groups ("943 476 5919").
         (rf"\b(?:{_RECORD_LABELS})(?:(?<![a-z])|(?![a-z]))\s*#?\s*:?\s*(?!\d{{1,3}}-?[a-z]+\b(?!-?\d))"
-         rf"[A-Z]*-?\d(?:[\w-]{{3,}}|[\w-]*(?=[ ]\d{{3,}}))(?:[ ]\d{{3,}}[\w-]*)*"
-         rf"(?:[ ]\d\b(?![ ]?(?:mm|cm|ml|mg|%)))?|\b(?:medicare|nhs|ihi|phn)\b[^\d\n]{{0,12}}\d[\d ]{{7,}}\d", "[ID]",
+         rf"(?:[A-Z]{{1,4}}[ ](?=\d{{4}}))?[A-Z]*-?\d(?:[\w-]{{3,}}|[\w-]*(?=[ ]\d{{3,}}))(?:[ ]\d{{3,}}[\w-]*)*"
+         rf"(?:[ ]\d\b(?![ ]?(?:mm|cm|ml|mg|%)))?"
+         rf"|\b(?:medicare|nhs|ihi|phn|s[ée]curit[ée] sociale)\b[^\d\n]{{0,12}}\d[\d ]{{7,}}\d", "[ID]",
          _SUB),
         (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
         (r"\b\d{6,}\b", "[ID]", _SUB),
         (r"\b[A-Z]{1,3}\d{7,}\b", "[ID]", _CASED),  # a record number with a letter prefix, unlabelled: "X12345678"
-        (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*[ \t]+){1,4}"
+        (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*[ \t]+(?:(?:and|&)[ \t]+(?=[A-Z]\w*['\u2019]s\b))?){1,4}"
          r"(?P<kind>Hospitals?|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)?(?: Sciences?)? "
-         r"(?:System|Cent(?:er|re))|Memorial|(?:NHS )?(?:Foundation )?Trust|Imaging Cent(?:er|re)|Medical Group)\b",
+         r"(?:System|Cent(?:er|re))|Memorial|(?:NHS )?(?:Foundation )?Trust|Imaging Cent(?:er|re)|Medical Group|"
+         r"Medical Practice)\b(?![ \t]+(?:classification|criteria|score|staging|Liver Cancer)\b)"
+         r"(?:[ \t]+of[ \t]+(?:the[ \t]+)?[A-Z][\w'-]*)?",
          _facility, _CASED),
-        (r"\b(?:H[oô]pital|Ospedale|Klinikum|Clinique|Cl[ií]nica)(?:[ \t]+(?:de|del|di|du|la|der)?[ \t]*"
-         r"[A-Z][\w'.-]*){1,4}", "[HOSPITAL]", _CASED),
+        (r"\b(?:H[oô]pital|Ospedale|Klinikum|Universit[äa]tsklinikum|Uniklinik(?:um)?|Clinique|Cl[ií]nica)"
+         r"(?:[ \t]+(?:de|del|di|du|la|der)?[ \t]*"
+         r"[A-Z](?:[a-z]?\.|[\w'-]*)){1,4}", "[HOSPITAL]", _CASED),  # "St." but not a sentence's full stop
+        # A place named without its kind after "Outside hospital:", "OSH:", "Transferred from" ("Mercy General").
+        (r"\b((?i:outside hospital|outside facility|referring hospital|osh)\s*:?\s+|"
+         r"(?i:transferred|transfer|outside (?:study|films?|images|imaging|scans?))\s+from\s+)"
+         r"(?P<place>[A-Z][\w'-]+(?:[ \t]+[A-Z][\w'-]+){0,3})", _outside_place, _CASED),
         (r"\b(?P<age>\d{2,3})(?:\s+|-)(?:years?|yrs?)(?:\s+|-)old\b", _age, _SUB),
         (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|y\b|years?\b(?!\s+(?:ago|of(?!\s+age\b)|after|before|later|"
          r"since)))", _age, _SUB),
@@ -479,24 +609,35 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
     (re.compile(rf"\b(?P<title>{_TITLES})(?P<stop>\.?)(?:\s*(?:{_TITLES}|med)\.)*(?:(?<=\.)\s*|\s+)(?P<name>{_NAME})"),
      _titled),  # "Dr. Smith", "Dr.Smith", "Prof. Dr. Hans Mueller"
     (re.compile(rf"\b(?:dr|doctor|prof)\.\s*(?P<name>{_LOWER_NAME})"), lambda m: _names(m, keep_label=False)),
-    (re.compile(rf"\b(?i:{_NAME_LABELS}|{_BY_LABELS})\s*:\s*(?P<name>{_LISTED_NAME}|{_LOWER_LISTED_NAME})"),
-     _names),
+    (re.compile(rf"\b(?i:{_NAME_LABELS}|{_BY_LABELS})\s*:\s*(?P<name>{_LISTED_NAME}|{_LOWER_LISTED_NAME}|"
+                rf"(?P<one>[{_LOWER}][{_LOWER}'\u2019-]{{2,}})(?=[ \t]*(?:[.,;\n]|$)))"), _labelled),
     (re.compile(rf"\b(?i:{_BY_LABELS})\s+(?P<name>{_LISTED_NAME})"), _names),
     (re.compile(rf"(?<!\w)/s/\s*(?P<name>{_LISTED_NAME})"), _names),  # "/s/ Lisa Cuddy"
-    (re.compile(rf"\b(?:{_TOLD})\s+(?P<name>{_MIXED_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_MIXED_WORD}){{0,3}})"),
+    (re.compile(rf"\b(?:{_TOLD})\s+(?:(?:Nurse|Sister|Charge Nurse|PA|NP|RN)\s+)?"
+                rf"(?P<name>{_MIXED_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_MIXED_WORD}){{0,3}})"), _names),
+    # Relatives by name ("her son Michael", "Wife, Mary Smith", "Daughter (Susan)"); "Sister Mary Joseph nodule"
+    # stays. Staff by role in running text, with two name words: "ED physician Steven Park aware".
+    (re.compile(rf"\b(?:(?:[Ss]on|[Dd]aughter|[Ww]ife|[Hh]usband)|(?:mother|father|sister|brother|partner|carer|"
+                rf"niece|nephew|grandson|granddaughter))(?:,\s*|\s+\(?)(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD})?)"),
      _names),
+    (re.compile(rf"\b(?:physician|registrar|consultant|radiologist|surgeon|nurse|resident|fellow|colleague|"
+                rf"clinician|sonographer|radiographer|technologist)\s+(?P<name>{_MIXED_WORD}\s+{_MIXED_WORD})"),
+     _both_names),
     # "Patient" in running text: two name words, or one before a verb ("Patient Smith was"); "Pt Rotated.",
     # "Patient Declined contrast" and "Patient Weight:" stay.
     (re.compile(rf"\b(?:[Pp]atient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{1,3}}|{_MIXED_WORD}"
-                rf"(?=\s+(?:is|was|has|had|presents|presented|underwent|denies|reports|complains|who)\b))(?!\s*:)"),
-     lambda m: _names(m, cue=False)),
+                rf"(?=\s+(?:is|was|has|had|presents|presented|underwent|denies|reports|complains|who|seen|tolerated|"
+                rf"declined|refused|arrived|attended|consented|agreed|states|returned)\b|[.;,]?(?:\s*$|[.;,]\s)))"
+                rf"(?!\s*:)"),
+     _patient),
     (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:(?:,\s*|\s*){_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"),
      lambda m: _names_before(m, credential=True)),  # "Watson, John MD", "Chris Taub, MBChB"
     (re.compile(rf"\b(?P<name>{_NAME_WORD}(?:(?:\s+|,\s*)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{1,5}})"
-                rf"(?:,?\s+(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z])|{_CREDENTIALS}(?![A-Za-z])|"
+                rf"(?:,?\s+\(?(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z])|{_CREDENTIALS}(?![A-Za-z])|"
                 rf"\((?:{_ROLES})\b)|[ \t]*\n\s*(?=(?:(?:Consultant|Staff|Attending|Senior)[ \t]+)?(?:{_ROLES})"
                 rf"[ \t]*(?:\n|$)))"),
      _names_before),  # also a name on the line above a role ("Lisa Cuddy\nConsultant Radiologist")
+    (re.compile(r"(?<=\[NAME\], )(?P<age>\d{2,3})\b(?![.,:/]\d)(?=[ \t]*(?:[,;.)\n]|$|y|Y))"), _age),  # "[NAME], 93"
 )
 # Dashes that read as hyphens ("2019–03–14", "617‑555‑0199", "123−45−6789"): the rules see a hyphen in their place.
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d", "-"))
