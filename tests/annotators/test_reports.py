@@ -156,6 +156,8 @@ def test_lexicon_abbreviations_and_hyphenated_locations(parser):
     ("Honeycomb appearance in bilateral lower lobes.", ("ild", "bilateral", "lower")),
     ("Compression deformity of a mid thoracic vertebral body.", ("fracture", "", "")),
     ("Atelectasis in the inferior lingular segment.", ("atelectasis", "left", "middle")),
+    ("Ground-glass opacities in mid- and lower-third of the thorax.", ("opacity", "", "middle,lower")),
+    ("Consolidation in the upper- and mid-zones of the right lung.", ("consolidation", "right", "upper,middle")),
 ])
 def test_chest_report_vocabulary(parser, text, expected):
     """MIMIC-CXR, IU X-Ray and CT-RATE wordings."""
