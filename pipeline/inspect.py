@@ -26,8 +26,23 @@ class Summary:
 def read_shards(folder: str | Path, columns: list[str] | None = None) -> pl.DataFrame:
     """Every shard of a build as one polars frame (Arrow IPC streams, as listed in the manifest); `folder` may be
     a path or an fsspec URL."""
-    frames = [_read_stream(folder, s["file"], columns) for s in read_manifest(folder)["shards"]]
+    frames = [_read_shard(folder, entry, columns) for entry in read_manifest(folder)["shards"]]
     return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def _read_shard(folder: str | Path, entry: dict, columns: list[str] | None) -> pl.DataFrame:
+    """A shard the manifest lists; OSError naming it when it does not read as an Arrow stream of its rows (cut
+    short: a stream cut at a batch's end reads, with fewer rows)."""
+    url = storage.join(str(folder), entry["file"])
+    try:
+        frame = _read_stream(folder, entry["file"], columns)
+    except pl.exceptions.PolarsError as exc:
+        raise OSError(f"{url} is no readable Arrow IPC stream ({type(exc).__name__}: {exc}): damaged or cut short "
+                      f"(`medregion verify {folder}` says more)") from None
+    if frame.height != entry.get("rows", frame.height):
+        raise OSError(f"{url} holds {frame.height} rows, the manifest says {entry['rows']}: damaged or cut short "
+                      f"(`medregion verify {folder}` says more)")
+    return frame
 
 
 def read_manifest(folder: str | Path) -> dict:

@@ -5,6 +5,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from annotators import offline
@@ -71,3 +72,23 @@ def sample_build(ray_cluster, sample_config, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("sample-build")
     build(sample_config(output))
     return output
+
+
+def _message_ends(data: bytes) -> list[int]:
+    """The offset after each message of an Arrow IPC stream (its schema, then its record batches)."""
+    source = pa.BufferReader(data)
+    messages = pa.ipc.MessageReader.open_stream(source)
+    ends = []
+    while True:
+        try:
+            messages.read_next_message()
+        except StopIteration:
+            return ends
+        ends.append(source.tell())
+
+
+@pytest.fixture
+def message_ends():
+    """Where each message of an Arrow IPC stream ends: the places to cut a shard short at a batch's end."""
+    return _message_ends
+

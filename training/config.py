@@ -137,8 +137,18 @@ def validate(cfg: Config) -> Config:
     low, high = cfg.data.augment.crop_scale
     if not 0 < low <= high <= 1:
         raise ConfigError(f"config.data.augment.crop_scale: {[low, high]} is not a range inside (0, 1]")
+    _check_local_paths(cfg)
     _check_model(cfg.model, cfg.data.image_size)
     return cfg
+
+
+def _check_local_paths(cfg: Config) -> None:
+    """The tokenizer, image weights and text model that the config names are there, before the corpus is read."""
+    for key, path, kind in (("tokenizer.path", cfg.tokenizer.path, "folder"),
+                            ("model.image_weights", cfg.model.image_weights, "file"),
+                            ("model.text_model", cfg.model.text_model, "folder")):
+        if path and not (Path(path).is_file() if kind == "file" else Path(path).is_dir()):
+            raise ConfigError(f"config.{key}: {path} is no {kind} (weights and tokenizers come from local paths only)")
 
 
 def _at_least(least: int, values: dict[str, int], room_for: str = "") -> None:

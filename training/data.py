@@ -12,6 +12,7 @@ Reads the build's Arrow IPC stream shards (memory-mapped, zero-copy) or a Hub-la
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -37,7 +38,8 @@ from training.augment import augment, resize, swap_sides
 from training.config import ConfigError, DataConfig
 from training.tokenizer import encode
 
-COLUMNS = ("id", "split", "image", "global_text", "regions", "negatives")  # the record columns training reads
+END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # what closes an Arrow IPC stream: continuation, length 0
+COLUMNS = ("id", "split", "image", "global_text", "regions", "negatives", "provenance")  # the columns training reads
 # what decoding a damaged image can raise: PIL's OSError (truncated, unidentified), SyntaxError (a broken PNG chunk),
 # ValueError, EOFError, struct.error and zlib.error from its parsers, DecompressionBombError
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
@@ -45,38 +47,89 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.
 
 def shard_files(paths: list[str]) -> list[Path]:
     """The shard files under each path: a build folder (the shards its manifest lists: a stray copy in shards/ is
-    not read), a Hub-layout folder (data/**/*.parquet), a folder of .arrow/.parquet files, or a file itself."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_file():
-            found.append(path)
-        elif (path / "manifest.json").is_file():
-            found += [path / entry["file"] for entry in json.loads((path / "manifest.json").read_text())["shards"]]
-        elif (path / "shards").is_dir():
-            found += sorted((path / "shards").glob("*.arrow"))
-        elif (path / "data").is_dir():
-            found += sorted((path / "data").rglob("*.parquet"))
-        else:
-            found += sorted([*path.glob("*.arrow"), *path.glob("*.parquet")])
+    not read), a Hub-layout folder (data/**/*.parquet), a folder of .arrow/.parquet files, or a file itself. A path
+    that holds none is an error, so that a mistyped one of several is not left out."""
+    if not paths:
+        raise FileNotFoundError("no shard folder or file given (data.shards is empty)")
+    return [file for path in map(Path, paths) for file in _shards_under(path)]
+
+
+def _shards_under(path: Path) -> list[Path]:
+    if not path.exists():
+        raise FileNotFoundError(f"no shard file or folder at {path}")
+    if path.is_file():
+        return [path]
+    if (path / "manifest.json").is_file():
+        found = [path / entry["file"] for entry in json.loads((path / "manifest.json").read_text())["shards"]]
+    elif (path / "shards").is_dir():
+        found = sorted((path / "shards").glob("*.arrow"))
+    elif (path / "data").is_dir():
+        found = _hub_files(path / "data")
+    else:
+        found = sorted([*path.glob("*.arrow"), *path.glob("*.parquet")])
     if not found:
-        raise FileNotFoundError(f"no .arrow or .parquet shards under {paths} (a build whose every input was "
+        raise FileNotFoundError(f"no .arrow or .parquet shards under {path} (a build whose every input was "
                                 "rejected has none)")
     return found
 
 
+def _hub_files(data: Path) -> list[Path]:
+    """The Parquet files of a Hub layout's data/; FileNotFoundError when a split lacks one of its numbered files
+    (`<split>-KKKKK-of-NNNNN.parquet`: a download that stopped)."""
+    found = sorted(data.rglob("*.parquet"))
+    numbered: dict[tuple[Path, str, int], set[int]] = {}
+    for file in found:
+        if match := re.fullmatch(r"(.+)-(\d+)-of-(\d+)\.parquet", file.name):
+            numbered.setdefault((file.parent, match[1], int(match[3])), set()).add(int(match[2]))
+    for (folder, split, total), present in numbered.items():
+        if missing := sorted(set(range(total)) - present):
+            raise FileNotFoundError(f"{folder} lacks {len(missing)} of the {total} files of {split!r}, e.g. "
+                                    f"{split}-{missing[0]:05d}-of-{total:05d}.parquet: a download that stopped?")
+    return found
+
+
 def check_columns(files: list[Path]) -> None:
-    """Refuse shards that lack a column training reads, or hold it with another type than the record schema
-    (schemas.record), before any row is read."""
+    """Refuse shards that cannot be read, Arrow streams cut short (they read as fewer rows), and shards that lack a
+    column training reads or hold it with another type than the record schema (schemas.record), before any row is
+    read."""
     for path in files:
-        schema = pq.read_schema(path) if path.suffix == ".parquet" else _stream_schema(path)
-        problems = _column_problems(schema, arrow_schema())
+        problems = _column_problems(_schema(path), arrow_schema())
         if problems:
             raise ConfigError(f"shard {path} does not follow the record schema (schemas.record): {'; '.join(problems)}")
 
 
-def _stream_schema(path: Path) -> pa.Schema:
-    with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_stream(source).schema
+def _schema(path: Path) -> pa.Schema:
+    with _reading(path):
+        if path.suffix == ".parquet":
+            return pq.read_schema(path)  # from the footer, which a file cut short lacks
+        with pa.memory_map(str(path)) as source:
+            schema = pa.ipc.open_stream(source).schema
+            source.seek(max(0, source.size() - len(END_OF_STREAM)))
+            if source.read() != END_OF_STREAM:
+                raise ConfigError(f"shard {path} ends before its end-of-stream marker: cut short, its last rows lost")
+            return schema
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """A shard that is missing, cut short or not Arrow or Parquet as a ConfigError that names it."""
+    try:
+        yield
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"shard {path} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def check_unique_ids(files: list[Path]) -> None:
+    """Refuse a row found twice, by its id and the keyed digest of its input: the same rows given twice (a build and
+    its published copy, two builds of the same inputs) would be trained on twice, and could sit in two splits."""
+    seen: dict[tuple[str, str], Path] = {}
+    for path in files:
+        table = open_table(path, ("id", "provenance"))
+        for key in zip(table["id"].to_pylist(), pc.struct_field(table["provenance"], "input_sha256").to_pylist()):
+            if key in seen:
+                raise ConfigError(f"row {key[0]!r} is in {seen[key]} and in {path}: the same rows given twice (a "
+                                  "build and its published copy, or two builds of the same inputs)")
+            seen[key] = path
 
 
 def _column_problems(schema: pa.Schema, record: pa.Schema) -> list[str]:
@@ -135,10 +188,11 @@ def warn_about_gaps(files: list[Path], split: str, region_stages: list[str]) -> 
 
 def open_table(path: Path, columns: tuple[str, ...] = COLUMNS) -> pa.Table:
     """A shard as a table: Arrow streams memory-mapped (no copy), Parquet read column-wise."""
-    if path.suffix == ".parquet":
-        return pq.read_table(path, columns=list(columns), memory_map=True)
-    with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_stream(source).read_all().select(list(columns))
+    with _reading(path):
+        if path.suffix == ".parquet":
+            return pq.read_table(path, columns=list(columns), memory_map=True)
+        with pa.memory_map(str(path)) as source:
+            return pa.ipc.open_stream(source).read_all().select(list(columns))
 
 
 def split_rows(files: list[Path], split: str) -> np.ndarray:

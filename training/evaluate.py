@@ -22,7 +22,7 @@ from torchvision.ops import roi_align
 
 from schemas.labels import ANATOMY, FINDINGS
 from training.config import Config, from_dict
-from training.data import Batch, ShardDataset, check_columns, shard_files
+from training.data import Batch, ShardDataset, check_columns, check_unique_ids, shard_files
 from training.model import RegionMedCLIP
 from training.tokenizer import encode, load_tokenizer
 from training.train import Checkpoints, build_model, choose_attention_kernels
@@ -194,6 +194,7 @@ def evaluate(
     split = split or cfg.data.eval_split
     files = shard_files(shards or cfg.data.shards)
     check_columns(files)
+    check_unique_ids(files)
     dataset = ShardDataset(files, split, cfg.data, tokenizer, train=False, batch_size=cfg.eval.batch_size)
     emb = embed_split(model, dataset, dev)
     image_hits = emb.image_text[:, None] == torch.arange(len(emb.texts))[None, :]

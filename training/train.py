@@ -42,6 +42,7 @@ from training.data import (
     ShardDataset,
     check_columns,
     check_manifest,
+    check_unique_ids,
     corpus_texts,
     shard_files,
     warn_about_gaps,
@@ -139,12 +140,16 @@ class Checkpoints:
         return None
 
     def save(self, step: int, payload: dict) -> Path:
+        """Write the checkpoint of `step`, then remove all but the newest `keep` up to it, those of later steps (a
+        history this run left: damaged ones that its resume skipped) and files cut short by a stop while writing."""
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / f"step-{step:06d}.pt"
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
         tmp.replace(path)
-        for old in self.by_step()[: -self.keep]:
+        done = self.by_step()
+        newest = done.index(path) + 1
+        for old in [*done[:newest][: -self.keep], *done[newest:], *self.dir.glob("step-*.tmp")]:
             old.unlink()
         return path
 
@@ -384,6 +389,7 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     checkpoints = Checkpoints(out_dir, cfg.log.keep_checkpoints)
     files = shard_files(cfg.data.shards)
     check_columns(files)
+    check_unique_ids(files)
     found = checkpoints.newest_readable()
     latest, resumed = found or (None, None)
     if resumed is not None:

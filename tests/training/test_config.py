@@ -64,6 +64,9 @@ def test_the_vit_b16_config_loads():
         ("model.image_encoder", "no_such_model", "config.model.image_encoder: 'no_such_model' .* Unknown model"),
         ("data.image_size", 4, "data.image_size 4 fails: .*Kernel size can't be greater than actual input size"),
         ("model.image_encoder_args.num_heads", 3, "config.model.image_encoder: .*divisible by num_heads"),
+        ("tokenizer.path", "/no/such/tokenizer", "config.tokenizer.path: /no/such/tokenizer is no folder"),
+        ("model.image_weights", "/no/such/vit.pth", "config.model.image_weights: /no/such/vit.pth is no file"),
+        ("model.text_model", "/no/such/bert", "config.model.text_model: /no/such/bert is no folder"),
     ],
 )
 def test_values_that_cannot_train_are_refused_at_load(tiny_config, tmp_path, key, value, message):

@@ -19,6 +19,7 @@ from training.data import (
     affirmed,
     check_columns,
     check_manifest,
+    check_unique_ids,
     corpus_texts,
     open_table,
     shard_files,
@@ -103,6 +104,17 @@ def test_hub_layout_parquet_reads_the_same_rows_as_the_arrow_shards(synthetic_co
     parquet = make_dataset(tmp_path, tokenizer, train=False, split="test")
     for a, b in zip(arrow, parquet):
         assert a.ids == b.ids and torch.equal(a.images, b.images) and torch.equal(a.region_boxes, b.region_boxes)
+
+
+def test_a_hub_layout_missing_one_of_a_splits_files_is_an_error(synthetic_corpus, tmp_path):
+    (tmp_path / "data").mkdir()
+    for i, path in enumerate(shard_files([str(synthetic_corpus)])[:2]):
+        pq.write_table(open_table(path), tmp_path / "data" / f"train-{i:05d}-of-00003.parquet")
+    with pytest.raises(FileNotFoundError, match="data lacks 1 of the 3 files of 'train', e.g. train-00002-of-00003"):
+        shard_files([str(tmp_path)])
+    (tmp_path / "data" / "train-00001-of-00003.parquet").rename(tmp_path / "data" / "train-00001-of-00002.parquet")
+    (tmp_path / "data" / "train-00000-of-00003.parquet").rename(tmp_path / "data" / "train-00000-of-00002.parquet")
+    assert len(shard_files([str(tmp_path)])) == 2
 
 
 def test_repeated_texts_share_one_index():
@@ -194,6 +206,35 @@ def test_a_split_without_regions_or_report_text_is_warned_about(synthetic_corpus
 def test_no_shards_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         shard_files([str(tmp_path)])
+
+
+def test_a_mistyped_path_among_several_is_an_error_not_left_out(synthetic_corpus, tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"no shard file or folder at {tmp_path / 'corpsu'}"):
+        shard_files([str(synthetic_corpus), str(tmp_path / "corpsu")])
+
+
+def test_a_shard_cut_short_is_refused_naming_it(synthetic_corpus, tmp_path, message_ends):
+    shard = shard_files([str(synthetic_corpus)])[0]
+    data = shard.read_bytes()
+    cut = tmp_path / "cut.arrow"
+    cut.write_bytes(data[: message_ends(data)[-2]])  # at a batch's end: it reads, one batch short
+    assert 0 < open_table(cut).num_rows < open_table(shard).num_rows
+    with pytest.raises(ConfigError, match=f"shard {cut} ends before its end-of-stream marker: cut short"):
+        check_columns([shard, cut])
+    parquet = tmp_path / "cut.parquet"
+    pq.write_table(open_table(shard), parquet)
+    parquet.write_bytes(parquet.read_bytes()[:-100])
+    with pytest.raises(ConfigError, match=f"shard {parquet} cannot be read \\(ArrowInvalid: "):
+        check_columns([parquet])
+
+
+def test_the_same_rows_given_twice_are_refused(synthetic_corpus, edited_corpus, tmp_path):
+    files = shard_files([str(synthetic_corpus)])
+    check_unique_ids(files)
+    with pytest.raises(ConfigError, match=f"row 'synthetic-00000' is in {files[0]} and in {files[0]}: the same rows"):
+        check_unique_ids([*files, files[0]])
+    other = edited_corpus(tmp_path / "other", lambda r: r["provenance"].update(input_sha256="1" * 64))
+    check_unique_ids([*files, *shard_files([str(other)])])  # the same ids, other inputs: another source's rows
 
 
 def test_a_negated_statement_becomes_a_statement_false_of_the_image():

@@ -136,6 +136,18 @@ def test_checkpoints_are_ordered_by_their_step_number(tmp_path):
     assert sorted(p.name for p in checkpoints.dir.iterdir()) == ["step-1000000.pt", "step-1000001.pt"]
 
 
+def test_a_run_that_skipped_damaged_checkpoints_keeps_its_own_and_clears_cut_writes(synthetic_corpus, tiny_config,
+                                                                                   tmp_path):
+    checkpoints = Checkpoints(tmp_path, keep=2)
+    checkpoints.dir.mkdir()
+    for name in ("step-000007.pt", "step-000008.pt"):
+        (checkpoints.dir / name).write_bytes(b"")  # emptied by a crash: the run starts anew
+    (checkpoints.dir / "step-000009.tmp").write_bytes(b"PK\x03\x04")  # a write stopped by kill -9
+    with pytest.warns(UserWarning, match="skipping the damaged checkpoint"):
+        train(tiny_config(tmp_path, synthetic_corpus, log={"every": 1, "checkpoint_every": 1}), max_steps=3)
+    assert sorted(p.name for p in checkpoints.dir.iterdir()) == ["step-000002.pt", "step-000003.pt"]
+
+
 def test_a_damaged_image_read_by_a_loader_worker_is_one_error_line(edited_corpus, damaged_png, tiny_config, tmp_path):
     corpus = edited_corpus(tmp_path / "corpus", lambda record: record["image"].update(bytes=damaged_png))
     data = to_dict(tiny_config(tmp_path / "run", corpus))["data"] | {"num_workers": 1}
