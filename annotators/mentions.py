@@ -30,6 +30,9 @@ MAX_JOINERS = 3  # words between location terms of one phrase
 MAX_DEPENDENT_GAP = 10  # words between a finding and one that hangs on it by "with"
 LOBAR_ANATOMY = ("lobe", "lingula")
 GENERIC_HEADS = ("lesion",)  # "consolidation lesion" is a consolidation
+# Findings of the lung parenchyma: a zone word alone places them in the lung fields ("a predominantly lower
+# distribution"); a nodule, mass or lesion may be anywhere ("lower pole").
+LUNG_FINDINGS = ("opacity", "consolidation", "ild", "atelectasis", "infiltration", "edema", "fibrosis", "emphysema")
 ASIDE = "\x00"  # in place of the words of a bracketed aside (_without_asides)
 MAX_ASIDE = 6  # words inside the brackets of an aside ("(arrow, Fig. 1a)")
 
@@ -56,7 +59,8 @@ class _Group:
     def place(self) -> Place:
         """Where its findings are: its location phrases, else the lent place; the lent side when they name none."""
         runs = sorted(self.runs, key=lambda r: r[0].start)
-        own = _combined([[Place.from_key(p.ent_id_) for p in run] for run in runs])
+        lung = any(f.ent_id_ in LUNG_FINDINGS for f in self.findings)
+        own = _combined([[Place.from_key(p.ent_id_) for p in run] for run in runs], lung)
         if self.lent is None or own.laterality:
             return own
         return self.lent if not runs else replace(own, laterality=self.lent.laterality)
@@ -304,16 +308,17 @@ def _trimmed(doc: Doc, text: str, words: list[str], a: int, b: int, lexicon: Lex
     return text[start:end]
 
 
-def _combined(runs: list[list[Place]]) -> Place:
-    """One place from a group's location phrases: both sides make bilateral; zones count only in lung fields;
+def _combined(runs: list[list[Place]], lung_finding: bool = False) -> Place:
+    """One place from a group's location phrases: both sides make bilateral; zones count only in lung fields (named,
+    or, for a finding of the lung itself, where no organ outside them is: "opacities with a lower distribution");
     the anatomy is the first most specific structure: an organ outside the lung fields (the "lobe" of a liver is
     the liver's), then a lobe, then another lung-field structure (hilum, apex, ...), then the lung."""
     places = [p for run in runs for p in run]
     sides = {p.laterality for p in places} - {""}
     laterality = "bilateral" if "bilateral" in sides or len(sides) > 1 else next(iter(sides), "")
-    lung_field = any(p.lung_field for p in places)
-    zones = tuple(z for z in ZONES if lung_field and any(z in p.zones for p in places))
     named = [p for p in places if p.anatomy]
+    lung_field = any(p.lung_field for p in places) or (lung_finding and all(p.lung_field for p in named))
+    zones = tuple(z for z in ZONES if lung_field and any(z in p.zones for p in places))
     anatomy = min(named, key=_anatomy_rank).anatomy if named else ""
     return Place(laterality, zones, anatomy, lung_field)
 

@@ -158,6 +158,13 @@ def test_lexicon_abbreviations_and_hyphenated_locations(parser):
     ("Atelectasis in the inferior lingular segment.", ("atelectasis", "left", "middle")),
     ("Ground-glass opacities in mid- and lower-third of the thorax.", ("opacity", "", "middle,lower")),
     ("Consolidation in the upper- and mid-zones of the right lung.", ("consolidation", "right", "upper,middle")),
+    ("Coarsening of lung markings more evident at the lower fields (R>L).", ("ild", "bilateral", "lower")),
+    ("Effusions, right greater than left.", ("effusion", "bilateral", "")),
+    # a zone word alone places a finding of the lung parenchyma; a nodule or an organ's "lower pole" it does not
+    ("Ground-glass opacities with a predominantly lower and peripheral distribution.", ("opacity", "", "lower")),
+    ("Reticulation more pronounced peripherally and caudally.", ("ild", "", "lower")),
+    ("Edema in the upper abdomen.", ("edema", "", "")),
+    ("A nodule in the lower pole of the left kidney.", ("nodule", "left", "")),
 ])
 def test_chest_report_vocabulary(parser, text, expected):
     """MIMIC-CXR, IU X-Ray and CT-RATE wordings."""
