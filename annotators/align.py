@@ -8,16 +8,18 @@ front to back, so there a zone is not scored). Finding boxes are assigned one
 description each, maximising the total score: they keep priority.
 
 A description left without a finding box is grounded in the lung boxes (the source's, or the anatomy detector's),
-in the spirit of Chest ImaGenome: its side picks that lung, "bilateral" (or a zone without a side) both lungs; a
-stated zone ("right lower zone", "left apex", "bases") picks the matching third of that box's height (upper,
-middle, lower), except on an axial slice, where the zone is the slice's level and the whole lung is taken. A
-lung part other than a whole lung is a new region of origin "derived" (label from `schemas.labels.lung_part_label`,
-score the lungs' lowest), added once per image and shared by the descriptions that name it. A description about
-a place outside the lung fields is not grounded. Below MIN_SCORE a description stays unaligned (region -1): kept
-and flagged, never forced.
+in the spirit of Chest ImaGenome: its side picks that lung, "bilateral" (or a zone without a side) both lungs, and
+so does a lung finding stated without a side as diffuse or many ("multiple nodules", "scattered consolidation") or
+diffuse by nature (interstitial lung disease); a stated zone ("right lower zone", "left apex", "bases") picks the
+matching third of that box's height (upper, middle, lower), except on an axial slice, where the zone is the
+slice's level and the whole lung is taken. A lung part other than a whole lung is a new region of origin "derived"
+(label from `schemas.labels.lung_part_label`, score the lungs' lowest), added once per image and shared by the
+descriptions that name it. A description about a place outside the lung fields is not grounded. Below MIN_SCORE a
+description stays unaligned (region -1): kept and flagged, never forced.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +52,12 @@ ZONE_UNSTATED, ZONE_FLOOR, ZONE_SLOPE = 0.9, 0.1, 2.5
 # A frontal chest film's lung field when no anatomy box gives it (x0, y0, x1, y1), from the covid_chestxray lung
 # boxes (median top 0.08, bottom 0.90) and the sample radiographs (apex 0.08-0.13, bases 0.72-0.80).
 DEFAULT_LUNG_FIELD = (0.05, 0.08, 0.95, 0.85)
+# A lung finding without a side lies in both lungs when it is one of these, or said to be diffuse or many.
+PARENCHYMAL_LABELS = frozenset({"nodule", "mass", "lesion", "consolidation", "opacity", "infiltration", "edema",
+                                "atelectasis", "fibrosis", "emphysema", "calcification", "ild"})
+DIFFUSE_LABELS = frozenset({"ild"})
+DIFFUSE_WORDS = frozenset({"diffuse", "diffusely", "diffused", "multifocal", "multiple", "numerous", "scattered",
+                           "widespread", "innumerable", "disseminated"})
 NO_SIDE_VIEWS = ("L", "LL", "RL", "LAT", "LATERAL", "SAGITTAL", "XTABLE LATERAL")
 AXIAL_VIEWS = ("AXIAL", "AX", "TRANSVERSE", "TRANSAXIAL")  # by first word
 CENTRAL_MARGIN = 0.1  # a box reaching this far (fraction of the field width) past the midline on both sides
@@ -152,13 +160,20 @@ def match_score(description: Description, region: Region, field: _Field) -> floa
     return score * (UNCERTAIN_FACTOR if description.uncertain else 1.0)
 
 
+def _diffuse(description: Description) -> bool:
+    """Whether a lung finding is diffuse by nature or said to be diffuse or many ("multiple nodules")."""
+    words = set(re.findall(r"[a-z]+", description.text.lower()))
+    label = description.label
+    return label in PARENCHYMAL_LABELS and (label in DIFFUSE_LABELS or bool(words & DIFFUSE_WORDS))
+
+
 def _lung_part(description: Description, lungs: dict[str, Region], field: _Field) -> Region | None:
     """The lung box, or the part of one (or of both), that a description without a finding box names."""
     elsewhere = description.anatomy and description.anatomy not in load_lexicon().lung_field_anatomy
     zones = [ZONES.index(z) for z in description.zone.split(",") if z in ZONES]
     if zones and not field.heights_are_zones:
         zones = list(range(len(ZONES)))  # stated, but not a height on this slice: the whole lung
-    side = description.laterality
+    side = description.laterality or ("bilateral" if _diffuse(description) else "")
     if elsewhere or not (side or zones):
         return None
     names = [f"{side}_lung"] if side in ("left", "right") else list(ANATOMY)

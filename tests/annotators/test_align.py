@@ -140,3 +140,17 @@ def test_finding_boxes_keep_priority_and_missing_lungs_ground_nothing():
     assert aligned.links[0].region == 2 and len(aligned.regions) == 3  # no lung part is cut when a finding fits
     only_right = align([described("opacity", "left", "lower"), described("opacity", "bilateral")], LUNGS[:1], "PA")
     assert [l.region for l in only_right.links] == [-1, -1] and only_right.regions == tuple(LUNGS[:1])
+
+
+def test_diffuse_or_many_lung_findings_without_a_side_ground_in_both_lungs():
+    """Real report sentences (MedPix, covid-chestxray) parsed by the real parser: findings stated as many or
+    diffuse, and interstitial lung disease, lie in both lungs; a focal one, or one elsewhere, is not grounded."""
+    from annotators.reports import ReportParser
+
+    text = ("Findings: Multiple small, scattered masses. Axial CT demonstrates nodular interstitial lung disease. "
+            "Multifocal patchy opacities. Numerous splenic and renal nodules are also present. "
+            "Multiple rib fractures. Note the large cyst.")
+    descriptions = ReportParser().parse(text, "radiology").descriptions
+    aligned = align(descriptions, LUNGS, "axial")
+    assert [l.region for l in aligned.links] == [2, 2, 2, -1, -1, -1]
+    assert aligned.regions[2].label == "both_lungs"
