@@ -3,14 +3,16 @@
 `ChestX_Det_{train,test}.json`: a list of `{file_name, syms: [class...], boxes: [[x1, y1, x2, y2]...],
 polygons: [[[x, y]...]...]}` (pixels of the 1024 x 1024 PNG); images by `file_name` in the split's image
 folder (`train/`, `test/` as the archives unpack). A box with swapped corners is put in order; a box missing
-for a class falls back to its polygon's bounds; a class listed twice with the same box is one region. The source
-has no reports: a row's text names its classes ("No finding." when there are none).
+for a class falls back to its polygon's bounds; a class listed twice with the same box is one region. Entries of
+one split that name the same file_name describe one image: it is one row with the classes and boxes of them all (a
+file_name in both splits is two inputs, the second a `duplicate_source_id` reject). The source has no reports: a
+row's text names its classes ("No finding." when there are none).
 The file names do not identify patients, so each image is its own patient key.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
 from connectors.tables import (
@@ -45,26 +47,46 @@ class ChestXDet(Connector):
             if not isinstance(entries, list):
                 raise SourceLayoutError(f"chestx_det {split}: expected a list of image entries")
             folder = root / self.options.images.format(split=split)
-            for index, entry in enumerate(entries):
-                yield self._ref(entry, folder, split, index)
+            for index, group in _by_image(entries):
+                yield self._ref(group, folder, split, index)
 
-    def _ref(self, entry, folder, split: str, index: int) -> StudyRef:
-        name = str(entry.get("file_name") or "") if isinstance(entry, dict) else ""
+    def _ref(self, entries: list, folder, split: str, index: int) -> StudyRef:
+        """The row of one image from its entries (`index`: the first one's place in the split's list)."""
+        name = _file_name(entries[0])
         ref = StudyRef(source=self.source, source_id=name or f"{split}#entry-{index}",
                        patient_key=self.patient_key(name or f"{split}#entry-{index}"), license=LICENCE,
                        image=str(folder / name) if name else "", view="PA", split=split, report_style="caption")
         if not name:
             return rejected(ref, "incomplete_entry", f"{split} entry {index} is no object with a file_name")
         try:
-            classes = [str(s) for s in entry.get("syms") or []]
-            boxes = _boxes(classes, entry.get("boxes") or [], entry.get("polygons") or [])
+            annotations = [pair for entry in entries for pair in _annotations(entry)]
         except MALFORMED as exc:
             return rejected(ref, "bad_entry", f"{name}: syms, boxes or polygons malformed ({type(exc).__name__})")
-        ref = replace(ref, report=labels_text(classes), boxes=distinct_boxes(b for b in boxes if b))
-        unboxed = [label for label, box in zip(classes, boxes) if box is None]
+        ref = replace(ref, report=labels_text(label for label, _ in annotations),
+                      boxes=distinct_boxes(box for _, box in annotations if box))
+        unboxed = [label for label, box in annotations if box is None]
         if unboxed:
             return rejected(ref, "bad_box", f"{name}: class {unboxed[0]!r} has no box of positive area and no polygon")
         return ref
+
+
+def _file_name(entry) -> str:
+    return str(entry.get("file_name") or "") if isinstance(entry, dict) else ""
+
+
+def _by_image(entries: list) -> Iterable[tuple[int, list]]:
+    """(place of the first, the entries) per image in order of first appearance: entries naming one file_name
+    together; an entry without one alone."""
+    groups: dict[str | int, tuple[int, list]] = {}
+    for index, entry in enumerate(entries):
+        groups.setdefault(_file_name(entry) or index, (index, []))[1].append(entry)
+    return groups.values()
+
+
+def _annotations(entry: dict) -> list[tuple[str, SourceBox | None]]:
+    """(class, its box or None when it has neither a box of positive area nor a polygon) of each class of an entry."""
+    classes = [str(s) for s in entry.get("syms") or []]
+    return list(zip(classes, _boxes(classes, entry.get("boxes") or [], entry.get("polygons") or [])))
 
 
 def _boxes(classes: list[str], boxes: list, polygons: list) -> list[SourceBox | None]:

@@ -6,8 +6,10 @@ COCO file `annotations/imageannotation_ai_lung_bounding_boxes.json` (`bbox` = [x
 "Right Lung" is the patient's right, on the image's left). Its width/height can disagree with the real file,
 so boxes are scaled to the size read from the image header. Images the COCO file leaves out get per-lung boxes
 from their lungVAE mask (`annotations/lungVAE-masks/<stem>_mask.png`, annotators.lung_masks) when there is one,
-scaled the same way from the mask's size. Rows whose file is absent, and CT volume rows,
-are rejects with their reason; a row's licence is its own `license` cell.
+scaled the same way from the mask's size. Rows whose file is absent, CT volume rows, and rows without
+clinical notes (`empty_report`: the finding label alone is the collection's diagnosis, not a report of the image,
+and too short for the report filter whenever it is one word, as "COVID-19" is) are rejects with their reason; a
+row's licence is its own `license` cell.
 """
 from __future__ import annotations
 
@@ -85,6 +87,8 @@ class CovidChestXray(Connector):
             return rejected(ref, "ct_volume", f"CT volume {row['filename']}: {why}")
         if not path.is_file():
             return rejected(ref, "missing_image", f"{row['folder']}/{row['filename']} is not in this copy")
+        if not row["clinical_notes"]:
+            return rejected(ref, "empty_report", f"no clinical_notes, only the finding label {row['finding']!r}")
         coco_boxes = coco_boxes or self._mask_boxes(root, path)
         if coco_boxes:
             actual = image_size(str(path))
@@ -132,8 +136,8 @@ def _is_id(value) -> bool:
 
 
 def _report(row: dict) -> str:
-    """The clinical notes, then the collection's finding label as a "Label:" part (so a row without notes still
-    says something; it is the collection's diagnosis, not a statement about the image)."""
+    """The clinical notes, then the collection's finding label as a "Label:" part (the collection's diagnosis, not a
+    statement about the image)."""
     notes = row["clinical_notes"]
     finding = f"Label: {row['finding']}." if row["finding"] else ""
     return "\n\n".join(part for part in (notes, finding) if part)

@@ -4,12 +4,17 @@ Volumes: `dataset/<train|valid>/<prefix>_<pid>/<prefix>_<pid>_<scan>/<prefix>_<p
 under `dataset/<train|valid>_fixed/` in the re-release whose headers were corrected (used when that folder exists);
 reports: `radiology_text_reports/{train,validation}_reports.csv` (VolumeName, ClinicalInformation_EN,
 Technique_EN, Findings_EN, Impressions_EN); `metadata/{train,validation}_metadata.csv` (VolumeName,
-RescaleSlope, RescaleIntercept, XYSpacing, ZSpacing, ...). The first release's volumes store raw values: the
+RescaleSlope, RescaleIntercept, XYSpacing, ZSpacing, ...). The tables are read beside `dataset/` or, as the Hugging
+Face repository keeps them, inside it (`dataset/radiology_text_reports/...`). A metadata table that is not there is
+an error (`metadata: ""` keeps the volumes' own scaling instead), and a volume it gives no slope and intercept for
+is a `no_metadata` reject. The first release's volumes store raw values: the
 metadata's slope and intercept make them Hounsfield units (passed to the decoder as `rescale`, which a volume whose
-header states its own scaling ignores); their headers lacked the spacing too, so the metadata's XYSpacing (`[x, y]`
-in mm) goes with each volume as its slices' `pixel_spacing` (row, col). One row per volume (reconstructions of
-one scan are separate rows); the patient key is `<prefix>_<pid>`. Report cells that say only NA, NaN, None or
-null are empty; a row of either table with more fields than its header is a `bad_index_row` reject.
+header states its own scaling ignores). The re-release (`*_fixed`, "CT-RATE v2") holds Hounsfield units already,
+whatever its headers say, so the metadata's scaling is not applied to it again (CT-CLIP issue #50: doing so shifts
+every value by the intercept once more). The first release's headers lacked the spacing too, so the metadata's
+XYSpacing (`[x, y]` in mm) goes with each volume as its slices' `pixel_spacing` (row, col). One row per volume
+(reconstructions of one scan are separate rows); the patient key is `<prefix>_<pid>`. Report cells that say only NA,
+NaN, None or null are empty; a row of either table with more fields than its header is a `bad_index_row` reject.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import ROW_ERROR, number, read_table, rejected, require_dir, row_rejected
+from connectors.tables import ROW_ERROR, number, read_table, rejected, require_dir, require_file, row_rejected
 
 LICENCE = "CC BY-NC-SA 4.0"
 VOLUME = re.compile(r"^(?P<prefix>train|valid)_(?P<pid>\d+)_(?P<scan>[a-z]+)_(?P<recon>\d+)\.nii(?:\.gz)?$")
@@ -28,6 +33,7 @@ SECTIONS = (("ClinicalInformation_EN", "CLINICAL INFORMATION"), ("Technique_EN",
 
 
 FOLDERS = ("dataset/{prefix}_fixed", "dataset/{prefix}")  # where a split's volumes lie: the re-release's first
+TABLE_FOLDERS = ("", "dataset")  # where the reports and metadata tables lie under the root: beside or in dataset/
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # in XYSpacing's "[0.75, 0.75]"
 
 
@@ -38,6 +44,7 @@ class VolumeMetadata:
     rescale: tuple[float, ...] = ()  # (slope, intercept) of the stored values; () when it states none
     pixel_spacing: tuple[float, ...] = ()  # (row, col) mm of a slice, from XYSpacing; () when it states none
     error: str = ""  # the volume's metadata row is malformed (ROW_ERROR)
+    missing: str = ""  # why the table gives no scaling for the volume (a `no_metadata` reject); "" when it does
 
 
 def volume_path(name: str, folder: str = FOLDERS[-1]) -> str | None:
@@ -63,11 +70,11 @@ class CtRate(Connector):
         root = require_dir(self.options.root, "ct_rate root")
         folders = {prefix: _folder(root, prefix) for prefix in ("train", "valid")}
         for split in self.options.splits:
-            reports = read_table(root / self.options.reports.format(split=split), ("VolumeName", "Findings_EN"),
+            reports = read_table(_table(root, self.options.reports.format(split=split)), ("VolumeName", "Findings_EN"),
                                  report_columns=[column for column, _ in SECTIONS], row_errors=True)
             metadata = self._metadata(root, split)
             for row in reports.sort("VolumeName").iter_rows(named=True):
-                yield self._ref(root, split, row, metadata.get(row["VolumeName"], VolumeMetadata()), folders)
+                yield self._ref(root, split, row, _lookup(metadata, row["VolumeName"]), folders)
 
     def _ref(self, root: Path, split: str, row: dict, metadata: VolumeMetadata, folders: dict[str, str]
              ) -> StudyRef:
@@ -92,15 +99,20 @@ class CtRate(Connector):
             return rejected(ref, "bad_volume_name", f"{name!r} is not <train|valid>_<pid>_<scan>_<recon>.nii.gz")
         if not (row.get("Findings_EN") or row.get("Impressions_EN")):
             return rejected(ref, "empty_report", f"{name} has neither findings nor impressions")
+        if folders[match["prefix"]] != FOLDERS[-1]:  # the re-release, in Hounsfield units already
+            return replace(ref, pixel_spacing=metadata.pixel_spacing)
+        if metadata.missing:
+            return rejected(ref, "no_metadata", metadata.missing)
         return replace(ref, rescale=metadata.rescale, pixel_spacing=metadata.pixel_spacing)
 
-    def _metadata(self, root: Path, split: str) -> dict[str, VolumeMetadata]:
-        """VolumeName -> its scaling and spacing from the metadata table; {} without one."""
+    def _metadata(self, root: Path, split: str) -> dict[str, VolumeMetadata] | None:
+        """VolumeName -> its scaling and spacing from the metadata table; None when the `metadata` option is "". A
+        table that is missing is an error: without it the first release's raw values are no HU and miss the lung
+        window."""
         if not self.options.metadata:
-            return {}
-        path = root / self.options.metadata.format(split=split)
-        if not path.is_file():
-            return {}
+            return None
+        path = require_file(_table(root, self.options.metadata.format(split=split)),
+                            'ct_rate metadata (metadata: "" to keep the volumes\' own scaling)')
         table = read_table(path, ("VolumeName", "RescaleSlope", "RescaleIntercept"), row_errors=True)
         return {row["VolumeName"]: _volume_metadata(row) for row in table.iter_rows(named=True)}
 
@@ -109,11 +121,25 @@ def _volume_metadata(row: dict) -> VolumeMetadata:
     """One metadata row's scaling (both numbers, or none) and in-plane spacing (XYSpacing `[x, y]`, or none)."""
     slope, intercept = number(row["RescaleSlope"]), number(row["RescaleIntercept"])
     xy = [number(v) for v in NUMBER.findall(row.get("XYSpacing", ""))]
+    scaled = slope is not None and intercept is not None
     return VolumeMetadata(
-        rescale=(slope, intercept) if slope is not None and intercept is not None else (),
+        rescale=(slope, intercept) if scaled else (),
         pixel_spacing=(xy[1], xy[0]) if len(xy) == 2 and None not in xy and min(xy) > 0 else (),
         error=row[ROW_ERROR],
+        missing="" if scaled else f"{row['VolumeName']}: RescaleSlope or RescaleIntercept is no number",
     )
+
+
+def _lookup(table: dict[str, VolumeMetadata] | None, name: str) -> VolumeMetadata:
+    """The volume's metadata from `table` (None: none is read, the volumes' own scaling is kept)."""
+    if table is None:
+        return VolumeMetadata()
+    return table.get(name) or VolumeMetadata(missing=f"{name} has no row in the metadata table")
+
+
+def _table(root: Path, name: str) -> Path:
+    """The table `name` (a path under the root) in the first of TABLE_FOLDERS that has it, else where it belongs."""
+    return next((root / f / name for f in TABLE_FOLDERS if (root / f / name).is_file()), root / name)
 
 
 def _folder(root: Path, prefix: str) -> str:

@@ -12,9 +12,11 @@ Columns / keys: `image` (a path relative to the root, or absolute; either must l
 (default: the image path), `patient_id` (default: the id), `split`, `license` (default: the `license`
 option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in CSV) of
 `{"x0", "y0", "x1", "y1", "label"[, "frame"]}` objects or `[x0, y0, x1, y1, label[, frame]]` lists, in
-pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on). A `text` of only NA, NaN,
-None or null is empty; a CSV row with more fields than the header (an unquoted comma), and a JSONL row with an array or
-object in a text cell (`"text": {"findings": ...}`), are `bad_index_row` rejects.
+pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on, a whole number; -1, null
+or none: a 2-D image, or every slice). A label the vocabulary does not know is "other"; a box without a label
+(none, null, "") or with a frame like 1.5 makes the row a `bad_boxes` reject, as does a box of no area. A `text` of
+only NA, NaN, None or null is empty; a CSV row with more fields than the header (an unquoted comma), and a JSONL
+row with an array or object in a text cell (`"text": {"findings": ...}`), are `bad_index_row` rejects.
 
 A folder's ids and file names are often a hospital's own (accession numbers, names, dates), so the published
 `source_id` is a keyed hash of the row's id by default (`source_ids: keyed`); `source_ids: as_given` publishes
@@ -186,14 +188,32 @@ def _boxes(value) -> tuple[SourceBox, ...]:
     out = []
     for item in items:
         if isinstance(item, dict):
-            coords, name, frame = [item[k] for k in ("x0", "y0", "x1", "y1")], item["label"], item.get("frame", -1)
+            coords, name, frame = [item[k] for k in ("x0", "y0", "x1", "y1")], item.get("label"), item.get("frame")
         else:
-            coords, name, frame = item[:4], item[4], item[5] if len(item) > 5 else -1
+            coords, (name, frame) = item[:4], (item[4:6] + [None, None])[:2]
         values = [number(v) for v in coords]
         if None in values or values[2] <= values[0] or values[3] <= values[1]:
             raise ValueError(f"{coords} is not a box (x0 < x1, y0 < y1)")
-        out.append(SourceBox(*values, canonical_label(str(name)), int(frame)))
+        out.append(SourceBox(*values, _label(name, coords), _frame(frame, coords)))
     return distinct_boxes(out)
+
+
+def _label(name, coords: list) -> str:
+    """A box's label in the vocabulary: a name it does not know is "other", but a box must name something."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"box {coords} has no label name ({name!r})")
+    return canonical_label(name)
+
+
+def _frame(value, coords: list) -> int:
+    """A box's frame: a whole number from -1 (a 2-D image, or every frame) up, None for -1; 2.0 is 2, but 1.5 or "2"
+    is no frame."""
+    if value is None:
+        return -1
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or value < -1:
+        raise ValueError(f"box {coords} has frame {value!r}, not a whole number from -1 up")
+    return int(value)
 
 
 CONNECTOR = Folder

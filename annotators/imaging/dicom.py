@@ -3,8 +3,8 @@
 Only the selected frames are decoded (pydicom decodes one frame at a time when given an index); a JPEG-family frame
 that does not end with its codestream's end marker is refused as cut short before it is decoded. Linear rescale
 and a linear window are folded into one 8-bit look-up table over the stored values, so the pixel array is never
-converted to float (a window that holds none of a frame's stored values is replaced by the automatic one); Modality
-LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
+converted to float (a window that holds none of a frame's stored values, or is far wider than its stored bits span, is
+replaced by the automatic one); Modality LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
 Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
 code words. Sizes are checked before decoding: a frame over `MAX_PIXELS`, a projection's stack over `MAX_VOXELS`
 and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused, as is an image whose header says its
@@ -52,6 +52,9 @@ CODESTREAM_PADDING = b"\x00\xff"
 PALETTE_DATA = tuple(f"{colour}PaletteColorLookupTableData" for colour in ("Red", "Green", "Blue", "Alpha"))
 # What a pydicom plugin says when the data is valid but beyond it (12-bit JPEG Extended in Pillow, say):
 PLUGIN_DECLINES = re.compile(r"does not support|not supported|are supported", re.IGNORECASE)
+# A window this many times wider than the stored bits can span leaves them under a quarter of the 256 grey levels:
+# it was written for deeper pixels.
+WIDE_WINDOW = 4
 LONG_VRS = (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")  # 4-byte length
 
 
@@ -285,14 +288,22 @@ def _to_gray(ds, pixels: np.ndarray, frame: int) -> np.ndarray:
 
 def _stored_window(ds, frame: int, pixels: np.ndarray, slope: float, intercept: float
                    ) -> tuple[float | None, float | None]:
-    """The linear window in stored values, or (None, None) for the automatic one: when the header states none, or
-    one that holds no stored value of the frame (a header copied from another image would show it all black or
-    white)."""
+    """The header's linear window in stored values (what the reading station showed), or (None, None) for the
+    automatic one: when the header states none, or one written for other pixels: it holds no stored value of the
+    frame (a header copied from another image would show it all black or white), or it is over `WIDE_WINDOW` times
+    wider than the stored bits can span (a 12-bit window kept on pixels cut to 8 bits shows them dark and flat)."""
     window = _window(ds, frame)
     if window is None:
         return None, None
     low, high = sorted((w - intercept) / slope for w in window)
-    return (low, high) if low <= pixels.max() and high >= pixels.min() else (None, None)
+    fits = low <= pixels.max() and high >= pixels.min() and high - low <= WIDE_WINDOW * _stored_span(ds, pixels)
+    return (low, high) if fits else (None, None)
+
+
+def _stored_span(ds, pixels: np.ndarray) -> int:
+    """How many stored values the pixels' bits can hold: 2 ** BitsStored (at most the array type's bits)."""
+    bits = pixels.dtype.itemsize * 8
+    return 2 ** min(int(getattr(ds, "BitsStored", bits) or bits), bits)
 
 
 def _palette_rgb(ds, pixels: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
-                raise DecodeError("decompression_bomb", f"{image.width}x{image.height} pixels exceed {MAX_PIXELS}")
+                raise _bomb(f"{image.width}x{image.height} pixels")
             orig_width, orig_height = displayed_size(image)
             if max_side and image.format == "JPEG":
                 _draft(image, max_side)
@@ -41,8 +41,8 @@ def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage
             if image.format == "PNG":
                 _check_png_rows(data, image)
             image = ImageOps.exif_transpose(image)
-    except Image.DecompressionBombError as exc:
-        raise DecodeError("decompression_bomb", str(exc)) from None
+    except Image.DecompressionBombError:  # Pillow's own check, past twice its limit, comes first: its message
+        raise _bomb("the size its header states") from None  # quotes that limit, not the one applied here
     except UnidentifiedImageError:  # its message names the buffer object by address
         raise DecodeError("unknown_format", "not a DICOM, NIfTI or raster image format that can be read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -50,6 +50,11 @@ def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage
         raise DecodeError(reason, str(exc)) from None
     gray = _to_gray(image)
     return [DecodedImage(pixels=gray, orig_width=orig_width, orig_height=orig_height)]
+
+
+def _bomb(size: str) -> DecodeError:
+    """The refusal of a raster whose header states a `size` over `MAX_PIXELS`."""
+    return DecodeError("decompression_bomb", f"{size} is over the limit of {MAX_PIXELS:,} pixels for one image")
 
 
 def displayed_size(image: Image.Image) -> tuple[int, int]:

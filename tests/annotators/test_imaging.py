@@ -14,6 +14,7 @@ from pydicom.data import get_testdata_file
 from annotators.imaging import DecodeError, FrameSelection, decode, encode_png, resize_long_side
 from annotators.imaging.raster import displayed_size
 from annotators.imaging.types import MAX_PIXELS
+from annotators.quality import QualityConfig, check_image
 
 
 def _png(array):
@@ -161,12 +162,13 @@ def test_truncated_png_and_bomb_are_rejected():
     with pytest.raises(DecodeError) as err:
         decode(data[: len(data) // 2], "cut.png")
     assert err.value.reason == "truncated_image"
-    side = int(MAX_PIXELS**0.5) + 10
-    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
     chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
-    with pytest.raises(DecodeError, match="decompression_bomb"):
-        decode(bomb, "bomb.png")
+    for side in (int(MAX_PIXELS**0.5) + 10, 4 * int(MAX_PIXELS**0.5)):  # the second past Pillow's own limit too
+        header = chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        bomb = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
+        with pytest.raises(DecodeError) as err:
+            decode(bomb, "bomb.png")
+        assert err.value.reason == "decompression_bomb" and f"limit of {MAX_PIXELS:,} pixels" in err.value.detail
 
 
 def test_resize_keeps_aspect_and_encode_is_deterministic():
@@ -194,6 +196,24 @@ def test_a_window_that_holds_no_stored_value_gives_way_to_the_automatic_one():
     ds.WindowCenter, ds.WindowWidth = 40000, 10  # copied from another image: every pixel below it, all black
     [windowed] = decode(_dicom_bytes(ds), "b.dcm")
     assert automatic.pixels.std() > 10 and np.array_equal(windowed.pixels, automatic.pixels)
+
+
+def test_a_window_far_wider_than_the_stored_bits_gives_way_to_the_automatic_one():
+    """A 12-bit window kept on pixels cut to 8 bits would show them in 16 of 256 grey levels, which the quality
+    filter then rejects as near constant; a window up to 4 times the stored range is what was shown, and is kept."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    stored = (ds.pixel_array // 9).astype(np.uint8)  # 14 to 243
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = stored.tobytes()
+    del ds.RescaleIntercept, ds.RescaleSlope
+    [automatic] = decode(_dicom_bytes(ds), "a.dcm")
+    ds.WindowCenter, ds.WindowWidth = 2048, 4096
+    [twelve_bit] = decode(_dicom_bytes(ds), "b.dcm")
+    assert np.array_equal(twelve_bit.pixels, automatic.pixels) and automatic.pixels.std() > 10
+    assert check_image(twelve_bit.pixels, 128, 128, QualityConfig()) is None
+    ds.WindowCenter, ds.WindowWidth = 128, 1024
+    [wide] = decode(_dicom_bytes(ds), "c.dcm")
+    assert wide.pixels.max() - wide.pixels.min() < 64  # honoured as the header states it
 
 
 def test_presentation_lut_shape_inverse_displays_monochrome2_inverted_once():

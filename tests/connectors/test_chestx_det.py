@@ -35,3 +35,17 @@ def test_swapped_corners_are_put_in_order_and_a_repeated_box_is_one_region(tmp_p
         ("atelectasis", 393, 256, 488, 428), ("calcification", 393, 256, 488, 428)]
     assert flat.reject == "bad_box"
     assert flat.detail == "2.png: class 'Effusion' has no box of positive area and no polygon"
+
+
+def test_entries_that_name_one_image_are_one_row_with_the_boxes_of_them_all(tmp_path, make_connector):
+    entries = [{"file_name": "1.png", "syms": ["Nodule"], "boxes": [[10, 10, 40, 40]], "polygons": []},
+               {"file_name": "2.png", "syms": [], "boxes": [], "polygons": []},
+               {"file_name": "1.png", "syms": ["Effusion", "Nodule"], "boxes": [[50, 60, 90, 120], [10, 10, 40, 40]],
+                "polygons": []}]
+    (tmp_path / "ChestX_Det_train.json").write_text(json.dumps(entries))
+    (tmp_path / "ChestX_Det_test.json").write_text(json.dumps(entries[:1]))
+    merged, normal, other_split = make_connector("chestx_det", tmp_path).refs()
+    assert (merged.source_id, normal.source_id, merged.reject) == ("1.png", "2.png", "")
+    assert [(b.label, b.x0, b.y0) for b in merged.boxes] == [("nodule", 10, 10), ("effusion", 50, 60)]
+    assert merged.report == "Annotated findings: Nodule, Effusion."
+    assert other_split.split == "test" and other_split.image.endswith("test/1.png")  # the build's duplicate check

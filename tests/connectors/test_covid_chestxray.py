@@ -24,17 +24,21 @@ def refs(root, make_connector):
 
 
 def test_every_metadata_row_is_a_row_or_a_reject_with_its_reason(root, refs):
-    metadata = pl.read_csv(root / "metadata.csv", infer_schema=False)
+    metadata = pl.read_csv(root / "metadata.csv", infer_schema=False).fill_null("")
     assert [r.source_id for r in refs] == metadata["filename"].to_list()
     present = {p.name for p in (root / "images").iterdir()}
-    for ref, folder, name in zip(refs, metadata["folder"], metadata["filename"]):
+    for ref, folder, name, notes in zip(refs, metadata["folder"], metadata["filename"], metadata["clinical_notes"]):
         if folder == "volumes":
             assert ref.reject == "ct_volume" and name in ref.detail
         elif name not in present:
             assert ref.reject == "missing_image" and name in ref.detail
+        elif not notes.strip():  # "Label: COVID-19." alone was a report_too_short, "Label: No Finding." a row
+            assert (ref.reject, ref.detail) in {("empty_report", f"no clinical_notes, only the finding label {label!r}")
+                                                for label in ("COVID-19", "No Finding")}
         else:
             assert not ref.reject
-    assert sum(r.reject == "ct_volume" for r in refs) == 10 and sum(r.reject == "missing_image" for r in refs) == 10
+    assert [sum(r.reject == reason for r in refs) for reason in ("ct_volume", "missing_image", "empty_report")] == [
+        10, 10, 54]
 
 
 def test_licence_view_patient_and_text_come_from_each_row(root, refs):

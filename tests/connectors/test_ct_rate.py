@@ -7,6 +7,7 @@ import pytest
 
 from annotators.imaging import FrameSelection, decode
 from connectors.ct_rate import volume_path
+from connectors.tables import SourceLayoutError
 
 
 def test_volume_paths_follow_the_names():
@@ -17,19 +18,25 @@ def test_volume_paths_follow_the_names():
     assert volume_path("scan.nii.gz") is None
 
 
-def test_the_re_release_with_corrected_headers_is_found_and_not_rescaled_twice(generated_sources, make_connector,
-                                                                               tmp_path):
-    """The re-release keeps its volumes in dataset/train_fixed/ with the intercept in the header (scl_inter), which
-    nibabel applies: the metadata's intercept must not be added again."""
+@pytest.mark.parametrize("stored", ["in Hounsfield units", "scaled by its header"])
+def test_the_re_release_is_found_and_its_hounsfield_units_not_rescaled_again(generated_sources, make_connector,
+                                                                             tmp_path, stored):
+    """The re-release keeps its volumes in dataset/train_fixed/ in Hounsfield units (CT-RATE v2), stored as such or
+    scaled by the header (scl_slope, scl_inter): the metadata's intercept must not be added again."""
     copy = tmp_path / "ct_rate"
     shutil.copytree(generated_sources["ct_rate"], copy)
     first = next(iter(make_connector("ct_rate", generated_sources["ct_rate"]).refs()))
     raw = nib.load(first.image)
-    fixed = nib.Nifti1Image(np.asarray(raw.dataobj), raw.affine)  # the same stored values, scaled by the header
-    fixed.header.set_slope_inter(*first.rescale)
+    slope, intercept = first.rescale
+    if stored == "in Hounsfield units":
+        fixed = nib.Nifti1Image(np.rint(np.asarray(raw.dataobj) * slope + intercept).astype(np.int16), raw.affine)
+        fixed.header.set_slope_inter(1.0, 0.0)
+    else:
+        fixed = nib.Nifti1Image(np.asarray(raw.dataobj), raw.affine)
+        fixed.header.set_slope_inter(slope, intercept)
     shutil.move(copy / "dataset" / "train", copy / "dataset" / "train_fixed")
     moved = next(iter(make_connector("ct_rate", copy).refs()))
-    assert "dataset/train_fixed/" in moved.image and moved.rescale == first.rescale
+    assert "dataset/train_fixed/" in moved.image and moved.rescale == () and not moved.reject
     nib.save(fixed, moved.image)
     old, new = (decode(open(ref.image, "rb").read(), ref.image, FrameSelection("middle"), rescale=ref.rescale)[0]
                 for ref in (first, moved))
@@ -77,7 +84,8 @@ def _copy(generated_sources, tmp_path, reports: str = "", metadata: str = ""):
 
 def test_report_cells_that_say_na_make_an_empty_report(generated_sources, make_connector, tmp_path):
     copy = _copy(generated_sources, tmp_path, "train_5_a_1.nii.gz,NA,None,nan,NA\n"
-                                              "train_6_a_1.nii.gz,NA,NA,Clear.,null\n")
+                                              "train_6_a_1.nii.gz,NA,NA,Clear.,null\n",
+                 "train_6_a_1.nii.gz,SIEMENS,1.0,-1024.0,\"[0.7, 0.7]\",2.0\n")
     refs = {r.source_id: r for r in make_connector("ct_rate", copy, splits=("train",)).refs()}
     assert refs["train_5_a_1.nii.gz"].reject == "empty_report"
     assert refs["train_6_a_1.nii.gz"].report == "FINDINGS: Clear." and not refs["train_6_a_1.nii.gz"].reject
@@ -104,3 +112,56 @@ def test_the_metadata_spacing_goes_with_each_volume(generated_sources, make_conn
                  "train_6_a_1.nii.gz,SIEMENS,1.0,-1024.0,nan,\n")
     refs = {r.source_id: r for r in make_connector("ct_rate", copy, splits=("train",)).refs()}
     assert refs["train_5_a_1.nii.gz"].pixel_spacing == (0.8, 0.6) and refs["train_6_a_1.nii.gz"].pixel_spacing == ()
+
+
+def _hu_volume(path, hu: np.ndarray, affine: np.ndarray) -> None:
+    """The volume stored in Hounsfield units, its header's scaling 1 and 0, as the re-release writes it."""
+    image = nib.Nifti1Image(np.rint(hu).astype(np.int16), affine)
+    image.header.set_slope_inter(1.0, 0.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(image, path)
+
+
+def test_the_hugging_face_layout_and_a_radiological_view_of_the_fixed_volumes(tmp_path, make_connector):
+    """The repository keeps its tables inside dataset/ and the re-released volumes in dataset/valid_fixed/. A marker in
+    the front of the left lung shows on the image's right and at its top, whichever way the file stores the axes."""
+    hu = np.full((96, 80, 6), -1000.0)  # voxel axes towards the patient's left, back and head (LPS)
+    hu[10:40, 15:65], hu[56:86, 15:65] = -850.0, -850.0  # right lung, left lung
+    hu[70:76, 20:26] = 400.0  # the marker
+    scan = tmp_path / "dataset" / "valid_fixed" / "valid_1" / "valid_1_a"
+    _hu_volume(scan / "valid_1_a_1.nii.gz", hu, np.diag([-0.7, -0.7, 2.0, 1.0]))
+    _hu_volume(scan / "valid_1_a_2.nii.gz", hu[::-1, ::-1], np.diag([0.7, 0.7, 2.0, 1.0]))  # stored RAS
+    for folder, header, line in (
+            ("radiology_text_reports", "VolumeName,ClinicalInformation_EN,Technique_EN,Findings_EN,Impressions_EN",
+             ",Dyspnea.,Non-contrast.,Nodule in the left upper lobe.,Left upper lobe nodule."),
+            ("metadata", "VolumeName,Manufacturer,RescaleSlope,RescaleIntercept,XYSpacing,ZSpacing",
+             ',SIEMENS,1.0,-1024.0,"[0.7, 0.7]",2.0')):
+        (tmp_path / "dataset" / folder).mkdir()
+        rows = "".join(f"valid_1_a_{recon}.nii.gz{line}\n" for recon in (1, 2))
+        (tmp_path / "dataset" / folder / f"validation_{folder.split('_')[-1]}.csv").write_text(f"{header}\n{rows}")
+    refs = list(make_connector("ct_rate", tmp_path, splits=("validation",)).refs())
+    assert [r.image for r in refs] == [str(scan / f"valid_1_a_{recon}.nii.gz") for recon in (1, 2)]
+    assert all((r.reject, r.split, r.rescale, r.pixel_spacing) == ("", "validation", (), (0.7, 0.7)) for r in refs)
+    assert refs[0].patient_key == refs[1].patient_key and "FINDINGS: Nodule in the left upper lobe." in refs[0].report
+    lps, ras = (decode(open(r.image, "rb").read(), r.image, FrameSelection("middle"), rescale=r.rescale)[0]
+                for r in refs)
+    assert np.array_equal(lps.pixels, ras.pixels) and lps.pixels.shape == (80, 96)
+    assert abs(int(lps.pixels[0, 0]) - 59) <= 1  # air at -1000 HU in the lung window: the intercept counted once
+    rows, columns = np.nonzero(lps.pixels == 255)
+    assert (rows.min(), rows.max(), columns.min(), columns.max()) == (20, 25, 70, 75)  # of 80 rows, 96 columns
+
+
+def test_a_volume_the_metadata_does_not_scale_is_a_reject_and_a_missing_table_an_error(generated_sources,
+                                                                                        make_connector, tmp_path):
+    copy = _copy(generated_sources, tmp_path, "train_5_a_1.nii.gz,,,Clear.,Normal.\n"
+                                              "train_6_a_1.nii.gz,,,Clear.,Normal.\n",
+                 "train_6_a_1.nii.gz,SIEMENS,,-1024.0,,\n")
+    refs = {r.source_id: r for r in make_connector("ct_rate", copy, splits=("train",)).refs()}
+    assert (refs["train_5_a_1.nii.gz"].reject, refs["train_5_a_1.nii.gz"].detail) == (
+        "no_metadata", "train_5_a_1.nii.gz has no row in the metadata table")
+    assert refs["train_6_a_1.nii.gz"].reject == "no_metadata" and not refs["train_1_a_1.nii.gz"].reject
+    (copy / "metadata" / "train_metadata.csv").unlink()
+    with pytest.raises(SourceLayoutError, match='metadata: ""'):
+        list(make_connector("ct_rate", copy, splits=("train",)).refs())
+    assert all(not r.reject and not r.rescale for r in make_connector("ct_rate", copy, splits=("train",), metadata="")
+               .refs() if r.source_id.startswith("train_1"))

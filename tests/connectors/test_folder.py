@@ -180,3 +180,24 @@ def test_a_jsonl_text_cell_holding_an_object_or_an_array_is_a_reject_not_its_rep
     assert (listed.reject, listed.detail) == ("bad_index_row", "line 2: `image` is a JSON array, not a text")
     assert "findings" not in structured.report and listed.image == ""
     assert not number.reject and number.report == "12"
+
+
+@pytest.mark.parametrize("box, why", [
+    ('[1, 2, 30, 40, null]', "has no label name (None)"),
+    ('{"x0": 1, "y0": 2, "x1": 30, "y1": 40, "label": " "}', "has no label name (' ')"),
+    ('[1, 2, 30, 40]', "has no label name (None)"),
+    ('[1, 2, 30, 40, "mass", 1.5]', "has frame 1.5, not a whole number from -1 up"),
+    ('{"x0": 1, "y0": 2, "x1": 30, "y1": 40, "label": "mass", "frame": "2"}', "has frame '2'"),
+])
+def test_a_box_without_a_label_or_on_a_fractional_frame_is_a_reject(tmp_path, make_connector, box, why):
+    (tmp_path / "index.jsonl").write_text(f'{{"image": "v.nii.gz", "text": "ok", "boxes": [{box}]}}\n')
+    [ref] = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    assert ref.reject == "bad_boxes" and why in ref.detail and not ref.boxes
+
+
+def test_an_unknown_label_is_other_and_a_whole_frame_may_be_written_2_0(tmp_path, make_connector):
+    (tmp_path / "index.jsonl").write_text(
+        '{"image": "v.nii.gz", "text": "ok", "boxes": [[1, 2, 30, 40, "Bochdalek hernia", 2.0], '
+        '{"x0": 1, "y0": 2, "x1": 30, "y1": 40, "label": "mass", "frame": null}]}\n')
+    [ref] = make_connector("folder", tmp_path, index="index.jsonl").refs()
+    assert not ref.reject and [(b.label, b.frame) for b in ref.boxes] == [("other", 2), ("mass", -1)]
