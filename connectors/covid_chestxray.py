@@ -6,7 +6,8 @@ COCO file `annotations/imageannotation_ai_lung_bounding_boxes.json` (`bbox` = [x
 "Right Lung" is the patient's right, on the image's left). Its width/height can disagree with the real file,
 so boxes are scaled to the size read from the image header. Images the COCO file leaves out get per-lung boxes
 from their lungVAE mask (`annotations/lungVAE-masks/<stem>_mask.png`, annotators.lung_masks) when there is one,
-scaled the same way from the mask's size. Rows whose file is absent, CT volume rows, and rows without
+scaled the same way from the mask's size; not on CT images, which the radiograph segmenter was not made for (on a
+coronal slice its mask stops well short of the lung bases). Rows whose file is absent, CT volume rows, and rows without
 clinical notes (`empty_report`: the finding label alone is the collection's diagnosis, not a report of the image,
 and too short for the report filter whenever it is one word, as "COVID-19" is) are rejects with their reason; a
 row's licence is its own `license` cell.
@@ -89,7 +90,7 @@ class CovidChestXray(Connector):
             return rejected(ref, "missing_image", f"{row['folder']}/{row['filename']} is not in this copy")
         if not row["clinical_notes"]:
             return rejected(ref, "empty_report", f"no clinical_notes, only the finding label {row['finding']!r}")
-        coco_boxes = coco_boxes or self._mask_boxes(root, path)
+        coco_boxes = coco_boxes or (self._mask_boxes(root, path) if ref.modality != "CT" else [])
         if coco_boxes:
             actual = image_size(str(path))
             scaled = (scaled_box(*box, actual) for box in coco_boxes)

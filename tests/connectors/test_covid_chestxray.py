@@ -57,8 +57,8 @@ def test_licence_view_patient_and_text_come_from_each_row(root, refs):
 
 def test_right_lung_boxes_lie_on_the_image_left(refs):
     boxed = [r for r in refs if r.boxes]
-    assert len(boxed) == 31 + 35  # the COCO file's images, then those only a lungVAE mask outlines (4 masks lost a
-    # lung's base: annotators.lung_masks gives no boxes from them)
+    assert len(boxed) == 31 + 34  # the COCO file's images, then the radiographs only a lungVAE mask outlines (4
+    # masks lost a lung's base: annotators.lung_masks gives no boxes from them; a CT image's mask is not read)
     for ref in boxed:
         by_label = {b.label: b for b in ref.boxes}
         assert set(by_label) == {"right_lung", "left_lung"}
@@ -74,6 +74,8 @@ def test_images_the_coco_file_leaves_out_get_their_mask_lungs(root, refs, make_c
     masked = {p.name.removesuffix("_mask.png"): p for p in (root / "annotations" / "lungVAE-masks").iterdir()}
     from_masks = [r for r in refs if r.boxes and r.source_id not in coco]
     assert from_masks and all(r.source_id.rsplit(".", 1)[0] in masked for r in from_masks)
+    ct_masked = [r for r in refs if r.modality == "CT" and r.source_id.rsplit(".", 1)[0] in masked]
+    assert ct_masked and not any(r.boxes for r in ct_masked)  # the radiograph segmenter's masks of CT images
     for ref in from_masks:
         mask = np.asarray(Image.open(masked[ref.source_id.rsplit(".", 1)[0]]).convert("L"))
         assert [(b.x0, b.y0, b.x1, b.y1, b.label) for b in ref.boxes] == [tuple(map(float, box[:4])) + (box[4],)
