@@ -131,19 +131,29 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
           fresh: bool = False) -> BuildResult:
     """Build (or resume) the corpus of `cfg` into `cfg.output`; `on_progress(done, total)` follows the stages.
     A finished corpus of the same config and inputs (their paths and texts) is kept as it is, unless `fresh`:
-    then it, or an interrupted build's work, is removed first (for input files changed in place)."""
+    then it, or an interrupted build's work, is removed first (for input files changed in place). Raises
+    `storage.Busy` while another build holds the output folder."""
     stats = BuildStats()
     if storage.exists(cfg.output) and not storage.is_dir(cfg.output):
         raise ConfigError(f"output {cfg.output} is a file: give a folder (new or a build's) for the corpus")
     layout = BuildLayout(cfg.output)
+    config_sha = cfg.content_sha256()  # reads the detectors' weights: one missing fails before the sources are read
     with stats.phase("collect_inputs"):  # before Ray starts: a bad source or option fails at once
         inputs = collect_inputs(cfg)
-    config_sha = cfg.content_sha256()
     state = {"config_sha256": config_sha, "inputs_sha256": inputs.sha256, "n_shards": inputs.n_shards}
-    if fresh:
-        _remove_outputs(layout)
-    if _finished(layout, state):
-        return BuildResult(cfg.output, json.loads(storage.read_bytes(layout.manifest)), reused=True)
+    with storage.held(cfg.output):  # a second build into the same folder is refused, not interleaved with this one
+        if fresh:
+            _remove_outputs(layout)
+        if _finished(layout, state):
+            return BuildResult(cfg.output, json.loads(storage.read_bytes(layout.manifest)), reused=True)
+        manifest = _run(cfg, layout, inputs, state, stats, on_progress)
+    return BuildResult(cfg.output, manifest, stats.to_dict())
+
+
+def _run(cfg: BuildConfig, layout: BuildLayout, inputs: Inputs, state: dict, stats: BuildStats,
+         on_progress: Callable[[float, float], None] | None) -> dict:
+    """Start or resume the build of `inputs` in `layout`: the stages over what no part holds yet, dedup,
+    compaction and the manifest (returned)."""
     with stats.phase("start_ray"):
         ensure_ray(cfg.ray)
     _start_or_resume(layout, state)
@@ -172,7 +182,7 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
         _remove_temporaries(layout)
         manifest = _write_manifest(cfg, layout, inputs, markers, state, dedup.summary)
         storage.remove_tree(layout.work)
-    return BuildResult(cfg.output, manifest, stats.to_dict())
+    return manifest
 
 
 def _finished(layout: BuildLayout, state: dict) -> bool:

@@ -23,7 +23,7 @@ TRAINING = DetectorTrainingOptions()  # the defaults of `train-detector`
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {escape(message)}")
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)  # one line, however long
     raise typer.Exit(2)
 
 
@@ -92,7 +92,7 @@ def build(
         except KeyboardInterrupt:
             progress.stop()
             console.print("[yellow]interrupted[/yellow]: the parts written so far are kept; the same command "
-                          "resumes from them")
+                          "resumes from them", soft_wrap=True)
             raise typer.Exit(130) from None
     if stats:
         stats.write_text(json.dumps(result.stats, indent=2, sort_keys=True) + "\n")

@@ -1,6 +1,7 @@
 """Reading and writing through fsspec, so inputs and outputs may be local paths or URLs (file://, s3://, memory://)."""
 from __future__ import annotations
 
+import fcntl
 import os
 import posixpath
 import stat
@@ -100,6 +101,37 @@ def atomic_write(url: str) -> Iterator:
     finally:
         if fs.exists(temp):
             fs.rm(temp)
+
+
+class Busy(OSError):
+    """A folder that another process holds (`held`)."""
+
+
+@contextmanager
+def held(url: str) -> Iterator[None]:
+    """Hold the local folder `url` (made when missing) while the block runs; another process asking for it meanwhile
+    gets `Busy` at once. The lock is the kernel's on the folder itself: no file is left behind, and it goes with
+    the process however that ends. A remote store has no such lock: its folder is not held."""
+    fs, path = filesystem(url)
+    if not isinstance(fs, LocalFileSystem):
+        yield
+        return
+    os.makedirs(path, exist_ok=True)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        _lock(descriptor, url)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _lock(descriptor: int, url: str) -> None:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise Busy(f"{url} is in use by another build: wait for it to end, or give another output") from None
+    except OSError:  # a filesystem without this lock (NFS has it only on files open for writing): not held
+        pass
 
 
 @contextmanager

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import socket
 import threading
 from dataclasses import dataclass
@@ -41,10 +42,19 @@ def ensure_ray(cfg: RayConfig) -> None:
     else:  # a local Ray's workers inherit this process's environment, so they start before the first task
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
     data.join()
+    _terminate_as_interrupt()
     context = ray.data.DataContext.get_current()
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # the build shows its own progress and summary
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (`kill`, a scheduler's or a container's stop) ends this process as Ctrl-C does, by KeyboardInterrupt:
+    the handler ray.init leaves answers it with a stack dump and an abort, and nothing of the driver's clean-up
+    runs. Only the main thread may set a handler."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 CONNECT_TIMEOUT_S = 10.0  # for the head node's port, before ray.init, which retries an unreachable one for minutes

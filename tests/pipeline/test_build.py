@@ -133,6 +133,21 @@ def test_a_mistyped_connector_is_named_before_the_missing_key(tmp_path, monkeypa
         collect_inputs(cfg)
 
 
+def test_missing_weights_fail_before_the_sources_are_read(tmp_path):
+    """The detectors' weights are read before the connectors: a path mistyped fails at once, not after a source
+    of a million images is listed (here: the sample source is not rendered)."""
+    from pipeline.config import BuildConfig, ConfigError, from_dict
+
+    root = tmp_path / "sample"
+    cfg = from_dict(BuildConfig, {
+        "output": str(tmp_path / "out"),
+        "sources": [{"name": "sample", "connector": "sample", "options": {"n": 4, "root": str(root)}}],
+        "detectors": [{"name": "findings", "weights": str(tmp_path / "missing.pt")}]})
+    with pytest.raises(ConfigError, match=r"detector findings: weights: cannot read .*missing\.pt"):
+        build(cfg)
+    assert not root.exists()
+
+
 def test_a_detector_that_does_not_load_is_one_config_error(ray_cluster, tmp_path):
     """Its workers fail to set it up; the build says so in one line, not in Ray's traceback."""
     from pipeline.config import BuildConfig, ConfigError, from_dict

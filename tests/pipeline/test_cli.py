@@ -66,3 +66,13 @@ def test_publish_of_the_current_folder_and_of_a_build_without_rows(sample_build,
     assert built.exit_code == 0 and _says(built, "shards: none: every input was rejected"), built.output
     outcome = _run("publish", str(tmp_path / "empty"), "--repo-id", "a/b", "--dry-run")
     assert outcome.exit_code == 2 and _says(outcome, "holds no rows (all 2 inputs were rejected)"), outcome.output
+
+
+def test_a_long_config_error_is_one_line(tmp_path):
+    """However long the message, the console does not wrap it: a log keeps the whole of it on its `error:` line."""
+    config = tmp_path / "c.yaml"
+    config.write_text("sources: [{name: a, connector: sample}]\nbogus_key: 1\n")
+    outcome = _run("build", str(config))
+    lines = outcome.output.strip().splitlines()
+    assert outcome.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: config: unknown key(s) "
+                                                                              "['bogus_key']; known keys are"), lines

@@ -120,3 +120,9 @@ def test_the_de_identification_key_must_be_long_enough(tmp_path, monkeypatch, ke
     sample = load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\n"))
     if key is None or not key.strip():
         assert patient_secret(sample) == b"medregion-sample-corpus"  # fake patients need no secret
+
+
+def test_yaml_that_does_not_parse_is_named_in_one_line(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, "sources: [{name: a, connector: sample}]\noutput: [\n"))
+    assert "\n" not in str(caught.value) and str(caught.value).endswith("(line 3, column 1)"), str(caught.value)

@@ -168,7 +168,11 @@ def test_killed_twice_then_resumed_equals_a_clean_build(config, clean, tmp_path)
 
 
 @pytest.mark.slow
-def test_interrupted_with_ctrl_c_says_so_and_resumes_to_a_clean_build(config, clean, tmp_path):
+@pytest.mark.parametrize("sent, to_group", [
+    (signal.SIGINT, True),  # what Ctrl-C sends: the whole foreground group, Ray's workers too
+    (signal.SIGTERM, False),  # what `kill PID`, a scheduler or a container's stop sends: the driver alone
+], ids=["ctrl-c", "sigterm"])
+def test_interrupted_says_so_and_resumes_to_a_clean_build(config, clean, tmp_path, sent, to_group):
     config_path, _ = config
     output, log = tmp_path / "corpus", tmp_path / "build.log"
     layout = BuildLayout(str(output))
@@ -177,9 +181,12 @@ def test_interrupted_with_ctrl_c_says_so_and_resumes_to_a_clean_build(config, cl
     while not _parts(layout):
         assert build_process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.02)
-    os.killpg(build_process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group, Ray's workers too
+    if to_group:
+        os.killpg(build_process.pid, sent)
+    else:
+        build_process.send_signal(sent)
     assert build_process.wait(timeout=120) == 130, log.read_text()[-3000:]
-    assert "interrupted: the parts written so far are kept" in log.read_text()
+    assert "interrupted: the parts written so far are kept; the same command resumes from them\n" in log.read_text()
     _wait_gone(build_process)
     finished = subprocess.run([str(MEDREGION), "build", str(config_path), "--num-cpus", "2", "--output", str(output)],
                               capture_output=True, text=True, timeout=900)
@@ -199,6 +206,19 @@ def test_a_damaged_finished_corpus_is_built_again(config, clean, tmp_path):
     (output / "manifest.json").write_text('{"shards": [')
     assert not build(cfg).reused and _files(output) == _files(clean)
     assert build(cfg).reused
+
+
+def test_a_build_into_a_folder_another_build_holds_is_refused(config, clean, tmp_path):
+    """Two builds into one folder would remove, compact and overwrite each other's work: the second is refused at
+    once, and the first one's corpus stays as it is."""
+    from pipeline import storage
+
+    output = Path(shutil.copytree(clean, tmp_path / "corpus"))
+    cfg = dataclasses.replace(config[1], output=str(output))
+    with storage.held(str(output)):
+        with pytest.raises(storage.Busy, match="in use by another build"):
+            build(cfg, fresh=True)
+    assert _files(output) == _files(clean) and build(cfg).reused
 
 
 def test_splits_are_fixed_per_patient_across_rebuilds(clean, sample_build):
