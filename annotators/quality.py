@@ -41,6 +41,22 @@ class QualityConfig:
     max_box_outside: float = 0.25  # share of a source box's area that may lie outside the image
     max_box_area: float = 0.95  # share of the image one source box may cover
 
+    def __post_init__(self):
+        """Thresholds out of range would switch a filter off, or reject every input, without a word."""
+        at_least_zero = {k: getattr(self, k) for k in ("min_side", "min_pixel_std", "min_report_words", "min_box_side")}
+        shares = {k: getattr(self, k) for k in ("max_box_outside", "max_box_area")}
+        wrong = [f"{k}: {v!r} is under 0" for k, v in at_least_zero.items() if v < 0]
+        wrong += [f"{k}: {v!r} is not a share between 0 and 1" for k, v in shares.items() if not 0 <= v <= 1]
+        if self.min_pixel_std > 255:
+            wrong.append(f"min_pixel_std: {self.min_pixel_std!r} is over 255, the widest spread of grey levels")
+        for pattern in self.boilerplate:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                wrong.append(f"boilerplate: {pattern!r} is not a regular expression ({exc})")
+        if wrong:
+            raise ValueError("; ".join(wrong))
+
 
 @dataclass(frozen=True)
 class QualityIssue:

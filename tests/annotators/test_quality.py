@@ -109,3 +109,14 @@ def test_templated_reports_share_a_fingerprint_and_are_counted():
     assert a != report_fingerprint("No acute process.")
     counts = shared_fingerprints([(a, ("s", "1")), (a, ("s", "2")), (a, ("s", "2")), ("b", ("s", "3"))])
     assert counts == {a: 2}
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"min_side": -1}, "min_side: -1 is under 0"),
+    ({"max_box_area": 1.5}, "max_box_area: 1.5 is not a share between 0 and 1"),
+    ({"min_pixel_std": 300.0}, "min_pixel_std: 300.0 is over 255"),
+    ({"boilerplate": ("(unclosed",)}, "boilerplate: '(unclosed' is not a regular expression"),
+])
+def test_thresholds_out_of_range_are_refused(settings, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        QualityConfig(**settings)
