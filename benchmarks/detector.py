@@ -8,7 +8,7 @@ onnx and openvino), over the same images, in one run:
   predict  ultralytics' own `model.predict` (torch) over the same image files (its loader, letterbox and NMS)
 and each stage's speed-up over the torch stage.
 
-    python benchmarks/detector.py --images out/sample/images --batch-sizes 8        # CPU: torch, onnx, openvino
+    python benchmarks/detector.py --images out/sample/n1000-s0/images --batch-sizes 8  # CPU: torch, onnx, openvino
     python benchmarks/detector.py --weights configs/detector/sample_yolov8n.pt --images DIR --device cuda
 """
 from __future__ import annotations

@@ -33,8 +33,8 @@ import sys
 from pathlib import Path
 from annotators.imaging import decode, encode_png, resize_long_side
 from connectors.sample.generate import ensure
-ensure("out/sample", 1000, 0)  # the default build's sample (rendered once)
-for path in sorted(Path("out/sample/images").rglob("*.png"))[:64]:  # as the build stores them: 8-bit, 512 px
+sample = ensure("out/sample", 1000, 0)  # the default build's sample (rendered once)
+for path in sorted((sample / "images").rglob("*.png"))[:64]:  # as the build stores them: 8-bit, 512 px
     pixels = resize_long_side(decode(path.read_bytes(), path.name)[0], 512).pixels
     (Path(sys.argv[1]) / path.name).write_bytes(encode_png(pixels))
 EOF
@@ -61,7 +61,7 @@ if [ -d "$CHECK/wheels" ]; then
 fi
 export PYTHONUNBUFFERED=1
 IMAGES="$CHECK/images"
-[ -d "$IMAGES" ] || IMAGES=out/sample/images
+[ -d "$IMAGES" ] || IMAGES=out/sample/n1000-s0/images
 {
     date -u
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

@@ -30,8 +30,8 @@ REAL = ROOT.parent / "shared" / "data" / "real"
 
 def corpus(sample_root: Path, n: int, real: Path) -> list[tuple[str, str]]:
     """(text, style) pairs: the sample's reports, then the real notes and captions when the folder exists."""
-    ensure(sample_root, n, seed=0)
-    texts = [(p.read_text(), "radiology") for p in sorted((sample_root / "reports").glob("*.txt"))]
+    reports = ensure(sample_root, n, seed=0) / "reports"
+    texts = [(p.read_text(), "radiology") for p in sorted(reports.glob("*.txt"))]
     covid = real / "covid-chestxray" / "metadata.csv"
     if covid.exists():
         texts += [(r["clinical_notes"], "notes") for r in csv.DictReader(covid.open(newline=""))]

@@ -43,12 +43,11 @@ def ray_cluster():
 
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory) -> Path:
-    """The sample source rendered once for the session (n = SAMPLE_N)."""
-    from connectors.sample import generate
+    """The sample source rendered once for the session (n = SAMPLE_N, seed 0): its render's folder, inside the root
+    that `sample_config` names."""
+    from connectors.sample.generate import ensure
 
-    root = tmp_path_factory.mktemp("sample-src")
-    generate(root, n=SAMPLE_N, seed=0)
-    return root
+    return ensure(tmp_path_factory.mktemp("sample-src"), SAMPLE_N, seed=0)
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +57,8 @@ def sample_config(sample_root):
 
     def make(output: Path, **changes):
         cfg = load_config(ROOT / "configs" / "sample.yaml")
-        source = dataclasses.replace(cfg.sources[0], options={"root": str(sample_root), "n": SAMPLE_N, "seed": 0})
+        source = dataclasses.replace(cfg.sources[0], options={"root": str(sample_root.parent), "n": SAMPLE_N,
+                                                                "seed": 0})
         return dataclasses.replace(cfg, sources=(source,), output=str(output), rows_per_shard=20, **changes)
 
     return make

@@ -73,8 +73,7 @@ def load_run(run_dir: Path, device: torch.device) -> tuple[RegionMedCLIP, object
     checkpoint = found[1]
     cfg = from_dict(Config, checkpoint["config"])
     tokenizer = load_tokenizer(run_dir / "tokenizer")
-    model = build_model(cfg, len(tokenizer))
-    model.load_state_dict(checkpoint["model"])
+    model = build_model(cfg, len(tokenizer), checkpoint)  # needs no pretrained weights: the run folder is enough
     return model.to(device).eval(), tokenizer, cfg
 
 

@@ -25,11 +25,13 @@ from training.config import ConfigError, ModelConfig
 
 offline.apply()
 
-from transformers import AutoModel, BertConfig, BertModel  # noqa: E402
+from transformers import AutoConfig, AutoModel, BertConfig, BertModel  # noqa: E402
 
 
-def _create_backbone(cfg: ModelConfig, image_size: int) -> nn.Module:
-    weights = {"pretrained": True, "pretrained_cfg_overlay": {"file": cfg.image_weights}} if cfg.image_weights else {}
+def _create_backbone(cfg: ModelConfig, image_size: int, load_weights: bool = True) -> nn.Module:
+    """The timm backbone; with `image_weights` it keeps their model's pooling, and reads them if `load_weights`."""
+    load = cfg.image_weights and load_weights
+    weights = {"pretrained": True, "pretrained_cfg_overlay": {"file": cfg.image_weights}} if load else {}
     # From scratch, pool by averaging the patch tokens: a new ViT's class token barely depends on the image,
     # and contrastive training from it stalled at the uniform loss here. A checkpoint keeps its own pooling.
     pool = {} if cfg.image_weights else {"global_pool": "avg"}
@@ -56,9 +58,9 @@ def check_image_encoder(cfg: ModelConfig, image_size: int) -> None:
 class ImageEncoder(nn.Module):
     """A timm backbone giving a pooled feature and a grid of feature tokens for greyscale uint8 images."""
 
-    def __init__(self, cfg: ModelConfig, image_size: int):
+    def __init__(self, cfg: ModelConfig, image_size: int, load_weights: bool = True):
         super().__init__()
-        self.backbone = _create_backbone(cfg, image_size)
+        self.backbone = _create_backbone(cfg, image_size, load_weights)
         data_cfg = timm.data.resolve_data_config({}, model=self.backbone)
         self.register_buffer("mean", torch.tensor(data_cfg["mean"]).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(data_cfg["std"]).view(1, 3, 1, 1) * 255, persistent=False)
@@ -86,9 +88,13 @@ class TextEncoder(nn.Module):
     """A BERT-style encoder; a text is the mean of its tokens' last hidden states (padding excluded), which
     separates texts from the first step of training from scratch and suits MLM-pretrained weights too."""
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int, max_tokens: int):
+    def __init__(self, cfg: ModelConfig, vocab_size: int, max_tokens: int, text_config: dict | None = None):
+        """`text_config`: the Hugging Face config of a trained encoder (`self.bert.config.to_dict()`), to build its
+        shape alone, with no weights read, for a checkpoint to fill."""
         super().__init__()
-        if cfg.text_model:
+        if text_config:
+            self.bert = AutoModel.from_config(AutoConfig.for_model(**text_config), add_pooling_layer=False)
+        elif cfg.text_model:
             self.bert = AutoModel.from_pretrained(cfg.text_model, local_files_only=True, add_pooling_layer=False)
         else:
             config = BertConfig(
@@ -191,10 +197,14 @@ class Embeddings:
 
 
 class RegionMedCLIP(nn.Module):
-    def __init__(self, cfg: ModelConfig, vocab_size: int, image_size: int, max_tokens: int):
+    """Built with `text_config`, a checkpoint's record of its text encoder (`text_config()`), the model takes that
+    checkpoint's weights and reads no pretrained ones: `image_weights` and `text_model` may be gone."""
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, image_size: int, max_tokens: int,
+                 text_config: dict | None = None):
         super().__init__()
-        self.image = ImageEncoder(cfg, image_size)
-        self.text = TextEncoder(cfg, vocab_size, max_tokens)
+        self.image = ImageEncoder(cfg, image_size, load_weights=text_config is None)
+        self.text = TextEncoder(cfg, vocab_size, max_tokens, text_config)
         self.image_proj = nn.Linear(self.image.width, cfg.embed_dim, bias=False)
         self.text_proj = nn.Linear(self.text.width, cfg.embed_dim, bias=False)
         nn.init.normal_(self.image_proj.weight, std=self.image.width**-0.5)
@@ -204,6 +214,10 @@ class RegionMedCLIP(nn.Module):
         )
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.region_logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def text_config(self) -> dict:
+        """The text encoder's Hugging Face config, which a checkpoint keeps to build the model again."""
+        return self.text.bert.config.to_dict()
 
     def encode_text(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.text_proj(self.text(ids, mask)), dim=-1)

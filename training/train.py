@@ -194,9 +194,15 @@ def _differences(saved: object, current: object, where: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- builders
-def build_model(cfg: Config, vocab_size: int) -> RegionMedCLIP:
+def build_model(cfg: Config, vocab_size: int, checkpoint: dict | None = None) -> RegionMedCLIP:
+    """The model of `cfg`, with its pretrained weights; or with a checkpoint's weights, when one is given, and then
+    none read from the config's paths (a checkpoint from before it kept `text_config` still reads them)."""
     max_tokens = max(cfg.data.max_text_tokens, cfg.data.max_region_text_tokens)
-    return RegionMedCLIP(cfg.model, vocab_size, cfg.data.image_size, max_tokens)
+    if checkpoint is None:
+        return RegionMedCLIP(cfg.model, vocab_size, cfg.data.image_size, max_tokens)
+    model = RegionMedCLIP(cfg.model, vocab_size, cfg.data.image_size, max_tokens, checkpoint.get("text_config"))
+    model.load_state_dict(checkpoint["model"])
+    return model
 
 
 def build_optimizer(model: torch.nn.Module, cfg: Config, stage: StageConfig) -> torch.optim.Optimizer:
@@ -407,10 +413,9 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     tokenizer = load_tokenizer(out_dir / "tokenizer")
 
     seed_everything(cfg.seed)
-    model = build_model(cfg, len(tokenizer)).to(proc.device)
+    model = build_model(cfg, len(tokenizer), resumed).to(proc.device)
     state = TrainState()
     if resumed is not None:
-        model.load_state_dict(resumed["model"])
         state = TrainState(**resumed["state"])
         if proc.main:
             print(f"resuming from {latest} (step {state.step})", flush=True)
@@ -449,7 +454,8 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
             if state.step % cfg.log.checkpoint_every == 0 or stage_done or stopping:
                 metrics = log.state_dict()  # on every rank: a collective
                 if proc.main:
-                    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state()}
+                    payload = {"model": model.state_dict(), "text_config": model.text_config()}
+                    payload |= {"optimizer": optimizer.state_dict(), "rng": rng_state()}
                     payload |= {"scheduler": scheduler.state_dict(), "state": asdict(state), "config": to_dict(cfg)}
                     checkpoints.save(state.step, payload | {"metrics": metrics})
         if state.stage_step < stage.steps:  # stopped early by max_steps

@@ -1,4 +1,7 @@
-"""The sample source's connector: renders the corpus when needed, then reads its tables (never the truth)."""
+"""The sample source's connector: renders the corpus when needed, then reads its tables (never the truth).
+
+Each (n, seed) has its own folder under `root` (connectors.sample.generate.render_folder), so builds of other n
+share the root without re-rendering, or changing the times of, each other's files."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
-from connectors.sample.generate import ANNOTATION_COLUMNS, STUDY_COLUMNS, ensure
+from connectors.sample.generate import ANNOTATION_COLUMNS, STUDY_COLUMNS, ensure, render_folder
 from connectors.tables import read_table, rejected
 from schemas.labels import canonical_label
 
@@ -19,7 +22,7 @@ class SampleConnector(Connector):
 
     @dataclass(frozen=True)
     class Options(Connector.Options):
-        root: str = "out/sample"
+        root: str = "out/sample"  # holds a folder per (n, seed): out/sample/n1000-s0/
         n: int = 1000
         seed: int = 0
         license: str = "CC0-1.0"
@@ -32,7 +35,7 @@ class SampleConnector(Connector):
         ensure(self.options.root, self.options.n, self.options.seed)
 
     def source_refs(self) -> Iterator[StudyRef]:
-        root = Path(self.options.root).resolve()
+        root = render_folder(self.options.root, self.options.n, self.options.seed).resolve()
         boxes = _read_boxes(root / "annotations.csv")
         for row in read_table(root / "studies.csv", required=STUDY_COLUMNS).sort("source_id").iter_rows(named=True):
             image = root / row["image"]

@@ -1,8 +1,11 @@
 """Render the sample source on disk: images, reports, the study and annotation tables, the truth sidecar.
 
-Layout under root:
+`generate(folder, n, seed)` renders into `folder`; `ensure(root, n, seed)` keeps each render in a folder of its own
+under a shared root, root/n<n>-s<seed>/ (`render_folder`), so a render of another n or seed never replaces it or
+touches its files, and builds that need the same render at once make it once.
+Layout of a render's folder:
   images/<source_id>.{dcm,png,jpg,nii.gz}   reports/<source_id>.txt
-  studies.csv      source_id, patient_id, image, report, view, modality (paths relative to root)
+  studies.csv      source_id, patient_id, image, report, view, modality (paths relative to the folder)
   annotations.csv  source_id, label, x0, y0, x1, y1 (original pixels), frame (the NIfTI slice, else -1)
   truth.jsonl      what was drawn and written, per study (for tests; connectors never read it)
   COMPLETE         written last: {"version", "n", "seed", "studies"}
@@ -11,10 +14,13 @@ Rows: the n regular studies S000000.., then about 1% near-duplicates, then one b
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from connectors.sample.ct import MIDDLE, render_ct
 from connectors.sample.encode import dicom_phi, write_dicom, write_jpeg, write_nifti_gz, write_png
@@ -54,16 +60,39 @@ def is_complete(root: Path | str, n: int, seed: int) -> bool:
     return all(stamp.get(k) == v for k, v in _stamp(n, seed).items())
 
 
-def ensure(root: Path | str, n: int, seed: int) -> bool:
-    """Render unless `root` already holds this render; whether it rendered."""
-    if is_complete(root, n, seed):
-        return False
-    generate(root, n, seed)
-    return True
+def render_folder(root: Path | str, n: int, seed: int) -> Path:
+    """The folder under `root` that `ensure` renders (n, seed) into."""
+    return Path(root) / f"n{n}-s{seed}"
+
+
+def ensure(root: Path | str, n: int, seed: int) -> Path:
+    """The folder under `root` holding the render of (n, seed), rendered first unless it is there. A render holds
+    `root` locked: another process that needs a render under it meanwhile waits for it, then finds it done."""
+    folder = render_folder(root, n, seed)
+    with _held(Path(root)):
+        if not is_complete(folder, n, seed):
+            generate(folder, n, seed)
+    return folder
 
 
 def _stamp(n: int, seed: int) -> dict:
     return {"version": GENERATOR_VERSION, "n": n, "seed": seed}
+
+
+@contextmanager
+def _held(root: Path) -> Iterator[None]:
+    """The kernel's lock on the folder `root` (made when missing), gone with the process however it ends; a
+    filesystem without such locks is not held."""
+    root.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(root, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except OSError:  # NFS locks only files open for writing
+            pass
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _clear(root: Path) -> None:

@@ -5,7 +5,9 @@ import hashlib
 import json
 import re
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import FrozenInstanceError
+from multiprocessing import get_context
 from pathlib import Path
 
 import nibabel as nib
@@ -17,7 +19,7 @@ from PIL import Image
 from connectors import get_connector
 from connectors.sample import CONNECTOR, SampleConnector, generate
 from connectors.sample.ct import MIDDLE
-from connectors.sample.generate import is_complete
+from connectors.sample.generate import ensure, is_complete, render_folder
 from connectors.sample.plan import BROKEN_KINDS, duplicate_count, plan
 from connectors.sample.radiograph import render_radiograph, working_factor
 from schemas.labels import DETECTOR_CLASSES
@@ -30,6 +32,10 @@ def _digests(root: Path) -> dict[str, str]:
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def _times(root: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*")}
 
 
 def _truth(root: Path) -> list[dict]:
@@ -71,7 +77,7 @@ def n(sample_root) -> int:
 
 @pytest.fixture(scope="module")
 def connector(sample_root, n) -> SampleConnector:
-    return CONNECTOR(CONNECTOR.Options(root=str(sample_root), n=n, seed=0), secret=SECRET)
+    return CONNECTOR(CONNECTOR.Options(root=str(sample_root.parent), n=n, seed=0), secret=SECRET)
 
 
 # --- the generator -------------------------------------------------------------------------------------------
@@ -292,13 +298,23 @@ def test_patient_keys_are_keyed_hashes(connector, truth):
     assert next(other.refs()).patient_key != refs[0].patient_key
 
 
-def test_connector_reads_no_truth_and_rerenders_on_new_options(tmp_path):
+def test_connector_reads_no_truth_and_keeps_each_n_in_its_own_folder(tmp_path):
+    """A render of another n beside a finished one leaves its files, and so their times (a build's inputs), alone."""
     root = tmp_path / "sample"
     first = CONNECTOR(CONNECTOR.Options(root=str(root), n=1, seed=1), secret=SECRET)
     first.prepare()
-    (root / "truth.jsonl").unlink()
-    assert len(list(first.refs())) == 1 + duplicate_count(1) + len(BROKEN_KINDS)
+    (render_folder(root, 1, 1) / "truth.jsonl").unlink()
+    times = _times(render_folder(root, 1, 1))
     second = CONNECTOR(CONNECTOR.Options(root=str(root), n=2, seed=1), secret=SECRET)
     second.prepare()
-    assert is_complete(root, 2, 1) and (root / "truth.jsonl").is_file()
+    first.prepare()
+    assert _times(render_folder(root, 1, 1)) == times and is_complete(render_folder(root, 2, 1), 2, 1)
+    assert len(list(first.refs())) == 1 + duplicate_count(1) + len(BROKEN_KINDS)
     assert len(list(second.refs())) == 2 + duplicate_count(2) + len(BROKEN_KINDS)
+
+
+def test_renders_needed_at_once_under_one_root_are_each_made_once(tmp_path, renders):
+    with ProcessPoolExecutor(3, mp_context=get_context("spawn")) as pool:
+        folders = list(pool.map(ensure, [tmp_path] * 3, [6, 6, 2], [0, 0, 0]))
+    assert folders[0] == folders[1] == render_folder(tmp_path, 6, 0) and is_complete(folders[2], 2, 0)
+    assert _digests(folders[0]) == _digests(renders["a"])

@@ -1,9 +1,15 @@
 import json
+import shutil
 
 import pytest
+import timm
 import torch
+from transformers import BertConfig, BertModel
+from typer.testing import CliRunner
 
+from pipeline.cli import app
 from training.evaluate import evaluate, format_metrics, recall_at_k, region_crops
+from training.tokenizer import train_bpe
 from training.train import train
 
 
@@ -38,3 +44,23 @@ def test_eval_reports_every_metric_for_roi_and_global_only_models(synthetic_corp
         assert metrics["region_to_text_R@10"] == 1.0  # 8 distinct texts: every one is in the top 10
         assert json.loads((run / "eval_test.json").read_text()) == metrics
         assert "region_to_text_R@1" in format_metrics(metrics)
+
+
+def test_a_run_moved_away_from_its_pretrained_weights_evaluates_the_same(synthetic_corpus, tiny_config, tmp_path):
+    """The checkpoint holds every weight: eval reads neither `image_weights` nor the `text_model` folder."""
+    cfg = tiny_config(tmp_path / "run", synthetic_corpus, stages=[{"name": "joint", "steps": 2, "lr": 1e-3,
+                                                                  "region_weight": 1.0}])
+    vit = timm.create_model(cfg.model.image_encoder, num_classes=0, img_size=64, **cfg.model.image_encoder_args)
+    torch.save(vit.state_dict(), tmp_path / "vit.pth")
+    bert = tmp_path / "bert"  # a local model folder: its tokenizer and its weights
+    train_bpe([f"nodule {i} in the upper left" for i in range(40)], 300).save_pretrained(str(bert))
+    BertModel(BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(str(bert))
+    cfg.model.image_weights, cfg.model.text_model, cfg.tokenizer.path = str(tmp_path / "vit.pth"), str(bert), str(bert)
+    train(cfg)
+    before = evaluate(cfg.out_dir)
+    (tmp_path / "vit.pth").unlink()
+    shutil.rmtree(bert)
+    moved = CliRunner().invoke(app, ["eval", cfg.out_dir, "--json"])
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout) == before
