@@ -40,7 +40,6 @@ class QualityConfig:
     min_box_side: float = 2.0  # a source box thinner than this many original pixels is degenerate
     max_box_outside: float = 0.25  # share of a source box's area that may lie outside the image
     max_box_area: float = 0.95  # share of the image one source box may cover
-    image_text: bool = True  # a row must state something about its image (a global text, a finding or a normal)
 
     def __post_init__(self):
         """Thresholds out of range would switch a filter off, or reject every input, without a word."""
@@ -108,14 +107,6 @@ def check_report(text: str, cfg: QualityConfig) -> QualityIssue | None:
     if len(kept) < cfg.min_report_words:
         return QualityIssue("boilerplate_report", f"{len(kept)} of {len(words)} words left once boilerplate is removed")
     return None
-
-
-def check_image_text(global_text: str, descriptions: int, negatives: int, cfg: QualityConfig) -> QualityIssue | None:
-    """A parsed report that states nothing about its image (the patient's story, a diagnosis label): no global text,
-    no finding, no normal. Every such row would pair its image with the same empty text."""
-    if not cfg.image_text or global_text.strip() or descriptions or negatives:
-        return None
-    return QualityIssue("no_image_text", "the report states no finding, normal or impression of the image")
 
 
 def check_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotators.quality import QualityConfig, QualityIssue, check_box, check_image, check_image_text, check_report
+from annotators.quality import QualityConfig, QualityIssue, check_box, check_image, check_report
 from pipeline.config import LicenceConfig
 from pipeline.stage import Filter
 from pipeline.stages.decode import DECODE_BATCH
@@ -66,15 +66,12 @@ class ImageFilter(Filter):
 
 @dataclass(frozen=True)
 class ReportFilter(Filter):
-    """Reports too short, nothing but boilerplate, or stating nothing about the image, once parsed and
-    de-identified."""
+    """Reports too short, or nothing but boilerplate, once parsed and de-identified."""
 
     quality: QualityConfig
 
     name = "report_quality"
-    columns = ("findings", "impression", "other", "global_text", "descriptions", "negatives")
+    columns = ("findings", "impression", "other")
 
     def check(self, row: dict) -> QualityIssue | None:
-        text = " ".join((row["findings"], row["impression"], row["other"]))
-        return check_report(text, self.quality) or check_image_text(
-            row["global_text"], len(row["descriptions"] or ()), len(row["negatives"] or ()), self.quality)
+        return check_report(" ".join((row["findings"], row["impression"], row["other"])), self.quality)

@@ -120,15 +120,3 @@ def test_templated_reports_share_a_fingerprint_and_are_counted():
 def test_thresholds_out_of_range_are_refused(settings, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         QualityConfig(**settings)
-
-
-def test_a_report_that_states_nothing_about_its_image_is_refused_unless_switched_off():
-    from annotators.quality import check_image_text
-    from annotators.reports import ReportParser
-
-    story, normal = ReportParser().parse_many(["Fever and two days of odynophagia. Label: COVID-19.",
-                                               "FINDINGS: Heart size normal. No effusion."], ["notes", "radiology"])
-    issue = check_image_text(story.global_text, len(story.descriptions), len(story.negatives), CFG)
-    assert issue and issue.reason == "no_image_text"
-    assert check_image_text(normal.global_text, len(normal.descriptions), len(normal.negatives), CFG) is None
-    assert check_image_text("", 0, 0, QualityConfig(image_text=False)) is None

@@ -75,7 +75,7 @@ def awkward_source(root: Path, sample_root: Path) -> list[dict]:
     return [
         {"id": "plain", "image": "film0.png", "text": "Right lower lobe consolidation. No effusion."},
         {"id": "odd\udcffid", "image": "film1.png", "patient_id": "p\udcff",
-         "text": "Right basal opacit\xe9 (d\u00e9j\u00e0 vu). Nodular \udcff lesion."},
+         "text": "Opacit\xe9 basale droite. L\u00e9sion \udcff nodulaire."},
         {"id": "huge", "image": "film2.png", "text": huge},
         {"id": "control", "image": "film3.png", "text": "Left \x00apical\x1b nodule\u202e \ufffd\u200b seen."},
         {"id": "not-an-image", "image": "notes.txt", "text": "Left pleural effusion."},
