@@ -1,17 +1,18 @@
 """Reading and writing through fsspec, so inputs and outputs may be local paths or URLs (file://, s3://, memory://)."""
 from __future__ import annotations
 
-import fcntl
 import os
 import posixpath
 import stat
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
 import fsspec
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
+
+from schemas.runtime import locked_folder
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -109,29 +110,16 @@ class Busy(OSError):
 
 @contextmanager
 def held(url: str) -> Iterator[None]:
-    """Hold the local folder `url` (made when missing) while the block runs; another process asking for it meanwhile
-    gets `Busy` at once. The lock is the kernel's on the folder itself: no file is left behind, and it goes with
-    the process however that ends. A remote store has no such lock: its folder is not held."""
+    """Hold the local folder `url` (made when missing) while the block runs (schemas.runtime.locked_folder); another
+    process asking for it meanwhile gets `Busy` at once. A remote store has no such lock: its folder is not held."""
     fs, path = filesystem(url)
-    if not isinstance(fs, LocalFileSystem):
+    with ExitStack() as stack:
+        if isinstance(fs, LocalFileSystem):
+            try:
+                stack.enter_context(locked_folder(path, wait=False))
+            except BlockingIOError:
+                raise Busy(f"{url} is in use by another build: wait for it to end, or give another output") from None
         yield
-        return
-    os.makedirs(path, exist_ok=True)
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        _lock(descriptor, url)
-        yield
-    finally:
-        os.close(descriptor)
-
-
-def _lock(descriptor: int, url: str) -> None:
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise Busy(f"{url} is in use by another build: wait for it to end, or give another output") from None
-    except OSError:  # a filesystem without this lock (NFS has it only on files open for writing): not held
-        pass
 
 
 @contextmanager

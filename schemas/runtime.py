@@ -1,12 +1,18 @@
-"""Starting or joining Ray under the offline environment: what the builder and the trainer both run on."""
+"""Starting or joining Ray under the offline environment, and holding a local folder: what the builder, the sample
+renderer and the trainer run on."""
 from __future__ import annotations
 
+import fcntl
 import importlib
 import logging
+import os
 import signal
 import socket
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
 
 from annotators import offline
 from schemas.typed_config import ConfigError
@@ -70,3 +76,24 @@ def require_reachable(address: str) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise ConfigError(f"ray.address {address}: no Ray head answers there ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def locked_folder(path: str | Path, wait: bool = True) -> Iterator[None]:
+    """The kernel's exclusive lock on the local folder `path` (made when missing) while the block runs: no file is
+    left behind, and it goes with the process however that ends. Held by another process, it is waited for, or
+    without `wait` a BlockingIOError; a filesystem without such locks (NFS locks only files open for writing) is not
+    locked."""
+    os.makedirs(path, exist_ok=True)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(descriptor)
+

@@ -14,13 +14,10 @@ Rows: the n regular studies S000000.., then about 1% near-duplicates, then one b
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from connectors.sample.ct import MIDDLE, render_ct
 from connectors.sample.encode import dicom_phi, write_dicom, write_jpeg, write_nifti_gz, write_png
@@ -28,6 +25,7 @@ from connectors.sample.people import INSTITUTIONS, physician
 from connectors.sample.plan import STREAM_REPORT, StudySpec, plan, study_rng
 from connectors.sample.radiograph import render_duplicate, render_radiograph
 from connectors.sample.reports import Report, write_report
+from schemas.runtime import locked_folder
 
 GENERATOR_VERSION = "1"
 COMPLETE = "COMPLETE"
@@ -69,7 +67,7 @@ def ensure(root: Path | str, n: int, seed: int) -> Path:
     """The folder under `root` holding the render of (n, seed), rendered first unless it is there. A render holds
     `root` locked: another process that needs a render under it meanwhile waits for it, then finds it done."""
     folder = render_folder(root, n, seed)
-    with _held(Path(root)):
+    with locked_folder(root):
         if not is_complete(folder, n, seed):
             generate(folder, n, seed)
     return folder
@@ -77,22 +75,6 @@ def ensure(root: Path | str, n: int, seed: int) -> Path:
 
 def _stamp(n: int, seed: int) -> dict:
     return {"version": GENERATOR_VERSION, "n": n, "seed": seed}
-
-
-@contextmanager
-def _held(root: Path) -> Iterator[None]:
-    """The kernel's lock on the folder `root` (made when missing), gone with the process however it ends; a
-    filesystem without such locks is not held."""
-    root.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(root, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-        except OSError:  # NFS locks only files open for writing
-            pass
-        yield
-    finally:
-        os.close(descriptor)
 
 
 def _clear(root: Path) -> None:
