@@ -46,6 +46,7 @@ class ParsedReport:
     impression: str
     other: str
     global_text: str  # impression, else the sentences stating positive findings, else the findings about the image
+    # (a radiology report's whole findings section: all of it is)
     descriptions: tuple[Description, ...]
     negatives: tuple[str, ...]
     truncated: bool = False  # the input was longer than report_text.MAX_REPORT_CHARS and was cut at a sentence end
@@ -73,7 +74,7 @@ class ReportParser:
         """One parse per report's sections, of its style (`truncated`: whether it was cut, see report_text)."""
         narrative = [style in NARRATIVE_STYLES for style in styles for _ in range(2)]
         found = self._mentions([body for s in sections for body in (s.findings, s.impression)], narrative)
-        return [_report(s, found[2 * i], found[2 * i + 1][0], cut)
+        return [_report(s, found[2 * i], found[2 * i + 1][0], cut, narrative[2 * i])
                 for i, (s, cut) in enumerate(zip(sections, truncated))]
 
     def mentions(self, text: str, style: str = "caption") -> list[Mention]:
@@ -130,7 +131,9 @@ def _restates(m: Mention, stated: list[Mention]) -> bool:
 
 
 def _report(sections: Sections, parsed_findings: tuple[list[Mention], list[str]], impression: list[Mention],
-            truncated: bool) -> ParsedReport:
+            truncated: bool, narrative: bool) -> ParsedReport:
+    """The parse of one report; a radiology report's findings, all about the image, are its global text when nothing
+    narrower is ("FINDINGS: No acute cardiopulmonary process."), a narrative's never (its story is no image text)."""
     findings, plain = parsed_findings
     positive = [m for m in findings if not m.negated]
     positive += [m for m in impression if not m.negated and not _restates(m, positive)]
@@ -143,7 +146,7 @@ def _report(sections: Sections, parsed_findings: tuple[list[Mention], list[str]]
         findings=sections.findings,
         impression=sections.impression,
         other=sections.other,
-        global_text=sections.impression or summary or " ".join(plain),
+        global_text=sections.impression or summary or " ".join(plain) or ("" if narrative else sections.findings),
         descriptions=tuple(described.values()),
         negatives=negatives,
         truncated=truncated,

@@ -351,3 +351,12 @@ def test_in_headed_radiology_findings_the_patient_is_no_story_cue(parser):
     # in a caption or notes a clause about the patient without a study word tells the story
     assert parser.parse("The patient has a small left pleural effusion.", "caption").descriptions == ()
     assert parser.parse("Radiograph of the patient shows a small left pleural effusion.", "caption").descriptions
+
+
+@pytest.mark.parametrize("style, expected", [("radiology", "No acute cardiopulmonary process."), ("iu_xray",
+                         "No acute cardiopulmonary process."), ("notes", ""), ("caption", "")])
+def test_a_radiology_reports_findings_are_its_global_text_when_nothing_narrower_is(parser, style, expected):
+    """A normal study reported in its findings alone keeps that text; a narrative's story (no finding, no place, no
+    study named) is no image text."""
+    assert parser.parse("FINDINGS: No acute cardiopulmonary process.", style).global_text == expected
+
