@@ -288,7 +288,7 @@ _STAFF_LABEL = re.compile(rf"(?i:attending(?: physician)?|radiologist|resident|f
 # Endings of adjectives, verbs and nouns that are no family names: "Patient Anxious;", "Pt Dyspnoeic.", "Patient
 # Cooperation was poor", "Attending: discussed."
 _NOT_NAME_ENDINGS = ("ic", "ous", "ive", "tion", "sion", "ment", "ity", "ness", "ful", "less", "able", "ible", "ted",
-                     "sed", "zed", "xed", "ssed", "ked", "ped")
+                     "sed", "zed", "xed", "ked", "ped")
 
 
 def _labelled(match: re.Match) -> str:

@@ -100,7 +100,7 @@ class Lexicon:
     location_prepositions: frozenset[str]
     location_barriers: frozenset[str]
     clause_starts: frozenset[str]
-    restating_phrases: tuple[str, ...]
+    restating_phrases: tuple[tuple[str, ...], ...]  # each phrase as its words
     model_entity_labels: dict[str, str]  # a model's entity label -> finding label
     lung_field_anatomy: frozenset[str]  # anatomy names of thoracic locations
     cues: Cues
@@ -174,7 +174,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         negation=_termset(data["negation"], termset("en_clinical").get_patterns()),
         uncertainty=_termset(data["uncertainty"], {}),
         model_entity_labels=dict(data["model_entity_labels"]),
-        restating_phrases=tuple(data["restating_phrases"]),
+        restating_phrases=tuple(tuple(phrase.split()) for phrase in data["restating_phrases"]),
         lung_field_anatomy=frozenset(
             e["anatomy"] for e in data["locations"] if e.get("lung_field") and e.get("anatomy")
         ),

@@ -194,8 +194,8 @@ def _restates(gap: list[str], lexicon: Lexicon) -> bool:
     but the "which" that leads it ("opacity, which may reflect pneumonia")."""
     if len(gap) > MAX_RESTATING_GAP:
         return False
-    for phrase in (p.split() for p in lexicon.restating_phrases):
-        at = next((i for i in range(len(gap)) if gap[i:i + len(phrase)] == phrase), None)
+    for phrase in lexicon.restating_phrases:
+        at = next((i for i in range(len(gap)) if tuple(gap[i:i + len(phrase)]) == phrase), None)
         if at is not None:
             lead = at - 1 if gap[at - 1:at] == ["which"] else at
             return not any(w in lexicon.hard_breaks for w in gap[:lead] + gap[at + len(phrase):])
@@ -229,7 +229,10 @@ def _attachment(words: list[str], run: list[Span], groups: list[_Group], lexicon
     if before and not _blocked(gap := _between(words, before[0], start), lexicon):
         if len(gap) <= MAX_PREPOSITION_GAP and (not gap or any(w in lexicon.location_prepositions for w in gap)):
             return before[1]
-    nearest = [(len(gap), gap, before[1]) for gap in [_between(words, before[0], start)]] if before else []
+    nearest = []
+    if before:
+        gap = _between(words, before[0], start)
+        nearest.append((len(gap), gap, before[1]))
     if after:  # forwards across a clause start only with nothing before, or into a restatement
         gap = _between(words, end, after[0])
         if before is None or not any(w in lexicon.clause_starts for w in gap) or _restates(gap, lexicon):
