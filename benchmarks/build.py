@@ -47,7 +47,7 @@ def main() -> None:
     studies = result.manifest["totals"]["inputs"]
     print(f"sample build, {studies} studies, {args.num_cpus} CPUs (Ray start-up included in the Ray figure)")
     print(f"{'method':<28}{'seconds':>10}{'studies/s':>12}")
-    print(f"{'Ray Data pipeline':<28}{ray_seconds:>10.1f}{studies / ray_seconds:>12.1f}")
+    print(f"{'Ray build':<28}{ray_seconds:>10.1f}{studies / ray_seconds:>12.1f}")
     print(f"{'single-process loop':<28}{loop_seconds:>10.1f}{studies / loop_seconds:>12.1f}")
     print(f"speed-up {loop_seconds / ray_seconds:.2f}x; shards identical: {same}")
     print(json.dumps({"studies": studies, "ray_s": ray_seconds, "loop_s": loop_seconds}))

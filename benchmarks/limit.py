@@ -11,8 +11,8 @@ One run, three steps on the same rendered sample (rendered outside every timing)
   3. the default build on Ray with that many CPUs (start-up and shut-down included), its wall time beside the
      bound as a ratio, and with --compare the same build with those detector settings (e.g. the old ones) beside it;
   4. Ray's fixed cost: the wall time of the same build of --fixed-n studies (Ray's start and stop, the workers'
-     imports and set-up, Ray Data's actors: what a build pays whatever its size), and the default build less
-     that cost beside the bound (what the build's per-image work costs on Ray, against what it must).
+     imports and set-up: what a build pays whatever its size), and the default build less that cost beside the
+     bound (what the build's per-image work costs on Ray, against what it must).
 The default build's shards are checked to equal the bare run's byte for byte (so both did the same work).
 """
 from __future__ import annotations

@@ -142,7 +142,7 @@ def ray_run(cfg) -> Run:
         wall = time.perf_counter() - started
         ray.shutdown()
     studies = result.manifest["totals"]["inputs"]
-    return Run(f"Ray Data, {cfg.ray.num_cpus} CPUs", studies, wall, result.stats, memory, Path(cfg.output), started)
+    return Run(f"Ray, {cfg.ray.num_cpus} CPUs", studies, wall, result.stats, memory, Path(cfg.output), started)
 
 
 def loop_run(cfg) -> Run:

@@ -8,9 +8,9 @@
    each pair of images shares there (`partition_votes`); one task per shard adds up its images' votes over the
    partitions and picks each image's best partners (`shard_candidates`). No step holds the whole index, so
    memory does not grow with the corpus.
-3. Ray tasks check the candidates in detail, grouped by the pair of shards they need, each reading from those
-   two shards' signature files just the record batches that hold its rows, so the bytes read grow with the
-   candidates, not with the number of shard pairs.
+3. Ray tasks check the candidates in detail, grouped by the pair of shards they need (`PAIRS_PER_TASK` at most
+   each), each reading from those two shards' signature files just the record batches that hold its rows, so the
+   bytes read grow with the candidates, not with the number of shard pairs.
 4. The driver applies the keep rule. Near-duplicates become `Drop`s for `compact_shard`; reports shared word
    for word by several inputs (templated normal reports) are counted for the manifest, not dropped.
 Every step runs in a fixed order on the same parts, so a resumed build makes the same decisions.
@@ -67,6 +67,9 @@ class DedupResult:
 SIGNATURES = pa.schema(list(SIGNATURE))
 SIGNATURE_BATCH = 16  # rows per record batch of a signature file: a pair check reads only the batches it needs
 INDEX = pa.schema([("owner", pa.int32()), ("key", pa.uint64())])  # owner: the row's place among its shard's keys
+# Candidate pairs per detail-check task (a few tenths of a second): many small tasks keep every CPU busy to the end
+# of the step, where one task per pair of shards left one CPU waiting on the largest.
+PAIRS_PER_TASK = 256
 VOTES = pa.schema([("mine", pa.int32()), ("theirs", pa.int32()), ("count", pa.int32())])  # rows' corpus places
 
 
@@ -171,10 +174,11 @@ def plan_drops(layout: BuildLayout, n_shards: int, cfg: DedupConfig, run: Runner
         groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for a, b in pairs:
             groups.setdefault((keys[a].shard, keys[b].shard), []).append((a, b))
-        groups = dict(sorted(groups.items()))
+        chunks = [(shards, members[start:start + PAIRS_PER_TASK]) for shards, members in sorted(groups.items())
+                  for start in range(0, len(members), PAIRS_PER_TASK)]
         calls = [(layout, (sa, sb), [(a - offsets[sa], b - offsets[sb]) for a, b in members])
-                 for (sa, sb), members in groups.items()]
-        verified = {pair: agreement for members, agreements in zip(groups.values(), run(check_pairs, calls))
+                 for (sa, sb), members in chunks]
+        verified = {pair: agreement for (_, members), agreements in zip(chunks, run(check_pairs, calls))
                     for pair, agreement in zip(members, agreements) if agreement >= cfg.min_agreement}
         found = keep_first([k.rank for k in keys], [k.input for k in keys], verified)
     return decide(keys, found, cfg)

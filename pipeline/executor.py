@@ -1,16 +1,18 @@
-"""Running a list of stages over work items: mapped onto Ray Data, or in this one process. Either way the rows
+"""Running a list of stages over work items: on Ray (one task per block of work items carrying it through every
+stage, or Ray Data where a GPU detector's actor pool splits that chain), or in this one process. Either way the rows
 end in parts (pipeline.shards.write_parts), whose summaries come back to `Tally`: progress, the build's stats
 and the failure check."""
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import ray
 
 from pipeline.config import FailureConfig
-from pipeline.runtime import bound_queues, cluster_cpus, one_thread_per_task
+from pipeline.runtime import cluster_cpus, configure_ray_data, one_thread_per_task
 from pipeline.shards import BuildLayout, write_parts
 from pipeline.stage import Resources, Stage
 from pipeline.stats import BuildStats
@@ -22,6 +24,9 @@ MAX_ROWS_PER_BLOCK = 64
 # The share of the cluster's CPUs that actor pools may reserve together: the rest runs the task stages, which the
 # actors' input waits on (pools holding every CPU would leave the build waiting forever at 0 inputs).
 ACTOR_CPU_SHARE = 0.5
+# Tasks sent ahead per CPU on the one-chain path: the next block starts as soon as a task ends, and the queued
+# tasks hold only their work items (paths and text).
+TASKS_PER_CPU = 2
 
 
 class StageFailures(RuntimeError):
@@ -58,12 +63,83 @@ class Tally:
 
 def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
                blocks_per_cpu: int) -> None:
-    """Map `stages` onto Ray Data over the work items and stream the part summaries into `tally`."""
-    bound_queues()
+    """Run `stages` over the work items on Ray and stream the part summaries into `tally`: as one task per block
+    when every stage runs as a task of the same resources (a CPU-only cluster), otherwise mapped onto Ray Data."""
     n = items.num_rows
     blocks = max(1, min(n, max(blocks_per_cpu * cluster_cpus(), -(-n // MAX_ROWS_PER_BLOCK))))
-    per_block = -(-n // blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
-    ds = ray.data.from_arrow([items.slice(start, per_block) for start in range(0, n, per_block)])
+    per_block = -(-n // blocks)
+    items_by_block = [items.slice(start, per_block) for start in range(0, n, per_block)]
+    if one_chain(stages):
+        _run_as_tasks(stages, items_by_block, layout, tally)
+    else:
+        _run_on_ray_data(stages, items_by_block, per_block, layout, tally)
+
+
+def run_in_process(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
+                   batch_size: int = 64) -> None:
+    """The same stages, one block of work items after another, in this process."""
+    for start in range(0, items.num_rows, batch_size):
+        tally.add(run_chain(items.slice(start, batch_size), stages, layout))
+
+
+def run_chain(block: pa.Table, stages: Sequence[Stage], layout: BuildLayout) -> pa.Table:
+    """A block of work items through `stages`, each called on batches of its `batch_size` as the rows stream
+    through (a block's decoded images are never all held at once), into its parts; their summaries. OpenCV runs
+    on one thread, as in a Ray task."""
+    one_thread_per_task()
+    batches: Iterator[pa.Table] = iter([block])
+    for stage in stages:
+        batches = map(stage, rebatched(batches, stage.batch_size))
+    return write_parts(pa.concat_tables(list(batches)), layout)
+
+
+def rebatched(tables: Iterable[pa.Table], size: int | None) -> Iterator[pa.Table]:
+    """The rows of `tables`, in order, in batches of `size` rows (the last one smaller); None: the tables as they
+    are."""
+    if size is None:
+        yield from tables
+        return
+    held: list[pa.Table] = []
+    for table in tables:
+        held.append(table)
+        rows = pa.concat_tables(held)
+        while rows.num_rows >= size:
+            yield rows.slice(0, size)
+            rows = rows.slice(size)
+        held = [rows]
+    if held and held[0].num_rows:
+        yield held[0]
+
+
+def one_chain(stages: Sequence[Stage]) -> bool:
+    """Every stage runs as a task of the same resources: a block goes from its work items to its parts in one
+    task."""
+    return len({stage.resources for stage in stages}) == 1 and not stages[0].resources.actors
+
+
+def _run_as_tasks(stages: Sequence[Stage], blocks: list[pa.Table], layout: BuildLayout, tally: Tally) -> None:
+    """One Ray task per block (`run_chain`), at most TASKS_PER_CPU per CPU sent ahead; what is still queued is
+    cancelled when the build stops (a failure policy, an interrupt)."""
+    chain = ray.remote(run_chain).options(**_remote_args(stages[0].resources))
+    stages_ref, layout_ref = ray.put(list(stages)), ray.put(layout)
+    todo, running = collections.deque(blocks), []
+    try:
+        while todo or running:
+            while todo and len(running) < TASKS_PER_CPU * cluster_cpus():
+                running.append(chain.remote(todo.popleft(), stages_ref, layout_ref))
+            [done], running = ray.wait(running, num_returns=1)
+            tally.add(ray.get(done))
+    finally:
+        for task in running:
+            ray.cancel(task)
+
+
+def _run_on_ray_data(stages: Sequence[Stage], blocks: list[pa.Table], per_block: int, layout: BuildLayout,
+                     tally: Tally) -> None:
+    """Map `stages` onto Ray Data (consecutive task stages of equal resources fused, an actor pool between them)
+    and stream the part summaries into `tally`."""
+    configure_ray_data()
+    ds = ray.data.from_arrow(blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
     scale = actor_cpu_scale(stages, cluster_cpus())
     for stage in stages:
         ds = _map(ds, stage, per_block, scale)
@@ -71,18 +147,6 @@ def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, ta
                         **_remote_args(Resources()))  # in the task chain of the last stages
     for summaries in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         tally.add(summaries)
-
-
-def run_in_process(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
-                   batch_size: int = 64) -> None:
-    """The same stages, one batch of work items after another, in this process (OpenCV on one thread, as in a
-    task)."""
-    one_thread_per_task()
-    for start in range(0, items.num_rows, batch_size):
-        batch = items.slice(start, batch_size)
-        for stage in stages:
-            batch = stage(batch)
-        tally.add(write_parts(batch, layout))
 
 
 def actor_cpu_scale(stages: Sequence[Stage], cpus: float) -> float:

@@ -1,5 +1,7 @@
-"""Ray Data settings of a build: the CPUs a cluster offers, the cap on queued blocks, and the threads of a task."""
+"""Ray settings of a build: the CPUs a cluster offers, Ray Data's settings (where it runs), a task's threads."""
 from __future__ import annotations
+
+import logging
 
 import cv2
 import ray
@@ -11,14 +13,18 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def bound_queues(bytes_per_cpu: int = OBJECT_STORE_PER_CPU) -> None:
-    """Cap the object store that Ray Data may fill with queued blocks, in proportion to the cluster's CPUs.
+def configure_ray_data(bytes_per_cpu: int = OBJECT_STORE_PER_CPU) -> None:
+    """Ray Data quiet (the build shows its own progress and summary), and the object store that it may fill with
+    queued blocks capped in proportion to the cluster's CPUs.
 
     Without a cap, a fast stage keeps the free CPUs (Ray Data prefers the operator holding the least memory) while
     the blocks it makes pile up in front of a slower one: on 2 CPUs, with the detector's actor on one, the decoded
     and detected images of the whole corpus queued for the annotate stage. With it, upstream stages wait once the
     budget is used and downstream ones drain it, so memory stays flat whatever the corpus size."""
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
     limits = context.execution_options.resource_limits
     context.execution_options.resource_limits = limits.copy(object_store_memory=bytes_per_cpu * cluster_cpus())
 

@@ -3,7 +3,6 @@ renderer and the trainer run on."""
 from __future__ import annotations
 
 import fcntl
-import importlib
 import logging
 import os
 import signal
@@ -39,20 +38,12 @@ def ensure_ray(cfg: RayConfig) -> None:
     if ray.is_initialized():
         return
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
-    # Ray Data's imports (pandas among them, 1-2 s of CPU) run while ray.init waits for Ray's processes to start.
-    data = threading.Thread(target=importlib.import_module, args=("ray.data",), daemon=True)
-    data.start()
     if cfg.address:  # the nodes were started elsewhere: their workers get the offline environment from the job
         require_reachable(cfg.address)
         ray.init(address=cfg.address, runtime_env={"env_vars": env}, **quiet)
     else:  # a local Ray's workers inherit this process's environment, so they start before the first task
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
-    data.join()
     _terminate_as_interrupt()
-    context = ray.data.DataContext.get_current()
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # the build shows its own progress and summary
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
 
 
 def _terminate_as_interrupt() -> None:

@@ -14,7 +14,15 @@ import pytest
 from annotators.quality import QualityIssue
 from pipeline.build import collect_inputs
 from pipeline.config import FailureConfig
-from pipeline.executor import StageFailures, Tally, actor_cpu_scale, run_in_process, run_on_ray
+from pipeline.executor import (
+    StageFailures,
+    Tally,
+    actor_cpu_scale,
+    rebatched,
+    run_chain,
+    run_in_process,
+    run_on_ray,
+)
 from pipeline.shards import BuildLayout, read_stream
 from pipeline.stage import MAX_STATES, Filter, Resources, Stage, prepared, where_raised
 from pipeline.stage_list import build_stages
@@ -190,9 +198,49 @@ def test_two_actor_pools_on_two_cpus_finish(ray_cluster, small, tmp_path):
     assert tally.done == pytest.approx(items.num_rows)
 
 
-def test_a_systematic_failure_stops_the_build_with_a_clear_message(small, tmp_path):
+@pytest.mark.parametrize("where", ["loop", "ray"])
+def test_a_systematic_failure_stops_the_build_with_a_clear_message(request, small, tmp_path, where):
     cfg, items, stages = small
     everyone = tuple(items.column("source_id").to_pylist())
     tally = Tally(BuildStats(), FailureConfig(max_share=0.01, min_rows=3))
+    stages = [*stages[:-1], FailOn(everyone), stages[-1]]
     with pytest.raises(StageFailures, match=r"stage 'fail_on' failed on \d+ of \d+ rows"):
-        run_in_process([*stages[:-1], FailOn(everyone), stages[-1]], items, BuildLayout(str(tmp_path)), tally, 8)
+        if where == "ray":
+            request.getfixturevalue("ray_cluster")
+            run_on_ray(stages, items, BuildLayout(str(tmp_path)), tally, 8)
+        else:
+            run_in_process(stages, items, BuildLayout(str(tmp_path)), tally, 8)
+    assert tally.done < items.num_rows  # it stopped at the first summary past the policy
+
+
+SIZES: list[int] = []  # the batch sizes `Sizes` was called on (in this process)
+
+
+@dataclass(frozen=True)
+class Sizes(Stage):
+    name = "sizes"
+    batch_size = 3
+
+    def process(self, batch: pa.Table, state: Any) -> pa.Table:
+        SIZES.append(batch.num_rows)
+        return batch
+
+
+def test_a_chain_calls_each_stage_on_batches_of_its_size(small, tmp_path):
+    """The rows stream through the chain in each stage's batch size (a block's decoded images never all held at
+    once), and every row reaches the parts in order."""
+    cfg, items, stages = small
+    SIZES.clear()
+    block = items.slice(0, 10)
+    summaries = run_chain(block, [*stages[:-1], Sizes(), stages[-1]], BuildLayout(str(tmp_path)))
+    rows = sum(summaries.column("rows").to_pylist())
+    assert rows >= 10 and sum(SIZES) == rows and SIZES[:-1] == [3] * (len(SIZES) - 1) and 0 < SIZES[-1] <= 3
+    assert sum(summaries.column("inputs").to_pylist()) == pytest.approx(10)
+
+
+def test_rebatched_keeps_the_rows_in_order():
+    tables = [pa.table({"a": [1, 2, 3, 4]}), pa.table({"a": [5, 6, 7]}), pa.table({"a": pa.array([], pa.int64())})]
+    assert [t.column("a").to_pylist() for t in rebatched(tables, 3)] == [[1, 2, 3], [4, 5, 6], [7]]
+    assert [t.column("a").to_pylist() for t in rebatched(tables, 10)] == [[1, 2, 3, 4, 5, 6, 7]]
+    assert [t.num_rows for t in rebatched(tables, None)] == [4, 3, 0]
+    assert list(rebatched([], 3)) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pipeline.executor import one_chain
 from pipeline.stage import Resources
 from pipeline.stage_list import build_stages
 
@@ -16,7 +17,7 @@ def test_the_readme_shows_the_stage_list_as_the_code_builds_it(sample_config, tm
 
 
 def test_without_gpus_every_stage_joins_one_task_chain_and_with_them_the_detector_is_a_pool(sample_config, tmp_path):
-    """Ray Data fuses consecutive task stages of equal resources (pipeline.executor): on a CPU-only cluster a block
+    """Every stage a task of the same resources makes one chain (pipeline.executor): on a CPU-only cluster a block
     goes from decode to its parts in one task; a GPU splits the chain at the detector's actor pool."""
     cfg = sample_config(tmp_path)
     assert {stage.resources for stage in build_stages(cfg, gpus=0)} == {Resources()}
@@ -25,3 +26,4 @@ def test_without_gpus_every_stage_joins_one_task_chain_and_with_them_the_detecto
     [detect] = [stage for stage in on_gpus if stage.name == "detect"]
     assert detect.resources == Resources(gpus=1.0, actors=1)  # the config's one actor, a whole GPU
     assert {stage.resources for stage in on_gpus if stage is not detect} == {Resources()}
+    assert one_chain(build_stages(cfg, gpus=0)) and not one_chain(on_gpus)
