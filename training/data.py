@@ -142,17 +142,45 @@ def _column_problems(schema: pa.Schema, record: pa.Schema) -> list[str]:
     return problems
 
 
-def check_manifest(paths: list[str]) -> None:
+def check_manifest(paths: list[str], record: Path | None = None) -> None:
     """Refuse a build's shard whose size or sha256 differs from its entry in the build's manifest.json (damaged or
-    changed since the build): one read of the shards, before the first step."""
+    changed since the build): one read of the shards, before the first step. `record` (a file of the run folder)
+    keeps the shards found sound with their file stamps: a restart of the run does not read again a shard whose
+    stamp and manifest digest are the ones recorded, only those new or changed since."""
+    known = _read_record(record) if record else {}
     for folder in map(Path, paths):
         if not (folder / "manifest.json").is_file():
             continue
         for entry in json.loads((folder / "manifest.json").read_text())["shards"]:
-            problem = _differs_from_manifest(folder / entry["file"], entry)
+            path = folder / entry["file"]
+            key, seen = str(path.resolve()), [_file_stamp(path), entry["sha256"]]
+            if known.get(key) == seen:
+                continue
+            problem = _differs_from_manifest(path, entry)
             if problem:
-                raise ConfigError(f"shard {folder / entry['file']}: {problem}: damaged or changed since the build "
+                raise ConfigError(f"shard {path}: {problem}: damaged or changed since the build "
                                   f"(`medregion verify {folder}` checks the whole build)")
+            known[key] = seen
+    if record:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        written = record.with_name(f".{record.name}.tmp")
+        written.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
+        written.replace(record)  # whole or not at all: a run killed here keeps the record of its last start
+
+
+def _read_record(record: Path) -> dict:
+    """`check_manifest`'s record; empty when there is none or it does not parse (every shard is read again)."""
+    try:
+        known = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _file_stamp(path: Path) -> str:
+    """What changes when a file is written or replaced: "size:mtime_ns:device:inode"."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_dev}:{stat.st_ino}"
 
 
 def _differs_from_manifest(path: Path, entry: dict) -> str | None:

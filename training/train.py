@@ -286,6 +286,7 @@ def train_step(
 
 
 # ---------------------------------------------------------------------------------------------- the loop
+VERIFIED_SHARDS = "verified_shards.json"  # the run folder's record of the shards check_manifest found sound
 TENSORBOARD_SCALARS = ("loss", "global_loss", "region_loss", "lr", "logit_scale", "samples_per_s")
 
 
@@ -401,7 +402,7 @@ def train(cfg: Config, max_steps: int | None = None, report: Callable[[dict], No
     if resumed is not None:
         check_resumable(latest, resumed["config"], to_dict(cfg))
     if proc.main:  # rank 0 checks the corpus, writes the run folder's config and tokenizer; the others read them
-        check_manifest(cfg.data.shards)
+        check_manifest(cfg.data.shards, out_dir / VERIFIED_SHARDS)
         region_stages = [stage.name for stage in cfg.stages if stage.region_weight > 0 and cfg.model.roi]
         warn_about_gaps(files, cfg.data.train_split, region_stages)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 import hashlib
 import itertools
 import json
+import os
 import re
 import shutil
 import warnings
@@ -181,6 +182,33 @@ def test_a_shard_that_differs_from_its_build_manifest_is_refused(synthetic_corpu
     with pytest.raises(ConfigError, match=f"part-00001.arrow: {len(data) - 10} bytes, the manifest says {len(data)}"):
         check_manifest([str(build)])
     check_manifest([str(shards[0])])  # a shard file given itself has no manifest to check
+
+
+def test_a_restart_reads_only_the_shards_changed_since_its_last_check(synthetic_corpus, tmp_path):
+    """The run folder's record of the shards found sound spares a restart the read of an unchanged corpus; a shard
+    written since (another stamp) is read again, and a record that does not parse is no record."""
+    build = Path(shutil.copytree(synthetic_corpus, tmp_path / "build"))
+    shards = sorted((build / "shards").glob("*.arrow"))
+    entries = [{"file": f"shards/{p.name}", "bytes": p.stat().st_size,
+                "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in shards]
+    (build / "manifest.json").write_text(json.dumps({"shards": entries}))
+    record = tmp_path / "run" / "verified_shards.json"
+    check_manifest([str(build)], record)
+    assert sorted(json.loads(record.read_text())) == sorted(str(p.resolve()) for p in shards)
+    stat = shards[1].stat()
+    data = bytearray(shards[1].read_bytes())
+    data[100:164] = bytes(b ^ 0xFF for b in data[100:164])
+    shards[1].write_bytes(data)
+    os.utime(shards[1], ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same size and time: the record stands for it
+    check_manifest([str(build)], record)
+    with pytest.raises(ConfigError, match="part-00001.arrow: its sha256 is not the one in the manifest"):
+        check_manifest([str(build)])  # without the record, it is read
+    os.utime(shards[1])  # written since its check: read again
+    with pytest.raises(ConfigError, match="part-00001.arrow: its sha256 is not the one in the manifest"):
+        check_manifest([str(build)], record)
+    record.write_text("{cut sho")
+    with pytest.raises(ConfigError, match="part-00001.arrow: its sha256"):
+        check_manifest([str(build)], record)
 
 
 def no_regions(record: dict) -> None:
