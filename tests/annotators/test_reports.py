@@ -314,6 +314,13 @@ def test_global_text_is_never_history_or_administration(parser):
     assert parser.parse("Admitted with fever. Lungs are clear. ETT in situ.", "notes").global_text == "Lungs are clear."
 
 
+def test_a_notes_sentence_on_the_radiological_picture_is_global_text(parser):
+    """A case note's "radiological" sentence is about the image, though it names no finding of the lexicon (a real
+    covid-chestxray note); the story beside it is not."""
+    text = "Fever for ten days. Radiological worsening, with typical findings of ARDS."
+    assert parser.parse(text, "notes").global_text == "Radiological worsening, with typical findings of ARDS."
+
+
 def test_a_huge_report_is_cut_at_a_sentence_end_and_flagged(parser):
     huge = "Right lower lobe opacity. No pneumothorax. " * 45_000  # about 1.9 million characters
     report = parser.parse_many([huge, "Left pleural effusion."], ["radiology", "notes"])
