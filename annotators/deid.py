@@ -1,40 +1,44 @@
 """De-identification of report text, after HIPAA Safe Harbor's identifiers (45 CFR 164.514(b)(2)) that text shows.
 
 Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, Vietnamese included, with
-particles such as "van der" and capitals inside such as "McDonald") after titles (Dr, Drs, Mr, Mrs, Ms, Professor,
-Prof. Dr., and Dott., Dra., Sr., Smt., Mme, Herr, Frau, "dr." in lower case, ...), after "Patient" / "Pt" / "Name" /
-"Surname" (and "Paziente", "Nom", ...), one name word after "Patient" ending a sentence ("Patient Smith."), after
-role and relation labels in any case ("Attending:", "Ref. Phys.:", "Referring MD:", "Referrer:", "Mother:",
-"Emergency contact:", "Author:", "cc:", "/s/", "Dictated by", "Submitted by", "Signed electronically by"), one
-lower-case word after a staff label ("Attending: smith", "Signed: brennan"), after whom results went to ("called to",
-"discussed with", "phoned to", "relayed to PA"), relatives ("her son Michael", "Wife, Mary Smith") and staff by role
-with two name words ("ED physician Steven Park"), "Last, First" with a common word as the family name after a label
-("PATIENT: WARD, EMILY"), "MRS WARD", a name and its age ("Mrs Evans, 93" -> "90+"), before credentials (", MD",
-"DO", "MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant Radiologist") or
-identifiers ("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; after such a cue a given name
-makes a common word after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a scheme or a
-host and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP addresses ->
-[IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a trunk 0
-("0161 123 4567", "01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and other
-labelled numbers (national numbers of the UK, Canada (OHIP, RAMQ), Australia, India (Aadhaar, UHID), Ireland (PPSN),
-Spain, the Netherlands, Sweden and France too), DICOM UIDs and any long number -> [ID]; street addresses, PO boxes,
-city-state-zip, zip codes, UK, Canadian and Australian postcodes with the town before them after a comma, European
-and Indian postcodes after a comma ("..., 10117 Berlin", "..., Chennai 600006"), German and Dutch streets
-("Hauptstraße 12"), Eircodes after their label and where someone lives -> [ADDRESS]; hospital and clinic names ("X
-Medical Center", "Brigham and Women's Hospital", "Royal Infirmary of Edinburgh", "Universitätsklinikum X" too, and a
-place after "Outside hospital:" or "Transferred from") -> [HOSPITAL]; dates in numeric, ISO, DICOM, compact
-("04Mar2021", "20190314T143200") and month-name forms (French, Italian, Spanish, German and Dutch ones with a year),
-ordinals in words included, and a day and month after words of dates ("since 3/14", "Admitted 12/25") -> [DATE];
-times -> [TIME]; ages over 89 in years, in figures or words, with the sex ("92M with cough", "Age/Sex: 92/F") ->
-"90+" (a year alone is no identifier under the rule and stays). Dashes that read as hyphens (en dash, figure dash,
-minus, non-breaking hyphen) count as hyphens, and characters of no width (U+200B, soft hyphen, ...) are removed.
-MIMIC's "___" (identifiers removed upstream) is kept as it is. Not caught: a name in running text with no title,
-label or credential before or after it, and an age written as "97F" with no article, patient or line start before it
-(the same form as a temperature in Fahrenheit or a French catheter size); nor, mostly, city names and facilities
-named without "Hospital", "Clinic" or the like ("Johns Hopkins", "Erasmus MC", "Toronto Western"), streets named
-before their number ("Via Roma 15", "rue Leblanc" after it), a bare day and month with no word of dates before it
-("X-ray 14/3": the form of a fraction), a weekday, typists' initials after a date ("15.3.2019 KM"), and identifiers
-of public teaching cases ("rID: 12345").
+particles such as "van der" and capitals inside such as "McDonald") after titles (Dr, Drs, Mr, Mrs, Ms, Professor, Prof.
+Dr., and Dott., Dra., Sr., Smt., Mme, Herr, Frau, "dr." in lower case, ...), after "Patient" / "Pt" / "Name" / "Surname"
+(and "Paziente", "Nom", ...), one name word after "Patient" ending a sentence ("Patient Smith."), after role and
+relation labels in any case ("Attending:", "Ref. Phys.:", "Referring MD:", "Referrer:", "Mother:", "Emergency contact:",
+"Author:", "cc:", "/s/", "Dictated by", "Submitted by", "Signed electronically by"), one lower-case word after a staff
+label ("Attending: smith", "Signed: brennan"), after whom results went to ("called to", "discussed with", "d/w", "phoned
+to", "relayed to PA"), after sign-offs ("Thanks,", "Kind regards,"), two name words after "Per" ("Per James
+Patterson,"), names after a name and "and" ("Dr. Le and Hoang"), relatives ("her son Michael", "Wife, Mary Smith") and
+staff by role with two name words ("ED physician Steven Park"), "Last, First" with a common word as the family name
+after a label ("PATIENT: WARD, EMILY"), "MRS WARD", a name and its age ("Mrs Evans, 93" -> "90+"), before credentials
+(", MD", "DO", "MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant
+Radiologist") or identifiers ("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; after such a cue a
+given name makes a common word after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a
+scheme or a host and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP
+addresses -> [IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a
+trunk 0 ("0161 123 4567", "01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and
+other labelled numbers (national numbers of the UK, Canada (OHIP, RAMQ), Australia, India (Aadhaar, UHID), Ireland
+(PPSN), Spain, the Netherlands, Sweden and France too), DICOM UIDs and any long number -> [ID]; street addresses, PO
+boxes, city-state-zip, zip codes, UK, Canadian and Australian postcodes with the town before them after a comma,
+European and Indian postcodes after a comma ("..., 10117 Berlin", "..., Chennai 600006"), German and Dutch streets
+("Hauptstraße 12", "Main Street 12"), flats by number and building ("Flat 3, Rose Court"), Eircodes after their label
+and where someone lives ("lives on Elm Street") -> [ADDRESS]; hospital and clinic names ("X Medical Center", "Brigham
+and Women's Hospital", "Royal Infirmary of Edinburgh", "Universitätsklinikum X" too, and a place after "Outside
+hospital:", "Transferred from" or a study from or at it: "Prior imaging from Mount Sinai", "CT performed at Mercy") ->
+[HOSPITAL]; dates in numeric, ISO, DICOM, compact ("04Mar2021", "20190314T143200") and month-name forms (French,
+Italian, Spanish, German and Dutch ones with a year), ordinals in words included, a day and month after words of dates
+or a study ("since 3/14", "Admitted 12/25", "CT chest 2/14", "12-Mar"), with the weekday before them ("Monday, March
+18"), and a day alone after a weekday or "on" ("Tuesday 5th", "on the 14th.") -> [DATE]; times -> [TIME]; ages over 89
+in years, in figures or words, with the sex ("92M with cough", "Age/Sex: 92/F") -> "90+" (a year alone is no identifier
+under the rule and stays). Dashes that read as hyphens (en dash, figure dash, minus, non-breaking hyphen) count as
+hyphens, and characters of no width (U+200B, soft hyphen, ...) are removed. MIMIC's "___" (identifiers removed upstream)
+is kept as it is. Not caught: a name in running text with no title, label or credential before or after it, and an age
+written as "97F" with no article, patient or line start before it (the same form as a temperature in Fahrenheit or a
+French catheter size); nor, mostly, city names and facilities named without "Hospital", "Clinic" or the like and with no
+study or transfer before them ("Seen in the Johns Hopkins emergency department", "Erasmus MC"), streets with no street
+type ("Via Roma 15", "rue Leblanc"), a bare day and month with no word of dates or study before it ("Seen 14/3": the
+form of a fraction), a small fraction after a study ("CT 1/2"), a weekday alone, typists' initials after a date
+("15.3.2019 KM"), and identifiers of public teaching cases ("rID: 12345").
 
 Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5", "T10-11-12"), grades,
 percentages, ratios ("2/3", "NAA/Cr", "Strength 4/5 since onset"), TNM stages ("T2N1M0", "N0 Mx"), Montreal classes
@@ -62,6 +66,7 @@ _MONTHS_CAPITALISED = (
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?|JAN|FEB|MAR|APR|MAY|JUNE?|JULY?|AUG|SEPT?|OCT|NOV|DEC)\.?"
 )
 _ORDINAL = r"(?:st|nd|rd|th)"
+_WEEKDAY = r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:mon|tues?|weds?|thurs?|fri|sat|sun)\.?)"
 _FOREIGN_MONTHS = (
     r"(?:janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre|gennaio|"
     r"febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre|enero|febrero|abril|mayo|junio|"
@@ -86,11 +91,13 @@ _STREET_TYPES = ("Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Bl
                  "Square", "Sq")
 # Upper-case forms only of the long names: "CT", "ST", "DR", "LN", "SQ" are clinical abbreviations.
 _STREET = "|".join(_STREET_TYPES + tuple(name.upper() for name in _STREET_TYPES if len(name) >= 4))
+_LONG_STREET = "|".join(name for name in _STREET_TYPES if len(name) >= 4)  # before a number: "Main Street 12"
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
     "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
 )
 _PLACE_WORD = r"[A-Z][A-Za-z'.-]*"
+_STREET_WORD = rf"(?:{_PLACE_WORD}|\d+{_ORDINAL})(?!\w)"  # "West 57th Street"
 _TOWN = r"(?:(?<=, )[A-Z][\w'-]+(?:,? [A-Z][\w'-]+){0,2},? )?"  # a town before a postcode, after a comma
 
 # Letters of names beyond ASCII (Latin, Greek and Cyrillic: "Peña", "Łukasz", "Müller"; Vietnamese and polytonic
@@ -156,10 +163,12 @@ _LISTED_NAME = (rf"(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}"
 _ROLES = r"Dr|Consultant|Attending|Resident|Registrar|Fellow|Radiologist|Radiographer|Sonographer|Surgeon|Physician|" \
          r"Nurse|Technologist|F1|F2|ST\d|SpR|PGY-?\d"
 _ROLE_WORDS = frozenset(role.lower() for role in _ROLES.split("|") if role.isalpha()) | {"technician"}
-# Phrases of running text that name whom results went to: "called to Sarah Connor", "discussed with J Smith".
-_TOLD = r"[Cc]alled to|[Dd]iscussed with|d/w|[Cc]ommunicated to|[Cc]onveyed to|[Ss]poke (?:with|to)|[Pp]aged|" \
-        r"[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to|[Pp]honed(?: through)? to|[Tt]elephoned(?: to)?|" \
-        r"[Gg]iven to|[Pp]assed (?:on )?to|[Hh]anded over to|[Ee]scalated to"
+# Phrases of running text that name whom results went to ("called to Sarah Connor", "discussed with J Smith",
+# "Per discussion with Mark Thompson"), and sign-offs ("Thanks, Emily Clarke").
+_TOLD = r"[Cc]alled to|[Dd]iscuss(?:ed|ion) with|[Dd]/[Ww]|[Cc]ommunicated to|[Cc]onveyed to|[Ss]poke (?:with|to)|" \
+        r"[Pp]aged|[Nn]otified|[Ii]nformed|[Rr]eported to|[Rr]elayed to|[Pp]honed(?: through)? to|" \
+        r"[Tt]elephoned(?: to)?|[Gg]iven to|[Pp]assed (?:on )?to|[Hh]anded over to|[Ee]scalated to|" \
+        r"[Tt]hank(?:s| you),|(?:[Kk]ind |[Bb]est )?[Rr]egards,|(?:[Yy]ours )?[Ss]incerely,"
 # Capitalised words that follow "Patient", a label or a title without being a name (compared in lower case).
 _NOT_NAMES = frozenset("""
 male female man woman boy girl child infant baby adult elderly gentleman lady is was has had have presents presented
@@ -195,7 +204,7 @@ artifact artefact weight height bmi colorectal hepatobiliary cardiothoracic plas
 respiratory maxillofacial endocrine geriatric palliative spinal bariatric upper lower yes ok na nad naa
 self present absent pending tbc tba tbd available unavailable away comfort compliance assistant associate practitioner
 cyst cysts cells lesion lesions nodule nodules intensive labour labor delivery maternity osh voice recognition speech
-dragon powerscribe
+dragon powerscribe society college association guidelines guideline criteria recommendations policy control
 """.split())
 # Acronyms above that, spelt as a word ("Ed"), are a given name: "Patient: Ed Norton".
 _ACRONYMS = frozenset("ed er icu gp pcp ent msk mdt inr dob mrn pa ap pd".split())
@@ -403,16 +412,22 @@ def _facility(match: re.Match) -> str:
     return head[: words[first].start()] + "[HOSPITAL]"
 
 
-# Places inside a hospital that patients come from: "Transferred from Theatre" names no hospital.
+# Places inside a hospital that patients and images come from, and times of a study: "Transferred from Theatre" and
+# "Imaging performed at Rest" name no hospital.
 _WARDS = frozenset("theatre theatres recovery resus resuscitation majors minors triage hdu itu ccu nicu picu sicu micu "
-                   "pacu outside another home".split())
+                   "pacu outside another home casualty pacs rest stress peak night".split())
+# Anatomy after an eponym: "seen at Morison pouch" names no place.
+_EPONYM_AFTER = re.compile(r"[ \t]+(?:pouch|cave|canal|duct|space|joint|line|lines|fossa|foramen|ligament|sign|disease|"
+                           r"syndrome|fracture|lesion|level|protocol|criteria|classification)\b")
 
 
 def _outside_place(match: re.Match) -> str:
-    """[HOSPITAL] for the capitalised words after "Outside hospital:" or "Transferred from", unless one is a common
-    word, a department or a place in a hospital ("Transferred from ICU", "from Coronary Care Unit")."""
+    """[HOSPITAL] for the capitalised words after "Outside hospital:", "Transferred from" or a study from or at a
+    place, unless one is a common word, a month or a weekday, a department or a place in a hospital ("Transferred
+    from ICU", "from Coronary Care Unit", "CT from Dec"), or an anatomical word follows ("at Morison pouch")."""
     if any(word.lower() in _NOT_NAMES or word.lower() in _WARDS or _department(word)
-           for word in match.group("place").split()):
+           or re.fullmatch(rf"{_MONTHS}|{_WEEKDAY}", word, re.IGNORECASE) for word in match.group("place").split()) \
+            or _EPONYM_AFTER.match(match.string, match.end()):
         return match.group(0)
     return match.group(1) + "[HOSPITAL]"
 
@@ -460,6 +475,9 @@ _MAY_VERB = (
 _NOT_MAY_VERB = rf"(?!(?<=[Mm][Aa][Yy])\s+(?i:{_MAY_VERB})\b)"
 # A measurement after a number: "extension 12.5 mm" is no telephone extension.
 _NO_UNIT = r"(?![.,]\d)(?!\s*(?:mm|cm|m|ml|mg|g|kg|%|cc|hu|mmhg|ms|sec|s)\b)"
+# A character of a labelled number; a slash only before four digits or more ("AIIMS/2019/12345", "2022/45678"), so
+# "Plan: 3/12 follow-up" stays.
+_ID_CHAR = r"(?:[\w-]|/(?=\d{4}))"
 # Counted things after a fraction: "seen on 2/3 images" is no date.
 _COUNTED = r"(?:of|images?|slices?|series|sequences?|views?|sections?|levels?|cores?|samples?|occasions?|studies|" \
            r"exams?|scans?|films?|projections?|acquisitions?|frames?|planes?|passes|attempts?)"
@@ -467,17 +485,26 @@ _TLDS = r"com|org|net|edu|gov|mil|int|info|biz|io|health|example|uk|ca|au|nz|ie|
         r"fi|jp|cn|in|us|eu"
 
 
+_BODY_WORDS = "|".join(sorted(word.lower() for word in KNOWN_CODE_WORDS if len(word) > 2 and word != "AND"))
 # Words before a day and month ("on 3/14", "since 3/14", "Admitted 12/25", "Tues 3/19", "Exam: 9/23", "Compared with
-# 3/14", "Comparison: 3/14"); "2/3 of the lobe", "from 2/3 to" and "strength 4/5" stay.
+# 3/14", "Comparison: 3/14"), and a study with up to two body parts or "of" ("X-ray 14/3", "CT chest 2/14", "MRI
+# lumbar spine 17.03", "the radiograph of 6/7", "report (12/03)"); "2/3 of the lobe", "from 2/3 to", "strength 4/5",
+# "CT in 3/12" (months) and "X-ray shows 1/3 collapse" stay.
 _DAY_MONTH_BEFORE = re.compile(
-    r"\b(?:on|dated?|since|until|till|admitted|discharged|compared (?:with|to)|(?:exam|date|dos|study|comparison)\s*:|"
-    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:mon|tues?|wed|thurs?|fri|sat|sun)\.?),?\s+$", re.IGNORECASE)
+    rf"\b(?:on|dated?|since|until|till|admitted|discharged|compared (?:with|to)|(?:exam|date|dos|study|comparison)\s*:|"
+    rf"{_WEEKDAY}|(?P<study>(?:ct|cta|mri?|mra|pet(?:-ct)?|us|ultrasound|x-?rays?|cxr|radiographs?|films?|scans?|"
+    rf"stud(?:y|ies)|exam(?:ination)?s?|reports?|echo(?:cardiogram)?|mammograms?)(?:\s+(?:{_BODY_WORDS}|of)){{0,2}}))"
+    rf",?(?:\s+|\s*\()$", re.IGNORECASE)
 
 
 def _day_month(match: re.Match) -> str:
-    """[DATE] for a day and month after a word of dates."""
-    before = _DAY_MONTH_BEFORE.search(match.string, max(0, match.start() - 20), match.start())
-    return "[DATE]" if before else match.group(0)
+    """[DATE] for a day and month ("14/3", "3/14", "17.03") after a word of dates; after a study not a small
+    fraction ("Films 2/2", "CT (1/2)")."""
+    first, second = map(int, re.split(r"[/.]", match.group(0)))
+    valid = 0 < first and 0 < second and ((first <= 31 and second <= 12) or (first <= 12 and second <= 31))
+    before = valid and _DAY_MONTH_BEFORE.search(match.string, max(0, match.start() - 40), match.start())
+    fraction = before and before.group("study") and first <= second <= 4
+    return "[DATE]" if before and not fraction else match.group(0)
 
 
 def _national_phone(match: re.Match) -> str:
@@ -518,14 +545,18 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (rf"\b{_MONTHS}[\s-]+(?:the\s+)?\d{{1,2}}{_ORDINAL}?,?[\s-]+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}{_ORDINAL}?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b(?:the\s+)?\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTHS}(?![a-z]){_NOT_MAY_VERB}", "[DATE]", _SUB),
-        (rf"\b\d{{1,2}}\s+{_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d)(?!\s+(?:fractures?|ha?emoglobinuria)\b)"
-         rf"{_NOT_MAY_VERB}", "[DATE]", _CASED),  # not "March fracture"
+        (rf"\b\d{{1,2}}(?:\s+|-){_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d)(?!\s+(?:fractures?|ha?emoglobinuria)\b)"
+         rf"{_NOT_MAY_VERB}", "[DATE]", _CASED),  # "12 Mar", "12-Mar"; not "March fracture"
         (rf"\b{_MONTHS}\s+(?:the\s+)?\d{{1,2}}{_ORDINAL}?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]", _SUB),
         (rf"\b{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}\.?\s+(?:de\s+)?{_FOREIGN_MONTHS}\s+(?:de\s+)?\d{{4}}\b", "[DATE]", _SUB),  # 3 mars 2019
         (r"\b(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}\b", "[DATE]", _SUB),
         (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", "[DATE]", _SUB),
-        (rf"(?<=[\s:])\d{{1,2}}/\d{{1,2}}\b(?!/)(?!\s+{_COUNTED}\b)", _day_month, _SUB),
+        (rf"(?<=[\s:(])\d{{1,2}}(?:/\d{{1,2}}|\.\d{{2}})\b(?![/.]\d)(?!\s+{_COUNTED}\b){_NO_UNIT}", _day_month, _SUB),
+        # A weekday with its date, and a day alone after "on" ("Monday, [DATE]", "Tuesday 5th", "on the 14th."): "on
+        # the 3rd attempt" and "of the 5th rib" stay.
+        (rf"\b(?:{_WEEKDAY},?\s+(?:the\s+)?(?:\d{{1,2}}{_ORDINAL}\b|\[DATE\])|((?:on|since|until)\s+)the\s+\d{{1,2}}"
+         rf"{_ORDINAL}\b(?=[ \t]*(?:[.;)\n]|$)|\s+(?:at|was|is|showed|shows|recommended)\b))", r"\1[DATE]", _SUB),
         (r"(?:\b|(?<=T))(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?m\.?)?(?=\W|$)", _time, _SUB),
         (r"\b\d{1,2}(?:[.:]\d{2})?\s*[ap]\.?m\.?(?=\W|$)", "[TIME]", _SUB),
         (r"\b(?:[01]?\d|2[0-3])h[0-5]\d\b", "[TIME]", _SUB),  # 14h05
@@ -535,7 +566,13 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         # Capitalised words and street types in their case: "2/3 on prior CT", "Lines 2/2 in place" stay.
         (r"\b(?:(?i:unit|apt|flat|suite)\s*)?\d+[A-Za-z]?\s*/\s*\d+[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){1,3}(?:%s)\b"
          r"(?!\s+of\b)" % _STREET, "[ADDRESS]", _CASED),  # Unit 4/12 King St, 3/45 Smith Rd
-        (rf"\b\d{{1,6}}[A-Z]?\s+(?:{_PLACE_WORD}\s+){{1,4}}(?:{_STREET})\b(?!\s+of\b)\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
+        # Flats and houses by number and building ("Flat 3, Rose Court", "House No. 45, Sector 12", "Apartment 4B, 220
+        # West 57th Street"): "Flat 2D images" stays.
+        (rf"\b(?:Flat|FLAT|Apartment|APARTMENT|Apt\.?|APT\.?|House No\.?|HOUSE NO\.?)\s*#?\d+[A-Z]?,\s*"
+         rf"(?:\d+[A-Z]?\s+)?{_STREET_WORD}(?:\s+{_STREET_WORD}){{0,3}}(?:\s+\d{{1,4}}\b)?"
+         rf"(?:,\s*(?!(?:{_STATES})\b){_STREET_WORD}(?:\s+{_STREET_WORD}){{0,3}})?",
+         "[ADDRESS]", _CASED),
+        (rf"\b\d{{1,6}}[A-Z]?\s+(?:{_STREET_WORD}\s+){{1,4}}(?:{_STREET})\b(?!\s+of\b)\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?"
          rf"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w-]+)?", "[ADDRESS]", _CASED),  # not "3 Tesla Circle of"
         (rf"\b{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}},\s*(?:{_STATES})\.?\s+\d{{5}}(?:-\d{{4}})?\b", "[ADDRESS]",
          _CASED),
@@ -545,13 +582,16 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          "[ADDRESS]", _CASED),
         (rf"{_TOWN}\b(?:NSW|VIC|QLD|TAS|ACT|NT|WA|SA)\s+\d{{4}}\b", "[ADDRESS]", _CASED),  # Newtown NSW 2042
         # Continental Europe and India: "..., 10117 Berlin", "..., 3015 GD Rotterdam", "..., Chennai 600006";
-        # "Charitéplatz 1", "Kerkstraat 12".
+        # "Charitéplatz 1", "Kerkstraat 12"; and "Main Street 12".
         (rf"(?<=, )(?:\d{{5}}|\d{{4}} ?[A-Z]{{2}})[ ]+(?!Units?\b)[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)?\b"
          rf"|(?<=, )[A-Z][a-z]+[ ]?-?[ ]?[1-8]\d{{5}}\b"
          rf"|\b[{_UPPER}][{_LOWER}]+(?:stra(?:ß|ss)e|str\.|platz|weg|allee|gasse|straat|laan|plein|gracht|kade)"
-         rf"[ ]+\d{{1,4}}[a-z]?\b", "[ADDRESS]", _CASED),
-        (r"\b(?:(?:lives|living|resides|residing)\s+(?:at|on)|(?:home |mailing |street )?address\s*:)"
-         r"\s*\d{1,6}\s[^.;\n]*", "[ADDRESS]", _SUB),  # to the end of the sentence, in any case
+         rf"[ ]+\d{{1,4}}[a-z]?\b|\b(?:{_PLACE_WORD}[ ]+){{1,3}}(?:{_LONG_STREET})[ ]+\d{{1,4}}[a-z]?\b{_NO_UNIT}",
+         "[ADDRESS]", _CASED),
+        # To the end of the sentence, in any case; a street with no number in its case ("lives on Elm Street").
+        (r"\b(?:(?:lives|living|resides|residing|staying)(?:\s+alone)?\s+(?:at|on|in)|(?:home |mailing |street )?"
+         rf"address\s*:)\s*(?:\d{{1,6}}\s[^.;\n]*|(?-i:(?:{_STREET_WORD}\s+){{1,3}}(?:{_STREET})\b))", "[ADDRESS]",
+         _SUB),
         (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b"
          r"|\beircode\s*:?\s*[a-z]\d[\dw]\s?[a-z\d]{4}\b", "[ADDRESS]", _SUB),
         # After the addresses: "lives at 1427 Fjordview Avenue" is no time.
@@ -568,7 +608,8 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         # A label as a whole word ("IDH1-mutant" stays); at least four characters ("Plan: 3 month", "Specimen: 18G
         # core" stay), no count of a unit ("Plan: 12-month", "Device: 10Fr pigtail"), in groups ("943 476 5919").
         (rf"\b(?:{_RECORD_LABELS})(?:(?<![a-z])|(?![a-z]))\s*#?\s*:?\s*(?!\d{{1,3}}-?[a-z]+\b(?!-?\d))"
-         rf"(?:[A-Z]{{1,4}}[ ](?=\d{{4}}))?[A-Z]*-?\d(?:[\w-]{{3,}}|[\w-]*(?=[ ]\d{{3,}}))(?:[ ]\d{{3,}}[\w-]*)*"
+         rf"(?:[A-Z]{{1,4}}[ ](?=\d{{4}}))?[A-Z]*(?:-|/(?=\d{{4}}))?\d(?:{_ID_CHAR}{{3,}}|{_ID_CHAR}*(?=[ ]\d{{3,}}))"
+         rf"(?:[ ]\d{{3,}}[\w-]*)*"
          rf"(?:[ ]\d\b(?![ ]?(?:mm|cm|ml|mg|%)))?"
          rf"|\b(?:medicare|nhs|ihi|phn|s[ée]curit[ée] sociale)\b[^\d\n]{{0,12}}\d[\d ]{{7,}}\d", "[ID]",
          _SUB),
@@ -584,10 +625,15 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"\b(?:H[oô]pital|Ospedale|Klinikum|Universit[äa]tsklinikum|Uniklinik(?:um)?|Clinique|Cl[ií]nica)"
          r"(?:[ \t]+(?:de|del|di|du|la|der)?[ \t]*"
          r"[A-Z](?:[a-z]?\.|[\w'-]*)){1,4}", "[HOSPITAL]", _CASED),  # "St." but not a sentence's full stop
-        # A place named without its kind after "Outside hospital:", "OSH:", "Transferred from" ("Mercy General").
+        # A place named without its kind after "Outside hospital:", "OSH:", "Transferred from" ("Mercy General"), a
+        # study from or at it and a patient seen there ("Prior imaging from Mount Sinai", "CT performed at Mercy", "was
+        # seen at St. Mary's"): capitalised words of letters ("seen at T12" stays).
         (r"\b((?i:outside hospital|outside facility|referring hospital|osh)\s*:?\s+|"
-         r"(?i:transferred|transfer|outside (?:study|films?|images|imaging|scans?))\s+from\s+)"
-         r"(?P<place>[A-Z][\w'-]+(?:[ \t]+[A-Z][\w'-]+){0,3})", _outside_place, _CASED),
+         r"(?i:transferred|transfer|referred|(?:study|studies|films?|images|imaging|scans?|ct|mri?|radiographs?|"
+         r"x-?rays?|ultrasound)(?=\s+from)|(?:performed|done|imaged|scanned|treated|admitted|(?:was|were|been) seen|"
+         r"study|studies|films?|imaging|scans?)(?=\s+at))\s+(?:from|at)\s+)"
+         r"(?P<place>(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)(?:[ \t]+(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)){0,3})",
+         _outside_place, _CASED),
         (r"\b(?P<age>\d{2,3})(?:\s+|-)(?:years?|yrs?)(?:\s+|-)old\b", _age, _SUB),
         (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|y\b|years?\b(?!\s+(?:ago|of(?!\s+age\b)|after|before|later|"
          r"since)))", _age, _SUB),
@@ -614,15 +660,19 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
     (re.compile(rf"\b(?i:{_BY_LABELS})\s+(?P<name>{_LISTED_NAME})"), _names),
     (re.compile(rf"(?<!\w)/s/\s*(?P<name>{_LISTED_NAME})"), _names),  # "/s/ Lisa Cuddy"
     (re.compile(rf"\b(?:{_TOLD})\s+(?:(?:Nurse|Sister|Charge Nurse|PA|NP|RN)\s+)?"
-                rf"(?P<name>{_MIXED_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_MIXED_WORD}){{0,3}})"), _names),
+                rf"(?P<name>{_MIXED_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_MIXED_WORD}){{0,3}})"),
+     _names),  # the name on one line: "Regards,\nNguyen Thi Lan"
     # Relatives by name ("her son Michael", "Wife, Mary Smith", "Daughter (Susan)"); "Sister Mary Joseph nodule"
     # stays. Staff by role in running text, with two name words: "ED physician Steven Park aware".
     (re.compile(rf"\b(?:(?:[Ss]on|[Dd]aughter|[Ww]ife|[Hh]usband)|(?:mother|father|sister|brother|partner|carer|"
                 rf"niece|nephew|grandson|granddaughter))(?:,\s*|\s+\(?)(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD})?)"),
      _names),
     (re.compile(rf"\b(?:physician|registrar|consultant|radiologist|surgeon|nurse|resident|fellow|colleague|"
-                rf"clinician|sonographer|radiographer|technologist)\s+(?P<name>{_MIXED_WORD}\s+{_MIXED_WORD})"),
-     _both_names),
+                rf"clinician|sonographer|radiographer|technologist|[Pp]er(?=\s+\S+\s+\S+?\s*(?:[,;.)]|$)))"
+                rf"\s+(?P<name>{_MIXED_WORD}\s+{_MIXED_WORD})"),
+     _both_names),  # and "Per James Patterson, ..."
+    # A name after another in a list: "Dr. Le and Hoang", "by Alan Turing and Grace Hopper".
+    (re.compile(rf"(?<=\[NAME\])\s+(?:and|&)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,2}})"), _names),
     # "Patient" in running text: two name words, or one before a verb ("Patient Smith was"); "Pt Rotated.",
     # "Patient Declined contrast" and "Patient Weight:" stay.
     (re.compile(rf"\b(?:[Pp]atient|Pt\.?)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{1,3}}|{_MIXED_WORD}"
