@@ -117,14 +117,15 @@ def _missing_as_empty(column: str) -> pl.Expr:
 
 def _records(path: Path, separator: str, row_errors: bool) -> tuple[list[str], list[list[str]], list[str]]:
     """(header, rows cut or padded to its width, each row's error or ""); a row too wide raises unless `row_errors`."""
-    reader = csv.reader(io.StringIO(_csv_text(path), newline=""), delimiter=separator)
+    text = _csv_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     rows: list[list[str]] = []
     errors: list[str] = []
     try:
         header = next((record for record in reader if record), None)
         if header is None:
             raise SourceLayoutError(f"{path}: not a readable CSV (no header line)")
-        width, end = len(header), reader.line_num
+        width, end, last = len(header), reader.line_num, header
         for record in reader:
             start, end = end + 1, reader.line_num
             if not record:
@@ -134,9 +135,26 @@ def _records(path: Path, separator: str, row_errors: bool) -> tuple[list[str], l
                 raise SourceLayoutError(f"{path}: {error} (an unquoted {separator!r} inside a cell?)")
             rows.append(record[:width] + [""] * (width - len(record)))
             errors.append(f"{path.name} {error}" if error else "")
+            last = record
     except csv.Error as exc:
         raise SourceLayoutError(f"{path}: not a readable CSV near line {reader.line_num} ({exc})") from None
+    if rows and _quote_left_open(text, separator, last):
+        raise SourceLayoutError(f"{path}: the quoted cell opened on line {start} is never closed: the lines after it "
+                                "would be read into that cell and their rows lost")
     return header, rows, errors
+
+
+def _quote_left_open(text: str, separator: str, last: list[str]) -> bool:
+    """Whether the CSV `text` ends inside a quoted cell (the reader, not strict, reads every line after the opening
+    quote into it); read again strictly only when a cell of its `last` record spans lines, as such a cell does."""
+    if not any("\n" in cell or "\r" in cell for cell in last):
+        return False
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _csv_text(path: Path) -> str:

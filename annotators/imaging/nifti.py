@@ -34,12 +34,10 @@ CT_AIR, CT_DENSE = -900.0, 200.0  # a volume with values at or below air and at 
 
 def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, float] | None = None) -> list[DecodedImage]:
     import nibabel as nib
-    from nibabel.orientations import io_orientation
 
     try:
         raw = _first_volume(data) if data[:2] == b"\x1f\x8b" else data
         volume = _image_class(raw).from_bytes(raw)
-        ornt = io_orientation(volume.affine)
     except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
             nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError, nib.wrapstruct.WrapStructError) as exc:
         raise DecodeError("corrupt_nifti", f"{type(exc).__name__}: {exc}") from None
@@ -49,9 +47,7 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     end = _first_volume_end(int(volume.dataobj.offset), volume.header)  # the image's header copy says offset 0
     if len(raw) < end:
         raise DecodeError("truncated_file", f"the file ends {end - len(raw):,} bytes before its first volume does")
-    if np.isnan(ornt).any():  # a degenerate affine: keep the stored axes
-        ornt = np.array([[0, 1], [1, 1], [2, 1]], dtype=float)
-    ornt = ornt[:3] if len(shape) >= 3 else np.array([[0, 1], [1, 1]], dtype=float)
+    ornt = _orientation(volume.affine)[:3] if len(shape) >= 3 else np.array([[0, 1], [1, 1]], dtype=float)
     z_axis = int(np.flatnonzero(ornt[:, 0] == 2)[0]) if len(shape) >= 3 else None
     depth = shape[z_axis] if z_axis is not None else 1
     zooms = _canonical_zooms(volume.header.get_zooms()[:3], ornt)
@@ -86,6 +82,18 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
             )
         )
     return images
+
+
+def _orientation(affine: np.ndarray) -> np.ndarray:
+    """The affine's axis orientation (nibabel's `io_orientation`), or the stored axes when the affine is degenerate:
+    an axis without a direction, or values (NaN) that it cannot decompose."""
+    from nibabel.orientations import io_orientation
+
+    try:
+        ornt = io_orientation(affine)
+    except np.linalg.LinAlgError:
+        ornt = np.full((3, 2), np.nan)
+    return np.array([[0, 1], [1, 1], [2, 1]], dtype=float) if np.isnan(ornt).any() else ornt
 
 
 def _image_class(raw: bytes):

@@ -1,5 +1,8 @@
 """PNG and JPEG (and other formats PIL reads): 8 and 16 bit, grey, RGB(A), palette, CMYK, EXIF orientation.
 
+JPEGs beyond Pillow (12- and 16-bit, lossless, JPEG-LS: as DICOM exports write them) are decoded by libjpeg, after
+checking that the codestream ends with its end marker (libjpeg fills a codestream cut short with grey).
+
 The size is checked from the header before any pixel is decoded: above `MAX_PIXELS` the file is refused as a
 decompression bomb (PIL's own, lower warning threshold is replaced by this one). A PNG whose image data ends
 before its last row (Pillow leaves the missing rows black without a word) is refused as truncated.
@@ -25,9 +28,19 @@ ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (
 MARK_LEVEL = 0.9 * 65535  # 16-bit values this bright, in an image whose other pixels stay under half of it: marks
 MAX_MARK_SHARE = 0.05
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+JPEG_MAGIC = b"\xff\xd8"
+JPEG_END = b"\xff\xd9"  # EOI: cannot occur inside the entropy-coded data (an FF there is followed by 00)
+# Start-of-frame markers: the DCT, lossless and arithmetic-coded processes (C0-CF but C4, C8, CC) and JPEG-LS (F7)
+JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC} | {0xF7}
+PILLOW_JPEG_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive DCT, which Pillow decodes at 8 bits
+JPEG_SOS = 0xDA
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # R, G, B weights of the displayed luminance (BT.601)
 
 
 def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage]:
+    frame = _jpeg_frame(data)
+    if frame and (frame[0] not in PILLOW_JPEG_FRAMES or frame[1] != 8):
+        return [_libjpeg_image(data, *frame)]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -50,6 +63,43 @@ def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage
         raise DecodeError(reason, str(exc)) from None
     gray = _to_gray(image)
     return [DecodedImage(pixels=gray, orig_width=orig_width, orig_height=orig_height)]
+
+
+def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
+    """(marker, sample precision, offset) of a JPEG's frame header (SOFn), or None: not a JPEG, or none is found
+    before its scan."""
+    if not data.startswith(JPEG_MAGIC):
+        return None
+    offset = 2
+    while offset + 9 <= len(data) and data[offset] == 0xFF:
+        marker = data[offset + 1]
+        if marker in JPEG_FRAMES:
+            return marker, data[offset + 4], offset
+        if marker == JPEG_SOS:
+            return None
+        offset += 1 if marker == 0xFF else 2 + int.from_bytes(data[offset + 2:offset + 4], "big")  # FF: a fill byte
+    return None
+
+
+def _libjpeg_image(data: bytes, marker: int, precision: int, offset: int) -> DecodedImage:
+    """A JPEG that Pillow does not decode (SOF `marker` at `offset`, `precision` bits), decoded by libjpeg: refused
+    when its header states over `MAX_PIXELS` or it lacks its end marker; deep grey windowed as `_to_gray` does."""
+    from libjpeg import decode as libjpeg_decode
+
+    height, width = struct.unpack_from(">HH", data, offset + 5)
+    if width * height > MAX_PIXELS:
+        raise _bomb(f"{width}x{height} pixels")
+    if JPEG_END not in data[offset:]:
+        raise DecodeError("truncated_image", f"the JPEG (frame type {marker:02X}, {precision}-bit) ends without its "
+                                             "end marker (FFD9): the image is cut short")
+    try:
+        pixels = libjpeg_decode(data)
+    except (RuntimeError, ValueError) as exc:
+        raise DecodeError("corrupt_image", f"libjpeg: {exc}") from None
+    values = pixels[..., :3].astype(np.float32) @ LUMA if pixels.ndim == 3 else pixels.astype(np.float32)
+    low, high = (0.0, 255.0) if precision <= 8 else _deep_window(values, sixteen_bit=False)
+    gray = window_to_uint8(values, low, high)
+    return DecodedImage(pixels=gray, orig_width=int(gray.shape[1]), orig_height=int(gray.shape[0]))
 
 
 def _bomb(size: str) -> DecodeError:

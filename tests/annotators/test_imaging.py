@@ -247,6 +247,15 @@ def test_a_dicom_without_preamble_or_suffix_is_still_a_dicom():
         decode(b"not an image at all", "IM000002")
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_volume_whose_affine_cannot_be_decomposed_keeps_its_stored_axes(value):
+    volume = np.arange(40 * 30 * 5, dtype=np.int16).reshape(40, 30, 5) % 97
+    raw = bytearray(nib.Nifti1Image(volume, np.eye(4)).to_bytes())
+    raw[280:284] = np.float32(value).tobytes()  # srow_x[0], the sform (code 2) in force
+    [image] = decode(bytes(raw), "scan.nii")
+    assert np.array_equal(image.pixels, decode(nib.Nifti1Image(volume, np.eye(4)).to_bytes(), "scan.nii")[0].pixels)
+
+
 def test_analyze_and_nifti_header_image_pairs_are_unsupported_not_truncated(tmp_path):
     volume = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
     for pair_class in (nib.Nifti1Pair, nib.Nifti2Pair, nib.AnalyzeImage):

@@ -309,6 +309,26 @@ def test_truncated_jpeg_is_a_reject():
     assert err.value.reason == "truncated_image"
 
 
+def _codestream(name: str) -> bytes:
+    """The first frame's codestream of a compressed DICOM test file: a JPEG file as a DICOM exporter writes it."""
+    ds = pydicom.dcmread(get_testdata_file(name))
+    return next(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1))
+
+
+@pytest.mark.parametrize("name", ["JPGExtended.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm", "JPEGLSNearLossless_16.dcm"])
+def test_jpeg_files_beyond_pillow_decode_like_their_dicom(name):
+    """12-bit DCT, lossless and JPEG-LS files (Pillow reads none of them) decode as the same pixels in a DICOM do;
+    cut short, they are truncated (libjpeg would fill the rest with grey)."""
+    data = _codestream(name)
+    [image] = decode(data, "exported.jpg")
+    stored = pydicom.dcmread(get_testdata_file(name)).pixel_array
+    assert image.pixels.shape == stored.shape == (image.orig_height, image.orig_width)
+    assert np.corrcoef(image.pixels.ravel(), stored.ravel())[0, 1] > 0.99
+    with pytest.raises(DecodeError) as err:
+        decode(data[: len(data) // 2], "cut.jpg")
+    assert err.value.reason == "truncated_image" and "end marker" in err.value.detail
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not beside this checkout")
 def test_real_collection_images_decode_at_their_size():
     images = sorted((REAL / "covid-chestxray" / "images").iterdir())[:12]

@@ -58,3 +58,13 @@ def test_a_table_saved_by_a_windows_spreadsheet_reads_as_written(tmp_path):
     path.write_bytes("image,text\r\nb.png,Hilar mass\r\n".encode("utf-16"))  # "Unicode text" with its mark
     assert read_table(path).rows() == [("b.png", "Hilar mass")]
     assert text_lines(path, "captions") == ["image,text", "b.png,Hilar mass", ""]
+
+
+def test_a_quoted_cell_left_open_to_the_end_of_the_file_is_a_layout_error(tmp_path):
+    """The csv reader would read every line after the opening quote into that cell: their rows would be lost."""
+    path = tmp_path / "index.csv"
+    path.write_text('image,text\na.png,"Opacity, right base.\nb.png,Left effusion.\nc.png,Normal.\n')
+    with pytest.raises(SourceLayoutError, match="opened on line 2 is never closed"):
+        read_table(path, row_errors=True)
+    path.write_text('image,text\na.png,Opacity.\nb.png,"Left\neffusion."\n')  # a cell over two lines, closed
+    assert read_table(path).rows() == [("a.png", "Opacity."), ("b.png", "Left\neffusion.")]

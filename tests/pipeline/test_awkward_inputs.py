@@ -71,6 +71,8 @@ def awkward_source(root: Path, sample_root: Path) -> list[dict]:
     header = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     header.PixelData = header.PixelData * 3  # three frames' worth, and no NumberOfFrames
     header.save_as(root / "stack.dcm")
+    extended = pydicom.dcmread(get_testdata_file("JPGExtended.dcm"))  # its 12-bit JPEG, which Pillow cannot read
+    (root / "deep.jpg").write_bytes(next(pydicom.encaps.generate_frames(extended.PixelData, number_of_frames=1)))
     huge = "Right lower lobe opacity is seen. " * HUGE_REPEATS
     return [
         {"id": "plain", "image": "film0.png", "text": "Right lower lobe consolidation. No effusion."},
@@ -93,6 +95,7 @@ def awkward_source(root: Path, sample_root: Path) -> list[dict]:
         {"id": "float", "image": "float.tif", "text": "Right lower lobe consolidation."},
         {"id": "colour", "image": "colour.nii", "text": "Right lower lobe consolidation."},
         {"id": "slide", "image": "slide.png", "text": "Right lower lobe consolidation."},
+        {"id": "deep-jpeg", "image": "deep.jpg", "text": "Right lower lobe consolidation."},
     ]
 DEEP_LINE = "[" * 100_000 + "]" * 100_000  # nested past the JSON parser's depth: a reject, not a crash
 
@@ -134,13 +137,14 @@ def test_every_awkward_input_ends_as_a_row_or_a_reject_and_rebuilds_to_the_same_
         "random-bytes": "no_pixel_data", "missing": "missing_image", "pipe": "image_not_a_file",
         "folder": "image_not_a_file", "link-loop": "unreadable_image", "long-name": "unreadable_image",
         "nul": "unreadable_image", "stack": "corrupt_pixel_data", "slide": "image_too_large",
-        "line-20": "bad_index_row"}
+        "line-21": "bad_index_row"}
     assert not [r for r in rejects.values() if r["reason"].startswith("internal_error")]
     assert all("0x" not in r["detail"] and "object at" not in r["detail"] for r in rejects.values())
     shards = pa.concat_tables([pa.ipc.open_stream(data).read_all() for name, data in outputs[1].items()
                                if name.startswith("shards/")])
     report = {row["source_id"]: row["report"] for row in shards.select(["source_id", "report"]).to_pylist()}
-    assert set(report) == {"plain", "odd\\udcffid", "huge", "control", "float", "colour"}  # undecodable: escaped
+    assert set(report) == {"plain", "odd\\udcffid", "huge", "control", "float", "colour",  # undecodable: escaped
+                           "deep-jpeg"}
     assert report["huge"]["truncated"] and not report["plain"]["truncated"]
     assert 1000 < len(report["huge"]["findings"]) <= 60_000 and report["huge"]["findings"].endswith("seen.")
     assert "\x00" not in report["control"]["findings"] and "\x1b" not in report["control"]["findings"]
