@@ -24,6 +24,7 @@ BOM_CODECS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-
               (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 CP1252_UNDEFINED = (0x81, 0x8D, 0x8F, 0x90, 0x9D)  # bytes Windows-1252 leaves undefined: read as Latin-1
 # Windows-1252's characters for the other bytes 0x80-0x9f (Latin-1 reads them as C1 control characters):
+UTF16_HIGH_ZEROS, UTF16_OTHER_ZEROS = 0.5, 0.05  # shares of zero bytes at the high and low places of UTF-16 text
 CP1252_C1 = {byte: bytes([byte]).decode("cp1252") for byte in range(0x80, 0xA0) if byte not in CP1252_UNDEFINED}
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
@@ -55,14 +56,33 @@ def report_text(value: object, limit: int = MAX_REPORT_CHARS) -> ReportText:
 
 
 def decode_bytes(data: bytes) -> str:
-    """The text of a report file's bytes: by its byte-order mark, else UTF-8 if valid, else Windows-1252."""
+    """The text of a report file's bytes: by its byte-order mark, else UTF-16 without one (zero bytes at every other
+    place), else UTF-8 if valid, else Windows-1252."""
     for bom, codec in BOM_CODECS:
         if data.startswith(bom):
             return data[len(bom):].decode(codec, errors="replace")
+    codec = _utf16_without_bom(data)
+    if codec:
+        return data.decode(codec, errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1").translate(CP1252_C1)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" for bytes of even length whose every other byte is mostly zero and the others are
+    not (Latin text in UTF-16 with no byte-order mark, as some Windows tools save it); else None. UTF-8 text holds
+    no zero bytes but stray ones."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0) / (len(data) // 2), data[1::2].count(0) / (len(data) // 2)
+    if min(even, odd) < UTF16_OTHER_ZEROS:
+        if odd > UTF16_HIGH_ZEROS:
+            return "utf-16-le"
+        if even > UTF16_HIGH_ZEROS:
+            return "utf-16-be"
+    return None
 
 
 def cut_point(text: str, limit: int) -> int:

@@ -47,6 +47,9 @@ def test_report_bytes_are_read_by_their_byte_order_mark_else_utf8_else_windows_1
     assert report_text(text.encode("utf-8")).text == text
     assert report_text(b"Caf\xe9 au lait; \x93ground-glass\x94 opacity \x96 right lower lobe.").text == text
     assert report_text(b"Opacit\xe9 \xb0 \x81 x").text == "Opacit\u00e9 \u00b0   x"  # 0x81: undefined, a control
+    for codec in ("utf-16-le", "utf-16-be"):  # no byte-order mark, as some Windows tools save
+        assert report_text(text.encode(codec)).text == text, codec
+    assert report_text(b"Left\x00 effusion.").text == "Left  effusion."  # a stray zero byte: UTF-8 still
 
 
 @settings(max_examples=200, deadline=None)
