@@ -61,8 +61,14 @@ def row_error(rows: pl.DataFrame) -> str:
 
 
 def resolve(root: str | Path, path: str) -> str:
-    """`path` under `root` unless it is absolute (or a URL)."""
-    return path if not path or "://" in path or os.path.isabs(path) else os.path.join(str(root), path)
+    """`path` under `root` unless it is absolute (or a URL); Windows separators ("images\\a.png", as an index written
+    on Windows holds them) read as "/" where no file has the name as written."""
+    if not path or "://" in path or os.path.isabs(path):
+        return path
+    joined = os.path.join(str(root), path)
+    if "\\" in path and not os.path.lexists(joined):
+        return os.path.join(str(root), path.replace("\\", "/"))
+    return joined
 
 
 def require_dir(path: str | Path, what: str) -> Path:

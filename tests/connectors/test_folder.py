@@ -46,6 +46,13 @@ def test_csv_index_with_json_boxes_and_a_bad_line(tmp_path, make_connector):
     assert not good.reject and broken.reject == "bad_index_row"
 
 
+def test_an_index_written_on_windows_names_images_with_backslashes(tmp_path, make_connector):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "index.csv").write_text("image,text\r\nimages\\x.png,Left effusion.\r\n")
+    [ref] = make_connector("folder", tmp_path).refs()
+    assert ref.image == str(tmp_path / "images" / "x.png") and not ref.reject
+
+
 def test_a_byte_order_mark_and_an_id_of_0(tmp_path, make_connector):
     rows = '{"image": "x.png", "text": "ok", "id": 0, "patient_id": 0}\n{"image": "y.png", "text": "ok", "id": 1}\n'
     (tmp_path / "index.jsonl").write_bytes(b"\xef\xbb\xbf" + rows.encode())  # as Windows editors save UTF-8
