@@ -48,6 +48,7 @@ from schemas.labels import canonical_label
 
 STYLES = ("radiology", "iu_xray", "caption", "notes")
 SOURCE_IDS = ("keyed", "as_given")
+CORNERS = ("x0", "y0", "x1", "y1")  # a box's keys in an index, in pixels of the image as decoded
 TEXT_KEYS = ("image", "text", "id", "patient_id", "split", "license", "view", "modality")  # an index row's text cells
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".nii", ".nii.gz")  # an index-less folder's inputs
 
@@ -187,10 +188,13 @@ def _boxes(value) -> tuple[SourceBox, ...]:
         raise ValueError("boxes must be a list")
     out = []
     for item in items:
-        if isinstance(item, dict):
-            coords, name, frame = [item[k] for k in ("x0", "y0", "x1", "y1")], item.get("label"), item.get("frame")
-        else:
+        if isinstance(item, dict) and all(k in item for k in CORNERS):
+            coords, name, frame = [item[k] for k in CORNERS], item.get("label"), item.get("frame")
+        elif isinstance(item, list) and len(item) >= 4:
             coords, (name, frame) = item[:4], (item[4:6] + [None, None])[:2]
+        else:
+            raise ValueError(f"{str(item)[:80]} is not a box: an object with {', '.join(CORNERS)} (and label, frame) "
+                             "or a list [x0, y0, x1, y1, label(, frame)]")
         values = [number(v) for v in coords]
         if None in values or values[2] <= values[0] or values[3] <= values[1]:
             raise ValueError(f"{coords} is not a box (x0 < x1, y0 < y1)")

@@ -195,6 +195,9 @@ def test_a_jsonl_text_cell_holding_an_object_or_an_array_is_a_reject_not_its_rep
     ('[1, 2, 30, 40]', "has no label name (None)"),
     ('[1, 2, 30, 40, "mass", 1.5]', "has frame 1.5, not a whole number from -1 up"),
     ('{"x0": 1, "y0": 2, "x1": 30, "y1": 40, "label": "mass", "frame": "2"}', "has frame '2'"),
+    ('{"x": 1, "y": 2, "w": 30, "h": 40, "label": "mass"}', "is not a box: an object with x0, y0, x1, y1"),
+    ("null", "None is not a box"),
+    ("[1, 2, 30]", "[1, 2, 30] is not a box"),
 ])
 def test_a_box_without_a_label_or_on_a_fractional_frame_is_a_reject(tmp_path, make_connector, box, why):
     (tmp_path / "index.jsonl").write_text(f'{{"image": "v.nii.gz", "text": "ok", "boxes": [{box}]}}\n')
