@@ -5,49 +5,62 @@ particles such as "van der" and capitals inside such as "McDonald") after titles
 Dr., and Dott., Dra., Sr., Smt., Mme, Herr, Frau, "dr." in lower case, ...), after "Patient" / "Pt" / "Name" / "Surname"
 (and "Paziente", "Nom", ...), one name word after "Patient" ending a sentence ("Patient Smith."), after role and
 relation labels in any case ("Attending:", "Ref. Phys.:", "Referring MD:", "Referrer:", "Mother:", "Emergency contact:",
-"Author:", "cc:", "/s/", "Dictated by", "Submitted by", "Signed electronically by"), one lower-case word after a staff
-label ("Attending: smith", "Signed: brennan"), after whom results went to ("called to", "discussed with", "d/w", "phoned
-to", "relayed to PA"), after sign-offs ("Thanks,", "Kind regards,"), two name words after "Per" ("Per James
-Patterson,"), names after a name and "and" ("Dr. Le and Hoang"), relatives ("her son Michael", "Wife, Mary Smith") and
-staff by role with two name words ("ED physician Steven Park"), "Last, First" with a common word as the family name
-after a label ("PATIENT: WARD, EMILY"), "MRS WARD", a name and its age ("Mrs Evans, 93" -> "90+"), before credentials
-(", MD", "DO", "MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant
-Radiologist") or identifiers ("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; after such a cue a
-given name makes a common word after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a
-scheme or a host and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP
-addresses -> [IP]; social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a
-trunk 0 ("0161 123 4567", "01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and
-other labelled numbers (national numbers of the UK, Canada (OHIP, RAMQ), Australia, India (Aadhaar, UHID), Ireland
-(PPSN), Spain, the Netherlands, Sweden and France too), DICOM UIDs and any long number -> [ID]; street addresses, PO
-boxes, city-state-zip, zip codes, UK, Canadian and Australian postcodes with the town before them after a comma,
-European and Indian postcodes after a comma ("..., 10117 Berlin", "..., Chennai 600006"), German and Dutch streets
-("Hauptstraße 12", "Main Street 12"), flats by number and building ("Flat 3, Rose Court"), Eircodes after their label
-and where someone lives ("lives on Elm Street") -> [ADDRESS]; hospital and clinic names ("X Medical Center", "Brigham
-and Women's Hospital", "Royal Infirmary of Edinburgh", "Universitätsklinikum X" too, and a place after "Outside
-hospital:", "Transferred from" or a study from or at it: "Prior imaging from Mount Sinai", "CT performed at Mercy") ->
-[HOSPITAL]; dates in numeric, ISO, DICOM, compact ("04Mar2021", "20190314T143200") and month-name forms (French,
-Italian, Spanish, German and Dutch ones with a year), ordinals in words included, a day and month after words of dates
-or a study ("since 3/14", "Admitted 12/25", "CT chest 2/14", "12-Mar"), with the weekday before them ("Monday, March
-18"), and a day alone after a weekday or "on" ("Tuesday 5th", "on the 14th.") -> [DATE]; times -> [TIME]; ages over 89
-in years, in figures or words, with the sex ("92M with cough", "Age/Sex: 92/F") -> "90+" (a year alone is no identifier
-under the rule and stays). Dashes that read as hyphens (en dash, figure dash, minus, non-breaking hyphen) count as
-hyphens, and characters of no width (U+200B, soft hyphen, ...) are removed. MIMIC's "___" (identifiers removed upstream)
-is kept as it is. Not caught: a name in running text with no title, label or credential before or after it, and an age
-written as "97F" with no article, patient or line start before it (the same form as a temperature in Fahrenheit or a
-French catheter size); nor, mostly, city names and facilities named without "Hospital", "Clinic" or the like and with no
-study or transfer before them ("Seen in the Johns Hopkins emergency department", "Erasmus MC"), streets with no street
-type ("Via Roma 15", "rue Leblanc"), a bare day and month with no word of dates or study before it ("Seen 14/3": the
-form of a fraction), a small fraction after a study ("CT 1/2"), a weekday alone, typists' initials after a date
-("15.3.2019 KM"), and identifiers of public teaching cases ("rID: 12345").
+"Author:", "cc:", "/s/", "Dictated by", "Submitted by", "Signed electronically by"), each name in a list of copies ("cc:
+Dr. Patel; Sunita Rao", "Copy to:"; after "CC", the chief complaint's label too, only in a list that holds a name
+already), one lower-case word after a staff label ("Attending: smith", "Signed: brennan"), after whom results went to
+("called to", "discussed with", "d/w", "phoned to", "relayed to PA"), after sign-offs ("Thanks,", "Kind regards,"), two
+name words after "Per" ("Per James Patterson,"), names after a name and "and" ("Dr. Le and Hoang"), relatives ("her son
+Michael", "Wife, Mary Smith") and staff by role with two name words ("ED physician Steven Park", "the surgical team,
+Rachel Green"), an initial and a name after "reviewed with" ("reviewed with J. Smith"), "Last, First" with a common word
+as the family name after a label ("PATIENT: WARD, EMILY"), "MRS WARD", a name and its age ("Mrs Evans, 93" -> "90+"),
+two or three name words with an age over 89 ("Robert Kowalski, 93", "Jane Doe is a 91 year old"), before credentials (",
+MD", "DO", "MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant Radiologist")
+or identifiers ("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; after such a cue a given name
+makes a common word after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a scheme or a host
+and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP addresses -> [IP];
+social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a trunk 0 ("0161 123
+4567", "01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and other labelled
+numbers (national numbers of the UK, Canada (OHIP, RAMQ), Australia, India (Aadhaar, UHID), Ireland (PPSN), Spain, the
+Netherlands, Sweden and France too), DICOM UIDs and any long number -> [ID]; street addresses, PO boxes, city-state-zip,
+zip codes, UK, Canadian and Australian postcodes with the town before them after a comma, European and Indian postcodes
+after a comma ("..., 10117 Berlin", "..., Chennai 600006"), German and Dutch streets ("Hauptstraße 12", "Main Street
+12"), Italian, Spanish, Portuguese, Polish and French streets by their type ("Via Roma 15, Milano" ("Via" only before a
+town), "Calle Mayor 5", "ul. Marszałkowska 10", "20 rue Leblanc"), the town after a street, with its district
+("[ADDRESS], Dublin 9", also after a hospital), flats by number and building ("Flat 3, Rose Court"), Eircodes after
+their label and where someone lives ("lives on Elm Street", "Domicilio: ...") -> [ADDRESS]; hospital and clinic names
+("X Medical Center", "Brigham and Women's Hospital", "Royal Infirmary of Edinburgh", "Universitätsklinikum X" too, and a
+place after "Outside hospital:", "Transferred from" or a study from or at it: "Prior imaging from Mount Sinai", "CT
+performed at Mercy", or before its emergency or radiology department after "in", "at", "to": "Seen in the Johns Hopkins
+emergency department", "Attended St Thomas' A&E") -> [HOSPITAL]; dates in numeric, ISO, DICOM, compact ("04Mar2021",
+"20190314T143200") and month-name forms (with a year of two digits too: "Mar 22 '19", "22 Mar 12"; French, Italian,
+Spanish, German and Dutch ones with a year), ordinals in words included, a day and month after words of dates or a study
+("since 3/14", "Admitted 12/25", "CT chest 2/14", "12-Mar"), with the weekday before them ("Monday, March 18"), and a
+day alone after a weekday or "on" ("Tuesday 5th", "on the 14th.") -> [DATE]; times, and four digits of a clock after a
+date or a name ("Dictated: [DATE] 0930", "D/W [NAME] 1400") -> [TIME]; ages over 89 in years, in figures or words (in
+words also after "is" or a sex where the phrase ends: "Pt is ninety-three and", "Woman, ninety-eight,"), with the sex
+("92M with cough", "Age/Sex: 92/F") -> "90+" (a year alone is no identifier under the rule and stays). Dashes that read
+as hyphens (en dash, figure dash, minus, non-breaking hyphen) count as hyphens, and characters of no width (U+200B, soft
+hyphen, ...) are removed. MIMIC's "___" (identifiers removed upstream) is kept as it is. Not caught: a name in running
+text with no title, label, credential or age over 89 before or after it, a full name after "reviewed with" ("reviewed
+with Sarah Connor": the form of "reviewed with Fleischner Criteria"), names after "CC:" with none already replaced ("CC:
+Hannah Baker": the form of a chief complaint), and an age written as "97F" with no article, patient or line start before
+it (the same form as a temperature in Fahrenheit or a French catheter size) or in words before other words ("was
+ninety-five at the time"); nor, mostly, city names away from a street and facilities named without "Hospital", "Clinic"
+or the like and with no study, transfer or department of theirs around them ("Erasmus MC"), "Via" streets with no town
+after them ("Address: Via Roma 15." is caught), streets with no type word at all, a bare day and month with no word of
+dates or study before it ("Seen 14/3": the form of a fraction), a small fraction after a study ("CT 1/2"), a weekday
+alone, typists' initials after a date ("15.3.2019 KM"), and identifiers of public teaching cases ("rID: 12345").
 
 Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5", "T10-11-12"), grades,
 percentages, ratios ("2/3", "NAA/Cr", "Strength 4/5 since onset"), TNM stages ("T2N1M0", "N0 Mx"), Montreal classes
 ("A2L3B2"), rib lists ("Ribs 8-9-10"), classifications named after clinics ("Mayo Clinic classification", "Barcelona
 Clinic Liver Cancer"), places in a hospital ("Transferred from Coronary Care Unit"), units ("ms"), ages in months or
-days, counts before a unit ("12-month", "10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"),
-"may" the verb, modality words ("MR Brain", "MRS BRAIN", "DR Chest", "MS lesions"), examination titles ("CT Renal
-Stone Protocol") and departments ("Colorectal Surgery", "Hepatology"): rules anchor on separators, month names,
-labels, title words and the capital letters of names.
+days, counts before a unit ("12-month", "10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"), "may"
+the verb, "Via" a technique ("Via Seldinger technique"), measures and their values ("Heart Rate, 96."), units of a
+hospital ("Seen in the Paediatric ED"), guidelines reviewed with ("reviewed with Fleischner criteria"), modality words
+("MR Brain", "MRS BRAIN", "DR Chest", "MS lesions"), examination titles ("CT Renal Stone Protocol") and departments
+("Colorectal Surgery", "Hepatology"): rules anchor on separators, month names, labels, title words and the capital
+letters of names.
 """
 from __future__ import annotations
 
@@ -66,6 +79,7 @@ _MONTHS_CAPITALISED = (
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?|JAN|FEB|MAR|APR|MAY|JUNE?|JULY?|AUG|SEPT?|OCT|NOV|DEC)\.?"
 )
 _ORDINAL = r"(?:st|nd|rd|th)"
+_YEAR = r"(?:\d{4}|['\u2019]\d{2})\b"  # "2019", "'19"
 _WEEKDAY = r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:mon|tues?|weds?|thurs?|fri|sat|sun)\.?)"
 _FOREIGN_MONTHS = (
     r"(?:janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre|gennaio|"
@@ -92,6 +106,11 @@ _STREET_TYPES = ("Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Bl
 # Upper-case forms only of the long names: "CT", "ST", "DR", "LN", "SQ" are clinical abbreviations.
 _STREET = "|".join(_STREET_TYPES + tuple(name.upper() for name in _STREET_TYPES if len(name) >= 4))
 _LONG_STREET = "|".join(name for name in _STREET_TYPES if len(name) >= 4)  # before a number: "Main Street 12"
+# Streets of other languages, their type first ("Via Roma 15", "Calle Mayor 5", "ul. Marszałkowska 10", "Paseo de
+# Gracia 21", "Rue de la Loi 16") or, in French, after the number ("20 rue Leblanc", "3, place de la Concorde").
+_FRENCH_STREET = r"[Rr]ue|[Aa]venue|[Bb]oulevard|bd|[Aa]ll[ée]e|[Cc]hemin|[Ii]mpasse|[Qq]uai"
+_ABROAD_STREET = rf"(?P<via>Via)|Viale|Corso|Piazza(?:le)?|Largo|Vicolo|Calle|Avenida|Paseo|Plaza|Carrer|R[uú]a|" \
+                 rf"Travessa|Pra[çc]a|Alameda|(?<!\d )ul\.|ulica|aleja|{_FRENCH_STREET}"
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
     "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
@@ -205,6 +224,7 @@ respiratory maxillofacial endocrine geriatric palliative spinal bariatric upper 
 self present absent pending tbc tba tbd available unavailable away comfort compliance assistant associate practitioner
 cyst cysts cells lesion lesions nodule nodules intensive labour labor delivery maternity osh voice recognition speech
 dragon powerscribe society college association guidelines guideline criteria recommendations policy control
+classification score scale index units pressure saturation saturations rate level volume density count total mean
 """.split())
 # Acronyms above that, spelt as a word ("Ed"), are a given name: "Patient: Ed Norton".
 _ACRONYMS = frozenset("ed er icu gp pcp ent msk mdt inr dob mrn pa ap pd".split())
@@ -214,6 +234,9 @@ _EXAM_TITLE_WORDS = frozenset("""
 protocol calcium coronary myocardial renal screening survey routine guided biopsy drainage injection ablation staging
 phase colonography urogram urography venogram arteriogram myelogram scintigraphy uptake dental facial follow-up
 """.split())
+# Ages over 89 in words: "ninety-two", "a hundred and one".
+_OLD_AGE_WORDS = r"(?:ninety|(?:one|a) hundred)(?:[\s-]+(?:and\s+)?(?:one|two|three|four|five|six|seven|eight|nine|" \
+                 r"ten))?"
 _ORDINAL_WORDS = "|".join(
     ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
      "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
@@ -380,6 +403,24 @@ def _titled_list(match: re.Match) -> str:
     return "".join("[NAME]" if index % 2 == 0 else part for index, part in enumerate(parts))
 
 
+# Name words that make an item of a list of copies: "cc: [NAME]; Sunita Rao, Oncology".
+_COPIED_NAME = re.compile(rf"[ \t]*(?P<name>{_MIXED_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_MIXED_WORD}){{0,3}})"
+                          rf"(?=[ \t]*(?:[.)]|$))")
+
+
+def _copied(match: re.Match) -> str:
+    """[NAME] for each item of a list of copies that is a name (`_names`); after "CC", also the chief complaint ("CC:
+    Chest Pain"), only in a list that holds a name already."""
+    label, items = match.group("label"), re.split(r"([;,])", match.group("list"))
+    if "cc" not in label and "cop" not in label.lower() and "[NAME]" not in match.group("list"):
+        return match.group(0)
+    for at in range(0, len(items), 2):
+        name = _COPIED_NAME.match(items[at])
+        if name:
+            items[at] = _names(name) + items[at][name.end():]
+    return label + "".join(items)
+
+
 _CLOCK = re.compile(r"(?:1[0-2]|0?[1-9]):[03]0")
 
 
@@ -412,10 +453,12 @@ def _facility(match: re.Match) -> str:
     return head[: words[first].start()] + "[HOSPITAL]"
 
 
-# Places inside a hospital that patients and images come from, and times of a study: "Transferred from Theatre" and
-# "Imaging performed at Rest" name no hospital.
+# Places inside a hospital that patients and images come from, and times of a study: "Transferred from Theatre",
+# "Imaging performed at Rest" and "Seen in the Main ED" name no hospital.
 _WARDS = frozenset("theatre theatres recovery resus resuscitation majors minors triage hdu itu ccu nicu picu sicu micu "
-                   "pacu outside another home casualty pacs rest stress peak night".split())
+                   "pacu outside another home casualty pacs rest stress peak night main children's".split())
+# A place's name: capitalised words of letters ("seen at T12" stays).
+_PLACE = r"(?P<place>(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)(?:[ \t]+(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)){0,3})"
 # Anatomy after an eponym: "seen at Morison pouch" names no place.
 _EPONYM_AFTER = re.compile(r"[ \t]+(?:pouch|cave|canal|duct|space|joint|line|lines|fossa|foramen|ligament|sign|disease|"
                            r"syndrome|fracture|lesion|level|protocol|criteria|classification)\b")
@@ -473,8 +516,17 @@ _MAY_VERB = (
     "further|therefore|however|actually|just|simply|either"
 )
 _NOT_MAY_VERB = rf"(?!(?<=[Mm][Aa][Yy])\s+(?i:{_MAY_VERB})\b)"
+# What ends an age after a name: "[NAME], 93.", "Robert Kowalski, 93 - fall"; not "Smith, 93.5 kg".
+_AGE_END = r"\b(?![.,:/-]\d)(?=[ \t]*(?:[,;.)\n-]|$|y|Y))"
 # A measurement after a number: "extension 12.5 mm" is no telephone extension.
 _NO_UNIT = r"(?![.,]\d)(?!\s*(?:mm|cm|m|ml|mg|g|kg|%|cc|hu|mmhg|ms|sec|s)\b)"
+_TOWN_WORDS = rf"[{_UPPER}][{_LOWER}]+(?:[ -][{_UPPER}][{_LOWER}]+){{0,2}}"  # "Madrid", "São Paulo"
+# A street's name, with its particles: "de Gracia", "de la Concorde", "de l'Église".
+_ABROAD_WORD = rf"(?:(?:{_PARTICLE}|des|do|los|las)[ \t]+|[ld]['\u2019])*[{_UPPER}]{_NAME_LETTERS}*"
+_ABROAD_NAME = rf"{_ABROAD_WORD}(?:[ \t]+{_ABROAD_WORD}){{0,3}}"
+_ABROAD_ADDRESS = (rf"\b(?:{_ABROAD_STREET})[ \t]+{_ABROAD_NAME}[ \t]+\d{{1,4}}[a-zA-Z]?\b{_NO_UNIT}"
+                   rf"|\b\d{{1,4}}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:{_FRENCH_STREET}|[Pp]lace(?=[ \t]+(?:d[eu]s?|la)\b))"
+                   rf"[ \t]+{_ABROAD_NAME}")
 # A character of a labelled number; a slash only before four digits or more ("AIIMS/2019/12345", "2022/45678"), so
 # "Plan: 3/12 follow-up" stays.
 _ID_CHAR = r"(?:[\w-]|/(?=\d{4}))"
@@ -542,13 +594,13 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (rf"\b(?:the\s+)?(?:{_ORDINAL_WORDS})\s+of\s+{_MONTHS}(?:,?\s+\d{{4}})?(?![a-z])", "[DATE]", _SUB),
         (rf"\b(?:the\s+)?(?:{_ORDINAL_WORDS})\s+{_MONTHS_CAPITALISED}(?:,?\s+\d{{4}})?(?![A-Za-z]){_NOT_MAY_VERB}",
          "[DATE]", _CASED),
-        (rf"\b{_MONTHS}[\s-]+(?:the\s+)?\d{{1,2}}{_ORDINAL}?,?[\s-]+\d{{4}}\b", "[DATE]", _SUB),
-        (rf"\b\d{{1,2}}{_ORDINAL}?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
+        (rf"\b{_MONTHS}[\s-]+(?:the\s+)?\d{{1,2}}{_ORDINAL}?,?[\s-]+{_YEAR}", "[DATE]", _SUB),  # "Mar 22 '19"
+        (rf"\b\d{{1,2}}{_ORDINAL}?\s+(?:of\s+)?{_MONTHS},?\s+{_YEAR}", "[DATE]", _SUB),
         (rf"\b(?:the\s+)?\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTHS}(?![a-z]){_NOT_MAY_VERB}", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}(?:\s+|-){_MONTHS_CAPITALISED}(?![A-Za-z])(?!\s*\d)(?!\s+(?:fractures?|ha?emoglobinuria)\b)"
          rf"{_NOT_MAY_VERB}", "[DATE]", _CASED),  # "12 Mar", "12-Mar"; not "March fracture"
         (rf"\b{_MONTHS}\s+(?:the\s+)?\d{{1,2}}{_ORDINAL}?\b(?!\s*(?:mm|cm|mg|ml|%))", "[DATE]", _SUB),
-        (rf"\b{_MONTHS},?\s+\d{{4}}\b", "[DATE]", _SUB),
+        (rf"\b{_MONTHS},?\s+{_YEAR}", "[DATE]", _SUB),
         (rf"\b\d{{1,2}}\.?\s+(?:de\s+)?{_FOREIGN_MONTHS}\s+(?:de\s+)?\d{{4}}\b", "[DATE]", _SUB),  # 3 mars 2019
         (r"\b(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}\b", "[DATE]", _SUB),
         (r"\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b", "[DATE]", _SUB),
@@ -588,10 +640,14 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          rf"|\b[{_UPPER}][{_LOWER}]+(?:stra(?:ß|ss)e|str\.|platz|weg|allee|gasse|straat|laan|plein|gracht|kade)"
          rf"[ ]+\d{{1,4}}[a-z]?\b|\b(?:{_PLACE_WORD}[ ]+){{1,3}}(?:{_LONG_STREET})[ ]+\d{{1,4}}[a-z]?\b{_NO_UNIT}",
          "[ADDRESS]", _CASED),
+        # "Via" also introduces a technique or a route ("Via Seldinger technique"): a street before its town only.
+        (rf"(?:{_ABROAD_ADDRESS})(?(via)(?=,[ \t]*(?:\[ADDRESS\]|\d{{4,5}}[ \t]+[{_UPPER}]|"
+         rf"{_TOWN_WORDS}[ \t]*(?:[.,;)\n]|$))))", "[ADDRESS]",
+         _CASED),
         # To the end of the sentence, in any case; a street with no number in its case ("lives on Elm Street").
         (r"\b(?:(?:lives|living|resides|residing|staying)(?:\s+alone)?\s+(?:at|on|in)|(?:home |mailing |street )?"
-         rf"address\s*:)\s*(?:\d{{1,6}}\s[^.;\n]*|(?-i:(?:{_STREET_WORD}\s+){{1,3}}(?:{_STREET})\b))", "[ADDRESS]",
-         _SUB),
+         r"(?:address|domicilio|indirizzo|adresse|endere[çc]o|adres|direcci[óo]n|anschrift)\s*:)\s*(?:\d{1,6}\s[^.;\n]*|"
+         rf"(?-i:(?:{_STREET_WORD}\s+){{1,3}}(?:{_STREET})\b|{_ABROAD_ADDRESS}))", "[ADDRESS]", _SUB),
         (r"\b(?:zip(?: code)?|postal code|postcode)\s*[:#]?\s*\d{5}(?:-\d{4})?\b"
          r"|\beircode\s*:?\s*[a-z]\d[\dw]\s?[a-z\d]{4}\b", "[ADDRESS]", _SUB),
         # After the addresses: "lives at 1427 Fjordview Avenue" is no time.
@@ -627,13 +683,20 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          r"[A-Z](?:[a-z]?\.|[\w'-]*)){1,4}", "[HOSPITAL]", _CASED),  # "St." but not a sentence's full stop
         # A place named without its kind after "Outside hospital:", "OSH:", "Transferred from" ("Mercy General"), a
         # study from or at it and a patient seen there ("Prior imaging from Mount Sinai", "CT performed at Mercy", "was
-        # seen at St. Mary's"): capitalised words of letters ("seen at T12" stays).
+        # seen at St. Mary's").
         (r"\b((?i:outside hospital|outside facility|referring hospital|osh)\s*:?\s+|"
          r"(?i:transferred|transfer|referred|(?:study|studies|films?|images|imaging|scans?|ct|mri?|radiographs?|"
          r"x-?rays?|ultrasound)(?=\s+from)|(?:performed|done|imaged|scanned|treated|admitted|(?:was|were|been) seen|"
-         r"study|studies|films?|imaging|scans?)(?=\s+at))\s+(?:from|at)\s+)"
-         r"(?P<place>(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)(?:[ \t]+(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)){0,3})",
-         _outside_place, _CASED),
+         rf"study|studies|films?|imaging|scans?)(?=\s+at))\s+(?:from|at)\s+){_PLACE}", _outside_place, _CASED),
+        # A place before its emergency or radiology department ("Seen in the Johns Hopkins emergency department",
+        # "Attended St Thomas' A&E"): "in the Paediatric ED" and "to Resus ED" stay.
+        (rf"\b((?i:in|at|to|from|attended)[ \t]+(?:the[ \t]+)?){_PLACE}(?=[ \t]+(?:(?i:(?:emergency|radiology|imaging|"
+         rf"x-?ray)[ \t]+(?:department|dept\b|room))|ED\b|ER\b|A&E))", _outside_place, _CASED),
+        # The town after a street ("[ADDRESS], Madrid."), with its district or postcode ("[ADDRESS], Paris 75015"),
+        # also after a hospital ("[HOSPITAL], Dublin 9"; "[HOSPITAL], Ward 9" stays).
+        (rf"(?<=\], )(?:(?<=\[ADDRESS\], ){_TOWN_WORDS}(?:[ ]\d{{1,2}}|[ ]\d{{5}})?|(?<=\[HOSPITAL\], )"
+         rf"(?!(?i:ward|level|floor|room|bed|bay|block|wing|building|unit)\b){_TOWN_WORDS}[ ](?:\d{{1,2}}|\d{{5}}))"
+         r"(?=[ \t]*(?:[.,;)\n]|$))", "[ADDRESS]", _CASED),
         (r"\b(?P<age>\d{2,3})(?:\s+|-)(?:years?|yrs?)(?:\s+|-)old\b", _age, _SUB),
         (r"\b(?P<age>\d{2,3})\s*(?:yo|y/o|y\.o\.|yrs?\b|y\b|years?\b(?!\s+(?:ago|of(?!\s+age\b)|after|before|later|"
          r"since)))", _age, _SUB),
@@ -642,10 +705,12 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          r"(?!\s*(?:months?|mos?|mths?|m/o|days?|d|weeks?|wks?|w|hours?|hrs?|h)\b)", _age, _SUB),
         (r"(?<![\d.])\b(?P<age>\d{2,3})\s?[MF]\b(?![/.]?\d)(?!\s*(?i:fever|febrile|temp|pyrexi|spike))", _age_sex,
          _CASED),  # "92M with cough"; not "a 103F fever"
-        (r"\b(?:ninety|(?:one|a) hundred)(?:[\s-]+(?:and\s+)?(?:one|two|three|four|five|six|seven|eight|nine|ten))?"
-         r"(?=[\s-]+(?:years?|yrs?)[\s-]+(?:old|of age)\b)", "90+", _SUB),
-        (r"\b((?:age|aged)\s*[:=]?\s*)(?:ninety|(?:one|a) hundred)(?:[\s-]+(?:and\s+)?(?:one|two|three|four|five|"
-         r"six|seven|eight|nine|ten))?\b", r"\g<1>90+", _SUB),
+        (rf"\b{_OLD_AGE_WORDS}(?=[\s-]+(?:years?|yrs?)[\s-]+(?:old|of age)\b)", "90+", _SUB),
+        # After "aged", and after "is" or a sex where the phrase ends ("Pt is ninety-three and", "Woman,
+        # ninety-eight,"): "The patient is ninety percent dependent" stays.
+        (rf"\b((?:age|aged)\s*[:=]?\s*|(?:(?:patient|pt\.?|he|she|who)\s+(?:is|was)|(?:wo)?man|(?:fe)?male|"
+         rf"gentleman|lady),?\s+(?={_OLD_AGE_WORDS}\b(?:[\s-]+(?:years?|yrs?)\b)?\s*(?:[.,;)\n]|$|and\b|with\b)))"
+         rf"{_OLD_AGE_WORDS}\b", r"\g<1>90+", _SUB),
     )
 ) + (
     # Names are matched on their capital letters (case-sensitive) so "dr" in words and lower-case text stay.
@@ -663,13 +728,15 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
                 rf"(?P<name>{_MIXED_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_MIXED_WORD}){{0,3}})"),
      _names),  # the name on one line: "Regards,\nNguyen Thi Lan"
     # Relatives by name ("her son Michael", "Wife, Mary Smith", "Daughter (Susan)"); "Sister Mary Joseph nodule"
-    # stays. Staff by role in running text, with two name words: "ED physician Steven Park aware".
+    # stays. Staff by role in running text, with two name words ("ED physician Steven Park aware", "the surgical team,
+    # Rachel Green,"), and whom images were reviewed with, by an initial ("reviewed with J. Smith"; "with Fleischner
+    # criteria" stays).
     (re.compile(rf"\b(?:(?:[Ss]on|[Dd]aughter|[Ww]ife|[Hh]usband)|(?:mother|father|sister|brother|partner|carer|"
                 rf"niece|nephew|grandson|granddaughter))(?:,\s*|\s+\(?)(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD})?)"),
      _names),
-    (re.compile(rf"\b(?:physician|registrar|consultant|radiologist|surgeon|nurse|resident|fellow|colleague|"
-                rf"clinician|sonographer|radiographer|technologist|[Pp]er(?=\s+\S+\s+\S+?\s*(?:[,;.)]|$)))"
-                rf"\s+(?P<name>{_MIXED_WORD}\s+{_MIXED_WORD})"),
+    (re.compile(rf"\b(?:(?:physician|registrar|consultant|radiologist|surgeon|nurse|resident|fellow|colleague|"
+                rf"clinician|sonographer|radiographer|technologist|team),?|[Rr]eviewed with(?=\s+{_INITIAL})|"
+                rf"[Pp]er(?=\s+\S+\s+\S+?\s*(?:[,;.)]|$)))\s+(?P<name>{_MIXED_WORD}\s+{_MIXED_WORD})"),
      _both_names),  # and "Per James Patterson, ..."
     # A name after another in a list: "Dr. Le and Hoang", "by Alan Turing and Grace Hopper".
     (re.compile(rf"(?<=\[NAME\])\s+(?:and|&)\s+(?P<name>{_MIXED_WORD}(?:\s+{_MIXED_WORD}){{0,2}})"), _names),
@@ -687,7 +754,16 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
                 rf"\((?:{_ROLES})\b)|[ \t]*\n\s*(?=(?:(?:Consultant|Staff|Attending|Senior)[ \t]+)?(?:{_ROLES})"
                 rf"[ \t]*(?:\n|$)))"),
      _names_before),  # also a name on the line above a role ("Lisa Cuddy\nConsultant Radiologist")
-    (re.compile(r"(?<=\[NAME\], )(?P<age>\d{2,3})\b(?![.,:/]\d)(?=[ \t]*(?:[,;.)\n]|$|y|Y))"), _age),  # "[NAME], 93"
+    # A name and its age over 89 ("INDICATION: Robert Kowalski, 93", "referral of Tom Jones, 95.", "Jane Doe is a 90+
+    # year old"): two or three name words, none a common word ("Heart Rate, 96." stays).
+    (re.compile(rf"\b(?=[{_UPPER}])(?P<name>{_MIXED_WORD}(?:[ \t]+{_MIXED_WORD}){{1,2}})"
+                rf"(?=,[ \t]*(?:90\+|(?:9\d|1[01]\d){_AGE_END})|[ \t]+(?:is|was)[ \t]+an?[ \t]+90\+)"), _both_names),
+    (re.compile(rf"(?<=\[NAME\], )(?P<age>\d{{2,3}}){_AGE_END}"), _age),  # "[NAME], 93"
+    # Copies to several people, on a line: "cc: Dr. Patel; Sunita Rao", "Copy to: [NAME], Emma Thompson".
+    (re.compile(rf"(?P<label>(?<![^\n])[ \t]*(?i:cc)\b[ \t]*:?|\b(?i:cc|cop(?:y|ies)(?: sent)? to)[ \t]*:)"
+                rf"(?P<list>(?:[^\n.]|(?<=\b[{_UPPER}])\.)+)"), _copied),
+    # A time after a date or a name: "Dictated: [DATE] 0930", "D/W [NAME] 1400".
+    (re.compile(rf"(?<=\[(?:NAME|DATE)\])(,?[ \t]+)(?:[01]\d|2[0-3])[0-5]\d\b{_NO_UNIT}"), r"\1[TIME]"),
 )
 # Dashes that read as hyphens ("2019–03–14", "617‑555‑0199", "123−45−6789"): the rules see a hyphen in their place.
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d", "-"))
