@@ -2,8 +2,11 @@
 
 Without an index (`index: ""`) every image file under the root (.png, .jpg, .jpeg, .dcm, .dicom, .nii, .nii.gz;
 hidden files and folders skipped) is an input, and its report is the .txt file of the same name beside it
-(`scan1.nii.gz` and `scan1.txt`, the suffix in any case); an image without one is a `no_report` reject. Its path
-is its id and its patient id, so such a source's splits are by image, not by patient.
+(`scan1.nii.gz` and `scan1.txt`, the suffix in any case). Its path is its id and its patient id, so such a
+source's splits are by image. A study folder below the root whose only .txt file is named after none of its images
+(`study7/1.dcm`, `study7/2.dcm`, `study7/report.txt`) gives that report to each of its images without one of its
+own, and the folder is their patient id: a study's images stay in one split. An image with no report either way
+is a `no_report` reject.
 
 With an index:
 
@@ -80,12 +83,15 @@ class Folder(Connector):
             yield self._ref(root, line, row)
 
     def _paired_ref(self, image: Path, report: Path | None) -> StudyRef:
-        """An image of an index-less folder, with the .txt report of the same name beside it (None: there is none)."""
+        """An image of an index-less folder, with its report (None: there is none): the .txt of its name beside it,
+        or its study folder's, which makes the folder its patient."""
         relative = image.relative_to(self.options.root).as_posix()
+        shared = report is not None and report.stem != image.name[: -len(_suffix(image.name))]
+        patient = image.parent.relative_to(self.options.root).as_posix() if shared else relative
         ref = StudyRef(
             source=self.source,
             source_id=self._published_id(relative),
-            patient_key=self.patient_key(relative),
+            patient_key=self.patient_key(patient),
             license=self.options.license,
             image=str(image),
             report_path=str(report) if report else "",
@@ -149,13 +155,19 @@ def _image_files(root: Path) -> list[tuple[Path, Path | None]]:
     found = []
     for folder, folders, files in os.walk(root):
         folders[:] = sorted(name for name in folders if not name.startswith("."))
+        images = [name for name in files if _suffix(name) and not name.startswith(".")]
         reports = _reports(files)
-        for name in files:
-            suffix = _suffix(name)
-            if suffix and not name.startswith("."):
-                report = reports.get(name[: -len(suffix)])
-                found.append((Path(folder) / name, Path(folder) / report if report else None))
+        study = _study_report(reports, images) if Path(folder) != root else None
+        for name in images:
+            report = reports.get(name[: -len(_suffix(name))], study)
+            found.append((Path(folder) / name, Path(folder) / report if report else None))
     return sorted(found, key=lambda pair: pair[0].relative_to(root).as_posix())
+
+
+def _study_report(reports: dict[str, str], images: list[str]) -> str | None:
+    """A study folder's report: its only .txt file, when that is named after none of its images."""
+    stems = {name[: -len(_suffix(name))] for name in images}
+    return next(iter(reports.values())) if len(reports) == 1 and not stems & reports.keys() else None
 
 
 def _reports(files: list[str]) -> dict[str, str]:

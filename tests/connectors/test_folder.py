@@ -53,6 +53,25 @@ def test_an_index_written_on_windows_names_images_with_backslashes(tmp_path, mak
     assert ref.image == str(tmp_path / "images" / "x.png") and not ref.reject
 
 
+def test_a_study_folders_one_report_goes_to_each_of_its_images_and_the_folder_is_their_patient(tmp_path,
+                                                                                                make_connector):
+    for path in ("s1/1.dcm", "s1/2.dcm", "s2/1.png", "s2/2.png", "s3/1.png", "s3/2.png", "top.png"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"pixels")
+    for path in ("s1/report.txt", "s2/1.txt", "s3/a.txt", "s3/b.txt", "notes.txt"):
+        (tmp_path / path).write_text("Left pleural effusion.")
+    refs = {r.image.removeprefix(f"{tmp_path}/"): r for r in make_connector("folder", tmp_path, index="").refs()}
+    reports = {image: Path(r.report_path).relative_to(tmp_path).as_posix() if r.report_path else r.reject
+               for image, r in refs.items()}
+    assert reports == {"s1/1.dcm": "s1/report.txt", "s1/2.dcm": "s1/report.txt",  # a study folder
+                       "s2/1.png": "s2/1.txt", "s2/2.png": "no_report",  # reports by image name: none shared
+                       "s3/1.png": "no_report", "s3/2.png": "no_report",  # two reports: whose is whose?
+                       "top.png": "no_report"}  # the root is no study
+    assert refs["s1/1.dcm"].patient_key == refs["s1/2.dcm"].patient_key != refs["s2/1.png"].patient_key
+    assert refs["s1/1.dcm"].source_id != refs["s1/2.dcm"].source_id
+    assert refs["s3/1.png"].patient_key != refs["s3/2.png"].patient_key  # by image, as before
+
+
 def test_a_byte_order_mark_and_an_id_of_0(tmp_path, make_connector):
     rows = '{"image": "x.png", "text": "ok", "id": 0, "patient_id": 0}\n{"image": "y.png", "text": "ok", "id": 1}\n'
     (tmp_path / "index.jsonl").write_bytes(b"\xef\xbb\xbf" + rows.encode())  # as Windows editors save UTF-8
