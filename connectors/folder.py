@@ -1,7 +1,8 @@
 """Any folder of images with reports: a CSV or JSONL index of (image path, text[, boxes]) rows, or none.
 
-Without an index (`index: ""`) every image file under the root (.png, .jpg, .jpeg, .dcm, .dicom, .nii, .nii.gz;
-hidden files and folders skipped) is an input, and its report is the .txt file of the same name beside it
+Without an index (`index: ""`) every image file under the root (.png, .jpg, .jpeg, .dcm, .dicom, .nii, .nii.gz,
+and DICOM files of any name by their preamble, as CD and PACS exports name them, DICOMDIR aside; hidden files and
+folders skipped) is an input, and its report is the .txt file of the same name beside it
 (`scan1.nii.gz` and `scan1.txt`, the suffix in any case). Its path is its id and its patient id, so such a
 source's splits are by image. A study folder below the root whose only .txt file is named after none of its images
 (`study7/1.dcm`, `study7/2.dcm`, `study7/report.txt`) gives that report to each of its images without one of its
@@ -53,6 +54,7 @@ STYLES = ("radiology", "iu_xray", "caption", "notes")
 SOURCE_IDS = ("keyed", "as_given")
 CORNERS = ("x0", "y0", "x1", "y1")  # a box's keys in an index, in pixels of the image as decoded
 TEXT_KEYS = ("image", "text", "id", "patient_id", "split", "license", "view", "modality")  # an index row's text cells
+DICOM_PREAMBLE = 128  # bytes before a DICOM file's "DICM"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".nii", ".nii.gz")  # an index-less folder's inputs
 
 
@@ -86,7 +88,7 @@ class Folder(Connector):
         """An image of an index-less folder, with its report (None: there is none): the .txt of its name beside it,
         or its study folder's, which makes the folder its patient."""
         relative = image.relative_to(self.options.root).as_posix()
-        shared = report is not None and report.stem != image.name[: -len(_suffix(image.name))]
+        shared = report is not None and report.stem != _stem(image.name)
         patient = image.parent.relative_to(self.options.root).as_posix() if shared else relative
         ref = StudyRef(
             source=self.source,
@@ -149,24 +151,45 @@ def _suffix(name: str) -> str:
     return next((suffix for suffix in IMAGE_SUFFIXES if name.lower().endswith(suffix)), "")
 
 
+def _stem(name: str) -> str:
+    """An image file's name less its image suffix (all of it when it has none: a DICOM file named IM000001)."""
+    return name[: len(name) - len(_suffix(name))]
+
+
+def _is_image(folder: str, name: str) -> bool:
+    """An input of an index-less folder: a file with an image suffix, or a DICOM file by its preamble whatever its
+    name (as CD and PACS exports name them: IM000001, 1.2.840...), but for DICOMDIR, the export's index."""
+    if name.startswith(".") or name.lower().endswith(".txt"):
+        return False
+    if _suffix(name):
+        return True
+    if name.upper() == "DICOMDIR":
+        return False
+    try:
+        with open(os.path.join(folder, name), "rb") as handle:
+            return handle.read(DICOM_PREAMBLE + 4)[DICOM_PREAMBLE:] == b"DICM"
+    except OSError:  # a file that cannot be opened is no input here (an indexed one would be a reject)
+        return False
+
+
 def _image_files(root: Path) -> list[tuple[Path, Path | None]]:
     """(image, its report or None) for the image files under `root` in a stable order, hidden files and folders left
     out (links not followed into folders; a linked file is refused later if it leads out of the root)."""
     found = []
     for folder, folders, files in os.walk(root):
         folders[:] = sorted(name for name in folders if not name.startswith("."))
-        images = [name for name in files if _suffix(name) and not name.startswith(".")]
+        images = [name for name in files if _is_image(folder, name)]
         reports = _reports(files)
         study = _study_report(reports, images) if Path(folder) != root else None
         for name in images:
-            report = reports.get(name[: -len(_suffix(name))], study)
+            report = reports.get(_stem(name), study)
             found.append((Path(folder) / name, Path(folder) / report if report else None))
     return sorted(found, key=lambda pair: pair[0].relative_to(root).as_posix())
 
 
 def _study_report(reports: dict[str, str], images: list[str]) -> str | None:
     """A study folder's report: its only .txt file, when that is named after none of its images."""
-    stems = {name[: -len(_suffix(name))] for name in images}
+    stems = {_stem(name) for name in images}
     return next(iter(reports.values())) if len(reports) == 1 and not stems & reports.keys() else None
 
 

@@ -72,6 +72,27 @@ def test_a_study_folders_one_report_goes_to_each_of_its_images_and_the_folder_is
     assert refs["s3/1.png"].patient_key != refs["s3/2.png"].patient_key  # by image, as before
 
 
+def test_dicom_files_of_any_name_are_inputs_as_a_cd_export_names_them(tmp_path, make_connector):
+    from pydicom.data import get_testdata_file
+
+    study = tmp_path / "PATIENT1" / "STUDY1"
+    study.mkdir(parents=True)
+    film = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    for name in ("IM000001", "1.2.840.113619.2.55.3.1"):
+        (study / name).write_bytes(film)
+    (study / "DICOMDIR").write_bytes(film)  # the export's index, a DICOM file too: no input
+    (study / "README").write_text("not an image")
+    (study / "report.txt").write_text("Left pleural effusion.")
+    (tmp_path / "IM000009").write_bytes(film)
+    (tmp_path / "IM000009.txt").write_text("Right lower lobe nodule.")
+    found = make_connector("folder", tmp_path, index="").refs()
+    refs = {Path(r.image).relative_to(tmp_path).as_posix(): r for r in found}
+    assert {image: Path(r.report_path).name for image, r in refs.items()} == {
+        "IM000009": "IM000009.txt", "PATIENT1/STUDY1/1.2.840.113619.2.55.3.1": "report.txt",
+        "PATIENT1/STUDY1/IM000001": "report.txt"}
+    assert not any(r.reject for r in refs.values())
+
+
 def test_a_byte_order_mark_and_an_id_of_0(tmp_path, make_connector):
     rows = '{"image": "x.png", "text": "ok", "id": 0, "patient_id": 0}\n{"image": "y.png", "text": "ok", "id": 1}\n'
     (tmp_path / "index.jsonl").write_bytes(b"\xef\xbb\xbf" + rows.encode())  # as Windows editors save UTF-8
