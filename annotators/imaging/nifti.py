@@ -51,13 +51,19 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     z_axis = int(np.flatnonzero(ornt[:, 0] == 2)[0]) if len(shape) >= 3 else None
     depth = shape[z_axis] if z_axis is not None else 1
     zooms = _canonical_zooms(volume.header.get_zooms()[:3], ornt)
+    thin = _thin_axis(shape, ornt)
 
-    selected = frames.indices(depth)
+    selected = frames.indices(1 if thin is not None else depth)
     if not selected and _voxels(shape) > MAX_VOXELS:  # a projection reads the whole volume
         raise too_large("the volume", _voxels(shape), MAX_VOXELS, "voxels")
+    view, spacing = "axial", (zooms[1], zooms[0])  # rows run along y, columns along x
     try:
-        slices = [_canonical_slice(volume, ornt, z_axis, k) for k in selected]
-        slices = slices or [_canonical_volume(volume, ornt).max(axis=2)]
+        if thin is not None:  # one coronal or sagittal plane: its rows run along z
+            view, spacing = ("coronal", (zooms[2], zooms[0])) if thin == 1 else ("sagittal", (zooms[2], zooms[1]))
+            slices = [np.take(_canonical_volume(volume, ornt), 0, axis=thin)]
+        else:
+            slices = [_canonical_slice(volume, ornt, z_axis, k) for k in selected]
+            slices = slices or [_canonical_volume(volume, ornt).max(axis=2)]
     except (EOFError, OSError, ValueError, zlib.error) as exc:
         raise DecodeError("truncated_file", f"{type(exc).__name__}: {exc}") from None
     if rescale and not _scaled_by_header(volume):
@@ -68,20 +74,33 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     is_ct = finite.size > 0 and finite.min() <= CT_AIR and finite.max() >= CT_DENSE
     window = (LUNG_WINDOW if selected else PROJECTION_WINDOW) if is_ct else auto_window(np.stack(slices))
     images = []
-    for index, axial in zip(selected or [-2], slices):
-        gray = window_to_uint8(axial[::-1, ::-1].T, *window)
+    for index, plane in zip(selected or [-2], slices):
+        # rows: the second axis from its high end (anterior or superior at the top); columns: the first from its
+        # high end (the patient's right, or anterior, on the image's left), as radiology shows them
+        gray = window_to_uint8(plane[::-1, ::-1].T, *window)
         images.append(
             DecodedImage(
                 pixels=np.ascontiguousarray(gray),
                 orig_width=int(gray.shape[1]),
                 orig_height=int(gray.shape[0]),
                 modality="CT" if is_ct else "MR",
-                view="axial",
-                pixel_spacing=(zooms[1], zooms[0]),  # rows run along y, columns along x
+                view=view,
+                pixel_spacing=spacing,
                 frame=index,
             )
         )
     return images
+
+
+def _thin_axis(shape: tuple[int, ...], ornt: np.ndarray) -> int | None:
+    """The canonical axis (0: x, 1: y) across which a volume is one voxel thick while it has slices along z (a single
+    coronal or sagittal plane, whose axial slices would be lines); None for any other volume or a 2-D image."""
+    if len(shape) < 3:
+        return None
+    extent = [1, 1, 1]
+    for axis, (target, _) in enumerate(ornt):
+        extent[int(target)] = shape[axis]
+    return next((axis for axis in (1, 0) if extent[axis] == 1 and extent[2] >= 2 and extent[1 - axis] >= 2), None)
 
 
 def _orientation(affine: np.ndarray) -> np.ndarray:

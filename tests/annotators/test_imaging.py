@@ -149,6 +149,20 @@ def test_nifti_canonical_middle_slice():
     assert np.array_equal(decode(gz, "anatomical.nii.gz")[0].pixels, image.pixels)
 
 
+@pytest.mark.parametrize("thin, view", [(1, "coronal"), (0, "sagittal")])
+def test_a_volume_one_voxel_thick_is_its_coronal_or_sagittal_plane(thin, view):
+    """Its axial slices would be lines (a bad_volume_shape reject): the plane is shown with superior at the top and
+    the patient's right (coronal) or front (sagittal) on the image's left, as radiology shows it."""
+    shape = [40, 40, 30]
+    shape[thin] = 1
+    volume = np.zeros(shape, np.int16)
+    volume[(slice(-4, None) if thin else 0, slice(-4, None) if not thin else 0, slice(-3, None))] = 500  # high x/y, z
+    [image] = decode(nib.Nifti1Image(volume, np.diag([0.5, 0.8, 2.0, 1.0])).to_bytes(), "plane.nii")
+    assert image.view == view and image.pixels.shape == (30, 40) and image.frame == 0
+    assert image.pixel_spacing == pytest.approx((2.0, 0.5 if thin == 1 else 0.8))
+    assert image.pixels[:3, :4].min() > image.pixels[3:, 4:].max()  # the marked corner at the top left
+
+
 def test_raster_modes_become_grey():
     grey = (np.arange(64 * 48) % 256).astype(np.uint8).reshape(48, 64)
     for data in (_png(grey), _png(np.stack([grey] * 3, -1)), _png(np.dstack([grey] * 3 + [grey])),
