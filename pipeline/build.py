@@ -134,6 +134,9 @@ def build(cfg: BuildConfig, on_progress: Callable[[float, float], None] | None =
     then it, or an interrupted build's work, is removed first (for input files changed in place). Raises
     `storage.Busy` while another build holds the output folder."""
     stats = BuildStats()
+    if cfg.output.startswith("memory://"):
+        raise ConfigError(f"output {cfg.output}: memory:// lives in one process, which Ray's workers are not; "
+                          "pipeline/local_build.py builds onto it in this process")
     if storage.exists(cfg.output) and not storage.is_dir(cfg.output):
         raise ConfigError(f"output {cfg.output} is a file: give a folder (new or a build's) for the corpus")
     layout = BuildLayout(cfg.output)

@@ -31,16 +31,20 @@ class RayConfig:
 
 
 def ensure_ray(cfg: RayConfig) -> None:
-    """Join `cfg.address`, or start a local Ray without a dashboard; reuse one already started in this process."""
+    """Join `cfg.address` (else the cluster that `RAY_ADDRESS` names, as inside a Ray job), or start a local Ray
+    without a dashboard; reuse one already started in this process."""
     import ray
 
     env = offline.apply()
     if ray.is_initialized():
         return
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if cfg.address:  # the nodes were started elsewhere: their workers get the offline environment from the job
-        require_reachable(cfg.address)
-        ray.init(address=cfg.address, runtime_env={"env_vars": env}, **quiet)
+    address = cfg.address or os.environ.get("RAY_ADDRESS")
+    if address and cfg.num_cpus is not None:
+        raise ConfigError(f"ray.num_cpus is for a local Ray: this build joins the cluster at {address} (RAY_ADDRESS)")
+    if address:  # the nodes were started elsewhere: their workers get the offline environment from the job
+        require_reachable(address)
+        ray.init(address=address, runtime_env={"env_vars": env}, **quiet)
     else:  # a local Ray's workers inherit this process's environment, so they start before the first task
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
     _terminate_as_interrupt()

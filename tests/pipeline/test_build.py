@@ -148,6 +148,15 @@ def test_missing_weights_fail_before_the_sources_are_read(tmp_path):
     assert not root.exists()
 
 
+def test_a_ray_build_onto_memory_is_refused_before_it_starts():
+    """fsspec's memory:// is this process's alone: the workers' parts would never reach the driver."""
+    from pipeline.config import BuildConfig, ConfigError, from_dict
+
+    cfg = from_dict(BuildConfig, {"output": "memory://corpus", "sources": [{"name": "s", "connector": "sample"}]})
+    with pytest.raises(ConfigError, match="memory:// lives in one process.*local_build"):
+        build(cfg)
+
+
 def test_a_detector_that_does_not_load_is_one_config_error(ray_cluster, tmp_path):
     """Its workers fail to set it up; the build says so in one line, not in Ray's traceback."""
     from pipeline.config import BuildConfig, ConfigError, from_dict

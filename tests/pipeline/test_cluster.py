@@ -135,3 +135,18 @@ def test_a_build_on_two_nodes_uses_both_and_equals_the_local_build(loopback_clus
     assert remote == local and any(p.parts[0] == "shards" for p in local)
     for rel in local:
         assert (output / rel).read_bytes() == (sample_build / rel).read_bytes(), rel
+
+
+def test_a_driver_inside_a_ray_job_gives_the_cluster_the_offline_environment(loopback_cluster):
+    """Inside a Ray job RAY_ADDRESS names the cluster and no address is configured: the job still carries the
+    offline environment to workers that nodes started elsewhere (without it) would run."""
+    address, _ = loopback_cluster
+    probe = ("import json, ray; from schemas.runtime import RayConfig, ensure_ray; ensure_ray(RayConfig()); "
+             "print(json.dumps(ray.get_runtime_context().runtime_env.get('env_vars', {})))")
+    env = {key: value for key, value in os.environ.items() if key not in offline.OFFLINE_ENV}
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**env, "RAY_ADDRESS": address},
+                         capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    assert run.returncode == 0, run.stderr[-3000:]
+    job_env = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {key: job_env.get(key) for key in ("HF_HUB_OFFLINE", "YOLO_OFFLINE")} == {"HF_HUB_OFFLINE": "1",
+                                                                                     "YOLO_OFFLINE": "1"}
