@@ -23,8 +23,8 @@ BOM = "\ufeff"  # a byte-order mark (a zero-width no-break space inside text): d
 BOM_CODECS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
               (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 CP1252_UNDEFINED = (0x81, 0x8D, 0x8F, 0x90, 0x9D)  # bytes Windows-1252 leaves undefined: read as Latin-1
-# Windows-1252's characters for the other bytes 0x80-0x9f (Latin-1 reads them as C1 control characters):
 UTF16_HIGH_ZEROS, UTF16_OTHER_ZEROS = 0.5, 0.05  # shares of zero bytes at the high and low places of UTF-16 text
+# Windows-1252's characters for the other bytes 0x80-0x9f (Latin-1 reads them as C1 control characters):
 CP1252_C1 = {byte: bytes([byte]).decode("cp1252") for byte in range(0x80, 0xA0) if byte not in CP1252_UNDEFINED}
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
@@ -76,7 +76,8 @@ def _utf16_without_bom(data: bytes) -> str | None:
     no zero bytes but stray ones."""
     if len(data) < 4 or len(data) % 2:
         return None
-    even, odd = data[0::2].count(0) / (len(data) // 2), data[1::2].count(0) / (len(data) // 2)
+    half = len(data) // 2
+    even, odd = data[0::2].count(0) / half, data[1::2].count(0) / half
     if min(even, odd) < UTF16_OTHER_ZEROS:
         if odd > UTF16_HIGH_ZEROS:
             return "utf-16-le"

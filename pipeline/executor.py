@@ -65,14 +65,14 @@ def run_on_ray(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, ta
                blocks_per_cpu: int) -> None:
     """Run `stages` over the work items on Ray and stream the part summaries into `tally`: as one task per block
     when every stage runs as a task of the same resources (a CPU-only cluster), otherwise mapped onto Ray Data."""
-    n = items.num_rows
-    blocks = max(1, min(n, max(blocks_per_cpu * cluster_cpus(), -(-n // MAX_ROWS_PER_BLOCK))))
+    n, cpus = items.num_rows, cluster_cpus()
+    blocks = max(1, min(n, max(blocks_per_cpu * cpus, -(-n // MAX_ROWS_PER_BLOCK))))
     per_block = -(-n // blocks)
     items_by_block = [items.slice(start, per_block) for start in range(0, n, per_block)]
     if one_chain(stages):
-        _run_as_tasks(stages, items_by_block, layout, tally)
+        _run_as_tasks(stages, items_by_block, layout, tally, TASKS_PER_CPU * cpus)
     else:
-        _run_on_ray_data(stages, items_by_block, per_block, layout, tally)
+        _run_on_ray_data(stages, items_by_block, per_block, layout, tally, cpus)
 
 
 def run_in_process(stages: Sequence[Stage], items: pa.Table, layout: BuildLayout, tally: Tally,
@@ -117,15 +117,16 @@ def one_chain(stages: Sequence[Stage]) -> bool:
     return len({stage.resources for stage in stages}) == 1 and not stages[0].resources.actors
 
 
-def _run_as_tasks(stages: Sequence[Stage], blocks: list[pa.Table], layout: BuildLayout, tally: Tally) -> None:
-    """One Ray task per block (`run_chain`), at most TASKS_PER_CPU per CPU sent ahead; what is still queued is
-    cancelled when the build stops (a failure policy, an interrupt)."""
+def _run_as_tasks(stages: Sequence[Stage], blocks: list[pa.Table], layout: BuildLayout, tally: Tally,
+                  ahead: int) -> None:
+    """One Ray task per block (`run_chain`), at most `ahead` sent ahead; what is still queued is cancelled when the
+    build stops (a failure policy, an interrupt)."""
     chain = ray.remote(run_chain).options(**_remote_args(stages[0].resources))
     stages_ref, layout_ref = ray.put(list(stages)), ray.put(layout)
     todo, running = collections.deque(blocks), []
     try:
         while todo or running:
-            while todo and len(running) < TASKS_PER_CPU * cluster_cpus():
+            while todo and len(running) < ahead:
                 running.append(chain.remote(todo.popleft(), stages_ref, layout_ref))
             [done], running = ray.wait(running, num_returns=1)
             tally.add(ray.get(done))
@@ -135,12 +136,12 @@ def _run_as_tasks(stages: Sequence[Stage], blocks: list[pa.Table], layout: Build
 
 
 def _run_on_ray_data(stages: Sequence[Stage], blocks: list[pa.Table], per_block: int, layout: BuildLayout,
-                     tally: Tally) -> None:
+                     tally: Tally, cpus: int) -> None:
     """Map `stages` onto Ray Data (consecutive task stages of equal resources fused, an actor pool between them)
     and stream the part summaries into `tally`."""
-    configure_ray_data()
+    configure_ray_data(cpus)
     ds = ray.data.from_arrow(blocks)  # fused stages bundle blocks up to their batch size: keep batches within one
-    scale = actor_cpu_scale(stages, cluster_cpus())
+    scale = actor_cpu_scale(stages, cpus)
     for stage in stages:
         ds = _map(ds, stage, per_block, scale)
     ds = ds.map_batches(write_parts, batch_format="pyarrow", batch_size=None, fn_kwargs={"layout": layout},

@@ -13,9 +13,9 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def configure_ray_data(bytes_per_cpu: int = OBJECT_STORE_PER_CPU) -> None:
+def configure_ray_data(cpus: int, bytes_per_cpu: int = OBJECT_STORE_PER_CPU) -> None:
     """Ray Data quiet (the build shows its own progress and summary), and the object store that it may fill with
-    queued blocks capped in proportion to the cluster's CPUs.
+    queued blocks capped in proportion to the cluster's `cpus`.
 
     Without a cap, a fast stage keeps the free CPUs (Ray Data prefers the operator holding the least memory) while
     the blocks it makes pile up in front of a slower one: on 2 CPUs, with the detector's actor on one, the decoded
@@ -26,7 +26,7 @@ def configure_ray_data(bytes_per_cpu: int = OBJECT_STORE_PER_CPU) -> None:
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     limits = context.execution_options.resource_limits
-    context.execution_options.resource_limits = limits.copy(object_store_memory=bytes_per_cpu * cluster_cpus())
+    context.execution_options.resource_limits = limits.copy(object_store_memory=bytes_per_cpu * cpus)
 
 
 def one_thread_per_task() -> None:

@@ -41,7 +41,8 @@ def ensure_ray(cfg: RayConfig) -> None:
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     address = cfg.address or os.environ.get("RAY_ADDRESS")
     if address and cfg.num_cpus is not None:
-        raise ConfigError(f"ray.num_cpus is for a local Ray: this build joins the cluster at {address} (RAY_ADDRESS)")
+        where = "ray.address" if cfg.address else "RAY_ADDRESS"
+        raise ConfigError(f"ray.num_cpus is for a local Ray: this build joins the cluster at {address} ({where})")
     if address:  # the nodes were started elsewhere: their workers get the offline environment from the job
         require_reachable(address)
         ray.init(address=address, runtime_env={"env_vars": env}, **quiet)
@@ -91,4 +92,3 @@ def locked_folder(path: str | Path, wait: bool = True) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)
-

@@ -21,7 +21,7 @@ import zlib
 import numpy as np
 
 from annotators.dicom_codes import known_words
-from annotators.imaging.normalise import lut_to_uint8, window_to_uint8
+from annotators.imaging.normalise import LUMA, lut_to_uint8, window_to_uint8
 from annotators.imaging.types import (
     INFLATE_CHUNK,
     MAX_INFLATED_BYTES,
@@ -43,7 +43,6 @@ PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian: the pixel dat
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFLATED = b"1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian: the data set after the file meta is zlib
 META_START = 132  # the 128-byte preamble and "DICM"
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # R, G, B weights of the displayed luminance (BT.601)
 # JPEG, JPEG-LS and JPEG 2000 codestreams start with SOI / SOC and end with EOI / EOC (FFD9), which cannot occur
 # inside them; a frame may be padded after it to an even length (with 00, or FF in some writers' files).
 CODESTREAM_STARTS = (b"\xff\xd8", b"\xff\x4f")

@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-from annotators.imaging.normalise import auto_window, window_to_uint8
+from annotators.imaging.normalise import LUMA, auto_window, window_to_uint8
 from annotators.imaging.types import (
     MAX_INFLATED_BYTES,
     MAX_VOXELS,
@@ -28,7 +28,6 @@ from annotators.imaging.types import (
 LUNG_WINDOW = (-1350.0, 150.0)  # HU: centre -600, width 1500, for slices
 PROJECTION_WINDOW = (-1000.0, 1000.0)  # HU: a maximum projection is dominated by dense tissue and bone
 NIFTI2_HEADER_SIZE = 540  # bytes (a NIfTI-1 header is 348)
-LUMINANCE = (0.299, 0.587, 0.114)  # of the R, G and B channels of a colour volume (ITU-R BT.601, as displayed)
 CT_AIR, CT_DENSE = -900.0, 200.0  # a volume with values at or below air and at or above soft tissue is CT in HU
 
 
@@ -50,7 +49,7 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     ornt = _orientation(volume.affine)[:3] if len(shape) >= 3 else np.array([[0, 1], [1, 1]], dtype=float)
     z_axis = int(np.flatnonzero(ornt[:, 0] == 2)[0]) if len(shape) >= 3 else None
     depth = shape[z_axis] if z_axis is not None else 1
-    zooms = _canonical_zooms(volume.header.get_zooms()[:3], ornt)
+    zooms = _canonical_axes(volume.header.get_zooms()[:3], ornt)
     thin = _thin_axis(shape, ornt)
 
     selected = frames.indices(1 if thin is not None else depth)
@@ -97,9 +96,7 @@ def _thin_axis(shape: tuple[int, ...], ornt: np.ndarray) -> int | None:
     coronal or sagittal plane, whose axial slices would be lines); None for any other volume or a 2-D image."""
     if len(shape) < 3:
         return None
-    extent = [1, 1, 1]
-    for axis, (target, _) in enumerate(ornt):
-        extent[int(target)] = shape[axis]
+    extent = _canonical_axes(shape[:3], ornt)
     return next((axis for axis in (1, 0) if extent[axis] == 1 and extent[2] >= 2 and extent[1 - axis] >= 2), None)
 
 
@@ -163,10 +160,12 @@ def _scaled_by_header(volume) -> bool:
     return (float(getattr(volume.dataobj, "slope", 1.0)), float(getattr(volume.dataobj, "inter", 0.0))) != (1.0, 0.0)
 
 
-def _canonical_zooms(zooms, ornt: np.ndarray) -> tuple[float, float, float]:
+def _canonical_axes(values, ornt: np.ndarray) -> tuple[float, float, float]:
+    """Per-axis `values` of the stored volume (voxel sizes, extents) in the canonical axes' order; 1 for an axis a
+    2-D image lacks."""
     out = [1.0, 1.0, 1.0]
     for axis, (target, _) in enumerate(ornt):
-        out[int(target)] = float(zooms[axis]) if axis < len(zooms) else 1.0
+        out[int(target)] = float(values[axis]) if axis < len(values) else 1.0
     return out[0], out[1], out[2]
 
 
@@ -176,8 +175,7 @@ def _reader(volume, slicer: list) -> np.ndarray:
     extra = (0,) * max(0, len(volume.shape) - 3)
     values = np.asarray(volume.dataobj[tuple(slicer) + extra])
     if values.dtype.names:  # one field per channel: R, G, B[, A]
-        return sum(np.float32(weight) * values[name].astype(np.float32)
-                   for name, weight in zip(values.dtype.names[:3], LUMINANCE))
+        return sum(weight * values[name].astype(np.float32) for name, weight in zip(values.dtype.names[:3], LUMA))
     return values.astype(np.float32, copy=False)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from annotators.imaging.types import DecodedImage, DecodeError
 
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # R, G, B weights of the displayed luminance (BT.601)
 PERCENTILES = (0.5, 99.5)  # the automatic window when an image states none
 PERCENTILE_SAMPLES = 1 << 18  # the automatic window is estimated on a regular grid of about this many pixels
 

@@ -18,7 +18,7 @@ import zlib
 import numpy as np
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
-from annotators.imaging.normalise import window_to_uint8
+from annotators.imaging.normalise import LUMA, window_to_uint8
 from annotators.imaging.types import MAX_PIXELS, DecodedImage, DecodeError, inflated_size
 
 EXIF_ORIENTATION = 0x0112
@@ -28,13 +28,12 @@ ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (
 MARK_LEVEL = 0.9 * 65535  # 16-bit values this bright, in an image whose other pixels stay under half of it: marks
 MAX_MARK_SHARE = 0.05
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
-JPEG_MAGIC = b"\xff\xd8"
+JPEG_MAGIC = b"\xff\xd8\xff"  # the start of image and the next marker's FF
 JPEG_END = b"\xff\xd9"  # EOI: cannot occur inside the entropy-coded data (an FF there is followed by 00)
 # Start-of-frame markers: the DCT, lossless and arithmetic-coded processes (C0-CF but C4, C8, CC) and JPEG-LS (F7)
 JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC} | {0xF7}
 PILLOW_JPEG_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive DCT, which Pillow decodes at 8 bits
 JPEG_SOS = 0xDA
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # R, G, B weights of the displayed luminance (BT.601)
 
 
 def decode_raster(data: bytes, max_side: int | None = None) -> list[DecodedImage]:

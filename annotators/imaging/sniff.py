@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from annotators.imaging.dicom import decode_dicom
 from annotators.imaging.nifti import decode_nifti
-from annotators.imaging.raster import decode_raster
+from annotators.imaging.raster import JPEG_MAGIC, decode_raster
 from annotators.imaging.types import DecodedImage, DecodeError, FrameSelection
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-JPEG_MAGIC = b"\xff\xd8\xff"
 NIFTI_SINGLE_FILE = ((344, b"n+1\x00"), (4, b"n+2\x00"))  # (offset, magic) of NIfTI-1 and NIfTI-2 .nii files
 NIFTI_PAIR_HEADER = ((344, b"ni1\x00"), (4, b"ni2\x00"))  # the same in a .hdr whose voxels are in a .img beside it
 ANALYZE_HEADER_SIZE = (b"\x5c\x01\x00\x00", b"\x00\x00\x01\x5c")  # sizeof_hdr 348, little and big endian
