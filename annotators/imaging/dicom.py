@@ -4,15 +4,21 @@ Only the selected frames are decoded (pydicom decodes one frame at a time when g
 that does not end with its codestream's end marker is refused as cut short before it is decoded. Linear rescale
 and a linear window are folded into one 8-bit look-up table over the stored values, so the pixel array is never
 converted to float (a window that holds none of a frame's stored values, or is far wider than its stored bits span, is
-replaced by the automatic one); Modality LUT sequences, VOI LUT sequences and sigmoid windows go through pydicom.
+replaced by the automatic one); Modality and VOI LUT sequences are applied from their entries (a VOI LUT is shown
+over its entries' range, which descriptors often misstate), sigmoid windows by the standard's formula, and a
+rescale or window value that cannot be read is left out alone (an unreadable slope is 1, the intercept still applies).
 Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
 code words. Sizes are checked before decoding: a frame over `MAX_PIXELS`, a projection's stack over `MAX_VOXELS`
 and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused, as is an image whose header says its
 pixels identify the patient (BurnedInAnnotation or RecognizableVisualFeatures YES: `identifying_pixels`).
+Image Pixel attributes that old modalities leave out and anonymisers strip get the one value the standard or the
+pixel data's length allows (`_complete_pixel_module`); a header that leaves them ambiguous is `corrupt_dicom`, and
+pixel data that holds other frames than the header states is `corrupt_pixel_data`.
 """
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import warnings
@@ -39,13 +45,14 @@ from annotators.imaging.types import (
 IDENTIFYING_PIXELS = {"BurnedInAnnotation": "identifying text burned in", "RecognizableVisualFeatures": "a face or "
                       "other features that could identify the patient"}
 ALLOWED_ATTRIBUTES = ("Modality", "ViewPosition", "BodyPartExamined", "PixelSpacing", "ImagerPixelSpacing")
-PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian: the pixel data element was there
+PIXEL_DATA_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) in either byte order: the element was there
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFLATED = b"1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian: the data set after the file meta is zlib
 META_START = 132  # the 128-byte preamble and "DICM"
-# JPEG, JPEG-LS and JPEG 2000 codestreams start with SOI / SOC and end with EOI / EOC (FFD9), which cannot occur
-# inside them; a frame may be padded after it to an even length (with 00, or FF in some writers' files).
-CODESTREAM_STARTS = (b"\xff\xd8", b"\xff\x4f")
+# JPEG, JPEG-LS and JPEG 2000 codestreams start with SOI and a marker / SOC and SIZ, and end with EOI / EOC (FFD9),
+# which cannot occur inside them; a frame may be padded after it to an even length (with 00, or FF in some writers'
+# files).
+CODESTREAM_STARTS = (b"\xff\xd8\xff", b"\xff\x4f\xff\x51")
 CODESTREAM_END = b"\xff\xd9"
 CODESTREAM_PADDING = b"\x00\xff"
 PALETTE_DATA = tuple(f"{colour}PaletteColorLookupTableData" for colour in ("Red", "Green", "Blue", "Alpha"))
@@ -55,6 +62,16 @@ PLUGIN_DECLINES = re.compile(r"does not support|not supported|are supported", re
 # it was written for deeper pixels.
 WIDE_WINDOW = 4
 LONG_VRS = (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")  # 4-byte length
+UNDEFINED_LENGTH = 0xFFFFFFFF
+# Samples per pixel that each photometric interpretation implies (PS3.3 C.7.6.3.1.2), for a header that omits them.
+SAMPLES = {"MONOCHROME1": 1, "MONOCHROME2": 1, "PALETTE COLOR": 1, "RGB": 3, "YBR_FULL": 3, "YBR_FULL_422": 3,
+           "YBR_PARTIAL_420": 3, "YBR_ICT": 3, "YBR_RCT": 3}
+# Float pixel data is one grey sample a pixel of these bits, with no Bits Stored or Pixel Representation (PS3.3
+# C.7.6.3.1.1): its attributes have one possible value each.
+FLOAT_BITS = {"FloatPixelData": 32, "DoubleFloatPixelData": 64}
+# A linear window 1 wide is a threshold at its centre - 0.5 (PS3.3 C.11.2.1.2.1); the formula gives it no width, so
+# it is drawn as a ramp this narrow, too narrow to hold an integer value.
+THRESHOLD_WIDTH = 1e-3
 
 
 def decode_dicom(data: bytes, frames: FrameSelection) -> list[DecodedImage]:
@@ -75,6 +92,7 @@ def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
         raise too_large("a frame", plane, MAX_PIXELS, "pixels")
     if not selected and plane * n_frames > MAX_VOXELS:  # a projection decodes every frame
         raise too_large(f"the stack of {n_frames:,} frames", plane * n_frames, MAX_VOXELS, "pixels")
+    _check_frames_held(ds)
     stack = [_frame(ds, index if n_frames > 1 else None) for index in selected] or [_projection(ds)]
     invert = _shown_inverted(ds)
     images = []
@@ -109,6 +127,58 @@ def _frame_count(ds) -> int:
     return int(getattr(ds, "NumberOfFrames", 1) or 1)
 
 
+def _check_frames_held(ds) -> None:
+    """The pixel data holds the frames the header states, no fewer and no more: pydicom would decode the frames
+    that are there of a file that holds fewer, and the first frames of one that holds more."""
+    stated = _frame_count(ds)
+    element = _pixel_element(ds)
+    if element.is_undefined_length:
+        held, exact = _encapsulated_frames(ds, element.value)
+    else:
+        held, exact = _native_frames(ds, len(element.value), stated), True
+    if held < stated or (exact and held > stated):
+        raise DecodeError("corrupt_pixel_data", f"the pixel data holds {'' if exact else 'at most '}{held:,} whole "
+                                                f"frames of {ds.Rows}x{ds.Columns}, the header describes {stated:,}")
+
+
+def _native_frames(ds, length: int, stated: int) -> int:
+    """The frames that `length` bytes of native pixel data hold: the stated count while what is left over is a pad
+    byte or less than a frame (trailing bytes that readers ignore), else as many whole frames as fit."""
+    samples = 2 if ds.PhotometricInterpretation == "YBR_FULL_422" else int(ds.SamplesPerPixel)  # Y Y Cb Cr
+    frame_bits = int(ds.Rows) * int(ds.Columns) * samples * int(ds.BitsAllocated)
+    extra_bits = length * 8 - stated * frame_bits
+    return stated if 0 <= extra_bits < max(frame_bits, 16) else length * 8 // frame_bits
+
+
+def _encapsulated_frames(ds, data: bytes) -> tuple[int, bool]:
+    """(frames, exact) that compressed pixel data holds (PS3.5 A.4): as many as its basic offset table lists; without
+    one, a fragment each in RLE, a fragment that opens a codestream each in the JPEG family, else at most a fragment
+    each (a frame may span several)."""
+    from pydicom.encaps import parse_basic_offsets, parse_fragments
+    from pydicom.uid import RLELossless
+
+    buffer = io.BytesIO(data)
+    try:
+        offsets = parse_basic_offsets(buffer)
+        count, starts = parse_fragments(buffer)
+    except (ValueError, struct.error) as exc:
+        raise DecodeError("corrupt_pixel_data", f"the compressed pixel data's items cannot be read: {exc}") from None
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if offsets or syntax == RLELossless:
+        return len(offsets) or count, True
+    opens_codestream = [data.startswith(CODESTREAM_STARTS, start + 8) for start in starts]  # after the item header
+    if _codestream_syntax(syntax) and opens_codestream[:1] == [True]:  # not a JP2 file or the like wrapped whole
+        return sum(opens_codestream), True
+    return count, False
+
+
+def _codestream_syntax(syntax) -> bool:
+    """A JPEG, JPEG-LS or JPEG 2000 transfer syntax, whose frames are codestreams with start and end markers."""
+    from pydicom.uid import JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes
+
+    return syntax in JPEGTransferSyntaxes + JPEGLSTransferSyntaxes + JPEG2000TransferSyntaxes
+
+
 def _shown_inverted(ds) -> bool:
     """Low values are displayed bright: MONOCHROME1, or MONOCHROME2 with a Presentation LUT Shape of INVERSE
     (PS3.3 C.11.6; MONOCHROME1 states INVERSE beside it, once, not twice)."""
@@ -120,27 +190,129 @@ def _shown_inverted(ds) -> bool:
 def _read(data: bytes):
     import pydicom
     from pydicom.errors import InvalidDicomError
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+    if data.startswith(b"DICM"):  # a writer that left out the 128-byte preamble but kept the prefix after it
+        data = bytes(128) + data
     _check_inflated_size(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    except zlib.error as exc:  # a deflated data set, inflated whole by pydicom
+        reason = "truncated_file" if "truncated" in str(exc) else "corrupt_dicom"
+        raise DecodeError(reason, f"cannot inflate the deflated data set: {exc}") from None
     except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError, AttributeError) as exc:
         raise DecodeError("corrupt_dicom", f"cannot parse the file: {exc}") from None
-    if not any(keyword in ds for keyword in PIXEL_KEYWORDS):
-        if PIXEL_DATA_TAG in data:
-            raise DecodeError("truncated_file", "the file ends before its pixel data element is complete")
-        raise DecodeError("no_pixel_data", "the DICOM file has no pixel data")
-    pixel_keyword = next(k for k in PIXEL_KEYWORDS if k in ds)
-    if "TransferSyntaxUID" not in ds.file_meta and not ds[pixel_keyword].is_undefined_length:
-        # Native pixel data without a transfer syntax: read it the way the header was read.
-        encoding = ds.original_encoding  # (implicit VR, little endian)
-        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if encoding[0] else ExplicitVRLittleEndian
-    if "PhotometricInterpretation" in ds:  # pydicom knows only the standard's spelling: "monochrome1 " is MONOCHROME1
+    keyword = _pixel_keyword(ds, data)
+    if "TransferSyntaxUID" not in ds.file_meta and not ds[keyword].is_undefined_length:
+        ds.file_meta.TransferSyntaxUID = _native_syntax(ds)
+    if _stated(ds, "PhotometricInterpretation"):  # pydicom knows the standard's spelling only: "monochrome1 "
         ds.PhotometricInterpretation = str(ds.PhotometricInterpretation).strip().upper()
+    _complete_pixel_module(ds, keyword)
     return ds
+
+
+def _pixel_keyword(ds, data: bytes) -> str:
+    """The keyword of the data set's pixel data element; no_pixel_data when it has none (a structured report, a
+    presentation state) or an empty one, truncated_file when the file ends before the element does."""
+    keyword = next((k for k in PIXEL_KEYWORDS if k in ds), None)
+    if keyword is None:
+        if any(tag in data for tag in PIXEL_DATA_TAGS):
+            raise DecodeError("truncated_file", "the file ends before its pixel data element is complete")
+        raise DecodeError("no_pixel_data", f"the DICOM file has no pixel data{_object_kind(ds)}")
+    raw = ds.get_item(keyword)  # as read: the length its header declares, and the bytes that followed
+    held = len(raw.value or b"")
+    declared = getattr(raw, "length", held)  # pydicom converts an empty element while reading it: no length kept
+    if declared != UNDEFINED_LENGTH and held < declared:
+        raise DecodeError("truncated_file", f"the file ends {declared - held:,} bytes before its pixel data does")
+    if not held:
+        raise DecodeError("no_pixel_data", f"the DICOM file's pixel data element is empty{_object_kind(ds)}")
+    return keyword
+
+
+def _object_kind(ds) -> str:
+    """": its SOP class is <name>" when the data set names a SOP class the standard defines, else ""."""
+    from pydicom.uid import UID
+
+    uid = UID(str(ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID") or ""))
+    return f": its SOP class is {uid.name}" if uid.is_valid and uid.name != uid else ""
+
+
+def _native_syntax(ds):
+    """The native transfer syntax of a data set read without file meta: the VR and byte order that pydicom found
+    its elements in (implicit VR is little endian only)."""
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    implicit, little_endian = ds.original_encoding
+    if not little_endian:
+        return ExplicitVRBigEndian
+    return ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+
+
+def _complete_pixel_module(ds, keyword: str) -> None:
+    """Image Pixel attributes (PS3.3 C.7.6.3) that old modalities leave out and anonymisers strip or empty, given the
+    one value that the standard or the pixel data's length allows; corrupt_dicom where none can be told."""
+    for size in ("Rows", "Columns"):
+        if not _count(ds, size):
+            raise DecodeError("corrupt_dicom", f"the header states no {size}: the image's size is unknown")
+    if not _count(ds, "BitsAllocated"):
+        if keyword not in FLOAT_BITS:
+            raise DecodeError("corrupt_dicom", "the header states no BitsAllocated: the pixels' size is unknown")
+        ds.BitsAllocated = FLOAT_BITS[keyword]
+    if not _count(ds, "SamplesPerPixel"):
+        ds.SamplesPerPixel = SAMPLES.get(str(ds.get("PhotometricInterpretation") or "")) or _samples_in_data(ds)
+    if not _stated(ds, "PhotometricInterpretation"):
+        ds.PhotometricInterpretation = _default_photometric(ds)
+    if keyword == "PixelData":  # float pixel data has neither
+        if not _count(ds, "BitsStored"):
+            ds.BitsStored = ds.BitsAllocated
+        if not _stated(ds, "PixelRepresentation"):
+            ds.PixelRepresentation = 0  # unsigned
+    if ds.SamplesPerPixel > 1 and not _stated(ds, "PlanarConfiguration"):
+        ds.PlanarConfiguration = _default_planar_configuration(ds)
+
+
+def _stated(ds, keyword: str) -> bool:
+    return ds.get(keyword) not in (None, "")
+
+
+def _count(ds, keyword: str) -> int:
+    """A count the header states, 0 when it states none (absent or emptied): no image has 0 of any."""
+    return int(ds.get(keyword) or 0)
+
+
+def _samples_in_data(ds) -> int:
+    """Samples per pixel of native pixel data whose length holds 1 or 3 a pixel (a pad byte after it allowed)."""
+    element = _pixel_element(ds)
+    if not element.is_undefined_length:
+        pixels_bits = int(ds.Rows) * int(ds.Columns) * _frame_count(ds) * int(ds.BitsAllocated)
+        for samples in (1, 3):
+            if len(element.value) - math.ceil(samples * pixels_bits / 8) in (0, 1):
+                return samples
+    raise DecodeError("corrupt_dicom", "the header states neither SamplesPerPixel nor PhotometricInterpretation, "
+                                       "and the pixel data's length does not tell the samples per pixel")
+
+
+def _pixel_element(ds):
+    return next(ds[keyword] for keyword in PIXEL_KEYWORDS if keyword in ds)
+
+
+def _default_photometric(ds) -> str:
+    """MONOCHROME2 for one sample a pixel (PS3.3 C.7.6.3.1.2); three can be RGB or YBR, which differ in every
+    value."""
+    if int(ds.SamplesPerPixel) == 1:
+        return "MONOCHROME2"
+    raise DecodeError("corrupt_dicom", f"the header states no PhotometricInterpretation for {ds.SamplesPerPixel} "
+                                       "samples per pixel: RGB and YBR cannot be told apart")
+
+
+def _default_planar_configuration(ds) -> int:
+    """0 for compressed colour, whose codestream orders its own samples; native colour pixels can be stored
+    pixel by pixel or plane by plane, which the header alone tells."""
+    if _pixel_element(ds).is_undefined_length:
+        return 0
+    raise DecodeError("corrupt_dicom", "the header states no PlanarConfiguration for native colour pixels: "
+                                       "interleaved and planar samples cannot be told apart")
 
 
 def _check_inflated_size(data: bytes) -> None:
@@ -223,10 +395,9 @@ def _check_codestreams_end(ds, index: int | None) -> None:
     """Each JPEG, JPEG-LS or JPEG 2000 frame to be decoded (index None: all) that starts as a codestream ends as
     one: libjpeg and CharLS decode a codestream cut short without an error, filling in what is missing."""
     from pydicom.encaps import generate_frames, get_frame
-    from pydicom.uid import JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes
 
     syntax = ds.file_meta.get("TransferSyntaxUID")
-    if syntax not in JPEGTransferSyntaxes + JPEGLSTransferSyntaxes + JPEG2000TransferSyntaxes:
+    if not _codestream_syntax(syntax):
         return
     n_frames = _frame_count(ds)
     offsets = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths) if "ExtendedOffsetTable" in ds else None
@@ -265,37 +436,52 @@ def _projection(ds) -> np.ndarray:
 
 
 def _to_gray(ds, pixels: np.ndarray, frame: int) -> np.ndarray:
-    """Displayed 8-bit grey of one stored frame: colour to luminance, else modality LUT + VOI window."""
+    """Displayed 8-bit grey of one stored frame: colour to luminance, else modality LUT or rescale, then VOI LUT or
+    window (PS3.3 C.11.1, C.11.2)."""
     photometric = str(getattr(ds, "PhotometricInterpretation", "")).upper()
-    bits = int(getattr(ds, "BitsStored", 8) or 8)
     if photometric == "PALETTE COLOR":
-        pixels = _palette_rgb(ds, pixels)
-        bits = int(ds.RedPaletteColorLookupTableDescriptor[2])  # the entries' depth, not the indices'
-    if pixels.ndim == 3:  # RGB (pydicom converts YBR): luminance, as displayed
-        luminance = pixels[..., :3].astype(np.float32) @ LUMA
-        full_scale = float(2**bits - 1) if pixels.dtype.kind in "ui" else None
-        return window_to_uint8(luminance, 0.0 if full_scale else None, full_scale)
-    if pixels.dtype.kind == "f":
-        return window_to_uint8(pixels)
-
-    slope, intercept = _rescale(ds, frame)
-    if "ModalityLUTSequence" in ds or "VOILUTSequence" in ds or _voi_function(ds, frame) == "SIGMOID":
-        return _through_pydicom(ds, pixels)
-    low, high = _stored_window(ds, frame, pixels, slope, intercept)
+        return _luminance(*_palette_rgb(ds, pixels))
+    if pixels.ndim == 3:  # RGB (pydicom converts YBR)
+        return _luminance(pixels, float(2 ** int(ds.BitsStored) - 1))
+    modality_lut = _lut(ds, "ModalityLUTSequence")
+    if modality_lut is None:
+        slope, intercept = _rescale(ds, frame)
+    else:  # its entries are modality values: no rescale after it
+        pixels, slope, intercept = _apply_lut(modality_lut, pixels), 1.0, 0.0
+    voi_lut = _lut(ds, "VOILUTSequence")
+    if voi_lut is not None:  # displayed over its entries' range, which its descriptor's depth often overstates
+        return window_to_uint8(_apply_lut(voi_lut, _modality(pixels, slope, intercept)), *_lut_range(voi_lut))
+    window = _window(ds, frame)
+    if window is not None and _voi_function(ds, frame) == "SIGMOID":
+        return _sigmoid(_modality(pixels, slope, intercept), *window)
+    low, high = _stored_window(ds, window, pixels, slope, intercept)
     return lut_to_uint8(pixels, low, high, invert=slope < 0)
 
 
-def _stored_window(ds, frame: int, pixels: np.ndarray, slope: float, intercept: float
+def _luminance(rgb: np.ndarray, full_scale: float) -> np.ndarray:
+    """The displayed luminance of colour values on 0 to `full_scale` (integers), or on their own range (floats)."""
+    luminance = rgb[..., :3].astype(np.float32) @ LUMA
+    return window_to_uint8(luminance, *((0.0, full_scale) if rgb.dtype.kind in "ui" else (None, None)))
+
+
+def _modality(pixels: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    """Stored values in modality units; integers stay integers when the rescale is the identity."""
+    if (slope, intercept) == (1.0, 0.0):
+        return pixels
+    return pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+
+
+def _stored_window(ds, window: tuple[float, float] | None, pixels: np.ndarray, slope: float, intercept: float
                    ) -> tuple[float | None, float | None]:
     """The header's linear window in stored values (what the reading station showed), or (None, None) for the
     automatic one: when the header states none, or one written for other pixels: it holds no stored value of the
     frame (a header copied from another image would show it all black or white), or it is over `WIDE_WINDOW` times
     wider than the stored bits can span (a 12-bit window kept on pixels cut to 8 bits shows them dark and flat)."""
-    window = _window(ds, frame)
     if window is None:
         return None, None
-    low, high = sorted((w - intercept) / slope for w in window)
-    fits = low <= pixels.max() and high >= pixels.min() and high - low <= WIDE_WINDOW * _stored_span(ds, pixels)
+    low, high = sorted((w - intercept) / slope for w in _linear_bounds(*window))
+    holds_a_value = low <= np.nanmax(pixels) and high >= np.nanmin(pixels)
+    fits = holds_a_value and high - low <= WIDE_WINDOW * _stored_span(ds, pixels)
     return (low, high) if fits else (None, None)
 
 
@@ -305,34 +491,70 @@ def _stored_span(ds, pixels: np.ndarray) -> int:
     return 2 ** min(int(getattr(ds, "BitsStored", bits) or bits), bits)
 
 
-def _palette_rgb(ds, pixels: np.ndarray) -> np.ndarray:
+def _palette_rgb(ds, pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """pydicom's `apply_color_lut`, which reads a palette's OW words in little-endian order: a big-endian file's
-    palette goes to it with its words swapped."""
+    palette goes to it with its words swapped; and the entries' full scale, from the descriptor's depth unless the
+    entries exceed it (a descriptor of 8 bits beside 16-bit entries)."""
     from pydicom import Dataset
     from pydicom.pixels import apply_color_lut
 
     if ds.original_encoding[1] is not False or PALETTE_DATA[0] not in ds:
-        return apply_color_lut(pixels, ds)
-    palette = Dataset()
-    palette.RedPaletteColorLookupTableDescriptor = ds.RedPaletteColorLookupTableDescriptor
-    for keyword in PALETTE_DATA:
-        if keyword in ds:
-            setattr(palette, keyword, np.frombuffer(ds[keyword].value, ">u2").astype("<u2").tobytes())
-    return apply_color_lut(pixels, palette)
+        rgb = apply_color_lut(pixels, ds)
+    else:
+        palette = Dataset()
+        palette.RedPaletteColorLookupTableDescriptor = ds.RedPaletteColorLookupTableDescriptor
+        for keyword in PALETTE_DATA:
+            if keyword in ds:
+                setattr(palette, keyword, np.frombuffer(ds[keyword].value, ">u2").astype("<u2").tobytes())
+        rgb = apply_color_lut(pixels, palette)
+    bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+    return rgb, float(2 ** (bits if rgb.max() < 2**bits else 16) - 1)
 
 
-def _through_pydicom(ds, pixels: np.ndarray) -> np.ndarray:
-    """The general (non-linear) case: pydicom's modality and VOI LUTs, then the LUT's own output range."""
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+def _lut(ds, sequence: str) -> tuple[int, np.ndarray] | None:
+    """(first value mapped, entries) of the first LUT in a Modality or VOI LUT Sequence (PS3.3 C.11.1.1.1), or None
+    when it has none that can be read (the rescale or window then applies, as when it is absent). The entries are
+    as many as the data holds, whatever the descriptor counts; the first value mapped is signed for signed pixels
+    (its VR, US or SS, follows them, and readers often take it as US)."""
+    item = next(iter(ds.get(sequence) or []), None)
+    descriptor, data = (item.get("LUTDescriptor"), item.get("LUTData")) if item is not None else (None, None)
+    if descriptor is None or len(descriptor) != 3 or data is None:
+        return None
+    entries = _lut_entries(ds, data, int(descriptor[2]), int(descriptor[0]) or 1 << 16)
+    first = int(descriptor[1])
+    if first >= 1 << 15 and int(ds.get("PixelRepresentation") or 0):
+        first -= 1 << 16
+    return (first, entries) if entries.size else None
 
-    values = apply_modality_lut(pixels, ds)
-    if "VOILUTSequence" in ds:
-        bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        return window_to_uint8(apply_voi_lut(values, ds, index=0, prefer_lut=True), 0.0, float(2**bits - 1))
-    if "WindowCenter" in ds:
-        out = apply_voi_lut(values, ds, index=0, prefer_lut=False)
-        return window_to_uint8(out, float(out.min()), float(out.max()))
-    return window_to_uint8(values)
+
+def _lut_entries(ds, data, bits: int, count: int) -> np.ndarray:
+    """LUT Data as integers: a US list as read, or OW bytes in the data set's byte order, one word an entry, or one
+    byte when 8-bit entries are packed (then the bytes are about as many as the descriptor counts)."""
+    if not isinstance(data, bytes):
+        return np.atleast_1d(np.asarray(data, dtype=np.int64))
+    if bits <= 8 and len(data) < 2 * count:
+        return np.frombuffer(data, np.uint8)
+    return np.frombuffer(data[: len(data) // 2 * 2], "<u2" if ds.original_encoding[1] is not False else ">u2")
+
+
+def _apply_lut(lut: tuple[int, np.ndarray], values: np.ndarray) -> np.ndarray:
+    """LUT entries of `values`: values below the first mapped take the first entry, above the last the last."""
+    first, entries = lut
+    if values.dtype.kind == "f":
+        index = np.rint(values)
+    else:  # wide enough to subtract `first` from any stored value
+        index = values.astype(np.int64 if values.itemsize > 2 else np.int32)
+    return entries[np.clip(index - first, 0, entries.size - 1).astype(np.intp)]
+
+
+def _lut_range(lut: tuple[int, np.ndarray]) -> tuple[float, float]:
+    return float(lut[1].min()), float(lut[1].max())
+
+
+def _sigmoid(values: np.ndarray, centre: float, width: float) -> np.ndarray:
+    """The SIGMOID VOI function (PS3.3 C.11.2.1.3.1) of modality values, on 0 to 255."""
+    exponent = np.clip(-4.0 * (values.astype(np.float32) - np.float32(centre)) / np.float32(width), -80.0, 80.0)
+    return window_to_uint8(1.0 / (1.0 + np.exp(exponent)), 0.0, 1.0)
 
 
 def _functional(ds, frame: int, sequence: str):
@@ -343,31 +565,38 @@ def _functional(ds, frame: int, sequence: str):
     return None
 
 
-def _first(value) -> float:
-    """The first of a multi-valued number (DICOM allows several windows), or the number."""
-    return float(value if isinstance(value, (str, bytes, int, float)) else value[0])
+def _number(source, keyword: str) -> float | None:
+    """The first value of a numeric attribute (DICOM allows several windows), or None when it is absent, empty or no
+    finite number."""
+    try:
+        value = source.get(keyword)
+        number = float(value if isinstance(value, (str, bytes, int, float)) else value[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _rescale(ds, frame: int) -> tuple[float, float]:
+    """Rescale slope and intercept (PS3.3 C.11.1.1.2; per frame in enhanced files), each the identity's when it
+    cannot be read; a slope of 0, which would make every pixel one value, is taken as 1."""
     source = _functional(ds, frame, "PixelValueTransformationSequence") or ds
-    try:
-        slope = float(getattr(source, "RescaleSlope", 1.0) or 1.0)
-        intercept = float(getattr(source, "RescaleIntercept", 0.0) or 0.0)
-    except (TypeError, ValueError):
-        return 1.0, 0.0
-    return (slope or 1.0), intercept
+    return _number(source, "RescaleSlope") or 1.0, _number(source, "RescaleIntercept") or 0.0
 
 
 def _window(ds, frame: int) -> tuple[float, float] | None:
-    """(low, high) of the first linear window in modality units (DICOM PS3.3 C.11.2.1.2), or None."""
+    """The first (centre, width) in modality units (per frame in enhanced files), or None: absent, unreadable, or
+    narrower than 1, which PS3.3 C.11.2.1.2 does not allow."""
     source = _functional(ds, frame, "FrameVOILUTSequence") or ds
-    try:
-        centre, width = _first(source.WindowCenter), _first(source.WindowWidth)
-    except (AttributeError, TypeError, ValueError, IndexError):
+    centre, width = _number(source, "WindowCenter"), _number(source, "WindowWidth")
+    if centre is None or width is None or width < 1:
         return None
-    if width < 1:
-        return None
-    return centre - 0.5 - (width - 1) / 2, centre - 0.5 + (width - 1) / 2
+    return centre, width
+
+
+def _linear_bounds(centre: float, width: float) -> tuple[float, float]:
+    """(low, high) of the linear VOI function (PS3.3 C.11.2.1.2.1): below low is black, above high white."""
+    half = max(width - 1, THRESHOLD_WIDTH) / 2
+    return centre - 0.5 - half, centre - 0.5 + half
 
 
 def _voi_function(ds, frame: int) -> str:

@@ -5,6 +5,9 @@ scaling of its own. A slice is read straight from the file's array proxy and reo
 one slice of a large volume never materialises the whole volume as floats (a projection does need all of it). A
 gzipped file is inflated only as far as its header says the first volume reaches (the rest of a 4-D series is never
 read), after checking that against `MAX_INFLATED_BYTES`: a small file cannot inflate into a worker's memory.
+Complex voxels are shown as their magnitude, colour voxels (RGB24, RGBA32) as their luminance; a projection leaves
+NaN voxels out. With neither a qform nor an sform the axes are nibabel's fallback (pixdim scaling, x flipped: the
+Analyze convention of radiological storage).
 Axial slice k of the canonical volume is displayed as `vol[::-1, ::-1, k].T`: rows run anterior to
 posterior and the patient's right is on the image's left (radiological convention).
 """
@@ -27,7 +30,11 @@ from annotators.imaging.types import (
 
 LUNG_WINDOW = (-1350.0, 150.0)  # HU: centre -600, width 1500, for slices
 PROJECTION_WINDOW = (-1000.0, 1000.0)  # HU: a maximum projection is dominated by dense tissue and bone
-NIFTI2_HEADER_SIZE = 540  # bytes (a NIfTI-1 header is 348)
+NIFTI1_HEADER_SIZE, NIFTI2_HEADER_SIZE = 348, 540  # bytes
+NIFTI_SINGLE_FILE = ((344, b"n+1\x00"), (4, b"n+2\x00"))  # (offset, magic) of NIfTI-1 and NIfTI-2 .nii files
+NIFTI_PAIR_HEADER = ((344, b"ni1\x00"), (4, b"ni2\x00"))  # the same in a .hdr whose voxels are in a .img beside it
+GZIP_MAGIC = b"\x1f\x8b"
+GZIP_HEAD_INPUT = 1 << 16  # compressed bytes that hold any header (a gzip header's file name and comment included)
 CT_AIR, CT_DENSE = -900.0, 200.0  # a volume with values at or below air and at or above soft tissue is CT in HU
 
 
@@ -35,13 +42,13 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     import nibabel as nib
 
     try:
-        raw = _first_volume(data) if data[:2] == b"\x1f\x8b" else data
+        raw = _first_volume(data) if data.startswith(GZIP_MAGIC) else _whole_header(data)
         volume = _image_class(raw).from_bytes(raw)
     except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
             nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError, nib.wrapstruct.WrapStructError) as exc:
         raise DecodeError("corrupt_nifti", f"{type(exc).__name__}: {exc}") from None
     shape = volume.shape
-    if len(shape) < 2 or min(shape[:3]) == 0:
+    if len(shape) < 2 or min(shape) <= 0:  # a 4-D series of no volumes too
         raise DecodeError("bad_volume_shape", f"volume shape {shape}")
     end = _first_volume_end(int(volume.dataobj.offset), volume.header)  # the image's header copy says offset 0
     if len(raw) < end:
@@ -49,7 +56,7 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     ornt = _orientation(volume.affine)[:3] if len(shape) >= 3 else np.array([[0, 1], [1, 1]], dtype=float)
     z_axis = int(np.flatnonzero(ornt[:, 0] == 2)[0]) if len(shape) >= 3 else None
     depth = shape[z_axis] if z_axis is not None else 1
-    zooms = _canonical_axes(volume.header.get_zooms()[:3], ornt)
+    zooms = _canonical_axes(_spacing(volume.header.get_zooms()[:3]), ornt)
     thin = _thin_axis(shape, ornt)
 
     selected = frames.indices(1 if thin is not None else depth)
@@ -62,7 +69,7 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
             slices = [np.take(_canonical_volume(volume, ornt), 0, axis=thin)]
         else:
             slices = [_canonical_slice(volume, ornt, z_axis, k) for k in selected]
-            slices = slices or [_canonical_volume(volume, ornt).max(axis=2)]
+            slices = slices or [np.fmax.reduce(_canonical_volume(volume, ornt), axis=2)]  # NaN only where all are
     except (EOFError, OSError, ValueError, zlib.error) as exc:
         raise DecodeError("truncated_file", f"{type(exc).__name__}: {exc}") from None
     if rescale and not _scaled_by_header(volume):
@@ -84,7 +91,7 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
                 orig_height=int(gray.shape[0]),
                 modality="CT" if is_ct else "MR",
                 view=view,
-                pixel_spacing=spacing,
+                pixel_spacing=spacing if all(spacing) else (),  # 0: a voxel size the header does not state
                 frame=index,
             )
         )
@@ -112,11 +119,36 @@ def _orientation(affine: np.ndarray) -> np.ndarray:
     return np.array([[0, 1], [1, 1], [2, 1]], dtype=float) if np.isnan(ornt).any() else ornt
 
 
+def has_magic(data: bytes, magics: tuple[tuple[int, bytes], ...]) -> bool:
+    """`data` holds one of the (offset, magic) pairs."""
+    return any(data[offset:offset + len(magic)] == magic for offset, magic in magics)
+
+
+def _header_size(raw: bytes) -> int:
+    """348 or 540 bytes, as the header's sizeof_hdr says (in either byte order) that it is NIfTI-1 or NIfTI-2."""
+    return NIFTI2_HEADER_SIZE if int.from_bytes(raw[:4], "little") in (540, 0x1C020000) else NIFTI1_HEADER_SIZE
+
+
 def _image_class(raw: bytes):
     import nibabel as nib
 
-    header_size = int.from_bytes(raw[:4], "little")
-    return nib.Nifti2Image if header_size in (NIFTI2_HEADER_SIZE, 0x1C020000) else nib.Nifti1Image
+    return nib.Nifti2Image if _header_size(raw) == NIFTI2_HEADER_SIZE else nib.Nifti1Image
+
+
+def _whole_header(raw: bytes) -> bytes:
+    """`raw`, refused unless it holds a whole single-file NIfTI header: cut short, or no NIfTI at all (a name that
+    says .nii, but no magic)."""
+    if len(raw) < _header_size(raw):
+        raise DecodeError("truncated_file", f"the file ends within its {_header_size(raw)}-byte NIfTI header")
+    if not has_magic(raw, NIFTI_SINGLE_FILE):
+        raise DecodeError("corrupt_nifti", "no NIfTI magic ('n+1' at byte 344, 'n+2' at byte 4): not a NIfTI file")
+    return raw
+
+
+def _spacing(zooms) -> tuple[float, ...]:
+    """Voxel sizes, each 0 where the header states none that is finite and positive (a 0 makes a slice's spacing
+    unknown)."""
+    return tuple(float(z) if np.isfinite(z) and z > 0 else 0.0 for z in zooms)
 
 
 def _voxels(shape: tuple[int, ...]) -> int:
@@ -133,12 +165,17 @@ def _first_volume_end(offset: int, header) -> int:
 def _first_volume(data: bytes) -> bytes:
     """A gzipped NIfTI's header, extensions and first volume, inflated no further; refused before inflating when
     the header asks for more than `MAX_INFLATED_BYTES`."""
-    head = _gunzip(data, NIFTI2_HEADER_SIZE)
+    head = _whole_header(gzip_head(data))
     header = _image_class(head).header_class.from_fileobj(io.BytesIO(head))
     needed = _first_volume_end(int(header.get_data_offset()), header)
     if needed > MAX_INFLATED_BYTES:
         raise too_large("the first volume", needed, MAX_INFLATED_BYTES, "bytes")
     return _gunzip(data, needed)
+
+
+def gzip_head(data: bytes) -> bytes:
+    """The first bytes (as many as a NIfTI-2 header's) that gzip `data` inflates to; `zlib.error` if it is damaged."""
+    return _gunzip(data[:GZIP_HEAD_INPUT], NIFTI2_HEADER_SIZE)
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -176,6 +213,8 @@ def _reader(volume, slicer: list) -> np.ndarray:
     values = np.asarray(volume.dataobj[tuple(slicer) + extra])
     if values.dtype.names:  # one field per channel: R, G, B[, A]
         return sum(weight * values[name].astype(np.float32) for name, weight in zip(values.dtype.names[:3], LUMA))
+    if np.iscomplexobj(values):  # complex MR data: its magnitude, as scanners display it
+        return np.abs(values).astype(np.float32)
     return values.astype(np.float32, copy=False)
 
 

@@ -261,6 +261,28 @@ def test_a_dicom_without_preamble_or_suffix_is_still_a_dicom():
         decode(b"not an image at all", "IM000002")
 
 
+def test_a_big_endian_data_set_or_one_cut_before_dicm_without_a_suffix_is_still_a_dicom():
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    ramp = (np.add.outer(np.arange(32), np.arange(48)) * 40).astype(np.uint16)
+    written = []
+    for little in (True, False):
+        ds = pydicom.Dataset()
+        ds.Modality, ds.Rows, ds.Columns, ds.SamplesPerPixel = "CR", *ramp.shape, 1
+        ds.PhotometricInterpretation, ds.BitsAllocated, ds.BitsStored, ds.HighBit = "MONOCHROME2", 16, 12, 11
+        ds.PixelRepresentation, ds.PixelData = 0, ramp.astype("<u2" if little else ">u2").tobytes()
+        data = DicomBytesIO()
+        data.is_implicit_VR, data.is_little_endian = False, little
+        write_dataset(data, ds)
+        written.append(data.getvalue())
+    assert written[1][:2] == b"\x00\x08"  # tag (0008,0060) in big endian
+    little, big = (decode(data, "IM000001")[0].pixels for data in written)
+    assert np.array_equal(little, big) and little.std() > 10
+    cut = Path(get_testdata_file("CT_small.dcm")).read_bytes()[128:]  # "DICM" first: the preamble was cut off
+    assert decode(cut, "IM000003")[0].pixels.shape == (128, 128)
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_a_volume_whose_affine_cannot_be_decomposed_keeps_its_stored_axes(value):
     volume = np.arange(40 * 30 * 5, dtype=np.int16).reshape(40, 30, 5) % 97
@@ -328,11 +350,141 @@ def test_complete_png_with_a_black_last_row_decodes_in_every_mode(mode):
     grey = np.tile(np.linspace(0, 255, 37, dtype=np.uint8), (21, 1))
     grey[-3:] = 0
     image = Image.fromarray(grey).convert(mode) if mode != "I;16" else Image.fromarray(grey.astype(np.uint16) * 257)
-    [decoded] = decode(_png_of_image(image), "black-bottom.png")
+    [decoded] = decode(_saved(image), "black-bottom.png")
     assert decoded.pixels.shape == (21, 37) and not decoded.pixels[-3:].any()
 
 
-def _png_of_image(image: Image.Image) -> bytes:
+def _saved(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def test_an_alpha_channel_zero_everywhere_is_no_transparency():
+    """Transparency is shown over black, as a radiograph's padding; an alpha channel that is zero everywhere (a 32-bit
+    BMP's, an array saved with its fourth channel unset) was never transparency: the picture is in its colour."""
+    grey = np.tile(np.linspace(0, 255, 37, dtype=np.uint8), (21, 1))
+    unset = np.dstack([grey] * 3 + [np.zeros_like(grey)])
+    for fmt in ("PNG", "TIFF"):
+        [image] = decode(_saved(Image.fromarray(unset), fmt), f"x.{fmt.lower()}")
+        assert np.array_equal(image.pixels, grey), fmt
+    padded = unset.copy()
+    padded[:, 5:, 3] = 255  # the first five columns transparent
+    [image] = decode(_saved(Image.fromarray(padded)), "padded.png")
+    assert not image.pixels[:, :5].any() and np.array_equal(image.pixels[:, 5:], grey[:, 5:])
+
+
+def test_a_cielab_image_is_shown_as_its_lightness():
+    grey = np.tile(np.linspace(0, 255, 37, dtype=np.uint8), (21, 1))
+    neutral = Image.new("L", (37, 21), 128)  # a* and b* of grey
+    [image] = decode(_saved(Image.merge("LAB", [Image.fromarray(grey), neutral, neutral]), "TIFF"), "lab.tif")
+    assert np.array_equal(image.pixels, grey)
+
+
+CINE = [Image.fromarray(np.full((12, 16), value, np.uint8)) for value in (10, 60, 110, 160, 210)]
+
+
+def test_an_animation_s_frames_are_selected_as_a_multi_frame_dicom_s():
+    for fmt, options in (("PNG", {}), ("GIF", {}), ("WEBP", {"lossless": True})):
+        data = _saved(CINE[0], fmt, save_all=True, append_images=CINE[1:], **options)
+        assert [(image.frame, image.pixels[0, 0]) for image in decode(data, "cine")] == [(2, 110)], fmt
+        assert [image.frame for image in decode(data, "cine", FrameSelection("even", 3))] == [0, 2, 4], fmt
+        [projection] = decode(data, "cine", FrameSelection("mip"))
+        assert projection.frame == -2 and projection.pixels[0, 0] == 210, fmt
+    poster = _saved(Image.new("L", (16, 12), 255), save_all=True, append_images=CINE, default_image=True)
+    assert [(image.frame, image.pixels[0, 0]) for image in decode(poster, "cine.png")] == [(2, 110)]  # no frame
+    thumbnail = _saved(CINE[0], "TIFF", save_all=True, append_images=[CINE[1].resize((4, 3))])  # pages, no frames
+    assert [(image.frame, image.pixels.shape) for image in decode(thumbnail, "scan.tif")] == [(-1, (12, 16))]
+
+
+def test_an_animation_is_refused_before_decoding_more_frames_than_the_limit(monkeypatch):
+    monkeypatch.setattr("annotators.imaging.raster.MAX_VOXELS", 4 * 12 * 16)  # four frames
+    data = _saved(CINE[0], "GIF", save_all=True, append_images=CINE[1:])
+    assert [image.frame for image in decode(data, "cine.gif")] == [2]  # decodes frames 0 to 2
+    with pytest.raises(DecodeError) as err:
+        decode(data, "cine.gif", FrameSelection("mip"))
+    assert err.value.reason == "image_too_large" and "up to frame 4 (of 5)" in err.value.detail
+
+
+def test_exif_orientation_is_read_from_the_header_alone():
+    """Connectors size images with `displayed_size` without decoding them, and decoding agrees: a PNG's eXIf chunk
+    counts only before the image data, where the PNG specification places it."""
+    stored = np.zeros((30, 20), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    early = _saved(Image.fromarray(stored), exif=exif.tobytes())
+    start = early.index(b"eXIf") - 4
+    end = start + 12 + int.from_bytes(early[start:start + 4], "big")
+    late = early[:start] + early[end:-12] + early[start:end] + early[-12:]  # after IDAT, before IEND
+    for data, displayed in ((early, (30, 20)), (late, (20, 30)), (_saved(Image.fromarray(stored)), (20, 30))):
+        with Image.open(io.BytesIO(data)) as header:
+            assert displayed_size(header) == displayed and header.tile  # nothing decoded
+        [image] = decode(data, "x.png")
+        assert (image.orig_width, image.orig_height) == displayed == image.pixels.shape[::-1]
+
+
+def test_a_format_not_read_here_is_unsupported_and_a_known_header_that_cannot_be_read_is_no_unknown_format():
+    with pytest.raises(DecodeError) as err:
+        decode(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "figure.png")  # Pillow knows it
+    assert err.value.reason == "unsupported_format" and err.value.detail.startswith("EPS")
+    grey = np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)
+    jpeg, webp = _saved(Image.fromarray(grey), "JPEG"), _saved(Image.fromarray(grey), "WEBP")
+    for data, reason, detail in ((_png_of_rows(b"", 0, 11), "corrupt_image", "states no size"),
+                                 (_saved(Image.fromarray(grey))[:30], "truncated_image", "PNG header"),
+                                 (jpeg[:jpeg.index(b"\xff\xda")], "truncated_image", "end marker (FFD9)"),
+                                 (webp[:len(webp) // 2], "truncated_image", "before its RIFF header says")):
+        with pytest.raises(DecodeError) as err:
+            decode(data, "x")
+        assert err.value.reason == reason and detail in err.value.detail
+
+
+def test_complex_voxels_are_shown_as_their_magnitude():
+    magnitude = (np.arange(20 * 16 * 6, dtype=np.float32).reshape(20, 16, 6) % 37) + 1
+    phase = np.exp(1j * np.linspace(0, 3, magnitude.size)).reshape(magnitude.shape)
+    [image] = decode(nib.Nifti1Image((magnitude * phase).astype(np.complex64), np.eye(4)).to_bytes(), "c.nii")
+    [expected] = decode(nib.Nifti1Image(magnitude, np.eye(4)).to_bytes(), "m.nii")
+    assert np.abs(image.pixels.astype(int) - expected.pixels).max() <= 1
+
+
+def test_a_projection_leaves_nan_voxels_out():
+    volume = np.random.default_rng(0).uniform(0, 100, (20, 16, 6)).astype(np.float32)
+    outside = volume.copy()
+    outside[:5, :, 2] = np.nan  # outside the field of view on one slice, as resampled volumes mark it
+    volume[:5, :, 2] = 0
+    [projected], [expected] = (decode(nib.Nifti1Image(values, np.eye(4)).to_bytes(), "v.nii", FrameSelection("mip"))
+                               for values in (outside, volume))
+    assert np.array_equal(projected.pixels, expected.pixels)
+
+
+@pytest.mark.parametrize("dims", [(4, 20, 16, 6, 0), (3, -20, 16, 6)])  # a series of no volumes; a negative extent
+def test_a_volume_with_an_extent_of_zero_or_less_is_a_bad_shape(dims):
+    raw = bytearray(nib.Nifti1Image(np.zeros((20, 16, 6, 1), np.int16), np.eye(4)).to_bytes())
+    raw[40:40 + 2 * len(dims)] = struct.pack(f"<{len(dims)}h", *dims)  # dim[0] (the rank) and the extents
+    with pytest.raises(DecodeError, match="bad_volume_shape"):
+        decode(bytes(raw), "v.nii")
+
+
+@pytest.mark.parametrize("pixdim", [float("nan"), float("inf")])  # (nibabel reads a 0 as 1)
+def test_a_voxel_size_that_is_not_finite_leaves_the_spacing_unknown(pixdim):
+    raw = bytearray(nib.Nifti1Image(np.arange(20 * 16 * 6, dtype=np.int16).reshape(20, 16, 6), np.eye(4)).to_bytes())
+    raw[84:88] = np.float32(pixdim).tobytes()  # pixdim[2]: the rows' spacing
+    assert decode(bytes(raw), "v.nii")[0].pixel_spacing == ()
+
+
+def test_gzip_is_sniffed_by_what_it_inflates_to(tmp_path):
+    volume = np.arange(20 * 16 * 6, dtype=np.int16).reshape(20, 16, 6)
+    nii = nib.Nifti1Image(volume, np.eye(4)).to_bytes()
+    [expected] = decode(nii, "scan.nii")
+    for data, name in ((gzip.compress(nii), "scan.gz"), (gzip.compress(nii), "scan"), (nii, "scan.nii.gz")):
+        assert np.array_equal(decode(data, name)[0].pixels, expected.pixels), name
+    nib.save(nib.Nifti1Pair(volume, np.eye(4)), tmp_path / "pair.img.gz")
+    for name in ("pair.hdr.gz", "pair.img.gz"):
+        with pytest.raises(DecodeError) as err:
+            decode((tmp_path / name).read_bytes(), name)
+        assert err.value.reason == "unsupported_format" and "convert it to .nii" in err.value.detail
+    for data, name, reason, detail in ((gzip.compress(b"a report"), "notes.gz", "unsupported_format", "decompress"),
+                                       (b"not a volume" * 40, "scan.nii.gz", "corrupt_nifti", "no NIfTI magic"),
+                                       (gzip.compress(nii, 0)[:200], "scan.nii.gz", "truncated_file", "header")):
+        with pytest.raises(DecodeError) as err:
+            decode(data, name)
+        assert err.value.reason == reason and detail in err.value.detail, name

@@ -1,5 +1,6 @@
 """Inputs that are no image: a clear DecodeError whose detail depends on the input alone (no reprs, no addresses);
-inputs whose headers ask for more memory than a decoder allocates are refused before it is allocated."""
+inputs whose headers ask for more memory than a decoder allocates are refused before it is allocated; DICOM as real
+archives hold it (headers missing what the standard implies, odd encodings) decodes, or fails with a specific reason."""
 import gzip
 import io
 import json
@@ -234,3 +235,229 @@ def _dicom_bytes(ds) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+# --- DICOM as real archives hold it: headers that old modalities and anonymisers leave incomplete, odd encodings ---
+RAMP = (np.add.outer(np.arange(48) * 64, np.arange(64)) % 4096).astype(np.uint16)  # 12-bit values, 48 x 64
+
+
+def _dicom(name: str, **attributes) -> pydicom.Dataset:
+    """pydicom's test file `name` with `attributes` set (None: removed)."""
+    ds = pydicom.dcmread(get_testdata_file(name))
+    for keyword, value in attributes.items():
+        if value is None:
+            delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    return ds
+
+
+def _grey(pixels: np.ndarray, bits_stored: int, syntax=pydicom.uid.ExplicitVRLittleEndian, **attributes):
+    """A secondary capture of grey `pixels` as stored (signed when their type is), in `syntax`'s byte order."""
+    ds = pydicom.Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = pydicom.uid.SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = pixels.itemsize * 8, bits_stored, bits_stored - 1
+    ds.PixelRepresentation = int(pixels.dtype.kind == "i")
+    order = ">" if syntax == pydicom.uid.ExplicitVRBigEndian else "<"
+    ds.PixelData = pixels.astype(pixels.dtype.newbyteorder(order)).tobytes()
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def _pixels(data: bytes, name: str = "x.dcm") -> np.ndarray:
+    [image] = decode(data, name)
+    return image.pixels
+
+
+def _reject(data: bytes, name: str = "x.dcm") -> DecodeError:
+    with pytest.raises(DecodeError) as err:
+        decode(data, name)
+    return err.value
+
+
+@pytest.mark.parametrize("name,removed", [
+    ("CT_small.dcm", ("PhotometricInterpretation",)),
+    ("CT_small.dcm", ("BitsStored", "HighBit")),
+    ("CT_small.dcm", ("PixelRepresentation",)),  # signed, but no value below 0: read unsigned, the same
+    ("CT_small.dcm", ("SamplesPerPixel",)),
+    ("CT_small.dcm", ("PhotometricInterpretation", "BitsStored", "HighBit", "PixelRepresentation", "SamplesPerPixel")),
+    ("SC_rgb.dcm", ("SamplesPerPixel",)),  # RGB says 3
+    ("SC_rgb_rle.dcm", ("PlanarConfiguration",)),  # compressed: the codestream orders its samples
+])
+def test_a_dicom_without_the_pixel_attributes_anonymisers_strip_decodes_with_the_standards_defaults(name, removed):
+    expected = _pixels(_dicom_bytes(_dicom(name)))
+    assert np.array_equal(_pixels(_dicom_bytes(_dicom(name, **dict.fromkeys(removed)))), expected)
+    if "PhotometricInterpretation" in removed:  # emptied rather than removed, as some anonymisers do
+        assert np.array_equal(_pixels(_dicom_bytes(_dicom(name, PhotometricInterpretation=""))), expected)
+
+
+@pytest.mark.parametrize("name,attributes,named", [
+    ("SC_rgb.dcm", {"PhotometricInterpretation": None}, "RGB and YBR"),
+    ("SC_rgb.dcm", {"PhotometricInterpretation": None, "SamplesPerPixel": None}, "RGB and YBR"),  # 3 by the length
+    ("SC_rgb.dcm", {"PlanarConfiguration": None}, "PlanarConfiguration"),
+    ("CT_small.dcm", {"Rows": 0}, "Rows"),
+    ("CT_small.dcm", {"Columns": None}, "Columns"),
+    ("CT_small.dcm", {"BitsAllocated": None}, "BitsAllocated"),
+])
+def test_a_dicom_header_that_leaves_its_pixels_ambiguous_is_corrupt_dicom(name, attributes, named):
+    error = _reject(_dicom_bytes(_dicom(name, **attributes)))
+    assert error.reason == "corrupt_dicom" and named in error.detail
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ExplicitVRBigEndian,
+                                    pydicom.uid.RLELossless])
+def test_bits_above_bits_stored_are_masked_off_and_signed_values_sign_extended(syntax):
+    """Overlay planes and other bits above BitsStored are no part of the value; a signed 12-bit value is negative
+    when its bit 11 is set, whatever the bits above it hold."""
+    signed = RAMP.astype(np.int16) - 2048
+    for clean, dirty in ((RAMP, RAMP | 0xF000), (signed, ((signed.view(np.uint16) & 0x0FFF) | 0xA000).view(np.int16))):
+        assert np.array_equal(_pixels(_stored_in(syntax, dirty)), _pixels(_stored_in(syntax, clean)))
+
+
+def _stored_in(syntax, pixels: np.ndarray) -> bytes:
+    ds = _grey(pixels, 12, syntax=pydicom.uid.ExplicitVRLittleEndian if syntax.is_compressed else syntax)
+    if syntax.is_compressed:
+        ds.compress(syntax, encoding_plugin="pydicom")
+    return _dicom_bytes(ds)
+
+
+def _unreadable(ds) -> bytes:
+    """`ds` saved with its decimal string 9.87654 written as one that no reader parses."""
+    return _dicom_bytes(ds).replace(b"9.87654 ", b"abc     ")
+
+
+def test_rescale_and_window_values_that_cannot_be_used_give_way_one_by_one():
+    """An unreadable slope is 1 and the intercept beside it still applies; a sigmoid window of no width or an
+    unreadable centre is no window; a window 1 wide is the standard's threshold at centre - 0.5."""
+    windowed = _grey(RAMP, 12, RescaleIntercept=-1024, WindowCenter=-24, WindowWidth=400)
+    expected = _pixels(_dicom_bytes(windowed))
+    windowed.RescaleSlope = "9.87654"
+    assert np.array_equal(_pixels(_unreadable(windowed)), expected)
+    automatic = _pixels(_dicom_bytes(_grey(RAMP, 12)))
+    for centre, width in (("1500", "0"), ("1500", "-5"), ("9.87654", "400")):
+        sigmoid = _grey(RAMP, 12, VOILUTFunction="SIGMOID")
+        sigmoid.add_new(0x00281050, "DS", centre)
+        sigmoid.add_new(0x00281051, "DS", width)
+        assert np.array_equal(_pixels(_unreadable(sigmoid)), automatic), (centre, width)
+    sigmoid = _grey(RAMP, 12, VOILUTFunction="SIGMOID", WindowCenter=2048, WindowWidth=1024)
+    expected = _pixels(_dicom_bytes(sigmoid))
+    sigmoid.RescaleSlope, sigmoid.RescaleIntercept = "9.87654", 0
+    assert np.array_equal(_pixels(_unreadable(sigmoid)), expected) and expected.std() > 50
+    threshold = _pixels(_dicom_bytes(_grey(RAMP, 12, WindowCenter=2000, WindowWidth=1)))
+    assert np.array_equal(threshold, np.where(RAMP > 1999, 255, 0))
+
+
+def _voi_lut(descriptor: list[int], entries: np.ndarray) -> bytes:
+    ds = _grey(RAMP, 12)
+    lut = pydicom.Dataset()
+    lut.LUTDescriptor = descriptor
+    lut.add_new(0x00283006, "US", entries.astype(np.uint16).tolist())
+    ds.VOILUTSequence = [lut]
+    return _dicom_bytes(ds)
+
+
+def test_voi_luts_as_writers_make_them_are_shown_over_their_entries():
+    """An 8-bit LUT over 4096 inputs (pydicom indexes it with 8-bit integers, which wrap), a 16-bit descriptor beside
+    12-bit entries (shown over 0 to 65535, it is near black), and an empty sequence, which is no LUT."""
+    assert np.abs(_pixels(_voi_lut([4096, 0, 8], np.arange(4096) // 16)) - RAMP // 16).max() <= 1
+    assert np.abs(_pixels(_voi_lut([4096, 0, 16], np.arange(4096))) - np.rint(RAMP / 4095 * 255)).max() <= 1
+    plain = _pixels(_dicom_bytes(_grey(RAMP, 12)))
+    assert np.array_equal(_pixels(_dicom_bytes(_grey(RAMP, 12, VOILUTSequence=[]))), plain)
+
+
+def test_a_palette_whose_descriptor_understates_its_entries_is_shown_over_their_depth():
+    indices = (np.arange(48 * 64) % 256).astype(np.uint8).reshape(48, 64)
+    ds = _grey(indices, 8, PhotometricInterpretation="PALETTE COLOR")
+    for colour in ("Red", "Green", "Blue"):  # a grey palette, 16-bit entries, a descriptor that says 8
+        setattr(ds, f"{colour}PaletteColorLookupTableDescriptor", [256, 0, 8])
+        setattr(ds, f"{colour}PaletteColorLookupTableData", (np.arange(256) * 257).astype("<u2").tobytes())
+    assert np.array_equal(_pixels(_dicom_bytes(ds)), indices)
+
+
+def test_float_pixel_data_needs_no_bits_attributes_and_keeps_its_window():
+    values = np.linspace(-1, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    ds = _grey(RAMP, 12)
+    for keyword in ("PixelData", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "SamplesPerPixel",
+                    "PhotometricInterpretation"):  # fixed by the standard for float pixel data, or not allowed
+        delattr(ds, keyword)
+    ds.FloatPixelData = values.tobytes()
+    assert np.abs(_pixels(_dicom_bytes(ds)) - np.rint((values + 1) * 127.5)).max() <= 2
+    ds.WindowCenter, ds.WindowWidth = 0.5, 2  # -0.5 to 0.5
+    assert np.abs(_pixels(_dicom_bytes(ds)) - np.clip(np.rint((values + 0.5) * 255), 0, 255)).max() <= 1
+
+
+@pytest.mark.parametrize("name,frames", [("CT_small.dcm", None), ("emri_small.dcm", 8), ("emri_small.dcm", 12),
+                                         ("emri_small_RLE.dcm", 12), ("emri_small_jpeg_ls_lossless.dcm", 8),
+                                         ("emri_small_jpeg_2k_lossless.dcm", 12)])
+def test_pixel_data_that_holds_other_frames_than_the_header_states_is_corrupt_not_truncated(name, frames):
+    """A complete file whose pixel data holds fewer frames (or rows) than its header states, or more, is
+    corrupt_pixel_data whichever frame is selected; a file that ends inside its pixel data is truncated_file."""
+    ds = _dicom(name, Rows=200) if frames is None else _dicom(name, NumberOfFrames=frames)
+    for selection in (FrameSelection(), FrameSelection("mip")):
+        with pytest.raises(DecodeError) as err:
+            decode(_dicom_bytes(ds), name, selection)
+        assert err.value.reason == "corrupt_pixel_data" and "the header describes" in err.value.detail
+    data = _dicom_bytes(_dicom(name))
+    assert _reject(data[: len(data) * 3 // 4], name).reason == "truncated_file"
+
+
+ODD = RAMP[:47, :63].astype(np.uint8)  # 2961 bytes of 8-bit pixels
+
+
+@pytest.mark.parametrize("pixels,extra,unpadded", [(ODD, b"", False),  # padded to an even length, as the standard says
+                                                   (ODD, b"", True),  # left odd, as some writers do
+                                                   (RAMP, b"\0", False)])  # a stray byte after 16-bit pixels
+def test_pixel_data_of_odd_length_or_with_a_byte_after_it_decodes(pixels, extra, unpadded):
+    ds = _grey(pixels, pixels.itemsize * 8)
+    expected = _pixels(_dicom_bytes(ds))
+    ds.PixelData += extra
+    data = _dicom_bytes(ds)
+    assert np.array_equal(_pixels(_unpadded(data) if unpadded else data), expected)
+
+
+def _unpadded(data: bytes) -> bytes:
+    """`data` with its last element, the pixel data (OB), cut to the odd length it had before its pad byte."""
+    length = data.rindex(b"\xe0\x7f\x10\x00OB\0\0") + 8
+    size = int.from_bytes(data[length:length + 4], "little") - 1
+    return data[:length] + size.to_bytes(4, "little") + data[length + 4:length + 4 + size]
+
+
+def test_a_deflated_dicom_cut_short_is_truncated():
+    ds = _grey(np.random.default_rng(0).integers(0, 4096, (48, 64)).astype(np.uint16), 12,
+               syntax=pydicom.uid.DeflatedExplicitVRLittleEndian)
+    data = _dicom_bytes(ds)
+    assert _pixels(data).shape == (48, 64)
+    error = _reject(data[:-500])
+    assert error.reason == "truncated_file" and "deflated" in error.detail
+
+
+def test_a_dicom_without_its_preamble_or_file_meta_is_read_in_its_own_byte_order():
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    expected = _pixels(_dicom_bytes(_grey(RAMP, 12)))
+    assert np.array_equal(_pixels(_dicom_bytes(_grey(RAMP, 12))[128:]), expected)  # "DICM" kept, the 128 bytes not
+    big_endian = DicomBytesIO()
+    big_endian.is_implicit_VR, big_endian.is_little_endian = False, False
+    ds = _grey(RAMP, 12, syntax=pydicom.uid.ExplicitVRBigEndian)
+    del ds.file_meta
+    write_dataset(big_endian, ds)
+    assert np.array_equal(_pixels(big_endian.getvalue()), expected)
+
+
+def test_a_dicom_without_pixels_is_no_pixel_data_and_says_what_it_is():
+    report = pydicom.Dataset()
+    report.file_meta = pydicom.dataset.FileMetaDataset()
+    report.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    report.SOPClassUID = report.file_meta.MediaStorageSOPClassUID = pydicom.uid.BasicTextSRStorage
+    report.SOPInstanceUID = report.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.2"
+    report.Modality = "SR"
+    error = _reject(_dicom_bytes(report))
+    assert error.reason == "no_pixel_data" and "Basic Text SR Storage" in error.detail
+    assert _reject(_dicom_bytes(_grey(RAMP, 12, PixelData=b""))).reason == "no_pixel_data"
