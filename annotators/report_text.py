@@ -1,33 +1,42 @@
-"""Any report input as a clean text of bounded length: what the parser reads.
+"""Any report input as a clean text of bounded length, or the reason it holds none: what the parser reads.
 
 Texts longer than MAX_REPORT_CHARS (about twenty times the longest real report seen, so only broken or concatenated
-inputs reach it) are cut at the last sentence end before the cap (else the last space, else the cap) and flagged.
-Bytes are read by their byte-order mark (UTF-8, UTF-16, UTF-32), else as UTF-8 when they are valid UTF-8, else as
-Windows-1252 (what Windows editors save; its five undefined bytes as Latin-1). Lone surrogates from odd decodings
-become "?", the text is NFC-normalised, control characters become spaces (line breaks are kept as "\\n"), a mark
-repeated more than three times is kept three times ("=====" rules, "(((((") and a run of more than MAX_RUN_CHARS
-characters without a space gets one after every MAX_RUN_CHARS (spaCy's tokenizer takes time quadratic in the
-affixes of one run). Nothing here raises.
+inputs reach it) are cut at the last sentence end before the cap (else the last space, else the cap) and flagged;
+only the first MAX_BYTES_PER_CHAR bytes (or characters) per character of the cap are decoded at all (MARKUP_BYTES of
+an RTF or HTML report, whose markup can outweigh its text). Bytes are decoded as annotators.text_encoding tells; an
+RTF or HTML report becomes its text (annotators.report_markup). Lone surrogates become "?", the text is
+NFC-normalised, invisible characters (soft hyphens, zero-width spaces, byte-order marks) and terminal escape
+sequences go, other spaces (no-break, ideographic) become " ", control characters become spaces (line breaks are
+kept as "\\n"), a mark repeated more than three times is kept three times ("=====" rules, "(((((") and a run of more
+than MAX_RUN_CHARS characters without a space gets one after every MAX_RUN_CHARS (spaCy's tokenizer takes time
+quadratic in the affixes of one run).
+
+Nothing here raises: an input that holds no report text is a `ReportText` with a `reject` reason and empty text:
+NOT_TEXT for a file of a binary format (PDF, Word, images, ...) or a text mostly of control characters,
+UNKNOWN_ENCODING for bytes that no encoding read here makes into text (see annotators.text_encoding).
 """
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
 
+from annotators.report_markup import is_rtf, looks_like_html, plain_text
+from annotators.text_encoding import CONTROL, ENCODINGS_READ, NON_TEXT, binary_format, count, decoded
+
 MAX_REPORT_CHARS = 50_000
 MAX_RUN_CHARS = 100  # longer runs without a space are broken: spaCy's tokenizer is quadratic in a run's affixes
-BOM = "\ufeff"  # a byte-order mark (a zero-width no-break space inside text): dropped wherever it stands
-# Byte-order marks and their codecs; UTF-32's before UTF-16's, whose little-endian mark begins UTF-32's:
-BOM_CODECS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
-              (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-CP1252_UNDEFINED = (0x81, 0x8D, 0x8F, 0x90, 0x9D)  # bytes Windows-1252 leaves undefined: read as Latin-1
-UTF16_HIGH_ZEROS, UTF16_OTHER_ZEROS = 0.5, 0.05  # shares of zero bytes at the high and low places of UTF-16 text
-# Windows-1252's characters for the other bytes 0x80-0x9f (Latin-1 reads them as C1 control characters):
-CP1252_C1 = {byte: bytes([byte]).decode("cp1252") for byte in range(0x80, 0xA0) if byte not in CP1252_UNDEFINED}
+MAX_BYTES_PER_CHAR = 4  # UTF-8, UTF-32 and GB18030 spend at most four bytes on a character
+MARKUP_BYTES = 16 << 20  # what is decoded of an RTF or HTML report: an RTF's fonts, styles and pictures come first
+NOT_TEXT, UNKNOWN_ENCODING = "report_not_text", "report_encoding"  # reject reasons
+NON_TEXT_SHARE, MIN_NON_TEXT = 0.05, 8  # more control characters than this (share and count) is binary data
+
+# Invisible characters that only break words apart for a parser: soft hyphen, zero-width space, direction marks, word
+# joiner, byte-order mark (the zero-width joiner and non-joiner stay: Persian and Indic words need them)
+INVISIBLE = re.compile("[\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # terminal colours and cursor moves, in reports copied from logs
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
 _LONG_RUN = re.compile(rf"\S{{{MAX_RUN_CHARS}}}(?=\S)")
 _REPEATED_MARKS = re.compile(r"([^\w\s])\1{3,}")
@@ -37,53 +46,66 @@ _REPEATED_MARKS = re.compile(r"([^\w\s])\1{3,}")
 class ReportText:
     text: str
     truncated: bool  # the input was longer than MAX_REPORT_CHARS and was cut
+    reject: str = ""  # why the input holds no report text (NOT_TEXT, UNKNOWN_ENCODING), "" when it does
+    detail: str = ""  # that reason for a human
 
 
 def report_text(value: object, limit: int = MAX_REPORT_CHARS) -> ReportText:
     """The cleaned, bounded text of a report input (str, bytes or None; anything else by its str())."""
-    if value is None:
-        text = ""
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        text = decode_bytes(bytes(value))
-    else:
-        text = value if isinstance(value, str) else str(value)
-    text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8")).replace(BOM, "")
-    text = _REPEATED_MARKS.sub(r"\1\1\1", _CONTROL.sub(" ", _LINE_BREAKS.sub("\n", text)))
-    text = _LONG_RUN.sub(lambda m: m.group() + " ", text)
-    if len(text) <= limit:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _file_text(bytes(value), limit)
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    window = _window(text[:1024], limit)
+    return _report(text[:window], len(text) > window, limit)
+
+
+def _file_text(data: bytes, limit: int) -> ReportText:
+    """`report_text` of a report file's bytes: only its window is decoded."""
+    kind = binary_format(data)
+    if kind:
+        return ReportText("", False, NOT_TEXT, f"the report file is {kind}, not text")
+    window = _window(decoded(data[:1024], final=False).text, limit)
+    read = decoded(data[:window], final=len(data) <= window)
+    if not read.codec:
+        why = _non_text(read.text)
+        if why:
+            return ReportText("", False, NOT_TEXT, why)
+        return ReportText("", False, UNKNOWN_ENCODING, f"its bytes are not text in any encoding read here "
+                          f"({ENCODINGS_READ}): save it as UTF-8")
+    return _report(read.text, len(data) > window, limit)
+
+
+def _window(head: str, limit: int) -> int:
+    """How many bytes (or characters) of an input beginning with `head` are read for a text of `limit` characters."""
+    return MARKUP_BYTES if is_rtf(head) or looks_like_html(head) else limit * MAX_BYTES_PER_CHAR
+
+
+def _report(text: str, cut: bool, limit: int) -> ReportText:
+    """The ReportText of a decoded input (`cut`: only its beginning was read)."""
+    text = _ANSI_ESCAPE.sub("", text)  # first: a log's coloured lines are text
+    why = _non_text(text)
+    if why:
+        return ReportText("", False, NOT_TEXT, why)
+    text = clean(plain_text(text))
+    if not cut and len(text) <= limit:
         return ReportText(text, False)
-    return ReportText(text[:cut_point(text, limit)].rstrip(), True)
+    return ReportText(text[:cut_point(text, min(limit, len(text)))].rstrip(), True)
 
 
-def decode_bytes(data: bytes) -> str:
-    """The text of a report file's bytes: by its byte-order mark, else UTF-16 without one (zero bytes at every other
-    place), else UTF-8 if valid, else Windows-1252."""
-    for bom, codec in BOM_CODECS:
-        if data.startswith(bom):
-            return data[len(bom):].decode(codec, errors="replace")
-    codec = _utf16_without_bom(data)
-    if codec:
-        return data.decode(codec, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1").translate(CP1252_C1)
+def _non_text(text: str) -> str:
+    """Why `text` is binary data, not text ("" when it is text): many characters that no text holds."""
+    found = count(NON_TEXT, text)
+    if found < MIN_NON_TEXT or found <= NON_TEXT_SHARE * (len(text) - text.count("\x00")):
+        return ""
+    return f"{found} of its {len(text)} characters are control characters: binary data, not text"
 
 
-def _utf16_without_bom(data: bytes) -> str | None:
-    """"utf-16-le" or "utf-16-be" for bytes of even length whose every other byte is mostly zero and the others are
-    not (Latin text in UTF-16 with no byte-order mark, as some Windows tools save it); else None. UTF-8 text holds
-    no zero bytes but stray ones."""
-    if len(data) < 4 or len(data) % 2:
-        return None
-    half = len(data) // 2
-    even, odd = data[0::2].count(0) / half, data[1::2].count(0) / half
-    if min(even, odd) < UTF16_OTHER_ZEROS:
-        if odd > UTF16_HIGH_ZEROS:
-            return "utf-16-le"
-        if even > UTF16_HIGH_ZEROS:
-            return "utf-16-be"
-    return None
+def clean(text: str) -> str:
+    """`text` with the characters that no parser should see replaced (see the module's docstring)."""
+    text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8"))
+    text = _SPACES.sub(" ", INVISIBLE.sub("", text))
+    text = _REPEATED_MARKS.sub(r"\1\1\1", CONTROL.sub(" ", _LINE_BREAKS.sub("\n", text)))
+    return _LONG_RUN.sub(lambda m: m.group() + " ", text)
 
 
 def cut_point(text: str, limit: int) -> int:

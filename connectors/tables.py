@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import os
+import re
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Iterable, Sequence
 import polars as pl
 
 from annotators.imaging.raster import displayed_size
-from annotators.report_text import decode_bytes
+from annotators.report_text import INVISIBLE
+from annotators.text_encoding import ENCODINGS_READ, binary_format, decode_bytes, decoded
 from connectors.base import SourceBox, StudyRef
 
 NO_FINDING = "no finding"
@@ -35,6 +37,9 @@ class SourceLayoutError(ValueError):
 # be, a missing key, a number too large for an int): the entry becomes a reject, or is skipped, never a crash.
 MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 
+
+SEPARATORS = (",", ";", "\t", "|")  # the CSV separators read_table tells apart by the header line
+HEADER_CHARS = 1 << 16  # how much of a table the header line is looked for in
 
 MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "none", "null"})  # what tables write for a cell without a value
 
@@ -90,10 +95,15 @@ def first_existing(folder: Path, names: Iterable[str]) -> Path | None:
     return next((folder / name for name in names if (folder / name).is_file()), None)
 
 
-def read_table(path: str | Path, required: Sequence[str] = (), separator: str = ",",
-               report_columns: Sequence[str] = (), row_errors: bool = False) -> pl.DataFrame:
+def read_table(path: str | Path, required: Sequence[str] = (), separator: str | None = None,
+               report_columns: Sequence[str] = (), row_errors: bool = False, optional: Sequence[str] = ()
+               ) -> pl.DataFrame:
     """A CSV (plain or gzipped) with every column as text, missing cells as "", and `required` columns checked.
 
+    The file is decoded as `_table_text` tells; `separator` None is the one of SEPARATORS its header line holds
+    most of ("," on ties: spreadsheets write ";" where "," is the decimal mark, and tabs as "Unicode text").
+    Header names are stripped of spaces and invisible characters; a name of `required`, `optional` or
+    `report_columns` also matches one that differs in case only ("Image" for "image"), and the column gets that name.
     A row with more fields than the header (an unquoted separator in a cell shifts the cells after it) is a
     SourceLayoutError naming its line; with `row_errors` it is kept, cut to the header's width, and its ROW_ERROR
     says so ("" on sound rows), for the connector to make it a reject. Cells of `report_columns` that hold only a
@@ -101,12 +111,13 @@ def read_table(path: str | Path, required: Sequence[str] = (), separator: str = 
     name (a trailing comma) is dropped."""
     path = require_file(path, "table")
     header, rows, errors = _records(path, separator, row_errors)
-    repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
+    header = _header_names(path, header, (*required, *optional, *report_columns))
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise SourceLayoutError(f"{path}: column(s) {repeated} appear more than once in the header")
-    names = [name if name.strip() else f"_unnamed_{index}" for index, name in enumerate(header)]
+    names = [name or f"_unnamed_{index}" for index, name in enumerate(header)]
     frame = pl.DataFrame(rows, schema={name: pl.String for name in names}, orient="row")
-    frame = frame.select([name for name in header if name.strip()])
+    frame = frame.select([name for name in header if name])
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise SourceLayoutError(f"{path}: missing column(s) {missing}; it has {frame.columns}")
@@ -115,15 +126,32 @@ def read_table(path: str | Path, required: Sequence[str] = (), separator: str = 
     return frame.with_columns(pl.Series(ROW_ERROR, errors, pl.String)) if row_errors else frame
 
 
+def _header_names(path: Path, header: list[str], wanted: Sequence[str]) -> list[str]:
+    """`header` stripped of spaces and invisible characters (a byte-order mark, a no-break space), with each name
+    that matches one of `wanted` but in case spelt as `wanted` spells it; two such names for one is an error."""
+    names = [INVISIBLE.sub("", name).strip() for name in header]
+    for want in dict.fromkeys(wanted):
+        spellings = [name for name in names if name.casefold() == want.casefold()]
+        if len(spellings) > 1 and want not in spellings:
+            raise SourceLayoutError(f"{path}: columns {spellings} both read as {want!r}")
+        if len(spellings) == 1:
+            names = [want if name == spellings[0] else name for name in names]
+    return names
+
+
 def _missing_as_empty(column: str) -> pl.Expr:
     """The (stripped) `column` with its cells that hold only a missing-value word (`is_missing`) empty."""
     cell = pl.col(column)
     return pl.when(cell.str.to_lowercase().is_in(list(MISSING_WORDS))).then(pl.lit("")).otherwise(cell).alias(column)
 
 
-def _records(path: Path, separator: str, row_errors: bool) -> tuple[list[str], list[list[str]], list[str]]:
+def _records(path: Path, separator: str | None, row_errors: bool) -> tuple[list[str], list[list[str]], list[str]]:
     """(header, rows cut or padded to its width, each row's error or ""); a row too wide raises unless `row_errors`."""
-    text = _csv_text(path)
+    text = _table_text(path)
+    separator = separator or _sniffed_separator(text)
+    # A cell may hold a whole report (longer than csv's default limit of 131,072 characters): the file is in memory
+    # already, so no cell can be longer than it.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     rows: list[list[str]] = []
     errors: list[str] = []
@@ -150,6 +178,15 @@ def _records(path: Path, separator: str, row_errors: bool) -> tuple[list[str], l
     return header, rows, errors
 
 
+def _sniffed_separator(text: str) -> str:
+    """The one of SEPARATORS that the header line (the first that is not blank) of a CSV `text` holds most of
+    outside quoted names; "," on ties."""
+    head = text[:HEADER_CHARS]
+    line = next((line for line in re.split(r"\r\n?|\n", head) if line.strip()), "")
+    line = re.sub(r'"[^"]*"', "", line)
+    return max(SEPARATORS, key=line.count)
+
+
 def _quote_left_open(text: str, separator: str, last: list[str]) -> bool:
     """Whether the CSV `text` ends inside a quoted cell (the reader, not strict, reads every line after the opening
     quote into it); read again strictly only when a cell of its `last` record spans lines, as such a cell does."""
@@ -163,31 +200,65 @@ def _quote_left_open(text: str, separator: str, last: list[str]) -> bool:
     return False
 
 
-def _csv_text(path: Path) -> str:
-    """The file's text, gunzipped when gzipped, decoded as report files are (annotators.report_text.decode_bytes:
-    by a byte-order mark, else UTF-8, else Windows-1252, as spreadsheets on Windows save CSV)."""
+def _table_text(path: Path) -> str:
+    """The text of a table file, gunzipped when gzipped, decoded as report files are
+    (annotators.text_encoding.decoded: by a byte-order mark, else UTF-8, else the encoding its bytes read as text in:
+    Windows-1252, as spreadsheets on Windows save CSV, Shift-JIS, GB18030, ...). A workbook or other binary file,
+    or bytes that no encoding read there makes into text, is a SourceLayoutError."""
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise SourceLayoutError(f"{path}: not a readable gzip file ({exc})") from None
-    return decode_bytes(data)
+    kind = binary_format(data)
+    if kind:
+        raise SourceLayoutError(f"{path}: {kind}, not a text table: export it as CSV (UTF-8)")
+    read = decoded(data)
+    if not read.codec:
+        raise SourceLayoutError(f"{path}: not text in any encoding read here ({ENCODINGS_READ}): save it as UTF-8")
+    return read.text
 
 
 def text_lines(path: str | Path, what: str) -> list[str]:
-    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), decoded as `_csv_text` decodes: neither a
-    lone "\\r" nor a character that `str.splitlines` breaks at (U+2028, form feed, ...) inside a text ends a line."""
+    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), decoded as `_table_text` decodes but never
+    refused (Windows-1252 where no encoding fits): neither a lone "\\r" nor a character that `str.splitlines` breaks
+    at (U+2028, form feed, ...) inside a text ends a line."""
     data = decode_bytes(require_file(path, what).read_bytes())
     return [line.removesuffix("\r") for line in data.split("\n")]
 
 
 def read_json(path: str | Path):
+    """The value of a JSON file, or the list of a JSON Lines file's values; decoded as tables are (`_table_text`: a
+    byte-order mark, UTF-16, Windows-1252, gzip). NaN and Infinity, which are not JSON but Python writes them, are
+    None, as a missing value."""
     path = require_file(path, "json")
+    text = _table_text(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark, as editors on Windows write
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        return json.loads(text, parse_constant=_not_a_number)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        if getattr(exc, "msg", "") == "Extra data":  # a second value after the first: JSON Lines
+            return _json_lines(path, text)
         raise SourceLayoutError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _json_lines(path: Path, text: str) -> list:
+    """The values of the lines of a JSON Lines `text` that are not blank; a line that is no JSON value is an error
+    naming it."""
+    values = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            values.append(json.loads(line, parse_constant=_not_a_number))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise SourceLayoutError(f"{path}: neither JSON nor JSON Lines (line {number}: {exc})") from None
+    return values
+
+
+def _not_a_number(name: str) -> None:
+    """What NaN, Infinity and -Infinity in a JSON file read as: a missing value."""
+    return None
 
 
 def image_size(path: str) -> tuple[int, int] | None:

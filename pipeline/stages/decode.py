@@ -76,6 +76,8 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
     if isinstance(report, Unreadable):
         return _reject(item, report.reason, report.detail)
     read = report_text(report)
+    if read.reject:  # a binary file, or bytes in no encoding read here
+        return _reject(item, read.reject, read.detail)
     if not read.text.strip():
         return _reject(item, "empty_report", "the report has no text")
     data = _read(ref.image, "image")

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from annotators.report_text import decode_bytes
+from annotators.text_encoding import decode_bytes
 from connectors.tables import SourceLayoutError, number, scaled_box
 from connectors.vindr_cxr import ReaderBox, _box, fuse_readers
 

@@ -1,11 +1,11 @@
-"""connectors.tables: reading a source's CSV tables (quirks kept, a row wider than its header never shifted) and
-the box helpers the connectors share."""
+"""connectors.tables: reading a source's CSV and JSON tables (quirks kept, a row wider than its header never shifted,
+a file that is no table a clear error) and the box helpers the connectors share."""
 import gzip
 
 import pytest
 
 from connectors.base import SourceBox
-from connectors.tables import ROW_ERROR, SourceLayoutError, distinct_boxes, ordered_box, read_table
+from connectors.tables import ROW_ERROR, SourceLayoutError, distinct_boxes, ordered_box, read_json, read_table
 
 
 def test_a_row_wider_than_its_header_is_an_error_naming_its_line_or_a_row_error(tmp_path):
@@ -68,3 +68,61 @@ def test_a_quoted_cell_left_open_to_the_end_of_the_file_is_a_layout_error(tmp_pa
         read_table(path, row_errors=True)
     path.write_text('image,text\na.png,Opacity.\nb.png,"Left\neffusion."\n')  # a cell over two lines, closed
     assert read_table(path).rows() == [("a.png", "Opacity."), ("b.png", "Left\neffusion.")]
+
+
+def test_the_separator_is_the_one_the_header_line_holds(tmp_path):
+    """European spreadsheets save ";" (their decimal mark is ","), "Unicode text" is tab-separated UTF-16."""
+    rows = [("a.png", "Opacity, right base"), ("b.png", "Left effusion")]
+    for name, separator, codec in (("t.csv", ";", "utf-8"), ("t.tsv", "\t", "utf-8"), ("t.txt", "\t", "utf-16"),
+                                   ("p.csv", "|", "utf-8")):
+        lines = [f"image{separator}text", *(separator.join(row) for row in rows)]
+        (tmp_path / name).write_bytes("\r\n".join(lines).encode(codec))
+        assert read_table(tmp_path / name, ("image", "text")).rows() == rows, name
+
+
+def test_header_names_are_stripped_and_matched_in_case(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("\ufeff Image ,TEXT\u00a0,\u200bLicense,view\na.png,Opacity.,CC BY,PA\n", encoding="utf-8")
+    frame = read_table(path, ("image", "text"), optional=("license",))
+    assert frame.columns == ["image", "text", "license", "view"]
+    assert frame.row(0) == ("a.png", "Opacity.", "CC BY", "PA")
+    path.write_text("image,text,text \na.png,a,b\n")
+    with pytest.raises(SourceLayoutError, match="more than once"):
+        read_table(path)
+    path.write_text("Image,IMAGE,text\na.png,b.png,c\n")
+    with pytest.raises(SourceLayoutError, match="both read as 'image'"):
+        read_table(path, ("image",))
+
+
+def test_a_cell_longer_than_the_csv_field_limit_is_read(tmp_path):
+    """A whole report in one cell passes csv's default limit of 131,072 characters; report_text caps it later."""
+    (tmp_path / "t.csv").write_text(f"image,text\na.png,{'Opacity. ' * 20_000}\n")
+    assert len(read_table(tmp_path / "t.csv")["text"][0]) == len("Opacity. " * 20_000) - 1
+
+
+def test_tables_in_east_asian_encodings_are_read_and_a_workbook_or_unknown_one_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    for text, codec in (("右肺上葉に結節影を認めます。", "cp932"), ("右肺上叶见结节影，边界清楚。", "gb18030")):
+        path.write_bytes(f"image,text\na.png,{text}\n".encode(codec))  # as Excel saves CSV in Japan, China
+        assert read_table(path).rows() == [("a.png", text)], codec
+    path.write_bytes("image,text\na.png,Узел в правом легком\n".encode("cp1251"))
+    with pytest.raises(SourceLayoutError, match="save it as UTF-8"):
+        read_table(path)
+    path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(100))  # an .xlsx renamed or saved as .csv
+    with pytest.raises(SourceLayoutError, match="Excel .xlsx"):
+        read_table(path)
+
+
+def test_json_files_as_editors_and_python_write_them(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_bytes(b'{"a": 1}\n\n{"a": 2}\n')  # JSON Lines
+    assert read_json(path) == [{"a": 1}, {"a": 2}]
+    path.write_text('{"a": 1}\n{"a": \n')
+    with pytest.raises(SourceLayoutError, match="line 2"):
+        read_json(path)
+    path.write_bytes('{"text": "Opacité"}'.encode("utf-16"))
+    assert read_json(path) == {"text": "Opacité"}
+    path.write_bytes('{"text": "Opacité"}'.encode("cp1252"))
+    assert read_json(path) == {"text": "Opacité"}
+    path.write_text('{"box": [NaN, 1, Infinity, -Infinity]}')  # json.dumps writes them; no JSON reader else does
+    assert read_json(path) == {"box": [None, 1, None, None]}

@@ -56,3 +56,14 @@ def test_a_spacing_the_source_states_is_the_rows_and_follows_the_resize(tmp_path
     for max_side, spacing in ((512, [0.75, 0.5]), (64, [1.5, 1.0])):
         [row] = Decode(max_side, FrameSelection(), b"decode-test-key")(work_items(refs, [0])).to_pylist()
         assert row["pixel_spacing"] == pytest.approx(spacing)
+
+
+def test_a_report_file_that_holds_no_text_is_a_reject_that_says_why(tmp_path):
+    Image.fromarray(np.add.outer(np.arange(64), np.arange(64)).astype(np.uint8)).save(tmp_path / "film.png")
+    (tmp_path / "report.pdf.txt").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj")  # exported under a .txt name
+    (tmp_path / "report.cp1251.txt").write_bytes("Справа плевральный выпот, слева без изменений.".encode("cp1251"))
+    refs = [StudyRef("s", name, "p", "CC BY", image=str(tmp_path / "film.png"), report_path=str(tmp_path / name))
+            for name in ("report.pdf.txt", "report.cp1251.txt")]
+    rows = Decode(512, FrameSelection(), b"decode-test-key")(work_items(refs, [0, 0])).to_pylist()
+    assert [r["reject_reason"] for r in rows] == ["report_not_text", "report_encoding"]
+    assert "PDF" in rows[0]["reject_detail"] and "UTF-8" in rows[1]["reject_detail"]
