@@ -2,36 +2,44 @@
 
 Replaced by neutral placeholders: names (in any script's Latin, Greek or Cyrillic letters, Vietnamese included, with
 particles such as "van der" and capitals inside such as "McDonald") after titles (Dr, Drs, Mr, Mrs, Ms, Professor, Prof.
-Dr., and Dott., Dra., Sr., Smt., Mme, Herr, Frau, "dr." in lower case, ...), after "Patient" / "Pt" / "Name" / "Surname"
-(and "Paziente", "Nom", ...), one name word after "Patient" ending a sentence ("Patient Smith."), after role and
-relation labels in any case ("Attending:", "Ref. Phys.:", "Referring MD:", "Referrer:", "Mother:", "Emergency contact:",
-"Author:", "cc:", "/s/", "Dictated by", "Submitted by", "Signed electronically by"), each name in a list of copies ("cc:
-Dr. Patel; Sunita Rao", "Copy to:"; after "CC", the chief complaint's label too, only in a list that holds a name
-already), one lower-case word after a staff label ("Attending: smith", "Signed: brennan"), after whom results went to
-("called to", "discussed with", "d/w", "phoned to", "relayed to PA"), after sign-offs ("Thanks,", "Kind regards,"), two
-name words after "Per" ("Per James Patterson,"), names after a name and "and" ("Dr. Le and Hoang"), relatives ("her son
-Michael", "Wife, Mary Smith") and staff by role with two name words ("ED physician Steven Park", "the surgical team,
+Dr., and Dott., Dra., Sr., Smt., Mme, Herr, Herrn, Frau, "dr." in lower case, ...), after "Patient" / "Pt" / "Name" /
+"Surname" (and "Paziente", "Nom", ...), one name word after "Patient" ending a sentence ("Patient Smith."), after role
+and relation labels in any case ("Attending:", "Ref. Phys.:", "Referring MD:", "Referrer:", "Mother:", "Emergency
+contact:", "Author:", "cc:", "/s/", "Dictated by", "Submitted by", "Signed electronically by"), each name in a list of
+copies ("cc: Dr. Patel; Sunita Rao", "Copy to:"; after "CC", the chief complaint's label too, only in a list that holds
+a name already or for two or more name words with no word of a complaint: "CC: JOHN SMITH", not "CC: BACK PAIN"), one
+lower-case word after a staff label ("Attending: smith", "Signed: brennan"), after whom results went to ("called to",
+"discussed with", "d/w", "phoned to", "relayed to PA"), after sign-offs ("Thanks,", "Kind regards,"), two name words
+after "Per" ("Per James Patterson,"), names at the start of a clause before "was informed", "notified" or "aware"
+("Smith was informed", "Jackson notified at ..."), names after a name and "and" ("Dr. Le and Hoang"), relatives ("her
+son Michael", "Wife, Mary Smith") and staff by role with two name words ("ED physician Steven Park", "the surgical team,
 Rachel Green"), an initial and a name after "reviewed with" ("reviewed with J. Smith"), "Last, First" with a common word
 as the family name after a label ("PATIENT: WARD, EMILY"), "MRS WARD", a name and its age ("Mrs Evans, 93" -> "90+"),
 two or three name words with an age over 89 ("Robert Kowalski, 93", "Jane Doe is a 91 year old"), before credentials (",
 MD", "DO", "MBChB", "FRANZCR", ...), roles in brackets ("(Consultant)") or on the line below ("Consultant Radiologist")
-or identifiers ("John Smith MRN ..."), and DICOM person names ("DOE^JANE") -> [NAME]; after such a cue a given name
-makes a common word after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a scheme or a host
-and a path ("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP addresses -> [IP];
-social security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a trunk 0 ("0161 123
-4567", "01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and other labelled
-numbers (national numbers of the UK, Canada (OHIP, RAMQ), Australia, India (Aadhaar, UHID), Ireland (PPSN), Spain, the
-Netherlands, Sweden and France too), DICOM UIDs and any long number -> [ID]; street addresses, PO boxes, city-state-zip,
-zip codes, UK, Canadian and Australian postcodes with the town before them after a comma, European and Indian postcodes
-after a comma ("..., 10117 Berlin", "..., Chennai 600006"), German and Dutch streets ("Hauptstraße 12", "Main Street
-12"), Italian, Spanish, Portuguese, Polish and French streets by their type ("Via Roma 15, Milano" ("Via" only before a
-town), "Calle Mayor 5", "ul. Marszałkowska 10", "20 rue Leblanc"), the town after a street, with its district
-("[ADDRESS], Dublin 9", also after a hospital), flats by number and building ("Flat 3, Rose Court"), Eircodes after
-their label and where someone lives ("lives on Elm Street", "Domicilio: ...") -> [ADDRESS]; hospital and clinic names
-("X Medical Center", "Brigham and Women's Hospital", "Royal Infirmary of Edinburgh", "Universitätsklinikum X" too, and a
-place after "Outside hospital:", "Transferred from" or a study from or at it: "Prior imaging from Mount Sinai", "CT
-performed at Mercy", or before its emergency or radiology department after "in", "at", "to": "Seen in the Johns Hopkins
-emergency department", "Attended St Thomas' A&E") -> [HOSPITAL]; dates in numeric, ISO, DICOM, compact ("04Mar2021",
+or identifiers ("John Smith MRN ...", "Jane Doe (44829)", "HARRIS, Eleanor 943 476 5919 DOB"), DICOM person names
+("DOE^JANE"), and typists' initials that end the line after a date, in two groups or on a line of dictation ("[DATE]
+jk/lm", "Typed [DATE] KM/jd", "D: [DATE] T: [DATE] ab") -> [NAME]; after such a cue a given name makes a common word
+after it a family name ("Kevin Ward", "John Head"); e-mail -> [EMAIL]; URLs, with a scheme or a host and a path
+("pacs.hospital.org/viewer?..."), -> [URL]; file paths (Windows and POSIX) -> [PATH]; IP addresses -> [IP]; social
+security numbers -> [SSN]; phone, fax, pager numbers and extensions, national numbers with a trunk 0 ("0161 123 4567",
+"01 23 45 67 89") -> [PHONE]; record, account, accession, episode, plan, licence, serial and other labelled numbers
+(national numbers of the UK, Canada (OHIP, RAMQ), Australia, India (Aadhaar, UHID), Ireland (PPSN), Spain, the
+Netherlands, Sweden and France too), personal numbers that start with the date of birth ("19850310-1234",
+"800101-1234567"), national numbers in groups without a label ("4532 281 746", "1234.56.782"), numbers with a letter
+before them and a check character ("S1234567D", "A123456(7)"), DICOM UIDs and any long number -> [ID]; street addresses,
+PO boxes, city-state-zip, zip codes, UK, Canadian and Australian postcodes with the town before them after a comma,
+European and Indian postcodes after a comma ("..., 10117 Berlin", "..., Chennai 600006"), German and Dutch streets
+("Hauptstraße 12", "Main Street 12"), Italian, Spanish, Portuguese, Polish and French streets by their type ("Via Roma
+15, Milano" ("Via" only before a town), "Calle Mayor 5", "ul. Marszałkowska 10", "20 rue Leblanc"), the town after a
+street, with its district ("[ADDRESS], Dublin 9", also after a hospital), flats by number and building ("Flat 3, Rose
+Court"), Eircodes after their label and where someone lives ("lives on Elm Street", "Domicilio: ...") -> [ADDRESS];
+hospital and clinic names ("X Medical Center", "Brigham and Women's Hospital", "Royal Infirmary of Edinburgh",
+"Universitätsklinikum X", "Klinikum rechts der Isar", "UMC Utrecht", "Mass General", "Erasmus MC" too, and a place after
+"Outside hospital:", "Transferred from" or "to", a study or images from or at it, care or an MDT there: "Prior imaging
+from Mount Sinai", "CT performed at Mercy", "underwent coiling at Toronto Western", "the MDT at Guy's and St Thomas'",
+or before its emergency or radiology department after "in", "at", "to": "Seen in the Johns Hopkins emergency
+department", "Attended St Thomas' A&E") -> [HOSPITAL]; dates in numeric, ISO, DICOM, compact ("04Mar2021",
 "20190314T143200") and month-name forms (with a year of two digits too: "Mar 22 '19", "22 Mar 12"; French, Italian,
 Spanish, German and Dutch ones with a year), ordinals in words included, a day and month after words of dates or a study
 ("since 3/14", "Admitted 12/25", "CT chest 2/14", "12-Mar"), with the weekday before them ("Monday, March 18"), and a
@@ -42,25 +50,31 @@ words also after "is" or a sex where the phrase ends: "Pt is ninety-three and", 
 as hyphens (en dash, figure dash, minus, non-breaking hyphen) count as hyphens, and characters of no width (U+200B, soft
 hyphen, ...) are removed. MIMIC's "___" (identifiers removed upstream) is kept as it is. Not caught: a name in running
 text with no title, label, credential or age over 89 before or after it, a full name after "reviewed with" ("reviewed
-with Sarah Connor": the form of "reviewed with Fleischner Criteria"), names after "CC:" with none already replaced ("CC:
-Hannah Baker": the form of a chief complaint), and an age written as "97F" with no article, patient or line start before
-it (the same form as a temperature in Fahrenheit or a French catheter size) or in words before other words ("was
-ninety-five at the time"); nor, mostly, city names away from a street and facilities named without "Hospital", "Clinic"
-or the like and with no study, transfer or department of theirs around them ("Erasmus MC"), "Via" streets with no town
-after them ("Address: Via Roma 15." is caught), streets with no type word at all, a bare day and month with no word of
-dates or study before it ("Seen 14/3": the form of a fraction), a small fraction after a study ("CT 1/2"), a weekday
-alone, typists' initials after a date ("15.3.2019 KM"), and identifiers of public teaching cases ("rID: 12345").
+with Sarah Connor": the form of "reviewed with Fleischner Criteria"), names after "CC:" with none already replaced and a
+word or an ending of a complaint ("CC: JOHN KING": the form of "CC: BLEEDING"), and an age written as "97F" with no
+article, patient or line start before it (the same form as a temperature in Fahrenheit or a French catheter size) or in
+words before other words ("was ninety-five at the time"); nor, mostly, city names away from a street and facilities
+named without "Hospital", "Clinic" or the like ("General", "MC") and with no study, transfer, care or department of
+theirs around them ("Toronto Western", "Repeat at Royal North Shore"), general practices ("Millbrook Surgery"),
+hospitals by an acronym ("AIIMS New Delhi"; after "transferred to" one that ends in "U" is a unit: "to NYU" stays),
+"Via" streets with no town after them ("Address: Via Roma 15." is caught), streets with no type word at all, a bare day
+and month with no word of dates or study before it ("Seen 14/3": the form of a fraction), a small fraction after a study
+("CT 1/2"), a weekday alone, one group of typists' initials after a date on a line that is no dictation's ("15.3.2019
+KM"), the version code of a health card ("1234-567-890 KT"), and identifiers of public teaching cases ("rID: 12345").
 
 Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5", "T10-11-12"), grades,
 percentages, ratios ("2/3", "NAA/Cr", "Strength 4/5 since onset"), TNM stages ("T2N1M0", "N0 Mx"), Montreal classes
 ("A2L3B2"), rib lists ("Ribs 8-9-10"), classifications named after clinics ("Mayo Clinic classification", "Barcelona
-Clinic Liver Cancer"), places in a hospital ("Transferred from Coronary Care Unit"), units ("ms"), ages in months or
-days, counts before a unit ("12-month", "10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"), "may"
-the verb, "Via" a technique ("Via Seldinger technique"), measures and their values ("Heart Rate, 96."), units of a
-hospital ("Seen in the Paediatric ED"), guidelines reviewed with ("reviewed with Fleischner criteria"), modality words
-("MR Brain", "MRS BRAIN", "DR Chest", "MS lesions"), examination titles ("CT Renal Stone Protocol") and departments
-("Colorectal Surgery", "Hepatology"): rules anchor on separators, month names, labels, title words and the capital
-letters of names.
+Clinic Liver Cancer"), places in a hospital ("Transferred from Coronary Care Unit", "Transferred to AMU", "to Rehab"),
+metacarpals ("Fifth MC fracture"), anaesthesia ("under General anaesthesia"), lists of short or round numbers ("Matrix
+256 256 128"), chief complaints ("CC: BACK PAIN", "CC: Renal Colic"), services and roles told of results ("Surgery was
+informed", "Anaesthetist aware"), what follows a date and is no typist ("[DATE] AP/LAT", "[DATE] and/or"), clock
+positions in a breast ("at 10:00, 4 cm FN"), units ("ms"), ages in months or days, counts before a unit ("12-month",
+"10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"), "may" the verb, "Via" a technique ("Via
+Seldinger technique"), measures and their values ("Heart Rate, 96."), units of a hospital ("Seen in the Paediatric ED"),
+guidelines reviewed with ("reviewed with Fleischner criteria"), modality words ("MR Brain", "MRS BRAIN", "DR Chest", "MS
+lesions"), examination titles ("CT Renal Stone Protocol") and departments ("Colorectal Surgery", "Hepatology"): rules
+anchor on separators, month names, labels, title words and the capital letters of names.
 """
 from __future__ import annotations
 
@@ -136,7 +150,7 @@ _CREDENTIALS = (r"(?:M\.D\.|MD|D\.O\.|DO(?=\s*(?:[,;)\n]|\.?\s*$|\.\s))|R\.N\.|R
 # stage ("pT2 N0 Mx").
 _NOT_A_VERB = "".join(f"(?<!(?i:{word}) )" for word in ("may", "can", "could", "might", "will", "would", "not"))
 _TITLES = (rf"(?<![TN][0-4xX] )(?<![TN][0-4xX][a-c] )(?:Dr|DR|Mr|MR|Mrs|MRS|Ms|Mx|{_NOT_A_VERB}(?:Miss|MISS)|Prof|PROF|"
-           r"Professor|PROFESSOR|Doctor|DOCTOR|Dres|Drs|dr(?=\.)|Dott\.ssa|Dott|Dra|Sr|Sra|Smt|Shri|Mme|Mlle|Herr|Frau)")
+           r"Professor|PROFESSOR|Doctor|DOCTOR|Dres|Drs|dr(?=\.)|Dott\.ssa|Dott|Dra|Sr|Sra|Smt|Shri|Mme|Mlle|Herrn?|Frau)")
 _INITIAL = rf"[{_UPPER}](?:\.|(?=[\s,]|$))"  # "J." or "J" before a space or comma
 # A word of a name, never the start of a credential ("Smith, M.D.": "M." is no initial) nor part of a ratio ("MRS
 # NAA/Cr").
@@ -225,6 +239,9 @@ self present absent pending tbc tba tbd available unavailable away comfort compl
 cyst cysts cells lesion lesions nodule nodules intensive labour labor delivery maternity osh voice recognition speech
 dragon powerscribe society college association guidelines guideline criteria recommendations policy control
 classification score scale index units pressure saturation saturations rate level volume density count total mean
+second third fourth fifth gastro paeds peds ortho orthos neuro gynae obs haem onc micro renal resp medic medics
+plastics physio outreach sister matron manager coordinator carer mum dad relatives everyone security police coroner
+switchboard result results abnormality
 """.split())
 # Acronyms above that, spelt as a word ("Ed"), are a given name: "Patient: Ed Norton".
 _ACRONYMS = frozenset("ed er icu gp pcp ent msk mdt inr dob mrn pa ap pd".split())
@@ -246,11 +263,12 @@ _ORDINAL_WORDS = "|".join(
 
 
 # Words that make the capitalised words before them a department's or a team's name ("Colorectal Surgery", "Stroke
-# Team"), and specialties by their endings ("Hepatology", "Paediatrics"): no part of a name.
+# Team"), and specialties and services by their endings ("Hepatology", "Paediatrics", "Physiotherapy", "Endoscopy"):
+# no part of a name.
 _DEPARTMENTS = frozenset("""
 team department dept unit clinic registrar registrars group surgery medicine radiology imaging oncology
 """.split())
-_SPECIALTY_ENDINGS = ("ology", "ologist", "ologists", "iatrics", "iatry", "surgery")
+_SPECIALTY_ENDINGS = ("ology", "ologist", "ologists", "iatrics", "iatry", "surgery", "therapy", "scopy", "pharmacy")
 # "Ward" and "Service" are family names too: after a given name and a cue they are one ("discussed with Sarah Ward").
 _GROUPS = _DEPARTMENTS | {"service", "services", "ward"}
 _MODALITY_WORDS = frozenset(MODALITIES)
@@ -347,6 +365,11 @@ def _exam_word(word: str) -> bool:
             or (len(word) > 1 and word.upper() in KNOWN_CODE_WORDS))
 
 
+# A date of birth's label after a name, also past a number between ("HARRIS, Eleanor [PHONE] DOB": an NHS number
+# has a phone number's form).
+_DOB = r"(?i:dob|d\.o\.b\.?|date of birth)(?![a-z])"
+
+
 def _names_before(match: re.Match, credential: bool = False) -> str:
     """[NAME] for the last two or more name words before an identifier or a role ("Chest PA John Smith [ID]",
     "SMITH, JOHN A MD", "Smith J (Consultant Radiologist)"), unless a modality word comes before them with words of
@@ -403,22 +426,64 @@ def _titled_list(match: re.Match) -> str:
     return "".join("[NAME]" if index % 2 == 0 else part for index, part in enumerate(parts))
 
 
-# Name words that make an item of a list of copies: "cc: [NAME]; Sunita Rao, Oncology".
-_COPIED_NAME = re.compile(rf"[ \t]*(?P<name>{_MIXED_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_MIXED_WORD}){{0,3}})"
+# Name words that make an item of a list of copies: "cc: [NAME]; Sunita Rao, Oncology", and two or more in capitals
+# ("CC: JOHN SMITH"; "cc: [NAME]; PACS" stays).
+_COPIED_NAME = re.compile(rf"[ \t]*(?P<name>{_MIXED_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_MIXED_WORD}){{0,3}}|"
+                          rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_NAME_WORD}){{1,3}})"
                           rf"(?=[ \t]*(?:[.)]|$))")
+# Words and endings of chief complaints, which "CC:" also introduces ("CC: BACK PAIN", "CC: Renal Colic", "CC:
+# Generalised Weakness"): an item with one is no name.
+_COMPLAINT_WORDS = frozenset("""
+pain pains ache colic cough fever fall falls injury trauma loss rash lump bleed bite sting burn burns wound ulcer
+tremor palsy spasm cramp cramps sprain fracture accident assault overdose abnormal elevated positive negative labs
+check symptoms down mass discharge throat vision collapse seizure seizures syncope anxiety depression hypertension
+""".split())
+_COMPLAINT_ENDINGS = ("ing", "ness", "tion", "sion", "itis", "algia", "emia", "uria", "rrhea", "rrhoea", "pnea",
+                      "pnoea", "osis", "ache")
+
+
+def _full_name(name: str) -> bool:
+    """Two to four name words, none a common word, an examination's or a complaint's: "JOHN SMITH", not "BACK PAIN"
+    nor "Abdominal Pain"."""
+    words = name.split()
+    return len(words) > 1 and all(
+        _is_name(word, at) and not _exam_word(word) and word.lower() not in _COMPLAINT_WORDS
+        and not word.lower().endswith(_COMPLAINT_ENDINGS) for at, word in enumerate(words))
 
 
 def _copied(match: re.Match) -> str:
-    """[NAME] for each item of a list of copies that is a name (`_names`); after "CC", also the chief complaint ("CC:
-    Chest Pain"), only in a list that holds a name already."""
+    """[NAME] for each item of a list of copies that is a name (`_names`); after "CC", also the chief complaint's
+    label ("CC: Chest Pain"), in a list that holds a name already, or for a full name (`_full_name`)."""
     label, items = match.group("label"), re.split(r"([;,])", match.group("list"))
-    if "cc" not in label and "cop" not in label.lower() and "[NAME]" not in match.group("list"):
-        return match.group(0)
+    complaint = "cc" not in label and "cop" not in label.lower() and "[NAME]" not in match.group("list")
     for at in range(0, len(items), 2):
         name = _COPIED_NAME.match(items[at])
-        if name:
+        if name and (not complaint or _full_name(name.group("name"))):
             items[at] = _names(name) + items[at][name.end():]
     return label + "".join(items)
+
+
+# Short words, units and doses that end a line after a date and are no typist's initials ("[DATE] and/or",
+# "[DATE] pm", "[DATE] mg/dl", "[DATE] AP/LAT": code words in capitals too).
+_NOT_INITIALS = frozenset("""
+and or nor the etc ago am pm hr hrs min mins yrs wks mo mos via per neg pos nil done seen same none then now yet bid
+tid qid qd prn po iv im sc od bd tds qds mg ml dl kg mm cm mmol
+""".split())
+# A line of dictation or typing, on which one group of initials after a date is a typist's ("T: [DATE] ab").
+_DICTATION_LINE = re.compile(r"[ \t]*(?i:d|t|dd|dt|dict(?:ated)?|typed|transcribed|reported|signed|verified)\b")
+
+
+def _typist(match: re.Match) -> str:
+    """[NAME] for a typist's initials after a date that end the line: two groups ("jk/lm", "PJW:sh"), or one on a
+    line of dictation or typing ("D: [DATE] T: [DATE] ab"); not short words, units or code words ("[DATE] CT")."""
+    parts = re.split("[/:]", match.group("initials"))
+    if any(part.lower() in _NOT_INITIALS or part.lower() in _NOT_NAMES or (part.isupper() and part in KNOWN_CODE_WORDS)
+           for part in parts):
+        return match.group(0)
+    line = match.string.rfind("\n", 0, match.start()) + 1
+    if len(parts) == 1 and not _DICTATION_LINE.match(match.string, line):
+        return match.group(0)
+    return match.group("gap") + "[NAME]"
 
 
 _CLOCK = re.compile(r"(?:1[0-2]|0?[1-9]):[03]0")
@@ -456,9 +521,20 @@ def _facility(match: re.Match) -> str:
 # Places inside a hospital that patients and images come from, and times of a study: "Transferred from Theatre",
 # "Imaging performed at Rest" and "Seen in the Main ED" name no hospital.
 _WARDS = frozenset("theatre theatres recovery resus resuscitation majors minors triage hdu itu ccu nicu picu sicu micu "
-                   "pacu outside another home casualty pacs rest stress peak night main children's".split())
-# A place's name: capitalised words of letters ("seen at T12" stays).
-_PLACE = r"(?P<place>(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)(?:[ \t]+(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)){0,3})"
+                   "pacu outside another home casualty pacs rest stress peak night main children's rehab "
+                   "rehabilitation hospice floor ir".split())
+# A place's name: capitalised words of letters ("seen at T12" stays), two joined by "and" next to a possessive
+# ("Guy's and St Thomas'"; "at Mercy and MRI at" is two things).
+_PLACE_PART = r"(?:St\.|Mt\.|[A-Z][A-Za-z'\u2019-]+)"
+_PLACE_AND = r"(?:(?<=['\u2019]s)[ \t]+(?:and|&)|[ \t]+(?:and|&)(?=[ \t]+[A-Z]\w*['\u2019]s\b))"
+_PLACE = rf"(?P<place>{_PLACE_PART}(?:{_PLACE_AND}?[ \t]+{_PLACE_PART}){{0,3}})"
+# What comes from a place ("images brought from"), and what is done at one ("performed at", "the MDT at"), with up to
+# two words of a treatment ("underwent coiling at", "receives chemotherapy at").
+_FROM_PLACE = (r"transferred|transfer|referred|brought|sent|obtained|forwarded|study|studies|films?|images|imaging|"
+               r"scans?|ct|mri?|radiographs?|x-?rays?|ultrasound")
+_AT_PLACE = (r"transferred|transfer|referred|performed|done|imaged|scanned|treated|admitted|(?:was|were|been) seen|"
+             r"study|studies|films?|imaging|scans?|team|mdt|(?:underwent|undergoing|had|has had|received|receives|"
+             r"receiving|followed(?: up)?|managed|operated on)(?:[ \t]+(?-i:[a-z-]+)){0,2}")
 # Anatomy after an eponym: "seen at Morison pouch" names no place.
 _EPONYM_AFTER = re.compile(r"[ \t]+(?:pouch|cave|canal|duct|space|joint|line|lines|fossa|foramen|ligament|sign|disease|"
                            r"syndrome|fracture|lesion|level|protocol|criteria|classification)\b")
@@ -467,15 +543,39 @@ _EPONYM_AFTER = re.compile(r"[ \t]+(?:pouch|cave|canal|duct|space|joint|line|lin
 def _outside_place(match: re.Match) -> str:
     """[HOSPITAL] for the capitalised words after "Outside hospital:", "Transferred from" or a study from or at a
     place, unless one is a common word, a month or a weekday, a department or a place in a hospital ("Transferred
-    from ICU", "from Coronary Care Unit", "CT from Dec"), or an anatomical word follows ("at Morison pouch")."""
+    from ICU", "from Coronary Care Unit", "CT from Dec", "to CVICU": a unit's acronym), or an anatomical word follows
+    ("at Morison pouch")."""
     if any(word.lower() in _NOT_NAMES or word.lower() in _WARDS or _department(word)
-           or re.fullmatch(rf"{_MONTHS}|{_WEEKDAY}", word, re.IGNORECASE) for word in match.group("place").split()) \
+           or re.fullmatch("[A-Z]{1,4}U", word) or re.fullmatch(rf"{_MONTHS}|{_WEEKDAY}", word, re.IGNORECASE)
+           for word in match.group("place").split() if word not in ("and", "&")) \
             or _EPONYM_AFTER.match(match.string, match.end()):
         return match.group(0)
     return match.group(1) + "[HOSPITAL]"
 
 
-_CLOCK_FACE = ("breast", "labr", "o'clock", "position")  # reports that place findings on a clock face
+# Adverbs that start a clause before "informed" ("Previously informed", "Verbally notified"): no names.
+_ADVERB_ENDINGS = ("ally", "ously", "ntly", "ately", "ctly", "ptly", "edly", "ssly")
+# Words, also in the plural or possessive, of those told of results who are no one by name.
+_NOT_TOLD_NAMES = _NOT_NAMES | _ROLE_WORDS | _WARDS
+
+
+def _told_subject(match: re.Match) -> str:
+    """[NAME] for the words before "was informed", "notified" and the like when each is a name: no common word, role
+    (also by its ending: "Anaesthetist", "Pharmacists"; "Lindqvist" is a name), service, place in a hospital or adverb
+    ("Smith was informed", not "Surgery was informed", "Theatres aware", "Registrars notified", "I was informed",
+    "Previously notified")."""
+    words = match.group("name").split()
+    for at, word in enumerate(words):
+        lower = word.lower().removesuffix("'s")
+        if (len(words) == 1 and len(word) < 2) or not _is_name(word, at) or _department(word) \
+                or {lower, lower.removesuffix("s")} & _NOT_TOLD_NAMES \
+                or re.search(r"[tcprlnmg]ists?$|ics$", lower) or lower.endswith(_ADVERB_ENDINGS):
+            return match.group(0)
+    return "[NAME]"
+
+
+# Reports that place findings on a clock face, in a breast ("4 cm FN": from the nipple) or a labrum.
+_CLOCK_FACE = re.compile(r"breast|labr|o'clock|position|nipple|\bfn\b", re.IGNORECASE)
 
 
 def _time(match: re.Match) -> str:
@@ -484,7 +584,7 @@ def _time(match: re.Match) -> str:
     text, start, end = match.string, match.start(), match.end()
     image = text[start - 1: start] == "(" and text[end: end + 1] == ")" \
         and not re.search(r"[ap]\.?m", match.group(0), re.IGNORECASE)
-    clock = _CLOCK.fullmatch(match.group(0)) and any(word in text.lower() for word in _CLOCK_FACE)
+    clock = _CLOCK.fullmatch(match.group(0)) and _CLOCK_FACE.search(text)
     return match.group(0) if clock or image else "[TIME]"
 
 
@@ -520,6 +620,8 @@ _NOT_MAY_VERB = rf"(?!(?<=[Mm][Aa][Yy])\s+(?i:{_MAY_VERB})\b)"
 _AGE_END = r"\b(?![.,:/-]\d)(?=[ \t]*(?:[,;.)\n-]|$|y|Y))"
 # A measurement after a number: "extension 12.5 mm" is no telephone extension.
 _NO_UNIT = r"(?![.,]\d)(?!\s*(?:mm|cm|m|ml|mg|g|kg|%|cc|hu|mmhg|ms|sec|s)\b)"
+# What ends a place named "General" ("Mass General and", "Toronto General."): "Under General anaesthesia" goes on.
+_PLACE_END = r"(?=[ \t]*(?:[.,;)\n]|$|(?:and|or|in|on|at|for|from|to|with|was|were|is|has|had|dated|since|by)\b))"
 _TOWN_WORDS = rf"[{_UPPER}][{_LOWER}]+(?:[ -][{_UPPER}][{_LOWER}]+){{0,2}}"  # "Madrid", "São Paulo"
 # A street's name, with its particles: "de Gracia", "de la Concorde", "de l'Église".
 _ABROAD_WORD = rf"(?:(?:{_PARTICLE}|des|do|los|las)[ \t]+|[ld]['\u2019])*[{_UPPER}]{_NAME_LETTERS}*"
@@ -564,6 +666,14 @@ def _national_phone(match: re.Match) -> str:
     return "[PHONE]" if 10 <= sum(c.isdigit() for c in match.group(0)) <= 11 else match.group(0)
 
 
+def _grouped_number(match: re.Match) -> str:
+    """[ID] for digits in three or four groups with nine digits or more, ten when spaces part them ("1234.56.782",
+    "4532 281 746"); fewer, and round numbers, are counts or measures ("Matrix 256 256 128", "1200 1500 1800")."""
+    groups = re.split(r"\D", match.group(0))
+    enough = sum(map(len, groups)) >= (10 if match.group("sep") == " " else 9)
+    return "[ID]" if enough and not all(group.endswith("0") for group in groups) else match.group(0)
+
+
 _SUB = re.IGNORECASE
 _CASED = 0
 _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
@@ -577,6 +687,9 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
         (r"\b[\w.+-]+@[\w-]+\.[\w.-]*\w\b", "[EMAIL]", _SUB),
         (r"\b(?:ssn|social security(?: number| no\.?| #)?|ss#)\s*[:#]?\s*\d{3}[- ]?\d{2}[- ]?\d{4}\b", "[SSN]", _SUB),
         (r"\b\d{3}-\d{2}-\d{4}\b", "[SSN]", _SUB),
+        # Personal numbers that start with the date of birth (Swedish, Danish, Korean: "19850310-1234",
+        # "800101-1234567"), before the date in them is read as one.
+        (r"\b\d{6}(?:\d{2})?[-+]\d{4,7}\b", "[ID]", _SUB),
         (r"\b[0-2](?:\.\d+){4,}\b", "[ID]", _SUB),  # a DICOM UID: 1.2.840.113619.2.55.3...
         (r"\b0[1-9]([ .])\d{2}(?:\1\d{2}){3}\b(?![.,]\d)", "[PHONE]", _SUB),  # French: 01 23 45 67 89
         (r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "[IP]", _SUB),
@@ -671,23 +784,30 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          _SUB),
         (r"(?<!\w)#\s?\d{4,}\b", "[ID]", _SUB),
         (r"\b\d{6,}\b", "[ID]", _SUB),
-        (r"\b[A-Z]{1,3}\d{7,}\b", "[ID]", _CASED),  # a record number with a letter prefix, unlabelled: "X12345678"
+        # Unlabelled national numbers in groups of digits ("4532 281 746", "2345 6789 0123", "1234.56.782"), after
+        # the phone numbers.
+        (rf"(?<![\d.,/-])\d{{3,4}}(?P<sep>[ .-])\d{{2,4}}(?:(?P=sep)\d{{2,4}}){{1,2}}(?![\d,/-]|\.\d){_NO_UNIT}",
+         _grouped_number, _SUB),
+        # A record number with a letter prefix, unlabelled, and a check letter or digit: "X12345678", "S1234567D",
+        # "A123456(7)".
+        (r"\b[A-Z]{1,3}\d{7,}[A-Z]?\b|\b[A-Z]{1,2}\d{6}\([\dA]\)", "[ID]", _CASED),
         (r"\b(?:(?!The\b|A\b|An\b|This\b|Our\b)[A-Z][\w'.-]*[ \t]+(?:(?:and|&)[ \t]+(?=[A-Z]\w*['\u2019]s\b))?){1,4}"
          r"(?P<kind>Hospitals?|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)?(?: Sciences?)? "
          r"(?:System|Cent(?:er|re))|Memorial|(?:NHS )?(?:Foundation )?Trust|Imaging Cent(?:er|re)|Medical Group|"
-         r"Medical Practice)\b(?![ \t]+(?:classification|criteria|score|staging|Liver Cancer)\b)"
+         rf"Medical Practice|General{_PLACE_END}|U?MC)\b(?![ \t]+(?:classification|criteria|score|staging|"
+         r"Liver Cancer)\b)"
          r"(?:[ \t]+of[ \t]+(?:the[ \t]+)?[A-Z][\w'-]*)?",
          _facility, _CASED),
-        (r"\b(?:H[oô]pital|Ospedale|Klinikum|Universit[äa]tsklinikum|Uniklinik(?:um)?|Clinique|Cl[ií]nica)"
-         r"(?:[ \t]+(?:de|del|di|du|la|der)?[ \t]*"
-         r"[A-Z](?:[a-z]?\.|[\w'-]*)){1,4}", "[HOSPITAL]", _CASED),  # "St." but not a sentence's full stop
+        # The kind first, with particles ("Klinikum rechts der Isar", "UMC Utrecht"): "St." but not a full stop.
+        (r"\b(?:H[oô]pital|Ospedale|Klinikum|Universit[äa]tsklinikum|Uniklinik(?:um)?|Krankenhaus|Spital|Clinique|"
+         r"Cl[ií]nica|Ziekenhuis|UMC)(?:[ \t]+(?:(?:de|del|di|du|la|der|des|am|im|rechts|links)[ \t]+){0,2}"
+         r"[A-Z](?:[a-z]?\.|[\w'-]*)){1,4}", "[HOSPITAL]", _CASED),
         # A place named without its kind after "Outside hospital:", "OSH:", "Transferred from" ("Mercy General"), a
-        # study from or at it and a patient seen there ("Prior imaging from Mount Sinai", "CT performed at Mercy", "was
-        # seen at St. Mary's").
-        (r"\b((?i:outside hospital|outside facility|referring hospital|osh)\s*:?\s+|"
-         r"(?i:transferred|transfer|referred|(?:study|studies|films?|images|imaging|scans?|ct|mri?|radiographs?|"
-         r"x-?rays?|ultrasound)(?=\s+from)|(?:performed|done|imaged|scanned|treated|admitted|(?:was|were|been) seen|"
-         rf"study|studies|films?|imaging|scans?)(?=\s+at))\s+(?:from|at)\s+){_PLACE}", _outside_place, _CASED),
+        # study or images from or at it, care there and a patient seen there ("Prior imaging from Mount Sinai", "CT
+        # performed at Mercy", "underwent coiling at Toronto Western", "was seen at St. Mary's").
+        (rf"\b((?i:outside hospital|outside facility|referring hospital|osh)\s*:?\s+|"
+         rf"(?i:(?:{_FROM_PLACE})\s+from|(?:{_AT_PLACE})\s+at|(?:transferred|transfer)\s+to)\s+){_PLACE}",
+         _outside_place, _CASED),
         # A place before its emergency or radiology department ("Seen in the Johns Hopkins emergency department",
         # "Attended St Thomas' A&E"): "in the Paediatric ED" and "to Resus ED" stay.
         (rf"\b((?i:in|at|to|from|attended)[ \t]+(?:the[ \t]+)?){_PLACE}(?=[ \t]+(?:(?i:(?:emergency|radiology|imaging|"
@@ -750,10 +870,11 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
     (re.compile(rf"\b(?P<name>{_MIXED_WORD}(?:(?:,\s*|\s*){_MIXED_WORD}){{0,3}}),?\s+{_CREDENTIALS}(?![A-Za-z])"),
      lambda m: _names_before(m, credential=True)),  # "Watson, John MD", "Chris Taub, MBChB"
     (re.compile(rf"\b(?P<name>{_NAME_WORD}(?:(?:\s+|,\s*)(?:{_PARTICLE}\s+){{0,2}}{_NAME_WORD}){{1,5}})"
-                rf"(?:,?\s+\(?(?=\[ID\]|\[SSN\]|(?i:dob|d\.o\.b\.?|date of birth)(?![a-z])|{_CREDENTIALS}(?![A-Za-z])|"
+                rf"(?:,?\s+\(?(?=\[ID\]|\[SSN\]|(?:\[PHONE\][ \t]+)?{_DOB}|\d{{5}}\)|{_CREDENTIALS}(?![A-Za-z])|"
                 rf"\((?:{_ROLES})\b)|[ \t]*\n\s*(?=(?:(?:Consultant|Staff|Attending|Senior)[ \t]+)?(?:{_ROLES})"
                 rf"[ \t]*(?:\n|$)))"),
      _names_before),  # also a name on the line above a role ("Lisa Cuddy\nConsultant Radiologist")
+    (re.compile(r"(?<=\[NAME\] \()\d{5}(?=\))"), "[ID]"),  # "Jane Doe (44829)"
     # A name and its age over 89 ("INDICATION: Robert Kowalski, 93", "referral of Tom Jones, 95.", "Jane Doe is a 90+
     # year old"): two or three name words, none a common word ("Heart Rate, 96." stays).
     (re.compile(rf"\b(?=[{_UPPER}])(?P<name>{_MIXED_WORD}(?:[ \t]+{_MIXED_WORD}){{1,2}})"
@@ -764,6 +885,15 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
                 rf"(?P<list>(?:[^\n.]|(?<=\b[{_UPPER}])\.)+)"), _copied),
     # A time after a date or a name: "Dictated: [DATE] 0930", "D/W [NAME] 1400".
     (re.compile(rf"(?<=\[(?:NAME|DATE)\])(,?[ \t]+)(?:[01]\d|2[0-3])[0-5]\d\b{_NO_UNIT}"), r"\1[TIME]"),
+    # Typists' initials that end the line after a date, a time or a job number: "[DATE] jk/lm", "[ID] /tlh",
+    # "Typed: [DATE] (mjk)".
+    (re.compile(r"(?:(?<=\[(?:DATE|TIME)\])|(?<=\[ID\]))(?P<gap>[ \t]+/?\(?)"
+                r"(?P<initials>[A-Za-z]{2,4}(?:[/:][A-Za-z]{2,4})?)(?=\)?[ \t]*(?:\n|$))"), _typist),
+    # Whom results were told to, with no title, at the start of a clause: "Smith was informed", "Jackson notified
+    # at [TIME]" ("Results notified to the team" is the other way round).
+    (re.compile(rf"(?:^|(?<=[.;:!?][ \t])|(?<=\n))(?P<name>(?:{_MIXED_WORD}[ \t]+)?{_MIXED_WORD})(?=[ \t]+"
+                r"(?:(?:was|has been|had been)[ \t]+)?(?:informed|notified|made aware|aware|contacted|paged|updated|"
+                r"acknowledged)\b(?![ \t]+to\b))"), _told_subject),
 )
 # Dashes that read as hyphens ("2019–03–14", "617‑555‑0199", "123−45−6789"): the rules see a hyphen in their place.
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d", "-"))
