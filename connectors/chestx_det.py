@@ -1,8 +1,11 @@
 """ChestX-Det (Lian et al. 2021, github Deepwise-AILab/ChestX-Det-Dataset): 3,578 NIH ChestX-ray14 images.
 
 `ChestX_Det_{train,test}.json`: a list of `{file_name, syms: [class...], boxes: [[x1, y1, x2, y2]...],
-polygons: [[[x, y]...]...]}` (pixels of the 1024 x 1024 PNG); images by `file_name` in the split's image
-folder (`train/`, `test/` as the archives unpack). A box with swapped corners is put in order; a box missing
+polygons: [[[x, y]...]...]}` (pixels of the 1024 x 1024 PNG), or ChestX-Det10's `{train,test}.json` (the earlier
+release of the same images: no polygons), the first that is there; images by `file_name` in the split's image folder:
+`train/`, `test/` as train_data.zip and test_data.zip unpack, or `train_data/train/` when unpacked into a folder of
+the archive's name (the first that is there; none is a layout error, a missing image among others is rejected when
+decoded, so a partial download builds what it holds). A box with swapped corners is put in order; a box missing
 for a class falls back to its polygon's bounds; a class listed twice with the same box is one region. Entries of
 one split that name the same file_name describe one image: it is one row with the classes and boxes of them all (a
 file_name in both splits is two inputs, the second a `duplicate_source_id` reject). The source has no reports: a
@@ -12,7 +15,8 @@ The file names do not identify patients, so each image is its own patient key.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from connectors.base import Connector, SourceBox, StudyRef
 from connectors.tables import (
@@ -29,6 +33,8 @@ from connectors.tables import (
 from schemas.labels import canonical_label
 
 LICENCE = "Apache-2.0 (annotations); NIH ChestX-ray14 images (public, citation requested)"
+ANNOTATIONS = ("ChestX_Det_{split}.json", "{split}.json")  # ChestX-Det, then ChestX-Det10's names
+IMAGE_FOLDERS = ("{split}", "{split}_data/{split}", "{split}_data")  # {split}_data.zip unpacked in place or not
 
 
 class ChestXDet(Connector):
@@ -37,16 +43,16 @@ class ChestXDet(Connector):
     @dataclass(frozen=True)
     class Options(Connector.Options):
         splits: tuple[str, ...] = ("train", "test")
-        annotations: str = "ChestX_Det_{split}.json"
-        images: str = "{split}"  # the image folder of a split, under root
+        annotations: str = ""  # the annotations of a split ({split} in the name), under root; "" = of ANNOTATIONS
+        images: str = ""  # the image folder of a split ({split} in the name), under root; "" = of IMAGE_FOLDERS
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "chestx_det root")
         for split in self.options.splits:
-            entries = read_json(root / self.options.annotations.format(split=split))
+            entries = read_json(_first(root, split, self.options.annotations, ANNOTATIONS, "annotations", Path.is_file))
             if not isinstance(entries, list):
                 raise SourceLayoutError(f"chestx_det {split}: expected a list of image entries")
-            folder = root / self.options.images.format(split=split)
+            folder = _first(root, split, self.options.images, IMAGE_FOLDERS, "image folder", Path.is_dir)
             for index, group in _by_image(entries):
                 yield self._ref(group, folder, split, index)
 
@@ -68,6 +74,17 @@ class ChestXDet(Connector):
         if unboxed:
             return rejected(ref, "bad_box", f"{name}: class {unboxed[0]!r} has no box of positive area and no polygon")
         return ref
+
+
+def _first(root: Path, split: str, given: str, names: tuple[str, ...], what: str,
+           exists: Callable[[Path], bool]) -> Path:
+    """`given` (a name with {split}) under root, or the first of `names` that `exists`; a layout error naming them
+    when none does."""
+    candidates = [root / name.format(split=split) for name in ((given,) if given else names)]
+    found = next((path for path in candidates if exists(path)), None)
+    if found is None:
+        raise SourceLayoutError(f"chestx_det {split}: no {what} ({' or '.join(map(str, candidates))})")
+    return found
 
 
 def _file_name(entry) -> str:

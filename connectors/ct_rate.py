@@ -1,11 +1,15 @@
 """CT-RATE (Hamamci et al. 2024, huggingface ibrahimhamamci/CT-RATE; layout of its dataset repository).
 
 Volumes: `dataset/<train|valid>/<prefix>_<pid>/<prefix>_<pid>_<scan>/<prefix>_<pid>_<scan>_<recon>.nii.gz`, or
-under `dataset/<train|valid>_fixed/` in the re-release whose headers were corrected (used when that folder exists);
+under `dataset/<train|valid>_fixed/` in the re-release whose headers were corrected (used when that folder exists;
+the volume names are the same); the root may be the repository or its `dataset/` folder. A split whose volume
+folder is in neither place is a layout error (set `splits:` to those downloaded); a volume missing from a folder is
+rejected when decoded, so a partial download (the repository is terabytes) builds what it holds;
 reports: `radiology_text_reports/{train,validation}_reports.csv` (VolumeName, ClinicalInformation_EN,
 Technique_EN, Findings_EN, Impressions_EN); `metadata/{train,validation}_metadata.csv` (VolumeName,
 RescaleSlope, RescaleIntercept, XYSpacing, ZSpacing, ...). The tables are read beside `dataset/` or, as the Hugging
-Face repository keeps them, inside it (`dataset/radiology_text_reports/...`). A metadata table that is not there is
+Face repository keeps them, inside it (`dataset/radiology_text_reports/...`); the first release's reports came as
+`.xlsx` sheets, which are not read (a layout error says so). A metadata table that is not there is
 an error (`metadata: ""` keeps the volumes' own scaling instead), and a volume it gives no slope and intercept for
 is a `no_metadata` reject. The first release's volumes store raw values: the
 metadata's slope and intercept make them Hounsfield units (passed to the decoder as `rescale`, which a volume whose
@@ -24,7 +28,16 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import ROW_ERROR, number, read_table, rejected, require_dir, require_file, row_rejected
+from connectors.tables import (
+    ROW_ERROR,
+    SourceLayoutError,
+    number,
+    read_table,
+    rejected,
+    require_dir,
+    require_file,
+    row_rejected,
+)
 
 LICENCE = "CC BY-NC-SA 4.0"
 VOLUME = re.compile(r"^(?P<prefix>train|valid)_(?P<pid>\d+)_(?P<scan>[a-z]+)_(?P<recon>\d+)\.nii(?:\.gz)?$")
@@ -32,7 +45,10 @@ SECTIONS = (("ClinicalInformation_EN", "CLINICAL INFORMATION"), ("Technique_EN",
             ("Findings_EN", "FINDINGS"), ("Impressions_EN", "IMPRESSION"))
 
 
-FOLDERS = ("dataset/{prefix}_fixed", "dataset/{prefix}")  # where a split's volumes lie: the re-release's first
+ORIGINAL = "dataset/{prefix}"  # the first release's volume folder
+FOLDERS = ("dataset/{prefix}_fixed", ORIGINAL, "{prefix}_fixed", "{prefix}")  # where a split's volumes lie: the
+# re-release's first, under the repository or under its dataset/ folder given as the root
+PREFIXES = {"train": "train", "validation": "valid"}  # a split's volume name prefix
 TABLE_FOLDERS = ("", "dataset")  # where the reports and metadata tables lie under the root: beside or in dataset/
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # in XYSpacing's "[0.75, 0.75]"
 
@@ -47,7 +63,7 @@ class VolumeMetadata:
     missing: str = ""  # why the table gives no scaling for the volume (a `no_metadata` reject); "" when it does
 
 
-def volume_path(name: str, folder: str = FOLDERS[-1]) -> str | None:
+def volume_path(name: str, folder: str = ORIGINAL) -> str | None:
     """The volume's path under the root, from its VolumeName, in `folder` (a FOLDERS template); None when the name
     is not in CT-RATE's form."""
     match = VOLUME.match(name)
@@ -68,7 +84,8 @@ class CtRate(Connector):
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "ct_rate root")
-        folders = {prefix: _folder(root, prefix) for prefix in ("train", "valid")}
+        prefixes = (PREFIXES.get(split, split) for split in self.options.splits)
+        folders = {prefix: _folder(root, prefix) for prefix in prefixes}
         for split in self.options.splits:
             reports = read_table(_table(root, self.options.reports.format(split=split)), ("VolumeName", "Findings_EN"),
                                  report_columns=[column for column, _ in SECTIONS], row_errors=True)
@@ -80,7 +97,7 @@ class CtRate(Connector):
              ) -> StudyRef:
         name = row["VolumeName"]
         match = VOLUME.match(name)
-        relative = volume_path(name, folders[match["prefix"]]) if match else None
+        relative = volume_path(name, folders[match["prefix"]]) if match and match["prefix"] in folders else None
         ref = StudyRef(
             source=self.source,
             source_id=name,
@@ -99,7 +116,7 @@ class CtRate(Connector):
             return rejected(ref, "bad_volume_name", f"{name!r} is not <train|valid>_<pid>_<scan>_<recon>.nii.gz")
         if not (row.get("Findings_EN") or row.get("Impressions_EN")):
             return rejected(ref, "empty_report", f"{name} has neither findings nor impressions")
-        if folders[match["prefix"]] != FOLDERS[-1]:  # the re-release, in Hounsfield units already
+        if folders[match["prefix"]].endswith("_fixed"):  # the re-release, in Hounsfield units already
             return replace(ref, pixel_spacing=metadata.pixel_spacing)
         if metadata.missing:
             return rejected(ref, "no_metadata", metadata.missing)
@@ -138,13 +155,25 @@ def _lookup(table: dict[str, VolumeMetadata] | None, name: str) -> VolumeMetadat
 
 
 def _table(root: Path, name: str) -> Path:
-    """The table `name` (a path under the root) in the first of TABLE_FOLDERS that has it, else where it belongs."""
-    return next((root / f / name for f in TABLE_FOLDERS if (root / f / name).is_file()), root / name)
+    """The table `name` (a path under the root) in the first of TABLE_FOLDERS that has it, else where it belongs; a
+    layout error when only the first release's `.xlsx` sheet of that name is there."""
+    found = next((root / f / name for f in TABLE_FOLDERS if (root / f / name).is_file()), None)
+    sheet = next((path for f in TABLE_FOLDERS if (path := (root / f / name).with_suffix(".xlsx")).is_file()), None)
+    if found is None and sheet is not None:
+        raise SourceLayoutError(f"ct_rate: {sheet} is the first release's sheet, which is not read: download the "
+                                f"current release's {Path(name).name} (or save the sheet as that CSV)")
+    return found or root / name
 
 
 def _folder(root: Path, prefix: str) -> str:
-    """The FOLDERS template that holds this root's `prefix` volumes: the first that exists, else the original."""
-    return next((f for f in FOLDERS if (root / f.format(prefix=prefix)).is_dir()), FOLDERS[-1])
+    """The FOLDERS template that holds this root's `prefix` volumes (the first that exists); a layout error when none
+    does."""
+    found = next((f for f in FOLDERS if (root / f.format(prefix=prefix)).is_dir()), None)
+    if found is None:
+        tried = ", ".join(f.format(prefix=prefix) for f in FOLDERS)
+        raise SourceLayoutError(f"ct_rate: no {prefix} volumes under {root} (none of {tried}); set splits: to those "
+                                "downloaded")
+    return found
 
 
 CONNECTOR = CtRate

@@ -1,13 +1,13 @@
-"""Any folder of images with reports: a CSV or JSONL index of (image path, text[, boxes]) rows, or none.
+"""Any folder of images with reports: a CSV, TSV or JSONL index of (image path, text[, boxes]) rows, or none.
 
-Without an index (`index: ""`) every image file under the root (.png, .jpg, .jpeg, .dcm, .dicom, .nii, .nii.gz,
-and DICOM files of any name by their preamble, as CD and PACS exports name them, DICOMDIR aside; hidden files and
-folders skipped) is an input, and its report is the .txt file of the same name beside it
-(`scan1.nii.gz` and `scan1.txt`, the suffix in any case). Its path is its id and its patient id, so such a
-source's splits are by image. A study folder below the root whose only .txt file is named after none of its images
-(`study7/1.dcm`, `study7/2.dcm`, `study7/report.txt`) gives that report to each of its images without one of its
-own, and the folder is their patient id: a study's images stay in one split. An image with no report either way
-is a `no_report` reject.
+Without an index (`index: ""`) every image file under the root (.png, .jpg, .jpeg, .tif, .tiff, .bmp, .gif, .webp,
+.jp2, .pgm, .ppm, .dcm, .dicom, .nii, .nii.gz, and DICOM files of any name by their preamble, as CD and PACS
+exports name them, DICOMDIR aside; hidden files and folders skipped) is an input, and its report is the .txt file
+of the same name beside it (`scan1.nii.gz` and `scan1.txt`, the suffix in any case). Its path is its id and its
+patient id, so such a source's splits are by image. A study folder below the root whose only .txt file is named
+after none of its images (`study7/1.dcm`, `study7/2.dcm`, `study7/report.txt`) gives that report to each of its
+images without one of its own, and the folder is their patient id: a study's images stay in one split. An image
+with no report either way is a `no_report` reject.
 
 With an index:
 
@@ -53,9 +53,12 @@ from schemas.labels import canonical_label
 STYLES = ("radiology", "iu_xray", "caption", "notes")
 SOURCE_IDS = ("keyed", "as_given")
 CORNERS = ("x0", "y0", "x1", "y1")  # a box's keys in an index, in pixels of the image as decoded
+TABLE_SUFFIXES = (".csv", ".tsv")  # index files read as tables (the separator is read from the header)
 TEXT_KEYS = ("image", "text", "id", "patient_id", "split", "license", "view", "modality")  # an index row's text cells
 DICOM_PREAMBLE = 128  # bytes before a DICOM file's "DICM"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".nii", ".nii.gz")  # an index-less folder's inputs
+# An index-less folder's inputs: the raster formats that annotators.imaging.raster reads, DICOM and NIfTI
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2", ".pgm", ".ppm",
+                  ".dcm", ".dicom", ".nii", ".nii.gz")
 
 
 class Folder(Connector):
@@ -63,7 +66,7 @@ class Folder(Connector):
 
     @dataclass(frozen=True)
     class Options(Connector.Options):
-        index: str = "index.csv"  # .csv or .jsonl, under root; "" for none: images paired with .txt reports
+        index: str = "index.csv"  # .csv, .tsv or .jsonl, under root; "" for none: images paired with .txt reports
         license: str = "unknown"  # the licence of rows that state none
         report_style: str = "caption"
         source_ids: str = "keyed"  # keyed: a keyed hash of each row's id (or image path); as_given: verbatim
@@ -73,8 +76,8 @@ class Folder(Connector):
                 raise ValueError(f"report_style must be one of {STYLES}, got {self.report_style!r}")
             if self.source_ids not in SOURCE_IDS:
                 raise ValueError(f"source_ids must be one of {SOURCE_IDS}, got {self.source_ids!r}")
-            if self.index and not self.index.endswith((".csv", ".jsonl")):
-                raise ValueError(f"index must be a .csv or .jsonl file, or empty for none, got {self.index!r}")
+            if self.index and not self.index.lower().endswith((*TABLE_SUFFIXES, ".jsonl")):
+                raise ValueError(f"index must be a .csv, .tsv or .jsonl file, or empty for none, got {self.index!r}")
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "folder root")
@@ -102,8 +105,9 @@ class Folder(Connector):
         return ref if ref.report_path else rejected(ref, "no_report", "no .txt report of its name beside the image")
 
     def _rows(self, path: Path) -> Iterator[dict]:
-        if path.suffix == ".csv":
-            yield from read_table(path, ("image", "text"), row_errors=True).iter_rows(named=True)
+        if path.suffix.lower() in TABLE_SUFFIXES:
+            yield from read_table(path, ("image", "text"), row_errors=True,
+                                  optional=(*TEXT_KEYS[2:], "boxes")).iter_rows(named=True)
             return
         for line_number, line in enumerate(text_lines(path, "folder index"), 1):
             if not line.strip():

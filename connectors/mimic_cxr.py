@@ -1,23 +1,32 @@
 """MIMIC-CXR 2.x (DICOM) and MIMIC-CXR-JPG 2.x (PhysioNet; layouts of releases 2.0.0 / 2.1.0).
 
 Images: `files/p<first two digits>/p<subject_id>/s<study_id>/<dicom_id>.dcm` (or `.jpg` in MIMIC-CXR-JPG);
-reports (from `mimic-cxr-reports.zip`): `files/p../p<subject_id>/s<study_id>.txt`, one per study, with a
-FINAL REPORT header and "___" where identifiers were removed. The image list comes from
-`mimic-cxr-2.0.0-metadata.csv(.gz)` (dicom_id, subject_id, study_id, ViewPosition, ...; MIMIC-CXR-JPG) or,
-for the DICOM release alone, `cxr-record-list.csv(.gz)` (subject_id, study_id, dicom_id, path); the split
-from `mimic-cxr-2.0.0-split.csv(.gz)` (train / validate / test). Both tables are read into polars (377,110
-rows); an image whose row in either has more fields than the header, or that the split table puts in two splits, is
-a `bad_index_row` reject (a split row repeated as it is counts once). Files are not
-checked one by one here: the decode stage rejects a missing image or report.
+reports: `files/p../p<subject_id>/s<study_id>.txt`, one per study, with a FINAL REPORT header and "___" where
+identifiers were removed, under `reports_root` as `wget -r` of MIMIC-CXR leaves them, or under
+`reports_root/mimic-cxr-reports/` (the zip unpacked into a folder of its name), or read from `mimic-cxr-reports.zip`
+itself, kept zipped, when a study's file is in neither (MIMIC-CXR-JPG ships no reports: many copies hold that zip
+alone). The image list comes from `mimic-cxr-2.0.0-metadata.csv(.gz)` (dicom_id, subject_id, study_id,
+ViewPosition, ...; MIMIC-CXR-JPG 2.0.0, and 2.1.0 keeps the 2.0.0 names) or, for the DICOM release alone,
+`cxr-record-list.csv(.gz)` (subject_id, study_id, dicom_id, path); the split from `mimic-cxr-2.0.0-split.csv(.gz)`
+(train / validate / test). Both tables are read into polars (377,110 rows); an image whose row in either has more
+fields than the header, or that the split table puts in two splits, is a `bad_index_row` reject (a split row
+repeated as it is counts once). Images are not checked one by one here (nor report files, unless the zip or both
+report folders are there): the decode stage rejects a missing image or report, so a partial download
+(MIMIC-CXR-JPG's IMAGE_FILENAMES lets one fetch a subset) builds what it holds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import zipfile
+import zlib
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import polars as pl
 
+from annotators.report_text import MARKUP_BYTES, ReportText, report_text
 from connectors.base import Connector, StudyRef
 from connectors.tables import (
     ROW_ERROR,
@@ -34,6 +43,9 @@ INDEXES = ("mimic-cxr-2.0.0-metadata.csv.gz", "mimic-cxr-2.0.0-metadata.csv", "c
            "cxr-record-list.csv")
 SPLITS = ("mimic-cxr-2.0.0-split.csv.gz", "mimic-cxr-2.0.0-split.csv")
 KEYS = ("dicom_id", "subject_id", "study_id")
+REPORTS_ZIP = "mimic-cxr-reports.zip"  # MIMIC-CXR 2.0.0 / 2.1.0: every report, as PhysioNet ships them
+REPORT_FOLDERS = ("", "mimic-cxr-reports")  # where `files/` with the reports lies under reports_root
+ZIPPED_REPORT = re.compile(r"(?:^|/)(files/p\d+/p\d+/s\d+\.txt)$")  # a member, whatever folder the zip nests it in
 
 
 def study_folder(subject_id: str, study_id: str) -> str:
@@ -60,27 +72,33 @@ class MimicCxr(Connector):
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "mimic_cxr root")
-        reports = Path(self.options.reports_root or root)
         views = {v.upper() for v in self.options.views}
-        for row in self.table(root).iter_rows(named=True):
-            folder = study_folder(row["subject_id"], row["study_id"])
-            view = row.get("ViewPosition", "")
-            ref = StudyRef(
-                source=self.source,
-                source_id=row["dicom_id"],
-                patient_key=self.patient_key(row["subject_id"]),
-                license=LICENCE,
-                image=str(root / folder / f"{row['dicom_id']}.{self.options.images}"),
-                report_path=f"{reports / folder}.txt",
-                view=view,
-                split=row.get("split", ""),
-                report_style="radiology",
-            )
-            if row[ROW_ERROR]:
-                ref = row_rejected(ref, row[ROW_ERROR])
-            elif views and view.upper() not in views:
-                ref = rejected(ref, "view_excluded", f"ViewPosition {view or '(blank)'} is not in {sorted(views)}")
-            yield ref
+        with ExitStack() as stack:
+            reports = Reports(Path(self.options.reports_root or root), stack)
+            for row in self.table(root).iter_rows(named=True):
+                yield self._ref(root, row, reports, views)
+
+    def _ref(self, root: Path, row: dict, reports: "Reports", views: set[str]) -> StudyRef:
+        folder = study_folder(row["subject_id"], row["study_id"])
+        view = row.get("ViewPosition", "")
+        ref = StudyRef(
+            source=self.source,
+            source_id=row["dicom_id"],
+            patient_key=self.patient_key(row["subject_id"]),
+            license=LICENCE,
+            image=str(root / folder / f"{row['dicom_id']}.{self.options.images}"),
+            view=view,
+            split=row.get("split", ""),
+            report_style="radiology",
+        )
+        if row[ROW_ERROR]:
+            return row_rejected(ref, row[ROW_ERROR])
+        if views and view.upper() not in views:
+            return rejected(ref, "view_excluded", f"ViewPosition {view or '(blank)'} is not in {sorted(views)}")
+        report_path, zipped = reports.find(folder)  # a refused row's report is not looked for (nor unzipped)
+        if zipped and zipped.reject:  # a member that is no text: the reason the decode stage gives a file's
+            return rejected(ref, zipped.reject, f"{REPORTS_ZIP}: {zipped.detail}")
+        return replace(ref, report_path=report_path, report=zipped.text if zipped else "")
 
     def table(self, root: Path) -> pl.DataFrame:
         """The image list joined to the split, sorted by dicom_id (polars: the metadata has 377k rows); ROW_ERROR
@@ -99,6 +117,53 @@ class MimicCxr(Connector):
             splits = read_table(split, KEYS + ("split",), row_errors=True)
             images = _with_splits(images, _one_row_each(splits, split.name))
         return images.sort("dicom_id")
+
+
+class Reports:
+    """Where each study's report is: its file under the first of REPORT_FOLDERS that has it, else its text from
+    REPORTS_ZIP in the reports folder; the file where it belongs when neither has it (the decode stage rejects it as
+    missing)."""
+
+    def __init__(self, base: Path, stack: ExitStack):
+        self.folders = [base / sub for sub in REPORT_FOLDERS if (base / sub / "files").is_dir()] or [base]
+        archive = base / REPORTS_ZIP
+        self.zip = stack.enter_context(_open_zip(archive)) if archive.is_file() else None
+        self.members = _report_members(self.zip) if self.zip else {}
+        self.checked = self.zip is not None or len(self.folders) > 1  # else the one folder is taken as it is
+
+    def find(self, folder: str) -> tuple[str, ReportText | None]:
+        """(report path, None) or ("", the zipped report's text) for the study folder `folder`
+        (files/pXX/p<subject>/s<study>)."""
+        paths = [f"{base / folder}.txt" for base in self.folders]
+        found = next((path for path in paths if Path(path).is_file()), None) if self.checked else paths[0]
+        if found is None and f"{folder}.txt" in self.members:
+            return "", self._zipped(self.members[f"{folder}.txt"])
+        return found or paths[0], None
+
+    def _zipped(self, member: str) -> ReportText:
+        try:
+            with self.zip.open(member) as file:  # no further than a report file is ever read (a zip bomb's member)
+                return report_text(file.read(MARKUP_BYTES + 1))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise SourceLayoutError(f"mimic_cxr: {REPORTS_ZIP} is damaged at {member} ({exc})") from None
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SourceLayoutError(f"mimic_cxr: {path} is not a readable zip file ({exc})") from None
+
+
+def _report_members(archive: zipfile.ZipFile) -> dict[str, str]:
+    """files/pXX/p<subject>/s<study>.txt -> its member name, whatever folder the zip puts `files/` in (and with
+    Windows separators, as a zip made again on Windows writes them)."""
+    members = {}
+    for name in archive.namelist():
+        match = ZIPPED_REPORT.search(name.replace("\\", "/"))
+        if match:
+            members[match.group(1)] = name
+    return members
 
 
 def _one_row_each(splits: pl.DataFrame, name: str) -> pl.DataFrame:

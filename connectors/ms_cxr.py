@@ -6,7 +6,9 @@ pixels of an image of image_width x image_height, split). An image becomes one r
 region-level descriptions) are its text, each box keeps its category, a repeated (category, box) row adds no
 region; boxes are scaled to the real image size read from its header when the stated size differs. The patient
 key is the subject id in the path. An image with a row that has more fields than the header (an unquoted comma
-in a phrase) is a `bad_index_row` reject.
+in a phrase) is a `bad_index_row` reject. The table is the same in MS-CXR 0.1 (`..._v1.0.0.csv`, no split column:
+splits then go by patient) and 1.1.0 (`..._v1.1.0.csv`, with `split`). An image not under `images_root` is a
+`missing_image` reject, so a partial MIMIC-CXR-JPG download (MS-CXR's images alone) builds what it holds.
 """
 from __future__ import annotations
 

@@ -4,9 +4,14 @@ Per split and kind, `data/<split>/<radiology|non-radiology>/` holds `captions.tx
 `licences.txt` (CSV `ROCO_ID,PMC_ID,CC`, where PMC_ID is the image file name `PMC<id>_<figure>.jpg`),
 `dlinks.txt` (`ROCO_ID<TAB>wget ... PMC<id>.tar.gz ...<TAB><figure>.jpg`) and, after `scripts/fetch.py`,
 `images/ROCO_00001.jpg` (named by ROCO id since its commit 0db07be, January 2022), or `images/PMC<id>_<figure>.jpg`
-as it named them before: the first that is there is the image, else the PMC name. A row's licence is its CC cell
-("NO-CC CODE" stays as written); the patient key is the article (figures of one article may show one patient).
-Captions without an image are rejects, and so are those whose licences row has more fields than its header.
+as it named them before: the first that is there is the image, else the PMC name. Kaggle's re-packaging
+(virajbagal/roco-dataset, `all_data/<split>/<kind>/`) names each image's PMC file in `traindata.csv`, `valdata.csv`
+or `testdata.csv` (id, name, caption) instead. The root is the folder of the split folders, or the one that holds it
+(`data/` of the repository, Kaggle's `all_data/`). A row's licence is its CC cell ("NO-CC CODE" stays as written;
+"unknown" without licences.txt); the patient key is the article (figures of one article may show one patient).
+Captions without an image are rejects, and so are those whose licences row has more fields than its header; an
+image not fetched is rejected when decoded, so a partial fetch builds what it holds. ROCOv2 (2024, Zenodo:
+`train_captions.csv`, `train/ROCOv2_2023_train_000001.png`) is another layout, refused with a clear error.
 """
 from __future__ import annotations
 
@@ -30,6 +35,9 @@ from connectors.tables import (
 UNKNOWN_LICENCE = "unknown"
 PMC_ARCHIVE = re.compile(r"(PMC\d+)\.tar\.gz")
 ROCO_SUFFIXES = (".jpg", ".jpeg", ".png")  # of an image named by its ROCO id
+KAGGLE_TABLES = ("traindata.csv", "valdata.csv", "testdata.csv")  # a Kaggle split folder's (id, name, caption)
+ROOT_FOLDERS = ("", "data", "all_data")  # where the split folders lie: the root, GitHub's data/, Kaggle's all_data/
+ROCO_V2 = "train_captions.csv"  # ROCOv2's captions table, at the top of its download
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class Roco(Connector):
         images: str = "images"
 
     def source_refs(self) -> Iterator[StudyRef]:
-        root = require_dir(self.options.root, "roco root")
+        root = _data_folder(require_dir(self.options.root, "roco root"), self.options.splits)
         for split in self.options.splits:
             for kind in self.options.kinds:
                 yield from self._folder_refs(require_dir(root / split / kind, "roco split folder"), split)
@@ -99,7 +107,8 @@ class Roco(Connector):
         return rejected(ref, "bad_caption_line", f"{where}: no TAB between an id and a caption")
 
     def _links(self, folder: Path) -> Links:
-        """Licences and errors from licences.txt, PMC file names from it else from dlinks.txt."""
+        """Licences and errors from licences.txt, PMC file names from it, else from Kaggle's table, else from
+        dlinks.txt."""
         links = Links({}, {}, {})
         dlinks = folder / self.options.dlinks
         if dlinks.is_file():
@@ -107,12 +116,26 @@ class Roco(Connector):
                 archive = PMC_ARCHIVE.search(fields[0]) if fields and len(fields) >= 2 else None
                 if archive:
                     links.names[roco_id] = f"{archive.group(1)}_{fields[-1]}"  # as scripts/fetch.py named it
+        kaggle = next((folder / name for name in KAGGLE_TABLES if (folder / name).is_file()), None)
+        if kaggle is not None:
+            table = read_table(kaggle, ("id", "name"), row_errors=True)  # a comma in a caption (the last cell)
+            # shifts nothing before it: a wide row's id and name stand
+            links.names.update((k, v) for k, v in zip(table["id"], table["name"]) if v)
         if (folder / self.options.licences).is_file():
             table = read_table(folder / self.options.licences, ("ROCO_ID", "PMC_ID", "CC"), row_errors=True)
             links.licences.update(zip(table["ROCO_ID"], table["CC"]))
             links.names.update((k, v) for k, v in zip(table["ROCO_ID"], table["PMC_ID"]) if v)
             links.errors.update((k, v) for k, v in zip(table["ROCO_ID"], table[ROW_ERROR]) if v)
         return links
+
+
+def _data_folder(root: Path, splits: tuple[str, ...]) -> Path:
+    """The folder of the split folders: the root, or its `data/` or `all_data/` when the root has none of them; a
+    ROCOv2 download is a layout error that says so."""
+    if (root / ROCO_V2).is_file():
+        raise SourceLayoutError(f"roco: {root} holds {ROCO_V2}, the layout of ROCOv2 (2024), which this connector "
+                                "does not read: it reads ROCO v1 (data/<split>/<kind>/captions.txt)")
+    return next((root / f for f in ROOT_FOLDERS if any((root / f / split).is_dir() for split in splits)), root)
 
 
 def _image_name(roco_id: str, article: str, fetched: dict[str, str]) -> str:

@@ -1,5 +1,6 @@
 """ct_rate on generated CT-RATE volumes (raw values + metadata rescale), reports and metadata tables."""
 import shutil
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -165,3 +166,27 @@ def test_a_volume_the_metadata_does_not_scale_is_a_reject_and_a_missing_table_an
         list(make_connector("ct_rate", copy, splits=("train",)).refs())
     assert all(not r.reject and not r.rescale for r in make_connector("ct_rate", copy, splits=("train",), metadata="")
                .refs() if r.source_id.startswith("train_1"))
+
+
+def test_the_dataset_folder_as_the_root(generated_sources, layouts, make_connector, tmp_path):
+    """A copy of the repository's dataset/ folder alone: its volume folders and tables are at the top."""
+    copy = tmp_path / "ct_rate"
+    shutil.copytree(generated_sources["ct_rate"], copy)
+    for folder in ("radiology_text_reports", "metadata"):
+        shutil.move(copy / folder, copy / "dataset" / folder)
+    refs = list(make_connector("ct_rate", copy / "dataset").refs())
+    assert [r.source_id for r in refs] == [*layouts.CT_RATE_VOLUMES["train"], *layouts.CT_RATE_VOLUMES["validation"]]
+    assert all(Path(r.image).is_file() and not r.reject and r.rescale for r in refs)
+
+
+def test_a_split_not_downloaded_and_first_release_sheets_are_named(generated_sources, make_connector, tmp_path):
+    copy = tmp_path / "ct_rate"
+    shutil.copytree(generated_sources["ct_rate"], copy)
+    shutil.rmtree(copy / "dataset" / "valid")
+    with pytest.raises(SourceLayoutError, match="no valid volumes .*set splits: to those downloaded"):
+        list(make_connector("ct_rate", copy).refs())  # not every validation row a missing volume
+    assert len(list(make_connector("ct_rate", copy, splits=("train",)).refs())) == 3
+    reports = copy / "radiology_text_reports"
+    (reports / "train_reports.csv").rename(reports / "train_reports.xlsx")  # as the first release shipped them
+    with pytest.raises(SourceLayoutError, match="train_reports.xlsx is the first release's sheet"):
+        list(make_connector("ct_rate", copy, splits=("train",)).refs())

@@ -3,6 +3,7 @@ boxes of a volume go to the slice they are drawn on."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from connectors.folder import Folder
@@ -46,6 +47,18 @@ def test_csv_index_with_json_boxes_and_a_bad_line(tmp_path, make_connector):
     assert not good.reject and broken.reject == "bad_index_row"
 
 
+def test_a_spreadsheets_csv_index_with_capitalised_headers_and_semicolons(tmp_path, make_connector):
+    (tmp_path / "index.csv").write_text(  # as Excel saves it where the comma is the decimal mark
+        'Image ; Text;Split;Boxes\n'
+        'x.png;Left effusion, small.;test;'
+        '"[{""x0"": 1, ""y0"": 2, ""x1"": 30, ""y1"": 40, ""label"": ""effusion""}]"\n')
+    [ref] = make_connector("folder", tmp_path).refs()
+    assert (ref.image, ref.split, [b.label for b in ref.boxes]) == (str(tmp_path / "x.png"), "test", ["effusion"])
+    (tmp_path / "index.TSV").write_text("image\ttext\tsplit\nx.png\tLeft effusion, small.\ttest\n")
+    [ref] = make_connector("folder", tmp_path, index="index.TSV").refs()
+    assert (ref.image, ref.split, ref.report) == (str(tmp_path / "x.png"), "test", "Left effusion, small.")
+
+
 def test_an_index_written_on_windows_names_images_with_backslashes(tmp_path, make_connector):
     (tmp_path / "images").mkdir()
     (tmp_path / "index.csv").write_text("image,text\r\nimages\\x.png,Left effusion.\r\n")
@@ -70,6 +83,23 @@ def test_a_study_folders_one_report_goes_to_each_of_its_images_and_the_folder_is
     assert refs["s1/1.dcm"].patient_key == refs["s1/2.dcm"].patient_key != refs["s2/1.png"].patient_key
     assert refs["s1/1.dcm"].source_id != refs["s1/2.dcm"].source_id
     assert refs["s3/1.png"].patient_key != refs["s3/2.png"].patient_key  # by image, as before
+
+
+def test_an_index_less_folder_takes_every_raster_format_the_decoder_reads(tmp_path, make_connector):
+    from PIL import Image
+
+    from annotators.imaging import decode
+
+    film = Image.fromarray(np.tile(np.arange(64, dtype=np.uint8), (48, 1)))
+    for name in ("a.TIF", "b.tiff", "c.bmp", "d.webp", "e.pgm"):
+        film.save(tmp_path / name)
+        (tmp_path / name).with_suffix(".txt").write_text("Left pleural effusion.")
+    refs = make_connector("folder", tmp_path, index="").refs()
+    assert sorted(Path(r.image).name for r in refs if r.report_path) == ["a.TIF", "b.tiff", "c.bmp", "d.webp",
+                                                                         "e.pgm"]
+    for ref in refs:  # each decodes to the film (WebP's lossy default aside)
+        [image] = decode(Path(ref.image).read_bytes(), ref.image)
+        assert image.pixels.shape == (48, 64) and abs(int(image.pixels[0, 63]) - 63) <= 2
 
 
 def test_dicom_files_of_any_name_are_inputs_as_a_cd_export_names_them(tmp_path, make_connector):

@@ -2,6 +2,7 @@
 import gzip
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,58 @@ def test_a_split_row_listed_twice_lists_its_image_once_and_two_splits_are_a_reje
     assert not by_id[same].reject and by_id[same].split == same_split
     assert by_id[other].reject == "bad_index_row"
     assert by_id[other].detail == f"mimic-cxr-2.0.0-split.csv.gz puts {other} in train and test"
+
+
+def _reports_moved(generated_sources, tmp_path) -> tuple[Path, dict[str, bytes]]:
+    """A copy of the generated MIMIC-CXR-JPG without its report files, and those files by their path under the root."""
+    copy = tmp_path / "mimic"
+    shutil.copytree(generated_sources["mimic_cxr"], copy)
+    reports = {}
+    for path in sorted((copy / "files").rglob("s*.txt")):
+        reports[path.relative_to(copy).as_posix()] = path.read_bytes()
+        path.unlink()
+    return copy, reports
+
+
+@pytest.mark.parametrize("prefix", ["", "mimic-cxr-reports/"])
+def test_reports_kept_in_their_zip_are_read_from_it(generated_sources, layouts, make_connector, tmp_path, prefix):
+    """MIMIC-CXR-JPG has no reports: a copy often holds MIMIC-CXR's mimic-cxr-reports.zip alone, kept zipped."""
+    copy, reports = _reports_moved(generated_sources, tmp_path)
+    elsewhere = tmp_path / "mimic-cxr"
+    elsewhere.mkdir()
+    with zipfile.ZipFile(elsewhere / "mimic-cxr-reports.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in reports.items():
+            archive.writestr(prefix + name, data)
+    refs = list(make_connector("mimic_cxr", copy, reports_root=str(elsewhere)).refs())
+    with_text = [r for r in refs if r.report]
+    assert len(with_text) == 3 and all(r.report == layouts.MIMIC_REPORT and not r.report_path for r in with_text)
+    [unreported] = [r for r in refs if not r.report]  # in no folder and not in the zip: the decode stage rejects it
+    assert unreported.report_path.startswith(str(elsewhere / "files" / f"p11/p{layouts.MIMIC_NO_REPORT}/"))
+
+
+def test_reports_unzipped_into_a_folder_of_the_zips_name_are_found(generated_sources, make_connector, tmp_path):
+    copy, reports = _reports_moved(generated_sources, tmp_path)
+    for name, data in reports.items():
+        (copy / "mimic-cxr-reports" / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / "mimic-cxr-reports" / name).write_bytes(data)
+    refs = list(make_connector("mimic_cxr", copy).refs())
+    found = [r.report_path for r in refs if Path(r.report_path).is_file()]
+    assert len(found) == 3 and all(path.startswith(str(copy / "mimic-cxr-reports" / "files")) for path in found)
+
+
+def test_a_damaged_reports_zip_is_a_clear_error(generated_sources, make_connector, tmp_path):
+    copy, _ = _reports_moved(generated_sources, tmp_path)
+    (copy / "mimic-cxr-reports.zip").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(SourceLayoutError, match="mimic-cxr-reports.zip is not a readable zip"):
+        list(make_connector("mimic_cxr", copy).refs())
+
+
+def test_a_zipped_report_that_holds_no_text_is_a_reject_that_says_why(generated_sources, make_connector, tmp_path):
+    copy, reports = _reports_moved(generated_sources, tmp_path)
+    with zipfile.ZipFile(copy / "mimic-cxr-reports.zip", "w") as archive:
+        for number, name in enumerate(reports):
+            archive.writestr(name, b"%PDF-1.7 \x00\x01" if number == 0 else reports[name])
+    refs = list(make_connector("mimic_cxr", copy).refs())
+    pdf = [r for r in refs if r.reject == "report_not_text"]  # each image of that study
+    assert pdf and {r.detail for r in pdf} == {"mimic-cxr-reports.zip: the report file is a PDF document, not text"}
+    assert sum(bool(r.report) for r in refs) == len(reports) - 1  # the other studies' texts as before

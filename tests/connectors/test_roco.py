@@ -1,6 +1,10 @@
 """roco on a generated copy of the repository's data/ folder (captions, licences, dlinks, fetched images)."""
 import shutil
 
+import pytest
+
+from connectors.tables import SourceLayoutError
+
 
 def test_rows_licences_images_and_article_patients(generated_sources, layouts, make_connector):
     refs = list(make_connector("roco", generated_sources["roco"]).refs())
@@ -93,3 +97,27 @@ def test_a_licences_row_with_an_unquoted_comma_is_a_reject(generated_sources, ma
     refs = {r.source_id: r for r in make_connector("roco", copy, splits=("train",)).refs()}
     assert refs[roco_id].reject == "bad_index_row" and refs[roco_id].detail.startswith("licences.txt line 2: 4 fields")
     assert [r.reject for r in refs.values()].count("") == 2
+
+
+def test_the_kaggle_repackaging_names_images_in_its_split_table(generated_sources, layouts, make_connector, tmp_path):
+    """virajbagal/roco-dataset: all_data/<split>/radiology/ with captions.txt, traindata.csv (id, name, caption) and
+    images/ by PMC name, neither licences.txt nor dlinks.txt; the root may be the folder that holds all_data/. A comma
+    in a caption, unquoted, leaves the id and name before it as they are."""
+    copy = tmp_path / "kaggle" / "all_data"
+    shutil.copytree(generated_sources["roco"], copy)
+    train = copy / "train" / "radiology"
+    (train / "licences.txt").unlink()
+    (train / "dlinks.txt").unlink()
+    rows = [row for row in layouts.ROCO_ROWS if row[0] == "train"]
+    (train / "traindata.csv").write_text("id,name,caption\n" + "".join(
+        f"{roco_id},{pmc}_{figure},{caption} (arrow, left)\n" for _, roco_id, pmc, figure, _, caption, _ in rows))
+    refs = list(make_connector("roco", tmp_path / "kaggle", splits=("train",)).refs())
+    assert [(r.source_id, r.reject, r.license) for r in refs] == [(row[1], "", "unknown") for row in rows]
+    assert [r.image for r in refs] == [str(train / "images" / f"{row[2]}_{row[3]}") for row in rows]
+
+
+def test_a_rocov2_download_is_named_as_such(make_connector, tmp_path):
+    (tmp_path / "train_captions.csv").write_text("ID,Caption\nROCOv2_2023_train_000001,Head CT.\n")
+    (tmp_path / "train").mkdir()
+    with pytest.raises(SourceLayoutError, match="ROCOv2"):
+        list(make_connector("roco", tmp_path).refs())

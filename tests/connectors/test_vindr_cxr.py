@@ -1,10 +1,13 @@
 """vindr_cxr: readers' boxes fused, "No finding" as no regions, on generated DICOMs and annotation tables."""
 import csv
 import shutil
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from annotators.regions import iou
+from connectors.tables import SourceLayoutError
 from connectors.vindr_cxr import ReaderBox, fuse_readers
 
 
@@ -126,3 +129,67 @@ def test_votes_are_counted_by_reader_when_image_labels_spells_it_rad_ID(generate
     refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, min_readers=2).refs()}
     assert refs["00053190460d56c53cc3e57321387478"].report == "No finding annotated on the image."
     assert refs["000434271f63a181c8a5e6d94c1f6e1f"].report.endswith("Lung tumor.")  # two of its three readers
+
+
+def _kaggle_copy(generated_sources, tmp_path):
+    """The generated training set as the Kaggle competition ships it: train.csv (with class_id) at the root, no
+    annotations/ folder; its test images unlabelled."""
+    copy = tmp_path / "vinbigdata"
+    shutil.copytree(generated_sources["vindr_cxr"], copy)
+    rows = list(csv.DictReader((copy / "annotations" / "annotations_train.csv").open()))
+    shutil.rmtree(copy / "annotations")
+    with (copy / "train.csv").open("w", newline="") as out:
+        columns = ["image_id", "class_name", "class_id", "rad_id", "x_min", "y_min", "x_max", "y_max"]
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({**row, "class_id": "0"} for row in rows)
+    return copy
+
+
+def test_the_kaggle_competition_copy_of_the_training_set(generated_sources, make_connector, tmp_path):
+    copy = _kaggle_copy(generated_sources, tmp_path)
+    with pytest.raises(SourceLayoutError, match=r"test images are unlabelled: set splits: \[train\]"):
+        list(make_connector("vindr_cxr", copy).refs())
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, splits=("train",)).refs()}
+    physionet = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"]).refs()
+                 if r.split == "train"}
+    assert set(refs) == set(physionet) and all(refs[k].boxes == physionet[k].boxes for k in refs)
+    assert all(Path(r.image).is_file() and not r.reject for r in refs.values())
+
+
+@pytest.mark.parametrize("stated", ["train_meta.csv", "width and height columns"])
+def test_resized_png_conversions_get_their_boxes_scaled(generated_sources, make_connector, tmp_path, stated):
+    """Kaggle's PNG conversions are resized (here to half): their boxes, drawn on the DICOM (200 x 240), are scaled
+    by the sizes the copy states; a suffix in upper case is found too."""
+    copy = _kaggle_copy(generated_sources, tmp_path)
+    for index, dicom in enumerate(sorted((copy / "train").iterdir())):
+        Image.new("L", (100, 120)).save(dicom.with_suffix(".PNG" if index else ".png"))
+        dicom.unlink()
+    with pytest.raises(SourceLayoutError, match="state the DICOM sizes"):  # not boxes at the DICOM's scale
+        list(make_connector("vindr_cxr", copy, splits=("train",)).refs())
+    if stated == "train_meta.csv":
+        (copy / "train_meta.csv").write_text("image_id,dim0,dim1\n" + "".join(
+            f"{path.stem},240,200\n" for path in (copy / "train").iterdir()))
+    else:
+        table = copy / "train.csv"
+        lines = table.read_text().splitlines()
+        table.write_text("\n".join([lines[0] + ",width,height", *(line + ",200,240" for line in lines[1:])]) + "\n")
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, splits=("train",)).refs()}
+    dicom = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"]).refs()}
+    for image_id, ref in refs.items():
+        assert Path(ref.image).is_file() and ref.image.lower().endswith(".png") and not ref.reject
+        assert [(b.x0, b.y1) for b in ref.boxes] == [pytest.approx((b.x0 / 2, b.y1 / 2)) for b in dicom[image_id].boxes]
+    assert sum(len(r.boxes) for r in refs.values()) == 2
+
+
+def test_a_split_folder_not_downloaded_is_named(generated_sources, make_connector, tmp_path):
+    copy = tmp_path / "vindr"
+    shutil.copytree(generated_sources["vindr_cxr"], copy)
+    for dicom in (copy / "test").iterdir():
+        dicom.unlink()
+    with pytest.raises(SourceLayoutError, match="vindr_cxr test: no image"):  # not every test row a missing image
+        list(make_connector("vindr_cxr", copy).refs())
+    (copy / "test").rmdir()
+    with pytest.raises(SourceLayoutError, match="set splits: to those downloaded"):
+        list(make_connector("vindr_cxr", copy).refs())
+    assert len(list(make_connector("vindr_cxr", copy, splits=("train",)).refs())) == 2
