@@ -1,12 +1,13 @@
 """DICOM: modality LUT (rescale), VOI LUT or window, MONOCHROME1 / INVERSE inversion, palette colour, frames.
 
 Only the selected frames are decoded (pydicom decodes one frame at a time when given an index); a JPEG-family frame
-that does not end with its codestream's end marker is refused as cut short before it is decoded. Linear rescale
-and a linear window are folded into one 8-bit look-up table over the stored values, so the pixel array is never
-converted to float (a window that holds none of a frame's stored values, or is far wider than its stored bits span, is
-replaced by the automatic one); Modality and VOI LUT sequences are applied from their entries (a VOI LUT is shown
-over its entries' range, which descriptors often misstate), sigmoid windows by the standard's formula, and a
-rescale or window value that cannot be read is left out alone (an unreadable slope is 1, the intercept still applies).
+that does not end with its codestream's end marker is refused as cut short before it is decoded. Stored values sit in
+the low bits however HighBit placed them. The modality and VOI transforms of 8- and 16-bit values are folded into one
+8-bit look-up table over the stored values, so the pixel array is never converted to float: a linear rescale and a
+LINEAR or LINEAR_EXACT window (a window that holds none of a frame's stored values, or is far wider than its values
+can span, is replaced by the automatic one), Modality and VOI LUT sequences from their entries (a VOI LUT is shown
+over its entries' range, which descriptors often misstate), SIGMOID windows by the standard's formula; a rescale or
+window value that cannot be read is left out alone (an unreadable slope is 1, the intercept still applies).
 Header attributes leave decoding by allow-list only (`ALLOWED_ATTRIBUTES`), their code strings reduced to known
 code words. Sizes are checked before decoding: a frame over `MAX_PIXELS`, a projection's stack over `MAX_VOXELS`
 and a deflated data set that inflates past `MAX_INFLATED_BYTES` are refused, as is an image whose header says its
@@ -17,17 +18,19 @@ pixel data that holds other frames than the header states is `corrupt_pixel_data
 """
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
 import struct
 import warnings
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
 from annotators.dicom_codes import known_words
-from annotators.imaging.normalise import LUMA, lut_to_uint8, window_to_uint8
+from annotators.imaging.normalise import LUMA, lut_to_uint8, through_table, window_to_uint8
 from annotators.imaging.types import (
     INFLATE_CHUNK,
     MAX_INFLATED_BYTES,
@@ -40,10 +43,10 @@ from annotators.imaging.types import (
     too_large,
 )
 
-# The only header attributes that leave decoding; everything else (names, ids, dates, institutions) is dropped.
 # Header attributes (PS3.3 C.7.6.1.1) that, set to YES, say the pixels identify the patient.
 IDENTIFYING_PIXELS = {"BurnedInAnnotation": "identifying text burned in", "RecognizableVisualFeatures": "a face or "
                       "other features that could identify the patient"}
+# The only header attributes that leave decoding; everything else (names, ids, dates, institutions) is dropped.
 ALLOWED_ATTRIBUTES = ("Modality", "ViewPosition", "BodyPartExamined", "PixelSpacing", "ImagerPixelSpacing")
 PIXEL_DATA_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) in either byte order: the element was there
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -87,32 +90,40 @@ def _images(ds, frames: FrameSelection) -> list[DecodedImage]:
     _refuse_identifying_pixels(ds)
     n_frames = _frame_count(ds)
     selected = frames.indices(n_frames)
+    _check_size(ds, n_frames, projection=not selected)
+    _check_frames_held(ds)
+    if n_frames == 1:
+        return [_image(ds, _frame(ds, None), -1)]
+    if not selected:
+        return [_image(ds, _projection(ds), -2)]
+    return [_image(ds, _frame(ds, index), index) for index in selected]
+
+
+def _check_size(ds, n_frames: int, projection: bool) -> None:
+    """A frame over `MAX_PIXELS`, or a projection's stack of frames over `MAX_VOXELS`, is refused before decoding."""
     plane = int(getattr(ds, "Rows", 0) or 0) * int(getattr(ds, "Columns", 0) or 0)
     if plane > MAX_PIXELS:
         raise too_large("a frame", plane, MAX_PIXELS, "pixels")
-    if not selected and plane * n_frames > MAX_VOXELS:  # a projection decodes every frame
+    if projection and plane * n_frames > MAX_VOXELS:  # a projection decodes every frame
         raise too_large(f"the stack of {n_frames:,} frames", plane * n_frames, MAX_VOXELS, "pixels")
-    _check_frames_held(ds)
-    stack = [_frame(ds, index if n_frames > 1 else None) for index in selected] or [_projection(ds)]
-    invert = _shown_inverted(ds)
-    images = []
-    for index, pixels in zip(selected or [-2], stack):
-        gray = _to_gray(ds, pixels, index if n_frames > 1 else 0)
-        if invert:
-            gray = 255 - gray
-        images.append(
-            DecodedImage(
-                pixels=gray,
-                orig_width=int(gray.shape[1]),
-                orig_height=int(gray.shape[0]),
-                modality=_text(ds, "Modality"),
-                view=_text(ds, "ViewPosition"),
-                body_part=_text(ds, "BodyPartExamined"),
-                pixel_spacing=_spacing(ds),
-                frame=index if n_frames > 1 else -1,
-            )
-        )
-    return images
+
+
+def _image(ds, pixels: np.ndarray, frame: int) -> DecodedImage:
+    """The displayed image of stored `pixels`: `frame` -1 for a file of one frame, -2 for a projection (both shown
+    with the first frame's transforms), else the frame's index."""
+    gray = _to_gray(ds, pixels, max(frame, 0))
+    if _shown_inverted(ds):
+        gray = 255 - gray
+    return DecodedImage(
+        pixels=gray,
+        orig_width=int(gray.shape[1]),
+        orig_height=int(gray.shape[0]),
+        modality=_text(ds, "Modality"),
+        view=_text(ds, "ViewPosition"),
+        body_part=_text(ds, "BodyPartExamined"),
+        pixel_spacing=_spacing(ds),
+        frame=frame,
+    )
 
 
 def _refuse_identifying_pixels(ds) -> None:
@@ -375,20 +386,35 @@ def _every_plugin_declined(message: str) -> bool:
 
 
 def _frame(ds, index: int | None) -> np.ndarray:
-    """One frame (index None: the only one) as stored, colour converted to RGB."""
+    """One frame (index None: every frame) as stored, colour converted to RGB, its values in the low bits."""
     from pydicom.pixels import pixel_array
 
+    shift = _high_bit_shift(ds)
+    # pydicom clears the bits above BitsStored (signed: extends its top bit) as if HighBit were BitsStored - 1
+    options = {"bits_stored": int(ds.BitsStored) + shift} if shift else {}
     try:
         _check_codestreams_end(ds, index)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pixels = pixel_array(ds, index=index) if index is not None else ds.pixel_array
+            pixels = pixel_array(ds, index=index, **options)
     except DecodeError:
         raise
     except Exception as exc:  # pydicom and its plugins raise many kinds on broken or unsupported pixel data
         raise _decode_failure(ds, exc) from None
     _check_shape(ds, pixels, frames=_frame_count(ds) if index is None else 1)
-    return pixels
+    return np.right_shift(pixels, shift, out=pixels) if shift else pixels
+
+
+def _high_bit_shift(ds) -> int:
+    """How many bits below the stored values lie (PS3.5 8.1.1): HighBit + 1 - BitsStored, as old ACR-NEMA files keep
+    12 bits in bits 4 to 15; 0 where HighBit is absent or impossible, and for float data and codestreams, whose
+    values are their own whatever the header says."""
+    if "PixelData" not in ds or not _stated(ds, "HighBit") or _codestream_syntax(
+            ds.file_meta.get("TransferSyntaxUID")):
+        return 0
+    high_bit = int(ds.HighBit)
+    shift = high_bit + 1 - int(ds.BitsStored)
+    return shift if 0 < shift and high_bit < int(ds.BitsAllocated) else 0
 
 
 def _check_codestreams_end(ds, index: int | None) -> None:
@@ -428,34 +454,49 @@ def _check_shape(ds, pixels: np.ndarray, frames: int) -> None:
 
 
 def _projection(ds) -> np.ndarray:
-    """The brightest value as displayed over all frames (stored values; see `_shown_inverted`)."""
+    """The brightest value as displayed over all frames: the lowest stored value where low values are shown bright."""
     pixels = _frame(ds, None)
     if _frame_count(ds) > 1:
-        pixels = pixels.min(axis=0) if _shown_inverted(ds) else pixels.max(axis=0)
+        pixels = pixels.min(axis=0) if _low_values_shown_bright(ds) else pixels.max(axis=0)
     return pixels
 
 
+def _low_values_shown_bright(ds) -> bool:
+    """`_shown_inverted`, or else a negative rescale slope (the first frame's), which inverts the values once more."""
+    negative_slope = "ModalityLUTSequence" not in ds and _rescale(ds, 0)[0] < 0
+    return _shown_inverted(ds) != negative_slope
+
+
 def _to_gray(ds, pixels: np.ndarray, frame: int) -> np.ndarray:
-    """Displayed 8-bit grey of one stored frame: colour to luminance, else modality LUT or rescale, then VOI LUT or
-    window (PS3.3 C.11.1, C.11.2)."""
-    photometric = str(getattr(ds, "PhotometricInterpretation", "")).upper()
-    if photometric == "PALETTE COLOR":
+    """Displayed 8-bit grey of one stored frame: colour as its luminance, grey through `_grey_to_uint8`."""
+    if str(getattr(ds, "PhotometricInterpretation", "")).upper() == "PALETTE COLOR":
         return _luminance(*_palette_rgb(ds, pixels))
     if pixels.ndim == 3:  # RGB (pydicom converts YBR)
         return _luminance(pixels, float(2 ** int(ds.BitsStored) - 1))
+    return _grey_to_uint8(ds, pixels, frame)
+
+
+def _grey_to_uint8(ds, pixels: np.ndarray, frame: int) -> np.ndarray:
+    """Grey stored values through the modality LUT or rescale (PS3.3 C.11.1), then `_voi_to_uint8`."""
     modality_lut = _lut(ds, "ModalityLUTSequence")
     if modality_lut is None:
-        slope, intercept = _rescale(ds, frame)
-    else:  # its entries are modality values: no rescale after it
-        pixels, slope, intercept = _apply_lut(modality_lut, pixels), 1.0, 0.0
+        return _voi_to_uint8(ds, frame, pixels, *_rescale(ds, frame), span=_stored_span(ds, pixels))
+    values = through_table(pixels, functools.partial(_apply_lut, modality_lut))
+    return _voi_to_uint8(ds, frame, values, 1.0, 0.0, span=modality_lut.span)  # modality values: no rescale after it
+
+
+def _voi_to_uint8(ds, frame: int, values: np.ndarray, slope: float, intercept: float, span: int) -> np.ndarray:
+    """Stored `values` (modality values after `slope` and `intercept`, of `span` possible ones) through the VOI LUT or
+    window (PS3.3 C.11.2), all in one table over the stored values (`through_table`)."""
     voi_lut = _lut(ds, "VOILUTSequence")
     if voi_lut is not None:  # displayed over its entries' range, which its descriptor's depth often overstates
-        return window_to_uint8(_apply_lut(voi_lut, _modality(pixels, slope, intercept)), *_lut_range(voi_lut))
+        return through_table(values, lambda v: window_to_uint8(_apply_lut(voi_lut, _modality(v, slope, intercept)),
+                                                                *voi_lut.output_range))
     window = _window(ds, frame)
-    if window is not None and _voi_function(ds, frame) == "SIGMOID":
-        return _sigmoid(_modality(pixels, slope, intercept), *window)
-    low, high = _stored_window(ds, window, pixels, slope, intercept)
-    return lut_to_uint8(pixels, low, high, invert=slope < 0)
+    if window is not None and window.function == "SIGMOID":
+        return through_table(values, lambda v: _sigmoid(_modality(v, slope, intercept), window))
+    low, high = _stored_window(window, values, slope, intercept, span)
+    return lut_to_uint8(values, low, high, invert=slope < 0)
 
 
 def _luminance(rgb: np.ndarray, full_scale: float) -> np.ndarray:
@@ -471,18 +512,26 @@ def _modality(pixels: np.ndarray, slope: float, intercept: float) -> np.ndarray:
     return pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
 
 
-def _stored_window(ds, window: tuple[float, float] | None, pixels: np.ndarray, slope: float, intercept: float
+def _stored_window(window: Window | None, values: np.ndarray, slope: float, intercept: float, span: int
                    ) -> tuple[float | None, float | None]:
     """The header's linear window in stored values (what the reading station showed), or (None, None) for the
     automatic one: when the header states none, or one written for other pixels: it holds no stored value of the
     frame (a header copied from another image would show it all black or white), or it is over `WIDE_WINDOW` times
-    wider than the stored bits can span (a 12-bit window kept on pixels cut to 8 bits shows them dark and flat)."""
+    wider than the `span` of values the stored bits can hold (a 12-bit window kept on pixels cut to 8 bits shows them
+    dark and flat)."""
     if window is None:
         return None, None
-    low, high = sorted((w - intercept) / slope for w in _linear_bounds(*window))
-    holds_a_value = low <= np.nanmax(pixels) and high >= np.nanmin(pixels)
-    fits = holds_a_value and high - low <= WIDE_WINDOW * _stored_span(ds, pixels)
+    low, high = sorted((w - intercept) / slope for w in window.bounds)
+    smallest, largest = _value_range(values)
+    fits = low <= largest and high >= smallest and high - low <= WIDE_WINDOW * span
     return (low, high) if fits else (None, None)
+
+
+def _value_range(values: np.ndarray) -> tuple[float, float]:
+    """The smallest and the largest value, NaN left out (integers hold none: their min and max are faster)."""
+    if values.dtype.kind == "f":
+        return float(np.nanmin(values)), float(np.nanmax(values))
+    return float(values.min()), float(values.max())
 
 
 def _stored_span(ds, pixels: np.ndarray) -> int:
@@ -511,49 +560,84 @@ def _palette_rgb(ds, pixels: np.ndarray) -> tuple[np.ndarray, float]:
     return rgb, float(2 ** (bits if rgb.max() < 2**bits else 16) - 1)
 
 
-def _lut(ds, sequence: str) -> tuple[int, np.ndarray] | None:
-    """(first value mapped, entries) of the first LUT in a Modality or VOI LUT Sequence (PS3.3 C.11.1.1.1), or None
-    when it has none that can be read (the rescale or window then applies, as when it is absent). The entries are
-    as many as the data holds, whatever the descriptor counts; the first value mapped is signed for signed pixels
-    (its VR, US or SS, follows them, and readers often take it as US)."""
+class Lut(NamedTuple):
+    """A Modality or VOI LUT (PS3.3 C.11.1.1.1): the first value it maps, its entries and their depth as stated."""
+
+    first: int
+    entries: np.ndarray
+    bits: int
+
+    @property
+    def output_range(self) -> tuple[float, float]:
+        return float(self.entries.min()), float(self.entries.max())
+
+    @property
+    def span(self) -> int:
+        """How many values its entries can take: 2 ** bits, or more where they exceed the depth stated."""
+        return max(1 << self.bits, int(self.entries.max()) + 1)
+
+
+def _lut(ds, sequence: str) -> Lut | None:
+    """The first LUT in a Modality or VOI LUT Sequence, or None when it has none that can be read (the rescale or
+    window then applies, as when it is absent). The entries are as many as the data holds, whatever the descriptor
+    counts; the first value mapped is signed for signed pixels (its VR, US or SS, follows them, and readers often
+    take it as US)."""
     item = next(iter(ds.get(sequence) or []), None)
     descriptor, data = (item.get("LUTDescriptor"), item.get("LUTData")) if item is not None else (None, None)
     if descriptor is None or len(descriptor) != 3 or data is None:
         return None
-    entries = _lut_entries(ds, data, int(descriptor[2]), int(descriptor[0]) or 1 << 16)
+    bits = min(max(int(descriptor[2]), 1), 16)  # the standard allows 8 to 16
+    entries = _lut_entries(ds, data, bits, int(descriptor[0]) or 1 << 16)
     first = int(descriptor[1])
     if first >= 1 << 15 and int(ds.get("PixelRepresentation") or 0):
         first -= 1 << 16
-    return (first, entries) if entries.size else None
+    return Lut(first, entries, bits) if entries.size else None
 
 
 def _lut_entries(ds, data, bits: int, count: int) -> np.ndarray:
     """LUT Data as integers: a US list as read, or OW bytes in the data set's byte order, one word an entry, or one
     byte when 8-bit entries are packed (then the bytes are about as many as the descriptor counts)."""
     if not isinstance(data, bytes):
-        return np.atleast_1d(np.asarray(data, dtype=np.int64))
+        entries = np.atleast_1d(np.asarray(data, dtype=np.int64))
+        sixteen_bits = entries.size and 0 <= entries.min() and entries.max() < 1 << 16
+        return entries.astype(np.uint16) if sixteen_bits else entries  # which `through_table` can index again
     if bits <= 8 and len(data) < 2 * count:
         return np.frombuffer(data, np.uint8)
     return np.frombuffer(data[: len(data) // 2 * 2], "<u2" if ds.original_encoding[1] is not False else ">u2")
 
 
-def _apply_lut(lut: tuple[int, np.ndarray], values: np.ndarray) -> np.ndarray:
+def _apply_lut(lut: Lut, values: np.ndarray) -> np.ndarray:
     """LUT entries of `values`: values below the first mapped take the first entry, above the last the last."""
-    first, entries = lut
     if values.dtype.kind == "f":
         index = np.rint(values)
     else:  # wide enough to subtract `first` from any stored value
         index = values.astype(np.int64 if values.itemsize > 2 else np.int32)
-    return entries[np.clip(index - first, 0, entries.size - 1).astype(np.intp)]
+    return lut.entries[np.clip(index - lut.first, 0, lut.entries.size - 1).astype(np.intp)]
 
 
-def _lut_range(lut: tuple[int, np.ndarray]) -> tuple[float, float]:
-    return float(lut[1].min()), float(lut[1].max())
+class Window(NamedTuple):
+    """A VOI window (PS3.3 C.11.2.1.2, C.11.2.1.3): its function (LINEAR, LINEAR_EXACT or SIGMOID), centre and width,
+    in modality units."""
+
+    function: str
+    centre: float
+    width: float
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a linear function: below low is black, above high white. LINEAR runs from centre - 0.5 -
+        (width - 1) / 2 to centre - 0.5 + (width - 1) / 2 (width 1: a threshold at centre - 0.5, drawn as a ramp
+        `THRESHOLD_WIDTH` wide), LINEAR_EXACT from centre - width / 2 to centre + width / 2."""
+        if self.function == "LINEAR_EXACT":
+            return self.centre - self.width / 2, self.centre + self.width / 2
+        half = max(self.width - 1, THRESHOLD_WIDTH) / 2
+        return self.centre - 0.5 - half, self.centre - 0.5 + half
 
 
-def _sigmoid(values: np.ndarray, centre: float, width: float) -> np.ndarray:
+def _sigmoid(values: np.ndarray, window: Window) -> np.ndarray:
     """The SIGMOID VOI function (PS3.3 C.11.2.1.3.1) of modality values, on 0 to 255."""
-    exponent = np.clip(-4.0 * (values.astype(np.float32) - np.float32(centre)) / np.float32(width), -80.0, 80.0)
+    centre, width = np.float32(window.centre), np.float32(window.width)
+    exponent = np.clip(-4.0 * (values.astype(np.float32) - centre) / width, -80.0, 80.0)
     return window_to_uint8(1.0 / (1.0 + np.exp(exponent)), 0.0, 1.0)
 
 
@@ -583,25 +667,16 @@ def _rescale(ds, frame: int) -> tuple[float, float]:
     return _number(source, "RescaleSlope") or 1.0, _number(source, "RescaleIntercept") or 0.0
 
 
-def _window(ds, frame: int) -> tuple[float, float] | None:
-    """The first (centre, width) in modality units (per frame in enhanced files), or None: absent, unreadable, or
-    narrower than 1, which PS3.3 C.11.2.1.2 does not allow."""
+def _window(ds, frame: int) -> Window | None:
+    """The first window (per frame in enhanced files), or None: absent, unreadable, or narrower than its function
+    allows (LINEAR at least 1 wide, LINEAR_EXACT and SIGMOID over 0; another function's name is read as LINEAR)."""
     source = _functional(ds, frame, "FrameVOILUTSequence") or ds
     centre, width = _number(source, "WindowCenter"), _number(source, "WindowWidth")
-    if centre is None or width is None or width < 1:
+    function = str(source.get("VOILUTFunction") or "").strip().upper()
+    function = function if function in ("LINEAR_EXACT", "SIGMOID") else "LINEAR"
+    if centre is None or width is None or (width < 1 if function == "LINEAR" else width <= 0):
         return None
-    return centre, width
-
-
-def _linear_bounds(centre: float, width: float) -> tuple[float, float]:
-    """(low, high) of the linear VOI function (PS3.3 C.11.2.1.2.1): below low is black, above high white."""
-    half = max(width - 1, THRESHOLD_WIDTH) / 2
-    return centre - 0.5 - half, centre - 0.5 + half
-
-
-def _voi_function(ds, frame: int) -> str:
-    source = _functional(ds, frame, "FrameVOILUTSequence") or ds
-    return str(getattr(source, "VOILUTFunction", "LINEAR") or "LINEAR").upper()
+    return Window(function, centre, width)
 
 
 def _text(ds, keyword: str) -> str:

@@ -14,6 +14,7 @@ posterior and the patient's right is on the image's left (radiological conventio
 from __future__ import annotations
 
 import io
+import math
 import zlib
 
 import numpy as np
@@ -35,10 +36,29 @@ NIFTI_SINGLE_FILE = ((344, b"n+1\x00"), (4, b"n+2\x00"))  # (offset, magic) of N
 NIFTI_PAIR_HEADER = ((344, b"ni1\x00"), (4, b"ni2\x00"))  # the same in a .hdr whose voxels are in a .img beside it
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_HEAD_INPUT = 1 << 16  # compressed bytes that hold any header (a gzip header's file name and comment included)
+STORED_2D = np.array([[0, 1], [1, 1]], dtype=float)  # a 2-D image's orientation: its axes as stored
 CT_AIR, CT_DENSE = -900.0, 200.0  # a volume with values at or below air and at or above soft tissue is CT in HU
 
 
 def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, float] | None = None) -> list[DecodedImage]:
+    volume = _volume(data)
+    ornt = _orientation(volume.affine)[:3] if len(volume.shape) >= 3 else STORED_2D
+    thin = _thin_axis(volume.shape, ornt)
+    z_axis = int(np.flatnonzero(ornt[:, 0] == 2)[0]) if len(volume.shape) >= 3 else None
+    selected = frames.indices(1 if thin is not None or z_axis is None else volume.shape[z_axis])
+    planes = _planes(volume, ornt, thin, z_axis, selected)
+    if rescale and not _scaled_by_header(volume):
+        planes = [plane * np.float32(rescale[0]) + np.float32(rescale[1]) for plane in planes]
+    if min(planes[0].shape) < 2:
+        raise DecodeError("bad_volume_shape", f"volume shape {volume.shape} has no 2-D image plane")
+    view, spacing = _view(volume, ornt, thin)
+    return _images(planes, selected, view, spacing)
+
+
+def _volume(data: bytes):
+    """The NIfTI image of a .nii or .nii.gz file's bytes (of a gzipped one, its first volume only): corrupt_nifti
+    when its header cannot be read, bad_volume_shape for an extent of 0 or less, truncated_file when the file ends
+    before its first volume does."""
     import nibabel as nib
 
     try:
@@ -47,54 +67,54 @@ def decode_nifti(data: bytes, frames: FrameSelection, rescale: tuple[float, floa
     except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
             nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError, nib.wrapstruct.WrapStructError) as exc:
         raise DecodeError("corrupt_nifti", f"{type(exc).__name__}: {exc}") from None
-    shape = volume.shape
-    if len(shape) < 2 or min(shape) <= 0:  # a 4-D series of no volumes too
-        raise DecodeError("bad_volume_shape", f"volume shape {shape}")
+    if len(volume.shape) < 2 or min(volume.shape) <= 0:  # a 4-D series of no volumes too
+        raise DecodeError("bad_volume_shape", f"volume shape {volume.shape}")
     end = _first_volume_end(int(volume.dataobj.offset), volume.header)  # the image's header copy says offset 0
     if len(raw) < end:
         raise DecodeError("truncated_file", f"the file ends {end - len(raw):,} bytes before its first volume does")
-    ornt = _orientation(volume.affine)[:3] if len(shape) >= 3 else np.array([[0, 1], [1, 1]], dtype=float)
-    z_axis = int(np.flatnonzero(ornt[:, 0] == 2)[0]) if len(shape) >= 3 else None
-    depth = shape[z_axis] if z_axis is not None else 1
-    zooms = _canonical_axes(_spacing(volume.header.get_zooms()[:3]), ornt)
-    thin = _thin_axis(shape, ornt)
+    return volume
 
-    selected = frames.indices(1 if thin is not None else depth)
-    if not selected and _voxels(shape) > MAX_VOXELS:  # a projection reads the whole volume
-        raise too_large("the volume", _voxels(shape), MAX_VOXELS, "voxels")
-    view, spacing = "axial", (zooms[1], zooms[0])  # rows run along y, columns along x
+
+def _planes(volume, ornt: np.ndarray, thin: int | None, z_axis: int | None, selected: list[int]
+            ) -> list[np.ndarray]:
+    """Canonical planes: the one plane across a volume's `thin` axis, else the `selected` slices along the stored
+    `z_axis` (None: a 2-D image), or the maximum over them all (NaN only where every voxel is); truncated_file where
+    the data ends early."""
+    if not selected and _voxels(volume.shape) > MAX_VOXELS:  # a projection reads the whole volume
+        raise too_large("the volume", _voxels(volume.shape), MAX_VOXELS, "voxels")
     try:
-        if thin is not None:  # one coronal or sagittal plane: its rows run along z
-            view, spacing = ("coronal", (zooms[2], zooms[0])) if thin == 1 else ("sagittal", (zooms[2], zooms[1]))
-            slices = [np.take(_canonical_volume(volume, ornt), 0, axis=thin)]
-        else:
-            slices = [_canonical_slice(volume, ornt, z_axis, k) for k in selected]
-            slices = slices or [np.fmax.reduce(_canonical_volume(volume, ornt), axis=2)]  # NaN only where all are
+        if thin is not None:
+            return [np.take(_canonical_volume(volume, ornt), 0, axis=thin)]
+        if selected:
+            return [_canonical_slice(volume, ornt, z_axis, k) for k in selected]
+        return [np.fmax.reduce(_canonical_volume(volume, ornt), axis=2)]
     except (EOFError, OSError, ValueError, zlib.error) as exc:
         raise DecodeError("truncated_file", f"{type(exc).__name__}: {exc}") from None
-    if rescale and not _scaled_by_header(volume):
-        slices = [s * np.float32(rescale[0]) + np.float32(rescale[1]) for s in slices]
-    if min(slices[0].shape) < 2:
-        raise DecodeError("bad_volume_shape", f"volume shape {shape} has no 2-D image plane")
-    finite = np.concatenate([s[np.isfinite(s)].ravel() for s in slices])
+
+
+def _view(volume, ornt: np.ndarray, thin: int | None) -> tuple[str, tuple[float, ...]]:
+    """The view that the planes show and their spacing (rows, columns): axial slices' rows run along y and columns
+    along x, a thin volume's one coronal or sagittal plane's rows along z; () where the header states no voxel size."""
+    zooms = _canonical_axes(_spacing(volume.header.get_zooms()[:3]), ornt)
+    view, spacing = {None: ("axial", (zooms[1], zooms[0])), 1: ("coronal", (zooms[2], zooms[0])),
+                     0: ("sagittal", (zooms[2], zooms[1]))}[thin]
+    return view, spacing if all(spacing) else ()
+
+
+def _images(planes: list[np.ndarray], selected: list[int], view: str, spacing: tuple[float, ...]
+            ) -> list[DecodedImage]:
+    """The planes displayed: a CT in HU (voxels at air and at soft tissue or denser) in the lung window (slices) or
+    `PROJECTION_WINDOW`, anything else in the automatic window over them all."""
+    finite = np.concatenate([plane[np.isfinite(plane)].ravel() for plane in planes])
     is_ct = finite.size > 0 and finite.min() <= CT_AIR and finite.max() >= CT_DENSE
-    window = (LUNG_WINDOW if selected else PROJECTION_WINDOW) if is_ct else auto_window(np.stack(slices))
+    window = (LUNG_WINDOW if selected else PROJECTION_WINDOW) if is_ct else auto_window(np.stack(planes))
     images = []
-    for index, plane in zip(selected or [-2], slices):
+    for index, plane in zip(selected or [-2], planes):
         # rows: the second axis from its high end (anterior or superior at the top); columns: the first from its
         # high end (the patient's right, or anterior, on the image's left), as radiology shows them
-        gray = window_to_uint8(plane[::-1, ::-1].T, *window)
-        images.append(
-            DecodedImage(
-                pixels=np.ascontiguousarray(gray),
-                orig_width=int(gray.shape[1]),
-                orig_height=int(gray.shape[0]),
-                modality="CT" if is_ct else "MR",
-                view=view,
-                pixel_spacing=spacing if all(spacing) else (),  # 0: a voxel size the header does not state
-                frame=index,
-            )
-        )
+        gray = np.ascontiguousarray(window_to_uint8(plane[::-1, ::-1].T, *window))
+        images.append(DecodedImage(pixels=gray, orig_width=int(gray.shape[1]), orig_height=int(gray.shape[0]),
+                                   modality="CT" if is_ct else "MR", view=view, pixel_spacing=spacing, frame=index))
     return images
 
 
@@ -152,8 +172,9 @@ def _spacing(zooms) -> tuple[float, ...]:
 
 
 def _voxels(shape: tuple[int, ...]) -> int:
-    """Voxels of the first 3-D volume (of a 4-D series, or a 2-D image's pixels)."""
-    return int(np.prod(shape[:3], dtype=np.int64))
+    """Voxels of the first 3-D volume (of a 4-D series, or a 2-D image's pixels), counted without overflow: NIfTI-2
+    extents are 64-bit."""
+    return math.prod(int(n) for n in shape[:3])
 
 
 def _first_volume_end(offset: int, header) -> int:

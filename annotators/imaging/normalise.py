@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -38,19 +39,25 @@ def window_to_uint8(values: np.ndarray, low: float | None = None, high: float | 
 
 
 def lut_to_uint8(values: np.ndarray, low: float | None, high: float | None, invert: bool = False) -> np.ndarray:
-    """`window_to_uint8` (inverted if asked) of 8- and 16-bit integers through a table over their whole type."""
-    if values.dtype.kind not in "ui" or values.dtype.itemsize > 2:
-        out = window_to_uint8(values, low, high)
-        return 255 - out if invert else out
+    """`window_to_uint8` (inverted if asked) through `through_table`."""
     if low is None or high is None:
         low, high = auto_window(values)
+    return through_table(values, lambda v: _inverted(window_to_uint8(v, low, high), invert))
+
+
+def _inverted(grey: np.ndarray, invert: bool) -> np.ndarray:
+    return 255 - grey if invert else grey
+
+
+def through_table(values: np.ndarray, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """`transform` (element by element) of `values`: of 8- and 16-bit integers through a table of it over every value
+    their type holds, so that a large image costs one look-up; of other values directly."""
+    if values.dtype.kind not in "ui" or values.dtype.itemsize > 2:
+        return transform(values)
     info = np.iinfo(values.dtype)
-    table = window_to_uint8(np.arange(info.min, info.max + 1, dtype=np.float32), low, high)
-    if invert:
-        table = 255 - table
-    if info.min < 0:  # signed: the unsigned view (same byte order) with its sign bit flipped counts from info.min
-        unsigned = np.dtype(values.dtype.str.replace("i", "u"))  # e.g. ">i2" -> ">u2"
-        return table[values.view(unsigned) ^ np.array(-info.min, dtype=unsigned)]
+    table = transform(np.arange(info.min, info.max + 1, dtype=values.dtype.newbyteorder("=")))
+    if info.min < 0:  # signed: indexed by the unsigned view (same byte order), the table rolled to its bit patterns
+        return np.roll(table, info.min)[values.view(values.dtype.str.replace("i", "u"))]
     return table[values]
 
 

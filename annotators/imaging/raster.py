@@ -27,6 +27,7 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -66,6 +67,8 @@ JPEG_END = b"\xff\xd9"  # EOI: cannot occur inside the entropy-coded data (an FF
 JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC} | {0xF7}
 PILLOW_JPEG_FRAMES = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive DCT, which Pillow decodes at 8 bits
 JPEG_SOS = 0xDA
+JPEG_APP1 = 0xE1
+EXIF_SIGNATURE = b"Exif\0\0"  # how an APP1 segment that holds EXIF opens
 
 
 def decode_raster(data: bytes, frames: FrameSelection = FrameSelection(),
@@ -165,13 +168,40 @@ def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
 def _jpeg_header_end(data: bytes) -> tuple[int | None, int]:
     """(marker, offset) where a walk over a JPEG's header segments stops: at its frame header (SOFn), at its scan
     (SOS) when no frame header comes first, or (None, offset) where the data ends or holds no further segment."""
+    *_, end = _jpeg_header_segments(data)
+    return end
+
+
+def _jpeg_header_segments(data: bytes) -> Iterator[tuple[int | None, int]]:
+    """(marker, offset) of each of a JPEG's header segments in turn, as `_jpeg_header_end` walks them."""
     offset = 2
     while offset + 9 <= len(data) and data[offset] == 0xFF:
         marker = data[offset + 1]
+        yield marker, offset
         if marker in JPEG_FRAMES or marker == JPEG_SOS:
-            return marker, offset
-        offset += 1 if marker == 0xFF else 2 + int.from_bytes(data[offset + 2:offset + 4], "big")  # FF: a fill byte
-    return None, offset
+            return
+        offset += 1 if marker == 0xFF else 2 + _segment_length(data, offset)  # FF: a fill byte
+    yield None, offset
+
+
+def _segment_length(data: bytes, offset: int) -> int:
+    """The length that the JPEG segment at `offset` states (its two length bytes included)."""
+    return int.from_bytes(data[offset + 2:offset + 4], "big")
+
+
+def _jpeg_exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1: as stored) that a JPEG's APP1 segment before its frame header states, as Pillow's
+    header reader would find it; one that cannot be read is 1."""
+    for marker, offset in _jpeg_header_segments(data):
+        if marker == JPEG_APP1 and data.startswith(EXIF_SIGNATURE, offset + 4):
+            exif = Image.Exif()
+            try:
+                exif.load(data[offset + 4:offset + 2 + _segment_length(data, offset)])
+                orientation = exif.get(EXIF_ORIENTATION, 1)
+            except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error):
+                return 1
+            return orientation if orientation in UPRIGHT else 1
+    return 1
 
 
 def _jpeg_cut_short(data: bytes) -> bool:
@@ -183,7 +213,8 @@ def _jpeg_cut_short(data: bytes) -> bool:
 
 def _libjpeg_image(data: bytes, marker: int, precision: int, offset: int) -> DecodedImage:
     """A JPEG that Pillow does not decode (SOF `marker` at `offset`, `precision` bits), decoded by libjpeg: refused
-    when its header states over `MAX_PIXELS` or it lacks its end marker; deep grey windowed as `_to_gray` does."""
+    when its header states over `MAX_PIXELS` or it lacks its end marker; deep grey windowed as `_to_gray` does, turned
+    upright by its EXIF orientation."""
     from libjpeg import decode as libjpeg_decode
 
     height, width = struct.unpack_from(">HH", data, offset + 5)
@@ -198,7 +229,7 @@ def _libjpeg_image(data: bytes, marker: int, precision: int, offset: int) -> Dec
         raise DecodeError("corrupt_image", f"libjpeg: {exc}") from None
     values = pixels[..., :3].astype(np.float32) @ LUMA if pixels.ndim == 3 else pixels.astype(np.float32)
     low, high = (0.0, 255.0) if precision <= 8 else _deep_window(values, sixteen_bit=False)
-    gray = window_to_uint8(values, low, high)
+    gray = _upright(window_to_uint8(values, low, high), _jpeg_exif_orientation(data))
     return DecodedImage(pixels=gray, orig_width=int(gray.shape[1]), orig_height=int(gray.shape[0]))
 
 
@@ -255,7 +286,14 @@ def _frame_gray(image: Image.Image, number: int, orientation: int) -> np.ndarray
     if number != image.tell():
         image.seek(number)
     image.load()
-    return _to_gray(image.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else image)
+    return _upright(_to_gray(image), orientation)
+
+
+def _upright(gray: np.ndarray, orientation: int) -> np.ndarray:
+    """Grey pixels as stored, turned upright by an EXIF `orientation`."""
+    if orientation not in UPRIGHT:
+        return gray
+    return np.asarray(Image.fromarray(gray).transpose(UPRIGHT[orientation]))
 
 
 def _check_png_rows(data: bytes, image: Image.Image) -> None:

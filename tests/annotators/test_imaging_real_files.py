@@ -13,6 +13,7 @@ from pydicom.data import get_testdata_file
 
 from annotators.imaging import DecodeError, FrameSelection, decode, resize_long_side
 from annotators.imaging.dicom import ALLOWED_ATTRIBUTES
+from annotators.imaging.raster import displayed_size
 
 NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
@@ -327,6 +328,21 @@ def test_jpeg_files_beyond_pillow_decode_like_their_dicom(name):
     with pytest.raises(DecodeError) as err:
         decode(data[: len(data) // 2], "cut.jpg")
     assert err.value.reason == "truncated_image" and "end marker" in err.value.detail
+
+
+def test_a_jpeg_beyond_pillow_is_turned_upright_by_its_exif_orientation():
+    """Pillow reads an 8-bit lossless JPEG's header, so a connector sizes it with its EXIF orientation
+    (`displayed_size`); libjpeg's decode is turned upright the same way and reports that size."""
+    data = _codestream("JPGLosslessP14SV1_1s_1f_8b.dcm")  # 1024 wide, 768 high as stored
+    [stored] = decode(data, "exported.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned a quarter clockwise to display
+    payload = exif.tobytes()
+    rotated = data[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+    [image] = decode(rotated, "rotated.jpg")
+    with Image.open(io.BytesIO(rotated)) as header:
+        assert (image.orig_width, image.orig_height) == displayed_size(header) == (768, 1024)
+    assert np.array_equal(image.pixels, np.rot90(stored.pixels, -1))
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not beside this checkout")

@@ -437,18 +437,20 @@ def test_a_deflated_dicom_cut_short_is_truncated():
     assert error.reason == "truncated_file" and "deflated" in error.detail
 
 
-def test_a_dicom_without_its_preamble_or_file_meta_is_read_in_its_own_byte_order():
+@pytest.mark.parametrize("name", ["x.dcm", "IM000001"])  # with a suffix, or sniffed without one
+def test_a_dicom_without_its_preamble_or_file_meta_is_read_in_its_own_byte_order(name):
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
 
     expected = _pixels(_dicom_bytes(_grey(RAMP, 12)))
-    assert np.array_equal(_pixels(_dicom_bytes(_grey(RAMP, 12))[128:]), expected)  # "DICM" kept, the 128 bytes not
+    assert np.array_equal(_pixels(_dicom_bytes(_grey(RAMP, 12))[128:], name), expected)  # "DICM" kept, not the 128
     big_endian = DicomBytesIO()
     big_endian.is_implicit_VR, big_endian.is_little_endian = False, False
     ds = _grey(RAMP, 12, syntax=pydicom.uid.ExplicitVRBigEndian)
     del ds.file_meta
     write_dataset(big_endian, ds)
-    assert np.array_equal(_pixels(big_endian.getvalue()), expected)
+    assert big_endian.getvalue()[:2] == b"\x00\x08"  # tag (0008,0016) in big endian
+    assert np.array_equal(_pixels(big_endian.getvalue(), name), expected)
 
 
 def test_a_dicom_without_pixels_is_no_pixel_data_and_says_what_it_is():
@@ -461,3 +463,79 @@ def test_a_dicom_without_pixels_is_no_pixel_data_and_says_what_it_is():
     error = _reject(_dicom_bytes(report))
     assert error.reason == "no_pixel_data" and "Basic Text SR Storage" in error.detail
     assert _reject(_dicom_bytes(_grey(RAMP, 12, PixelData=b""))).reason == "no_pixel_data"
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ExplicitVRBigEndian,
+                                    pydicom.uid.RLELossless])
+def test_values_that_a_high_bit_above_bits_stored_puts_in_the_top_bits_are_shifted_down(syntax):
+    """Old ACR-NEMA files keep 12 stored bits in bits 4 to 15 (HighBit 15): shifted right by HighBit + 1 -
+    BitsStored, the bits below them (overlays) dropped, signed values keep their sign (PS3.5 8.1.1)."""
+    signed = RAMP.astype(np.int16) - 2048
+    for clean in (RAMP, signed):
+        top = (clean.astype(np.int32) << 4 | np.arange(clean.size).reshape(clean.shape) % 16).astype(clean.dtype)
+        ds = _grey(top, 12, syntax=pydicom.uid.ExplicitVRLittleEndian if syntax.is_compressed else syntax)
+        ds.HighBit = 15
+        if syntax.is_compressed:
+            ds.compress(syntax, encoding_plugin="pydicom")
+        assert np.array_equal(_pixels(_dicom_bytes(ds)), _pixels(_stored_in(syntax, clean))), clean.dtype
+
+
+def _multi_frame(frames: np.ndarray, **attributes) -> pydicom.Dataset:
+    """`_grey` of a stack of 12-bit `frames`."""
+    ds = _grey(frames.reshape(-1, frames.shape[-1]), 12, NumberOfFrames=len(frames), **attributes)
+    ds.Rows = frames.shape[1]
+    return ds
+
+
+def test_a_projection_is_shown_with_the_first_frame_s_transforms_not_another_s():
+    """Per-frame functional groups state each frame's rescale and window; the projection is shown with the first's,
+    not the one Python's index -2 finds."""
+    frames = np.stack([RAMP] * 5)
+    groups = []
+    for number in range(5):
+        window = pydicom.Dataset()
+        window.WindowCenter, window.WindowWidth = (100, 50) if number == 3 else (2048, 4096)
+        group = pydicom.Dataset()
+        group.FrameVOILUTSequence = [window]
+        groups.append(group)
+    ds = _multi_frame(frames)
+    ds.PerFrameFunctionalGroupsSequence = groups
+    expected = _pixels(_dicom_bytes(_multi_frame(frames, WindowCenter=2048, WindowWidth=4096)))
+    [projection] = decode(_dicom_bytes(ds), "x.dcm", FrameSelection("mip"))
+    assert np.array_equal(projection.pixels, expected)
+
+
+def test_a_projection_under_a_negative_rescale_slope_is_the_brightest_as_displayed():
+    """A negative slope shows low stored values bright, as MONOCHROME1 does: the projection keeps the lowest."""
+    frames = np.stack([RAMP, RAMP // 2, RAMP // 4])
+    ds = _multi_frame(frames, RescaleSlope=-1, RescaleIntercept=4095)
+    [projection] = decode(_dicom_bytes(ds), "x.dcm", FrameSelection("mip"))
+    brightest = _multi_frame(frames[2:], RescaleSlope=-1, RescaleIntercept=4095)  # RAMP // 4 everywhere lowest
+    ds.PixelData, ds.NumberOfFrames = brightest.PixelData, 1
+    assert np.array_equal(projection.pixels, _pixels(_dicom_bytes(ds)))
+
+
+def test_a_window_after_a_modality_lut_is_judged_against_the_lut_s_depth():
+    """A window over the modality LUT's 12-bit output is what was shown, not one written for deeper pixels than
+    the 8 bits stored: displayed as the same values stored in 12 bits are."""
+    eight = (RAMP // 16).astype(np.uint8)
+    lut = pydicom.Dataset()
+    lut.LUTDescriptor = [256, 0, 12]
+    lut.add_new(0x00283006, "US", (np.arange(256) * 16).tolist())
+    ds = _grey(eight, 8, ModalityLUTSequence=[lut], WindowCenter=2048, WindowWidth=4096)
+    twelve = _grey(eight.astype(np.uint16) * 16, 12, WindowCenter=2048, WindowWidth=4096)
+    assert np.array_equal(_pixels(_dicom_bytes(ds)), _pixels(_dicom_bytes(twelve)))
+
+
+def test_a_linear_exact_window_is_the_standard_s_and_may_be_narrower_than_1():
+    """LINEAR_EXACT (PS3.3 C.11.2.1.3.2) runs from centre - width / 2 to centre + width / 2, with no half-value
+    offset, and any width above 0: float data often needs one under 1."""
+    values = np.linspace(-1, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    ds = _grey(RAMP, 12, VOILUTFunction="LINEAR_EXACT", WindowCenter=0.25, WindowWidth=0.5)
+    for keyword in ("PixelData", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation"):
+        delattr(ds, keyword)
+    ds.FloatPixelData = values.tobytes()
+    assert np.abs(_pixels(_dicom_bytes(ds)) - np.clip(np.rint(values / 0.5 * 255), 0, 255)).max() <= 1
+    integers = _grey(RAMP, 12, VOILUTFunction="LINEAR_EXACT", WindowCenter=2048, WindowWidth=1024)
+    expected = np.clip(np.rint((RAMP - 1536.0) / 1024 * 255), 0, 255)
+    assert np.abs(_pixels(_dicom_bytes(integers)) - expected).max() <= 1
