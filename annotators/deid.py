@@ -65,16 +65,18 @@ KM"), the version code of a health card ("1234-567-890 KT"), and identifiers of 
 Clinical content is left alone: sizes ("5 mm", "1.5 x 2 cm"), levels ("C5-C6", "T2", "L4-L5", "T10-11-12"), grades,
 percentages, ratios ("2/3", "NAA/Cr", "Strength 4/5 since onset"), TNM stages ("T2N1M0", "N0 Mx"), Montreal classes
 ("A2L3B2"), rib lists ("Ribs 8-9-10"), classifications named after clinics ("Mayo Clinic classification", "Barcelona
-Clinic Liver Cancer"), places in a hospital ("Transferred from Coronary Care Unit", "Transferred to AMU", "to Rehab"),
-metacarpals ("Fifth MC fracture"), anaesthesia ("under General anaesthesia"), lists of short or round numbers ("Matrix
-256 256 128"), chief complaints ("CC: BACK PAIN", "CC: Renal Colic"), services and roles told of results ("Surgery was
-informed", "Anaesthetist aware"), what follows a date and is no typist ("[DATE] AP/LAT", "[DATE] and/or"), clock
-positions in a breast ("at 10:00, 4 cm FN"), units ("ms"), ages in months or days, counts before a unit ("12-month",
-"10Fr"), gene names ("IDH1-mutant"), series and image numbers ("(4:23)"), "may" the verb, "Via" a technique ("Via
-Seldinger technique"), measures and their values ("Heart Rate, 96."), units of a hospital ("Seen in the Paediatric ED"),
-guidelines reviewed with ("reviewed with Fleischner criteria"), modality words ("MR Brain", "MRS BRAIN", "DR Chest", "MS
-lesions"), examination titles ("CT Renal Stone Protocol") and departments ("Colorectal Surgery", "Hepatology"): rules
-anchor on separators, month names, labels, title words and the capital letters of names.
+Clinic Liver Cancer"), places in a hospital ("Transferred from Coronary Care Unit", "Transferred to AMU", "to Rehab",
+"to High Dependency"), times and positions something is done at ("repair at Birth", "ablation at Segment 7"),
+metacarpals ("Fifth MC fracture", "Medial MC joint"), anaesthesia ("under General anaesthesia"), lists of short or round
+numbers ("Matrix 256 256 128"), chief complaints ("CC: BACK PAIN", "CC: Renal Colic", "CC: ET TUBE"), services and roles
+told of results ("Surgery was informed", "Anaesthetist aware", "Referrer informed"), what follows a date and is no
+typist ("[DATE] AP/LAT", "[DATE] and/or"), clock positions in a breast ("at 10:00, 4 cm FN"), units ("ms"), ages in
+months or days, counts before a unit ("12-month", "10Fr"), gene names ("IDH1-mutant"), series and image numbers
+("(4:23)"), "may" the verb, "Via" a technique ("Via Seldinger technique"), measures and their values ("Heart Rate,
+96."), units of a hospital ("Seen in the Paediatric ED"), guidelines reviewed with ("reviewed with Fleischner
+criteria"), modality words ("MR Brain", "MRS BRAIN", "DR Chest", "MS lesions"), examination titles ("CT Renal Stone
+Protocol") and departments ("Colorectal Surgery", "Hepatology"): rules anchor on separators, month names, labels, title
+words and the capital letters of names.
 """
 from __future__ import annotations
 
@@ -437,9 +439,14 @@ _COMPLAINT_WORDS = frozenset("""
 pain pains ache colic cough fever fall falls injury trauma loss rash lump bleed bite sting burn burns wound ulcer
 tremor palsy spasm cramp cramps sprain fracture accident assault overdose abnormal elevated positive negative labs
 check symptoms down mass discharge throat vision collapse seizure seizures syncope anxiety depression hypertension
+sweats sweat attempt eval tube tubes line lines drain catheter stent shunt port picc ng et ett ngt peg cvc pleurx
+placement replacement displacement assessment impairment enlargement disturbance imbalance intolerance incontinence
+problem problems breath bp sodium potassium glucose sugar ddimer d-dimer toe toes stool stools grounds period periods
+muscle coin object high low short purple swollen
 """.split())
+# ("-ment", "-ance" and "-ence" are not endings here: Clement, Lance, Lawrence and Florence are names)
 _COMPLAINT_ENDINGS = ("ing", "ness", "tion", "sion", "itis", "algia", "emia", "uria", "rrhea", "rrhoea", "pnea",
-                      "pnoea", "osis", "ache")
+                      "pnoea", "osis", "ache", "ility", "ure", "lled", "ssed", "ised", "ized", "owed")
 
 
 def _full_name(name: str) -> bool:
@@ -467,7 +474,7 @@ def _copied(match: re.Match) -> str:
 # "[DATE] pm", "[DATE] mg/dl", "[DATE] AP/LAT": code words in capitals too).
 _NOT_INITIALS = frozenset("""
 and or nor the etc ago am pm hr hrs min mins yrs wks mo mos via per neg pos nil done seen same none then now yet bid
-tid qid qd prn po iv im sc od bd tds qds mg ml dl kg mm cm mmol
+tid qid qd prn po iv im sc od bd tds qds mg ml dl kg mm cm mmol rpt stat asap echo pacs
 """.split())
 # A line of dictation or typing, on which one group of initials after a date is a typist's ("T: [DATE] ab").
 _DICTATION_LINE = re.compile(r"[ \t]*(?i:d|t|dd|dt|dict(?:ated)?|typed|transcribed|reported|signed|verified)\b")
@@ -535,6 +542,15 @@ _FROM_PLACE = (r"transferred|transfer|referred|brought|sent|obtained|forwarded|s
 _AT_PLACE = (r"transferred|transfer|referred|performed|done|imaged|scanned|treated|admitted|(?:was|were|been) seen|"
              r"study|studies|films?|imaging|scans?|team|mdt|(?:underwent|undergoing|had|has had|received|receives|"
              r"receiving|followed(?: up)?|managed|operated on)(?:[ \t]+(?-i:[a-z-]+)){0,2}")
+# Times, positions and units that a treatment or a study is "at" or a patient transferred "to" ("repair at Birth",
+# "performed at End Expiration", "ablation at Segment 7", "Transferred to High Dependency"): no place.
+_NOT_AT_PLACE = frozenset("""
+birth christmas easter baseline onset expiration expiry inspiration end bedside case site sites segment segments level
+levels dependency cath lab labs admission discharge presentation diagnosis time age radiofrequency microwave
+outpatients outpatient inpatient
+""".split())
+# A place followed by a number or a code is a position: "at Site A", "at Levels C5-C6".
+_POSITION_AFTER = re.compile(r"[ \t]+(?:[A-Z]?\d|[A-Z](?![\w&]))")  # "A&E" is no code
 # Anatomy after an eponym: "seen at Morison pouch" names no place.
 _EPONYM_AFTER = re.compile(r"[ \t]+(?:pouch|cave|canal|duct|space|joint|line|lines|fossa|foramen|ligament|sign|disease|"
                            r"syndrome|fracture|lesion|level|protocol|criteria|classification)\b")
@@ -543,12 +559,12 @@ _EPONYM_AFTER = re.compile(r"[ \t]+(?:pouch|cave|canal|duct|space|joint|line|lin
 def _outside_place(match: re.Match) -> str:
     """[HOSPITAL] for the capitalised words after "Outside hospital:", "Transferred from" or a study from or at a
     place, unless one is a common word, a month or a weekday, a department or a place in a hospital ("Transferred
-    from ICU", "from Coronary Care Unit", "CT from Dec", "to CVICU": a unit's acronym), or an anatomical word follows
-    ("at Morison pouch")."""
-    if any(word.lower() in _NOT_NAMES or word.lower() in _WARDS or _department(word)
+    from ICU", "from Coronary Care Unit", "CT from Dec", "to CVICU": a unit's acronym), a time, position or unit
+    (`_NOT_AT_PLACE`), or an anatomical word, a number or a code follows ("at Morison pouch", "at Segment 7")."""
+    if any(word.lower() in _NOT_NAMES or word.lower() in _WARDS or word.lower() in _NOT_AT_PLACE or _department(word)
            or re.fullmatch("[A-Z]{1,4}U", word) or re.fullmatch(rf"{_MONTHS}|{_WEEKDAY}", word, re.IGNORECASE)
            for word in match.group("place").split() if word not in ("and", "&")) \
-            or _EPONYM_AFTER.match(match.string, match.end()):
+            or _EPONYM_AFTER.match(match.string, match.end()) or _POSITION_AFTER.match(match.string, match.end()):
         return match.group(0)
     return match.group(1) + "[HOSPITAL]"
 
@@ -556,12 +572,18 @@ def _outside_place(match: re.Match) -> str:
 # Adverbs that start a clause before "informed" ("Previously informed", "Verbally notified"): no names.
 _ADVERB_ENDINGS = ("ally", "ously", "ntly", "ately", "ctly", "ptly", "edly", "ssly")
 # Words, also in the plural or possessive, of those told of results who are no one by name.
-_NOT_TOLD_NAMES = _NOT_NAMES | _ROLE_WORDS | _WARDS
+_NOT_TOLD_NAMES = _NOT_NAMES | _ROLE_WORDS | _WARDS | frozenset("""
+referrer requester requestor midwife midwives porter guardian partner senior junior reg sho worker social tissue
+viability safeguarding crew clerk
+""".split())
+# Roles by their endings: "Anaesthetist", "Pharmacists", "Paramedics", "Dietitian", "Obstetrician" ("Lindqvist" and
+# "Brian" are names).
+_ROLE_ENDING = re.compile(r"[tcprlnmg]ists?$|ics$|(?:ic|it)ians?$")
 
 
 def _told_subject(match: re.Match) -> str:
     """[NAME] for the words before "was informed", "notified" and the like when each is a name: no common word, role
-    (also by its ending: "Anaesthetist", "Pharmacists"; "Lindqvist" is a name), service, place in a hospital or adverb
+    (also by its ending, `_ROLE_ENDING`), service, place in a hospital or adverb
     ("Smith was informed", not "Surgery was informed", "Theatres aware", "Registrars notified", "I was informed",
     "Previously notified")."""
     words = match.group("name").split()
@@ -569,7 +591,7 @@ def _told_subject(match: re.Match) -> str:
         lower = word.lower().removesuffix("'s")
         if (len(words) == 1 and len(word) < 2) or not _is_name(word, at) or _department(word) \
                 or {lower, lower.removesuffix("s")} & _NOT_TOLD_NAMES \
-                or re.search(r"[tcprlnmg]ists?$|ics$", lower) or lower.endswith(_ADVERB_ENDINGS):
+                or _ROLE_ENDING.search(lower) or lower.endswith(_ADVERB_ENDINGS):
             return match.group(0)
     return "[NAME]"
 
@@ -619,7 +641,7 @@ _NOT_MAY_VERB = rf"(?!(?<=[Mm][Aa][Yy])\s+(?i:{_MAY_VERB})\b)"
 # What ends an age after a name: "[NAME], 93.", "Robert Kowalski, 93 - fall"; not "Smith, 93.5 kg".
 _AGE_END = r"\b(?![.,:/-]\d)(?=[ \t]*(?:[,;.)\n-]|$|y|Y))"
 # A measurement after a number: "extension 12.5 mm" is no telephone extension.
-_NO_UNIT = r"(?![.,]\d)(?!\s*(?:mm|cm|m|ml|mg|g|kg|%|cc|hu|mmhg|ms|sec|s)\b)"
+_NO_UNIT = r"(?![.,]\d)(?!\s*(?:mm|cm|m|ml|mg|g|kg|%|cc|hu|mmhg|ms|sec|s|um|\u00b5m|\u03bcm|mgy|gy|mbq|kvp?|mas)\b)"
 # What ends a place named "General" ("Mass General and", "Toronto General."): "Under General anaesthesia" goes on.
 _PLACE_END = r"(?=[ \t]*(?:[.,;)\n]|$|(?:and|or|in|on|at|for|from|to|with|was|were|is|has|had|dated|since|by)\b))"
 _TOWN_WORDS = rf"[{_UPPER}][{_LOWER}]+(?:[ -][{_UPPER}][{_LOWER}]+){{0,2}}"  # "Madrid", "São Paulo"
@@ -795,7 +817,7 @@ _RULES: tuple[tuple[re.Pattern, object], ...] = tuple(
          r"(?P<kind>Hospitals?|Medical Cent(?:er|re)|Clinic|Infirmary|Health(?:care)?(?: Sciences?)? "
          r"(?:System|Cent(?:er|re))|Memorial|(?:NHS )?(?:Foundation )?Trust|Imaging Cent(?:er|re)|Medical Group|"
          rf"Medical Practice|General{_PLACE_END}|U?MC)\b(?![ \t]+(?:classification|criteria|score|staging|"
-         r"Liver Cancer)\b)"
+         r"Liver Cancer|joints?|fractures?|shaft|base|heads?|neck|bones?|dislocation|subluxation|injury)\b)"
          r"(?:[ \t]+of[ \t]+(?:the[ \t]+)?[A-Z][\w'-]*)?",
          _facility, _CASED),
         # The kind first, with particles ("Klinikum rechts der Isar", "UMC Utrecht"): "St." but not a full stop.

@@ -35,8 +35,9 @@ NON_TEXT_SHARE, MIN_NON_TEXT = 0.05, 8  # more control characters than this (sha
 # joiner, byte-order mark (the zero-width joiner and non-joiner stay: Persian and Indic words need them)
 INVISIBLE = re.compile("[\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_INVISIBLE_OR_SPACE = re.compile(f"{INVISIBLE.pattern}|{_SPACES.pattern}")
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # terminal colours and cursor moves, in reports copied from logs
-_LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
+_LINE_BREAKS = re.compile(r"[\r\v\f\x85\u2028\u2029]")  # after "\r\n" became "\n": one class scans faster
 _SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
 _LONG_RUN = re.compile(rf"\S{{{MAX_RUN_CHARS}}}(?=\S)")
 _REPEATED_MARKS = re.compile(r"([^\w\s])\1{3,}")
@@ -64,8 +65,10 @@ def _file_text(data: bytes, limit: int) -> ReportText:
     kind = binary_format(data)
     if kind:
         return ReportText("", False, NOT_TEXT, f"the report file is {kind}, not text")
-    window = _window(decoded(data[:1024], final=False).text, limit)
+    window = limit * MAX_BYTES_PER_CHAR  # one decoding for a plain text's window (most files: all of them)
     read = decoded(data[:window], final=len(data) <= window)
+    if len(data) > window and (wider := _window(read.text[:1024], limit)) > window:  # a long RTF or HTML file
+        window, read = wider, decoded(data[:wider], final=len(data) <= wider)
     if not read.codec:
         why = _non_text(read.text)
         if why:
@@ -77,12 +80,14 @@ def _file_text(data: bytes, limit: int) -> ReportText:
 
 def _window(head: str, limit: int) -> int:
     """How many bytes (or characters) of an input beginning with `head` are read for a text of `limit` characters."""
-    return MARKUP_BYTES if is_rtf(head) or looks_like_html(head) else limit * MAX_BYTES_PER_CHAR
+    text_window = limit * MAX_BYTES_PER_CHAR
+    return max(MARKUP_BYTES, text_window) if is_rtf(head) or looks_like_html(head) else text_window
 
 
 def _report(text: str, cut: bool, limit: int) -> ReportText:
     """The ReportText of a decoded input (`cut`: only its beginning was read)."""
-    text = _ANSI_ESCAPE.sub("", text)  # first: a log's coloured lines are text
+    if "\x1b" in text:  # first: a log's coloured lines are text
+        text = _ANSI_ESCAPE.sub("", text)
     why = _non_text(text)
     if why:
         return ReportText("", False, NOT_TEXT, why)
@@ -102,9 +107,14 @@ def _non_text(text: str) -> str:
 
 def clean(text: str) -> str:
     """`text` with the characters that no parser should see replaced (see the module's docstring)."""
-    text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8"))
-    text = _SPACES.sub(" ", INVISIBLE.sub("", text))
-    text = _REPEATED_MARKS.sub(r"\1\1\1", CONTROL.sub(" ", _LINE_BREAKS.sub("\n", text)))
+    if not text.isascii():  # the characters replaced here are not ASCII (a constant-time test)
+        text = unicodedata.normalize("NFC", text.encode("utf-8", errors="replace").decode("utf-8"))
+        if _INVISIBLE_OR_SPACE.search(text):  # rare: one scan where two subs would make two
+            text = _SPACES.sub(" ", INVISIBLE.sub("", text))
+    text = _LINE_BREAKS.sub("\n", text.replace("\r\n", "\n"))
+    text = _REPEATED_MARKS.sub(r"\1\1\1", CONTROL.sub(" ", text))
+    if max(map(len, text.split()), default=0) <= MAX_RUN_CHARS:  # the common case, told faster than by _LONG_RUN
+        return text
     return _LONG_RUN.sub(lambda m: m.group() + " ", text)
 
 

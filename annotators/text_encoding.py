@@ -32,6 +32,7 @@ BOM_CODECS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-
 # Mac OS, DOS
 SINGLE_BYTE = {codec: "".join(bytes([byte]).decode(codec, errors="ignore") or chr(byte) for byte in range(256))
                for codec in ("cp1252", "mac_roman", "cp850")}
+WORD_JOINERS = "\u2018\u2019\u2013\u2014\u2026"  # between two letters in Latin text: "it’s", "clear—no", "and…then"
 UTF8_CP1252 = "utf-8+cp1252"  # the codec of UTF-8 whose stray bytes are read as Windows-1252
 ESCAPED_CP1252 = {0xDC00 + byte: SINGLE_BYTE["cp1252"][byte] for byte in range(0x80, 0x100)}  # surrogateescape's
 # Magic numbers of file formats that reach a report's path by mistake: (offset, bytes, what the file is)
@@ -50,7 +51,9 @@ COMMON_BLOCKS = ((0x09, 0x0D), (0x20, 0x7E), (0xA0, 0x24F), (0x300, 0x52F), (0x5
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # Characters no text holds (but NUL: fixed-width exports pad with it): control characters, replacement, private use
 NON_TEXT = re.compile("[\x01-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ufffd\ue000-\uf8ff]")
-_C0 = re.compile(r"[\x00-\x08\x0e-\x1f]")
+C0_BYTES = bytes(range(0x09)) + bytes(range(0x0E, 0x20))  # control bytes but white space
+_MAGIC = re.compile(b"|".join(b"(.{%d}%s)" % (offset, re.escape(magic)) for offset, magic, _ in BINARY_FORMATS),
+                    re.S)  # one group for each of BINARY_FORMATS, matched at once
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{3,}")
 _ESCAPED = re.compile("[\udc80-\udcff]")
 
@@ -63,7 +66,8 @@ class Decoded:
 
 def binary_format(data: bytes) -> str:
     """What binary file `data` is by its magic number ("a PDF document", ...), "" when none is known."""
-    return next((what for offset, magic, what in BINARY_FORMATS if data[offset:offset + len(magic)] == magic), "")
+    found = _MAGIC.match(data)
+    return BINARY_FORMATS[found.lastindex - 1][2] if found else ""
 
 
 def decode_bytes(data: bytes) -> str:
@@ -77,12 +81,21 @@ def decoded(data: bytes, final: bool = True) -> Decoded:
     encoding fails further on), else as Windows-1252 with codec "" (no encoding fits)."""
     for bom, codec in BOM_CODECS:
         if data.startswith(bom):
-            return Decoded(_decode(data[len(bom):], codec, final, "replace"), codec)
+            return Decoded(_after_mark(data[len(bom):], codec, final), codec)
     if len(data) <= SAMPLE:
         return _guess(data, final)
     codec = _guess(data[:SAMPLE], False).codec
     text = _decode_as(data, codec or "cp1252", final)
     return Decoded(text, codec) if text is not None else _guess(data, final)
+
+
+def _after_mark(data: bytes, codec: str, final: bool) -> str:
+    """The bytes after a byte-order mark in its `codec`: in UTF-8 a stray byte as Windows-1252 reads it (a Windows
+    line pasted into a UTF-8 file), elsewhere as U+FFFD."""
+    if codec != "utf-8":
+        return _decode(data, codec, final, "replace")
+    text = _strict(data, codec, final)  # the common case, faster than looking for strays
+    return text if text is not None else _decode_as(data, UTF8_CP1252, final) or ""
 
 
 def _guess(data: bytes, final: bool) -> Decoded:
@@ -101,7 +114,9 @@ def _decode_as(data: bytes, codec: str, final: bool) -> str | None:
 
 
 def _decode(data: bytes, codec: str, final: bool, errors: str) -> str:
-    return codecs.getincrementaldecoder(codec)(errors).decode(data, final)
+    if final:
+        return data.decode(codec, errors)
+    return codecs.getincrementaldecoder(codec)(errors).decode(data, False)
 
 
 def _strict(data: bytes, codec: str, final: bool) -> str | None:
@@ -125,8 +140,8 @@ def _utf8(data: bytes, final: bool) -> Decoded | None:
     """`data` as UTF-8 where it is valid UTF-8 and not mostly zeros and controls (UTF-16 or UTF-32 text of ASCII or
     Cyrillic letters is valid UTF-8: every other byte is 0 or 4)."""
     text = _strict(data, "utf-8", final)
-    if text is None or count(_C0, text) > UTF8_CONTROL_SHARE * len(text):
-        return None
+    if text is None or len(data) - len(data.translate(None, C0_BYTES)) > UTF8_CONTROL_SHARE * len(text):
+        return None  # in UTF-8 a C0 byte is a C0 character: counted in the bytes, faster
     return Decoded(text, "utf-8")
 
 
@@ -141,6 +156,12 @@ def _utf32(data: bytes, final: bool) -> Decoded | None:
 
 def _utf16(data: bytes, final: bool) -> Decoded | None:
     return _wide(data, final, ("utf-16-le", "utf-16-be"))
+
+
+def _utf16_with_ascii(data: bytes, final: bool) -> Decoded | None:
+    """`_utf16` of bytes that hold zeros, as UTF-16 of a text with a space, digit or line break does and Latin text in
+    a single-byte encoding does not (a short one of those often reads as rare CJK characters in UTF-16)."""
+    return _utf16(data, final) if 0 in data else None
 
 
 def _wide(data: bytes, final: bool, byte_orders: tuple[str, str]) -> Decoded | None:
@@ -186,15 +207,15 @@ def _latin(text: str) -> bool:
 
 def _oddities(text: str) -> int:
     """How many non-ASCII characters of `text` a Latin text does not hold where they stand: an uppercase letter
-    after a lowercase one or inside a word, a symbol between two letters (but an apostrophe), an opening bracket or
-    quote ("‚", "„") right after a letter, a control character."""
+    after a lowercase one or inside a word, a symbol between two letters (but WORD_JOINERS: "it’s", "clear—no"), an
+    opening bracket or quote ("‚", "„") right after a letter, a control character."""
     sample, count = text[:SAMPLE], 0
     for before, char, after in zip(" " + sample, sample, sample[1:] + " "):
         if char < "\x80":
             continue
         category = unicodedata.category(char)
         odd_case = char.isupper() and (before.islower() or before.isalpha() and after.islower())
-        odd_symbol = not char.isalnum() and char not in "\u2018\u2019" and before.isalpha() and after.isalpha()
+        odd_symbol = not char.isalnum() and char not in WORD_JOINERS and before.isalpha() and after.isalpha()
         count += odd_case or odd_symbol or (category == "Ps" and before.isalpha()) or category == "Cc"
     return count
 
@@ -257,10 +278,11 @@ def _traditional_chinese(char: str) -> bool:
 # of it always holds some of. Korean goes first: its syllables read as GB 2312 are common hanzi, not the reverse.
 LANGUAGES = ((("cp949",), _korean, None), (("cp932", "euc_jp"), _japanese, _kana),
              (("gb18030",), _simplified_chinese, None), (("cp950",), _traditional_chinese, None))
-# The readings tried in turn: plain UTF-8 first; UTF-16 before the single-byte ones, since its bytes read as
-# Windows-1252 are rarely Latin text while a short Latin text read as UTF-16 may be; East Asian ones last, as their
+# The readings tried in turn: plain UTF-8 first; UTF-16 of a text with ASCII characters (zero bytes) before the
+# single-byte ones, whose texts hold no zero byte, and UTF-16 without them after (a short Windows-1252 text often
+# reads as UTF-16 CJK, a UTF-16 CJK text of more than a few words rarely as Latin); East Asian ones last, as their
 # strict grammar fails on most other bytes.
-GUESSES = (_utf8, _utf32, _utf8_with_strays, _utf16, _single_byte, _east_asian, _any_utf8)
+GUESSES = (_utf8, _utf32, _utf8_with_strays, _utf16_with_ascii, _single_byte, _utf16, _east_asian, _any_utf8)
 
 
 def _common(char: str) -> bool:

@@ -23,6 +23,7 @@ from connectors.tables import (
     MALFORMED,
     SourceLayoutError,
     distinct_boxes,
+    first_existing,
     labels_text,
     number,
     ordered_box,
@@ -80,10 +81,10 @@ def _first(root: Path, split: str, given: str, names: tuple[str, ...], what: str
            exists: Callable[[Path], bool]) -> Path:
     """`given` (a name with {split}) under root, or the first of `names` that `exists`; a layout error naming them
     when none does."""
-    candidates = [root / name.format(split=split) for name in ((given,) if given else names)]
-    found = next((path for path in candidates if exists(path)), None)
+    candidates = [name.format(split=split) for name in ((given,) if given else names)]
+    found = first_existing(root, candidates, exists)
     if found is None:
-        raise SourceLayoutError(f"chestx_det {split}: no {what} ({' or '.join(map(str, candidates))})")
+        raise SourceLayoutError(f"chestx_det {split}: no {what} ({' or '.join(str(root / c) for c in candidates)})")
     return found
 
 

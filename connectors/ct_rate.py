@@ -84,8 +84,8 @@ class CtRate(Connector):
 
     def source_refs(self) -> Iterator[StudyRef]:
         root = require_dir(self.options.root, "ct_rate root")
-        prefixes = (PREFIXES.get(split, split) for split in self.options.splits)
-        folders = {prefix: _folder(root, prefix) for prefix in prefixes}
+        requested = {PREFIXES.get(split, split) for split in self.options.splits}
+        folders = {prefix: _folder(root, prefix, prefix in requested) for prefix in {*PREFIXES.values(), *requested}}
         for split in self.options.splits:
             reports = read_table(_table(root, self.options.reports.format(split=split)), ("VolumeName", "Findings_EN"),
                                  report_columns=[column for column, _ in SECTIONS], row_errors=True)
@@ -97,7 +97,7 @@ class CtRate(Connector):
              ) -> StudyRef:
         name = row["VolumeName"]
         match = VOLUME.match(name)
-        relative = volume_path(name, folders[match["prefix"]]) if match and match["prefix"] in folders else None
+        relative = volume_path(name, folders[match["prefix"]]) if match else None
         ref = StudyRef(
             source=self.source,
             source_id=name,
@@ -165,10 +165,11 @@ def _table(root: Path, name: str) -> Path:
     return found or root / name
 
 
-def _folder(root: Path, prefix: str) -> str:
-    """The FOLDERS template that holds this root's `prefix` volumes (the first that exists); a layout error when none
-    does."""
-    found = next((f for f in FOLDERS if (root / f.format(prefix=prefix)).is_dir()), None)
+def _folder(root: Path, prefix: str, required: bool) -> str:
+    """The FOLDERS template that holds this root's `prefix` volumes (the first that exists); when none does, a layout
+    error for a `required` split's, else ORIGINAL (a volume of another split that a table names is then rejected as
+    missing when decoded)."""
+    found = next((f for f in FOLDERS if (root / f.format(prefix=prefix)).is_dir()), None if required else ORIGINAL)
     if found is None:
         tried = ", ".join(f.format(prefix=prefix) for f in FOLDERS)
         raise SourceLayoutError(f"ct_rate: no {prefix} volumes under {root} (none of {tried}); set splits: to those "

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import SourceLayoutError, read_table, rejected, require_dir
+from connectors.tables import FolderFiles, SourceLayoutError, read_table, rejected, require_dir
 
 LICENCE = "CC BY-NC-ND 4.0"
 SECTIONS = ("INDICATION", "COMPARISON", "FINDINGS", "IMPRESSION")
@@ -34,26 +34,6 @@ OPENI_IMAGES = ("NLMCXR_png", "")  # NLMCXR_png.tgz unpacked into a folder of it
 KAGGLE_REPORTS, KAGGLE_PROJECTIONS = "indiana_reports.csv", "indiana_projections.csv"
 KAGGLE_IMAGES = ("images/images_normalized", "images")
 KAGGLE_SUFFIX = ".dcm.png"  # the Kaggle images' names: the Open-i DICOM's name, then .png
-
-
-@dataclass(frozen=True)
-class Images:
-    """An image folder's PNG files by their names in lower case."""
-
-    folder: Path
-    names: dict[str, str]
-
-    @classmethod
-    def of(cls, folder: Path) -> "Images":
-        """The PNGs of `folder` (none when it is no folder)."""
-        if not folder.is_dir():
-            return cls(folder, {})
-        with os.scandir(folder) as entries:
-            return cls(folder, {e.name.lower(): e.name for e in entries if e.name.lower().endswith(".png")})
-
-    def path(self, name: str) -> Path:
-        """The file `name` names, whatever the case of its name (`x.PNG` for `x.png`); where it belongs if absent."""
-        return self.folder / self.names.get(name.lower(), name)
 
 
 class IuXray(Connector):
@@ -74,18 +54,18 @@ class IuXray(Connector):
         for path in sorted(p for p in reports.iterdir() if p.suffix.lower() == ".xml" and p.is_file()):
             yield from self._report_refs(images, path)
 
-    def _images(self, root: Path, folders: tuple[str, ...]) -> Images:
+    def _images(self, root: Path, folders: tuple[str, ...]) -> FolderFiles:
         """The PNGs of the `images` folder, or of the first of `folders` that holds any; a layout error when none
         does."""
         if self.options.images:
-            return Images.of(require_dir(root / self.options.images, "iu_xray images"))
-        found = next((images for folder in folders if (images := Images.of(root / folder)).names), None)
+            return FolderFiles(require_dir(root / self.options.images, "iu_xray images"), (".png",))
+        found = next((images for folder in folders if (images := FolderFiles(root / folder, (".png",)))), None)
         if found is None:
             names = " or ".join(f"{root / folder}" for folder in folders)
             raise SourceLayoutError(f"iu_xray: no PNG image in {names}; set images: to the folder that holds them")
         return found
 
-    def _report_refs(self, images: Images, path: Path) -> Iterator[StudyRef]:
+    def _report_refs(self, images: FolderFiles, path: Path) -> Iterator[StudyRef]:
         base = self._base(path.stem)
         try:
             tree = ET.parse(path).getroot()
@@ -98,7 +78,7 @@ class IuXray(Connector):
         named = (e.get("id") for e in tree.iter("parentImage") if e.get("id"))
         yield from _study_refs(base, sections, [(i, images.path(f"{i}.png")) for i in named], path.name)
 
-    def _kaggle_refs(self, root: Path, images: Images) -> Iterator[StudyRef]:
+    def _kaggle_refs(self, root: Path, images: FolderFiles) -> Iterator[StudyRef]:
         """Kaggle's re-packaging: a report row per study, its images from the projections table."""
         reports = read_table(root / KAGGLE_REPORTS, ("uid", "findings", "impression"),
                              report_columns=[s.lower() for s in SECTIONS])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from connectors.base import Connector, StudyRef
-from connectors.tables import MALFORMED, SourceLayoutError, is_missing, read_json, rejected, require_dir
+from connectors.tables import MALFORMED, FolderFiles, SourceLayoutError, is_missing, read_json, rejected, require_dir
 
 LICENCE = "research-only (MedPix 2.0, U.S. National Library of Medicine MedPix; no licence file)"
 SPLITS = ("train", "dev", "test")  # uid_list.json keys that partition the cases
@@ -43,7 +43,7 @@ class MedPix(Connector):
             raise SourceLayoutError(f"{root / self.options.descriptions}: expected a list of image entries")
         cases = {case.get("U_id"): case for case in read_json(root / self.options.cases) if isinstance(case, dict)}
         split_of = self._splits(root)
-        images = _by_lower_name(root / self.options.images)
+        images = FolderFiles(root / self.options.images)
         for index, entry in enumerate(entries):
             yield self._ref(root, entry if isinstance(entry, dict) else {}, index, cases, split_of, images)
 
@@ -54,9 +54,9 @@ class MedPix(Connector):
         return {uid: split for split in SPLITS for uid in lists.get(split, [])}
 
     def _ref(self, root: Path, entry: dict, index: int, cases: dict, split_of: dict[str, str],
-             images: dict[str, Path]) -> StudyRef:
+             images: FolderFiles) -> StudyRef:
         uid, image = _field(entry, "U_id"), _field(entry, "image")
-        path = images.get(f"{image}.png".lower(), root / self.options.images / f"{image}.png")
+        path = images.path(f"{image}.png")
         ref = StudyRef(source=self.source, source_id=image or f"{uid or 'entry'}#{index}",
                        patient_key=self.patient_key(uid), license=LICENCE, image=str(path), report_style="caption",
                        caption_strip=self.options.cut_caption_strip)
@@ -93,11 +93,6 @@ def _field(mapping: dict, key: str) -> str:
     """A text field of an entry: "" when absent, null or a missing-value word ("None", "NA")."""
     value = mapping.get(key)
     return "" if value is None or is_missing(str(value)) else str(value).strip()
-
-
-def _by_lower_name(folder: Path) -> dict[str, Path]:
-    """The folder's files by lower-case name: `x.PNG` is the `x.png` an entry names."""
-    return {path.name.lower(): path for path in sorted(folder.iterdir())} if folder.is_dir() else {}
 
 
 CONNECTOR = MedPix

@@ -2,17 +2,17 @@
 
 Images: `files/p<first two digits>/p<subject_id>/s<study_id>/<dicom_id>.dcm` (or `.jpg` in MIMIC-CXR-JPG);
 reports: `files/p../p<subject_id>/s<study_id>.txt`, one per study, with a FINAL REPORT header and "___" where
-identifiers were removed, under `reports_root` as `wget -r` of MIMIC-CXR leaves them, or under
-`reports_root/mimic-cxr-reports/` (the zip unpacked into a folder of its name), or read from `mimic-cxr-reports.zip`
-itself, kept zipped, when a study's file is in neither (MIMIC-CXR-JPG ships no reports: many copies hold that zip
-alone). The image list comes from `mimic-cxr-2.0.0-metadata.csv(.gz)` (dicom_id, subject_id, study_id,
-ViewPosition, ...; MIMIC-CXR-JPG 2.0.0, and 2.1.0 keeps the 2.0.0 names) or, for the DICOM release alone,
-`cxr-record-list.csv(.gz)` (subject_id, study_id, dicom_id, path); the split from `mimic-cxr-2.0.0-split.csv(.gz)`
-(train / validate / test). Both tables are read into polars (377,110 rows); an image whose row in either has more
-fields than the header, or that the split table puts in two splits, is a `bad_index_row` reject (a split row
-repeated as it is counts once). Images are not checked one by one here (nor report files, unless the zip or both
-report folders are there): the decode stage rejects a missing image or report, so a partial download
-(MIMIC-CXR-JPG's IMAGE_FILENAMES lets one fetch a subset) builds what it holds.
+identifiers were removed, read from `mimic-cxr-reports.zip` in `reports_root`, kept zipped, when it holds the study's
+(MIMIC-CXR-JPG ships no reports: many copies hold that zip alone; each study's member is read once and no file is
+looked for), else under `reports_root` as `wget -r` of MIMIC-CXR leaves them or under
+`reports_root/mimic-cxr-reports/` (the zip unpacked into a folder of its name). The image list comes from
+`mimic-cxr-2.0.0-metadata.csv(.gz)` (dicom_id, subject_id, study_id, ViewPosition, ...; MIMIC-CXR-JPG 2.0.0, and
+2.1.0 keeps the 2.0.0 names) or, for the DICOM release alone, `cxr-record-list.csv(.gz)` (subject_id, study_id,
+dicom_id, path); the split from `mimic-cxr-2.0.0-split.csv(.gz)` (train / validate / test). Both tables are read
+into polars (377,110 rows); an image whose row in either has more fields than the header, or that the split table
+puts in two splits, is a `bad_index_row` reject (a split row repeated as it is counts once). Images are not checked
+one by one here (nor report files, unless both report folders are there): the decode stage rejects a missing image
+or report, so a partial download (MIMIC-CXR-JPG's IMAGE_FILENAMES lets one fetch a subset) builds what it holds.
 """
 from __future__ import annotations
 
@@ -120,25 +120,30 @@ class MimicCxr(Connector):
 
 
 class Reports:
-    """Where each study's report is: its file under the first of REPORT_FOLDERS that has it, else its text from
-    REPORTS_ZIP in the reports folder; the file where it belongs when neither has it (the decode stage rejects it as
-    missing)."""
+    """Where each study's report is: its text from REPORTS_ZIP in the reports folder when that holds it, else its file
+    under the first of REPORT_FOLDERS that has it (looked for only when both are there), else where it belongs (the
+    decode stage rejects it as missing). Each study is looked up once: its images share the answer."""
 
     def __init__(self, base: Path, stack: ExitStack):
         self.folders = [base / sub for sub in REPORT_FOLDERS if (base / sub / "files").is_dir()] or [base]
         archive = base / REPORTS_ZIP
         self.zip = stack.enter_context(_open_zip(archive)) if archive.is_file() else None
         self.members = _report_members(self.zip) if self.zip else {}
-        self.checked = self.zip is not None or len(self.folders) > 1  # else the one folder is taken as it is
+        self.found: dict[str, tuple[str, ReportText | None]] = {}
 
     def find(self, folder: str) -> tuple[str, ReportText | None]:
         """(report path, None) or ("", the zipped report's text) for the study folder `folder`
         (files/pXX/p<subject>/s<study>)."""
+        if folder not in self.found:
+            self.found[folder] = self._find(folder)
+        return self.found[folder]
+
+    def _find(self, folder: str) -> tuple[str, ReportText | None]:
+        member = self.members.get(f"{folder}.txt")
+        if member:
+            return "", self._zipped(member)
         paths = [f"{base / folder}.txt" for base in self.folders]
-        found = next((path for path in paths if Path(path).is_file()), None) if self.checked else paths[0]
-        if found is None and f"{folder}.txt" in self.members:
-            return "", self._zipped(self.members[f"{folder}.txt"])
-        return found or paths[0], None
+        return next((path for path in paths if len(paths) > 1 and Path(path).is_file()), paths[0]), None
 
     def _zipped(self, member: str) -> ReportText:
         try:

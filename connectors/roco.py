@@ -15,7 +15,6 @@ image not fetched is rejected when decoded, so a partial fetch builds what it ho
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Iterator
 from connectors.base import Connector, StudyRef
 from connectors.tables import (
     ROW_ERROR,
+    FolderFiles,
     SourceLayoutError,
     read_table,
     rejected,
@@ -71,7 +71,7 @@ class Roco(Connector):
         captions = _tab_lines(folder / self.options.captions)
         links = self._links(folder)
         images = folder / self.options.images
-        fetched = {name.lower(): name for name in os.listdir(images)} if images.is_dir() else {}
+        fetched = FolderFiles(images)
         for line, roco_id, fields in captions:
             if fields is None:  # no TAB: the line is no `id<TAB>caption` pair
                 yield self._bad_line(folder, line, split)
@@ -138,11 +138,11 @@ def _data_folder(root: Path, splits: tuple[str, ...]) -> Path:
     return next((root / f for f in ROOT_FOLDERS if any((root / f / split).is_dir() for split in splits)), root)
 
 
-def _image_name(roco_id: str, article: str, fetched: dict[str, str]) -> str:
-    """The image's file name: `<ROCO id>.jpg` (.jpeg, .png) or `article` (its PMC name) as found in `fetched` (the
-    folder's names by their lower case: "ROCO_00005.JPG" too), else `article` ("" when there is none)."""
+def _image_name(roco_id: str, article: str, fetched: FolderFiles) -> str:
+    """The image's file name: `<ROCO id>.jpg` (.jpeg, .png) or `article` (its PMC name) as `fetched` spells it
+    ("ROCO_00005.JPG" too), else `article` ("" when there is none)."""
     names = [roco_id + suffix for suffix in ROCO_SUFFIXES] + [article]
-    return next((fetched[name.lower()] for name in names if name.lower() in fetched), article)
+    return next((found for name in names if name and (found := fetched.name(name))), article)
 
 
 def _tab_lines(path: Path) -> list[tuple[int, str, list[str] | None]]:

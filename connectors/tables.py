@@ -14,7 +14,7 @@ import re
 import zlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import polars as pl
 
@@ -91,8 +91,34 @@ def require_file(path: str | Path, what: str) -> Path:
     return path
 
 
-def first_existing(folder: Path, names: Iterable[str]) -> Path | None:
-    return next((folder / name for name in names if (folder / name).is_file()), None)
+def first_existing(folder: Path, names: Iterable[str], exists: Callable[[Path], bool] = Path.is_file) -> Path | None:
+    """The first of `names` under `folder` that `exists` (a file, or what `exists` tells), None when none does."""
+    return next((folder / name for name in names if exists(folder / name)), None)
+
+
+class FolderFiles:
+    """A folder's entries, listed once, found by name whatever its case ("x.PNG" is the "x.png" an index names): those
+    whose names end in one of `suffixes` (in any case), or all; of two names equal but for case, the first in sorted
+    order. No entry when `folder` is no folder."""
+
+    def __init__(self, folder: Path, suffixes: tuple[str, ...] = ()):
+        self.folder = folder
+        names = []
+        if folder.is_dir():
+            with os.scandir(folder) as entries:
+                names = sorted(e.name for e in entries if not suffixes or e.name.lower().endswith(suffixes))
+        self.names = {name.lower(): name for name in reversed(names)}  # lower case -> the name as it is
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def name(self, name: str) -> str | None:
+        """The entry's name as the folder spells it, None when there is none of that name in any case."""
+        return self.names.get(name.lower())
+
+    def path(self, name: str) -> Path:
+        """The entry `name` names, in its case; where it belongs when the folder has none."""
+        return self.folder / (self.name(name) or name)
 
 
 def read_table(path: str | Path, required: Sequence[str] = (), separator: str | None = None,

@@ -21,7 +21,6 @@ The source has no reports: a row's text names its labels.
 """
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from annotators.regions import iou
 from connectors.base import Connector, SourceBox, StudyRef
 from connectors.tables import (
     ROW_ERROR,
+    FolderFiles,
     SourceLayoutError,
     distinct_boxes,
     image_size,
@@ -222,11 +222,10 @@ def _split_images(root: Path, split: str, table: pl.DataFrame) -> SplitImages:
     """The split folder's images by id, and the DICOM sizes its conversions state; a layout error for a folder that
     is not there or holds no image, or that holds conversions and states no size."""
     folder = require_dir(root / split, f"vindr_cxr {split} images (set splits: to those downloaded)")
-    with os.scandir(folder) as entries:
-        files = sorted(entry.name for entry in entries if entry.name.lower().endswith(IMAGE_SUFFIXES))
+    files = FolderFiles(folder, IMAGE_SUFFIXES)
     if not files:
         raise SourceLayoutError(f"vindr_cxr {split}: no image ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    names = {name[: name.rfind(".")]: name for name in reversed(files)}  # of two, the first by name
+    names = {name[: name.rfind(".")]: name for name in sorted(files.names.values(), reverse=True)}  # the first by name
     if all(_is_dicom(name) for name in names.values()):
         return SplitImages(folder, names, {})
     sizes = _stated_sizes(root / META.format(split=split), table)

@@ -501,3 +501,28 @@ def test_leaks_the_fifth_probe_found_are_closed(text, secrets, expected):
 ])
 def test_clinical_texts_near_the_fifth_probe_leaks_stay(text):
     assert scrub_text(text) == text
+
+
+# Clinical texts that the fifth probe's rules scrubbed (a review found them): roles by name before "informed",
+# complaints of devices and procedures after "CC:", times, positions and units something was done "at" or a patient
+# transferred "to", the metacarpal before anatomy, lists of measures before a unit, and words after a dictation date.
+@pytest.mark.parametrize("text", [
+    "Referrer informed. Midwife informed. Dietitian informed. Obstetrician informed. Porter informed. Social Worker "
+    "informed. Tissue Viability informed. Requester aware. Reg informed. Guardian informed.",
+    "CC: LINE PLACEMENT\nCC: ET TUBE\nCC: NIGHT SWEATS\nCC: GAIT INSTABILITY\nCC: VISUAL DISTURBANCE\nCC: PSYCH "
+    "EVAL\nCC: SUICIDE ATTEMPT\nCC: SHORT BREATH\nCC: BLACK STOOLS\nCC: SWALLOWED COIN",
+    "Underwent repair at Birth. Had surgery at Christmas. Underwent biopsy at Site A. Underwent ablation at Segment 7. "
+    "Underwent fusion at Levels C5-C6. Underwent stenting at Cath Lab. Followed up at Outpatients.",
+    "Transferred to High Dependency. Transferred to Cath Lab. Study performed at End Expiration. Study done at "
+    "Bedside. The lesion was treated at Radiofrequency Ablation.",
+    "Medial MC joint effusion. Second MC base fracture.",
+    "Size 1234 567 890 um.",
+    "Verified [DATE] Rpt\nReported [DATE] STAT\nReported [DATE] Echo\nReported: [DATE] PACS",
+])
+def test_clinical_texts_the_fifth_probes_rules_scrubbed_stay(text):
+    assert scrub_text(text) == text
+
+
+def test_names_after_cc_stay_caught_next_to_complaint_words():
+    _assert_scrubbed("CC: LAWRENCE MOORE\nCC: FLORENCE JONES\nCC: LANCE WHITE",
+                     ["LAWRENCE", "MOORE", "FLORENCE", "JONES", "LANCE", "WHITE"], "CC: [NAME]\nCC: [NAME]\nCC: [NAME]")

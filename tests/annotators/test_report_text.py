@@ -1,6 +1,7 @@
 """Any report input becomes a clean text of bounded length, or a reject with its reason; nothing raises."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,6 +85,46 @@ def test_legacy_encodings_are_read_where_their_bytes_make_text_of_their_language
         assert report_text(REPORTS[language].encode(codec)).text == REPORTS[language], (language, codec)
     # a UTF-8 report with a line pasted from a Windows file: its UTF-8 stays UTF-8
     assert report_text(REPORTS["zh"].encode() + b" Caf\xe9.").text == REPORTS["zh"] + " Caf\u00e9."
+
+
+def test_windows_1252_dashes_and_ellipses_between_words_are_not_mac_roman():
+    """Word writes "—", "–" and "…" between words; Mac Roman reads those bytes as "ó", "ñ", "Ö" ("clearóno")."""
+    for text in ("Lungs clear\u2014no effusion.", "anterior\u2013posterior view", "Stable\u2026then worse.",
+                 "He\u2019s had CABG\u2014sternotomy wires intact.", "IMPRESSION\u2014NORMAL"):
+        assert report_text(text.encode("cp1252")).text == text, text
+
+
+def test_short_windows_1252_files_are_not_read_as_utf16():
+    """Bytes with no zero byte are no UTF-16 text of ASCII characters: a few Windows-1252 words read as CJK ("µm" as
+    "涵") were taken for UTF-16 without a mark."""
+    for text in ("\u00b5m", "\u00c7a", "t\u2019", "g\u2014", "\u201cleft", ", 3\u00d74 cm\u2026 \u2022 Heart no",
+                 "te, \u00e9p"):
+        assert report_text(text.encode("cp1252")).text == text, text
+
+
+FRENCH = "Opacit\u00e9 basale droite. No effusion. Heart size normal.\n"
+QUOTED = "The \u201cleft\u201d lung\u2019s base \u2013 clear."
+
+
+@pytest.mark.parametrize("data,text", [
+    (FRENCH.encode(), FRENCH), (b"\xef\xbb\xbfIMPRESSION: Normal.", "IMPRESSION: Normal."),
+    (b"No acute cardiopulmonary process.", "No acute cardiopulmonary process."),
+    (b"N", "N"), (b"OK", "OK"), ("\u00e9".encode(), "\u00e9"), (b"\xe9", "\u00e9"), (b"", ""),
+    (QUOTED.encode("cp1252"), QUOTED),
+    (b"\xef\xbb\xbfOpacit\xc3\xa9 basale. Sign\xe9.", "Opacit\u00e9 basale. Sign\u00e9."),  # cp1252 after a mark
+    (b"Lungs are clear. " * 2000 + "Opacit\u00e9".encode(), "Lungs are clear. " * 2000 + "Opacit\u00e9"),  # past SAMPLE
+])
+def test_common_report_files(data, text):
+    """UTF-8 with a few accents, a byte-order mark (and a Windows-1252 byte after it), ASCII, one line, one or two
+    bytes, Windows-1252 smart quotes."""
+    assert report_text(data).text == text
+
+
+def test_a_long_rtf_report_is_read_past_the_plain_texts_window():
+    """An RTF's pictures and styles come before its text: past MAX_BYTES_PER_CHAR bytes a character of the cap."""
+    picture = "{\\pict\\pngblip " + "89504e47" * (MAX_REPORT_CHARS * MAX_BYTES_PER_CHAR // 8 + 1) + "}"
+    data = ("{\\rtf1\\ansi " + picture + "FINDINGS:\\par Clear lungs.}").encode()
+    assert report_text(data).text == "FINDINGS:\nClear lungs."
 
 
 def test_bytes_that_no_encoding_makes_text_of_are_a_reject_not_mojibake():

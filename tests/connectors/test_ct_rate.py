@@ -190,3 +190,17 @@ def test_a_split_not_downloaded_and_first_release_sheets_are_named(generated_sou
     (reports / "train_reports.csv").rename(reports / "train_reports.xlsx")  # as the first release shipped them
     with pytest.raises(SourceLayoutError, match="train_reports.xlsx is the first release's sheet"):
         list(make_connector("ct_rate", copy, splits=("train",)).refs())
+
+
+def test_a_volume_of_a_split_not_downloaded_is_no_bad_name(generated_sources, layouts, make_connector, tmp_path):
+    """A validation table that names a training volume, with the training volumes not downloaded: the volume goes
+    where it belongs (the decode stage rejects it as missing), not a `bad_volume_name` that says its name is wrong."""
+    copy = tmp_path / "ct_rate"
+    shutil.copytree(generated_sources["ct_rate"], copy)
+    shutil.rmtree(copy / "dataset" / "train")
+    reports = copy / "radiology_text_reports" / "validation_reports.csv"
+    lines = reports.read_text().splitlines()
+    name = layouts.CT_RATE_VOLUMES["train"][0]
+    reports.write_text("\n".join([*lines, lines[-1].replace(lines[-1].split(",")[0], name)]) + "\n")
+    refs = {r.source_id: r for r in make_connector("ct_rate", copy, splits=("validation",), metadata="").refs()}
+    assert not refs[name].reject and refs[name].image.endswith(f"dataset/train/train_1/train_1_a/{name}")

@@ -152,3 +152,27 @@ def test_a_zipped_report_that_holds_no_text_is_a_reject_that_says_why(generated_
     pdf = [r for r in refs if r.reject == "report_not_text"]  # each image of that study
     assert pdf and {r.detail for r in pdf} == {"mimic-cxr-reports.zip: the report file is a PDF document, not text"}
     assert sum(bool(r.report) for r in refs) == len(reports) - 1  # the other studies' texts as before
+
+
+def test_a_zipped_report_is_read_once_for_all_images_of_its_study(generated_sources, make_connector, tmp_path,
+                                                                   monkeypatch):
+    """377,110 images, 227,835 studies: each study's member is unzipped and decoded once; no report file is looked
+    for one by one where the zip holds the study's (the unzipped copy beside it holds the same text)."""
+    import connectors.mimic_cxr as mimic_cxr
+
+    copy = tmp_path / "mimic"
+    shutil.copytree(generated_sources["mimic_cxr"], copy)
+    with zipfile.ZipFile(copy / "mimic-cxr-reports.zip", "w") as archive:
+        for path in sorted((copy / "files").rglob("s*.txt")):
+            archive.write(path, path.relative_to(copy).as_posix())
+    decoded = []
+    monkeypatch.setattr(mimic_cxr, "report_text", lambda data: decoded.append(data) or mimic_cxr.ReportText("x", False))
+    is_file = Path.is_file
+
+    def no_report_looked_for(path: Path) -> bool:
+        assert path.suffix != ".txt", f"{path} looked for"
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", no_report_looked_for)
+    refs = list(make_connector("mimic_cxr", copy).refs())
+    assert len(decoded) == 2 and sum(r.report == "x" for r in refs) == 3  # two studies, three images

@@ -5,7 +5,15 @@ import gzip
 import pytest
 
 from connectors.base import SourceBox
-from connectors.tables import ROW_ERROR, SourceLayoutError, distinct_boxes, ordered_box, read_json, read_table
+from connectors.tables import (
+    ROW_ERROR,
+    FolderFiles,
+    SourceLayoutError,
+    distinct_boxes,
+    ordered_box,
+    read_json,
+    read_table,
+)
 
 
 def test_a_row_wider_than_its_header_is_an_error_naming_its_line_or_a_row_error(tmp_path):
@@ -126,3 +134,23 @@ def test_json_files_as_editors_and_python_write_them(tmp_path):
     assert read_json(path) == {"text": "Opacité"}
     path.write_text('{"box": [NaN, 1, Infinity, -Infinity]}')  # json.dumps writes them; no JSON reader else does
     assert read_json(path) == {"box": [None, 1, None, None]}
+
+
+def test_a_header_of_one_column_or_with_separators_inside_quoted_names(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('text\n"Opacity, right base; small effusion"\nClear.\n')  # one column: "," by default
+    assert read_table(path, ("text",)).rows() == [("Opacity, right base; small effusion",), ("Clear.",)]
+    path.write_text('image;"Befund, Text";"a ""b"", c"\na.png;Erguss, rechts;x\n')  # ";" outside the quotes only
+    assert read_table(path, ("image",)).row(0) == ("a.png", "Erguss, rechts", "x")
+    path.write_text("Image,TEXT,image_id\na.png,Clear.,7\n")  # case alone: "image_id" is no spelling of "image"
+    assert read_table(path, ("image", "text")).columns == ["image", "text", "image_id"]
+
+
+def test_folder_files_are_found_whatever_the_case_of_their_names(tmp_path):
+    for name in ("b.PNG", "a.png", "A.PNG", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    pngs = FolderFiles(tmp_path, (".png",))
+    assert pngs.names == {"a.png": "A.PNG", "b.png": "b.PNG"}  # of names equal but for case, the first sorted
+    assert pngs.path("B.png") == tmp_path / "b.PNG" and pngs.path("c.png") == tmp_path / "c.png"
+    assert pngs.name("NOTES.TXT") is None and FolderFiles(tmp_path).name("NOTES.TXT") == "notes.txt"
+    assert not FolderFiles(tmp_path / "absent") and not FolderFiles(tmp_path, (".jpg",))

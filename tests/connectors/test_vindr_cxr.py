@@ -182,6 +182,22 @@ def test_resized_png_conversions_get_their_boxes_scaled(generated_sources, make_
     assert sum(len(r.boxes) for r in refs.values()) == 2
 
 
+def test_boxes_are_scaled_by_width_in_x_and_height_in_y(generated_sources, make_connector, tmp_path):
+    """A conversion squeezed unevenly (200 x 240 -> 100 x 60): x by 1/2, y by 1/4; dim0 is the DICOM's rows (height),
+    dim1 its columns (width)."""
+    copy = _kaggle_copy(generated_sources, tmp_path)
+    for dicom in sorted((copy / "train").iterdir()):
+        Image.new("L", (100, 60)).save(dicom.with_suffix(".png"))
+        dicom.unlink()
+    (copy / "train_meta.csv").write_text("image_id,dim0,dim1\n" + "".join(
+        f"{path.stem},240,200\n" for path in (copy / "train").iterdir()))
+    refs = {r.source_id: r for r in make_connector("vindr_cxr", copy, splits=("train",)).refs()}
+    dicom = {r.source_id: r for r in make_connector("vindr_cxr", generated_sources["vindr_cxr"]).refs()}
+    boxes = [(b, d) for image_id, ref in refs.items() for b, d in zip(ref.boxes, dicom[image_id].boxes)]
+    assert boxes and all((b.x0, b.y0, b.x1, b.y1) == pytest.approx((d.x0 / 2, d.y0 / 4, d.x1 / 2, d.y1 / 4))
+                         for b, d in boxes)
+
+
 def test_a_split_folder_not_downloaded_is_named(generated_sources, make_connector, tmp_path):
     copy = tmp_path / "vindr"
     shutil.copytree(generated_sources["vindr_cxr"], copy)
