@@ -19,8 +19,9 @@ option), `view`, `modality` and `boxes`: a list (in JSONL) or a JSON string (in 
 pixels of the image as decoded (`frame`: the slice of a volume the box is drawn on, a whole number; -1, null
 or none: a 2-D image, or every slice). A label the vocabulary does not know is "other"; a box without a label
 (none, null, "") or with a frame like 1.5 makes the row a `bad_boxes` reject, as does a box of no area. A `text` of
-only NA, NaN, None or null is empty; a CSV row with more fields than the header (an unquoted comma), and a JSONL
-row with an array or object in a text cell (`"text": {"findings": ...}`), are `bad_index_row` rejects.
+only NA, NaN, None or null is empty; a CSV row with more fields than the header (an unquoted comma) or too few to
+hold its image and text (a line cut short; trailing cells a spreadsheet leaves out are empty), and a JSONL row with
+an array or object in a text cell (`"text": {"findings": ...}`), are `bad_index_row` rejects.
 
 A folder's ids and file names are often a hospital's own (accession numbers, names, dates), so the published
 `source_id` is a keyed hash of the row's id by default (`source_ids: keyed`); `source_ids: as_given` publishes

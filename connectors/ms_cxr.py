@@ -8,7 +8,8 @@ region; boxes are scaled to the real image size read from its header when the st
 key is the subject id in the path. An image with a row that has more fields than the header (an unquoted comma
 in a phrase) is a `bad_index_row` reject. The table is the same in MS-CXR 0.1 (`..._v1.0.0.csv`, no split column:
 splits then go by patient) and 1.1.0 (`..._v1.1.0.csv`, with `split`). An image not under `images_root` is a
-`missing_image` reject, so a partial MIMIC-CXR-JPG download (MS-CXR's images alone) builds what it holds.
+`missing_image` reject, so a partial MIMIC-CXR-JPG download (MS-CXR's images alone) builds what it holds; when
+none of the table's images is there, `images_root` is the wrong folder (files/ itself, say): a SourceLayoutError.
 """
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ class MsCxr(Connector):
         root = require_dir(self.options.root, "ms_cxr root")
         table = read_table(self._csv(root), REQUIRED, report_columns=("label_text",), row_errors=True)
         images_root = self.options.images_root or str(root)
-        for (dicom_id,), group in sorted(table.group_by("dicom_id", maintain_order=True), key=lambda g: g[0][0]):
+        groups = sorted(table.group_by("dicom_id", maintain_order=True), key=lambda g: g[0][0])
+        _require_an_image([group for _, group in groups], images_root)
+        for (dicom_id,), group in groups:
             yield self._ref(str(dicom_id), group, images_root)
 
     def _csv(self, root: Path) -> Path:
@@ -99,6 +102,17 @@ class MsCxr(Connector):
 
 
 CONNECTOR = MsCxr
+
+
+def _require_an_image(groups: list[pl.DataFrame], images_root: str) -> None:
+    """A SourceLayoutError naming `images_root` and a path looked for when the images of `groups` (an image's rows
+    each; those with a ROW_ERROR left out) name some file and none of them is under `images_root`; stops at the
+    first found."""
+    paths = [group["path"][0] for group in groups if group["path"][0] and not row_error(group)]
+    if paths and not any(Path(resolve(images_root, path)).is_file() for path in paths):
+        raise SourceLayoutError(f"ms_cxr: none of the table's {len(paths)} images is under {images_root} (no "
+                                f"{resolve(images_root, paths[0])}): images_root must be the MIMIC-CXR-JPG root, the "
+                                "folder that holds files/")
 
 
 def _version(path: Path) -> tuple[int, ...]:

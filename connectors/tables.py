@@ -20,7 +20,7 @@ import polars as pl
 
 from annotators.imaging.raster import displayed_size
 from annotators.report_text import INVISIBLE
-from annotators.text_encoding import ENCODINGS_READ, binary_format, decode_bytes, decoded
+from annotators.text_encoding import ENCODINGS_READ, binary_format, decoded
 from connectors.base import SourceBox, StudyRef
 
 NO_FINDING = "no finding"
@@ -40,6 +40,7 @@ MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overfl
 
 SEPARATORS = (",", ";", "\t", "|")  # the CSV separators read_table tells apart by the header line
 HEADER_CHARS = 1 << 16  # how much of a table the header line is looked for in
+LINE_BREAK = re.compile(r"\r\n?|\n")  # what ends a line of a text file (Windows, classic Mac OS, Unix)
 
 MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "none", "null"})  # what tables write for a cell without a value
 
@@ -132,12 +133,13 @@ def read_table(path: str | Path, required: Sequence[str] = (), separator: str | 
     `report_columns` also matches one that differs in case only ("Image" for "image"), and the column gets that name.
     A row with more fields than the header (an unquoted separator in a cell shifts the cells after it) is a
     SourceLayoutError naming its line; with `row_errors` it is kept, cut to the header's width, and its ROW_ERROR
-    says so ("" on sound rows), for the connector to make it a reject. Cells of `report_columns` that hold only a
-    missing-value word (`is_missing`: NA, NaN, None, ...) are empty. Blank lines are no rows; a column without a
-    name (a trailing comma) is dropped."""
+    says so ("" on sound rows), for the connector to make it a reject. A row with fewer fields is padded with "":
+    spreadsheets drop a row's trailing empty cells on export, so a row that lacks only cells of columns not
+    `required` is sound; with `row_errors`, one that lacks the cell of a `required` column (a line cut short) has a
+    ROW_ERROR naming those columns. Cells of `report_columns` that hold only a missing-value word (`is_missing`: NA,
+    NaN, None, ...) are empty. Blank lines are no rows; a column without a name (a trailing comma) is dropped."""
     path = require_file(path, "table")
-    header, rows, errors = _records(path, separator, row_errors)
-    header = _header_names(path, header, (*required, *optional, *report_columns))
+    header, rows, errors = _records(path, separator, (*required, *optional, *report_columns), required, row_errors)
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise SourceLayoutError(f"{path}: column(s) {repeated} appear more than once in the header")
@@ -171,8 +173,11 @@ def _missing_as_empty(column: str) -> pl.Expr:
     return pl.when(cell.str.to_lowercase().is_in(list(MISSING_WORDS))).then(pl.lit("")).otherwise(cell).alias(column)
 
 
-def _records(path: Path, separator: str | None, row_errors: bool) -> tuple[list[str], list[list[str]], list[str]]:
-    """(header, rows cut or padded to its width, each row's error or ""); a row too wide raises unless `row_errors`."""
+def _records(path: Path, separator: str | None, wanted: Sequence[str], required: Sequence[str], row_errors: bool
+             ) -> tuple[list[str], list[list[str]], list[str]]:
+    """(header, its names as `_header_names` reads them after `wanted`; rows cut or padded to its width; each row's
+    error or ""): with `row_errors`, a row too wide or without a cell of a `required` column; else a row too wide
+    raises."""
     text = _table_text(path)
     separator = separator or _sniffed_separator(text)
     # A cell may hold a whole report (longer than csv's default limit of 131,072 characters): the file is in memory
@@ -185,16 +190,17 @@ def _records(path: Path, separator: str | None, row_errors: bool) -> tuple[list[
         header = next((record for record in reader if record), None)
         if header is None:
             raise SourceLayoutError(f"{path}: not a readable CSV (no header line)")
+        header = _header_names(path, header, wanted)
         width, end, last = len(header), reader.line_num, header
         for record in reader:
             start, end = end + 1, reader.line_num
             if not record:
                 continue
-            error = f"line {start}: {len(record)} fields where the header has {width}" if len(record) > width else ""
+            error = _width_error(record, header, required if row_errors else ())
             if error and not row_errors:
-                raise SourceLayoutError(f"{path}: {error} (an unquoted {separator!r} inside a cell?)")
+                raise SourceLayoutError(f"{path}: line {start}: {error} (an unquoted {separator!r} inside a cell?)")
             rows.append(record[:width] + [""] * (width - len(record)))
-            errors.append(f"{path.name} {error}" if error else "")
+            errors.append(f"{path.name} line {start}: {error}" if error else "")
             last = record
     except csv.Error as exc:
         raise SourceLayoutError(f"{path}: not a readable CSV near line {reader.line_num} ({exc})") from None
@@ -204,11 +210,20 @@ def _records(path: Path, separator: str | None, row_errors: bool) -> tuple[list[
     return header, rows, errors
 
 
+def _width_error(record: list[str], header: list[str], required: Sequence[str]) -> str:
+    """Why `record` does not fit `header`: more fields than it names, or too few to hold a cell of each of
+    `required`; "" when it fits."""
+    if len(record) > len(header):
+        return f"{len(record)} fields where the header has {len(header)}"
+    lacking = [name for name in header[len(record):] if name in required]
+    return f"{len(record)} of the header's {len(header)} fields, none for {', '.join(lacking)}" if lacking else ""
+
+
 def _sniffed_separator(text: str) -> str:
     """The one of SEPARATORS that the header line (the first that is not blank) of a CSV `text` holds most of
     outside quoted names; "," on ties."""
     head = text[:HEADER_CHARS]
-    line = next((line for line in re.split(r"\r\n?|\n", head) if line.strip()), "")
+    line = next((line for line in LINE_BREAK.split(head) if line.strip()), "")
     line = re.sub(r'"[^"]*"', "", line)
     return max(SEPARATORS, key=line.count)
 
@@ -237,9 +252,15 @@ def _table_text(path: Path) -> str:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise SourceLayoutError(f"{path}: not a readable gzip file ({exc})") from None
+    return _decoded_text(path, data, "a text table: export it as CSV (UTF-8)")
+
+
+def _decoded_text(path: Path, data: bytes, expected: str) -> str:
+    """`data`, the bytes of the file `path`, as text (annotators.text_encoding.decoded). A binary file is a
+    SourceLayoutError saying what it is, not `expected`; so are bytes that no encoding read there makes into text."""
     kind = binary_format(data)
     if kind:
-        raise SourceLayoutError(f"{path}: {kind}, not a text table: export it as CSV (UTF-8)")
+        raise SourceLayoutError(f"{path}: {kind}, not {expected}")
     read = decoded(data)
     if not read.codec:
         raise SourceLayoutError(f"{path}: not text in any encoding read here ({ENCODINGS_READ}): save it as UTF-8")
@@ -247,11 +268,11 @@ def _table_text(path: Path) -> str:
 
 
 def text_lines(path: str | Path, what: str) -> list[str]:
-    """The file's lines split at "\\n" alone (a trailing "\\r" dropped), decoded as `_table_text` decodes but never
-    refused (Windows-1252 where no encoding fits): neither a lone "\\r" nor a character that `str.splitlines` breaks
-    at (U+2028, form feed, ...) inside a text ends a line."""
-    data = decode_bytes(require_file(path, what).read_bytes())
-    return [line.removesuffix("\r") for line in data.split("\n")]
+    """The lines of the text file `path` (the `what` of a source), decoded and refused as `_table_text` decodes and
+    refuses a table (not gunzipped): a line ends at "\\r\\n", "\\n" or a lone "\\r" (classic Mac OS), never at another
+    character that `str.splitlines` breaks at (U+2028, form feed, ...), which PubMed Central captions hold."""
+    path = require_file(path, what)
+    return LINE_BREAK.split(_decoded_text(path, path.read_bytes(), f"a text file ({what})"))
 
 
 def read_json(path: str | Path):

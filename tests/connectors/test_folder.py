@@ -228,6 +228,27 @@ def test_a_csv_row_with_an_unquoted_comma_is_a_reject_not_shifted_cells(tmp_path
     assert not sound.reject and (sound.license, sound.split) == ("CC BY", "test")
 
 
+def test_a_csv_row_cut_short_of_its_text_is_a_reject_and_one_without_trailing_empty_cells_is_not(tmp_path,
+                                                                                                  make_connector):
+    """A spreadsheet's export drops trailing empty cells (b.png's split); c.png's line ends before its text
+    (an unquoted line break in the cell before it, say)."""
+    (tmp_path / "index.csv").write_text("image,license,text,split\nimg/a.png,CC BY,Opacity.,test\n"
+                                        "img/b.png,CC BY,Normal\nimg/c.png,CC BY\n")
+    sound, short, cut = make_connector("folder", tmp_path, source_ids="as_given").refs()
+    assert not sound.reject and not short.reject and (short.report, short.split) == ("Normal", "")
+    assert (cut.source_id, cut.reject) == ("img/c.png", "bad_index_row")
+    assert cut.detail == "index.csv line 4: 2 of the header's 4 fields, none for text"
+
+
+def test_a_jsonl_index_with_classic_mac_line_ends_reads_and_a_binary_one_is_refused(tmp_path, make_connector):
+    (tmp_path / "index.jsonl").write_bytes(b'{"image": "x.png", "text": "ok"}\r{"image": "y.png", "text": "ok"}\r')
+    assert [r.image for r in make_connector("folder", tmp_path, index="index.jsonl").refs()] == [
+        str(tmp_path / "x.png"), str(tmp_path / "y.png")]
+    (tmp_path / "index.jsonl").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n")
+    with pytest.raises(SourceLayoutError, match="index.jsonl: a PDF document, not a text file \\(folder index\\)"):
+        list(make_connector("folder", tmp_path, index="index.jsonl").refs())
+
+
 def test_text_that_says_na_is_no_text_and_a_repeated_box_one_region(tmp_path, make_connector):
     box = '"[[1, 2, 30, 40, ""mass""], [1, 2, 30, 40, ""Mass""], [1, 2, 30, 40, ""nodule""]]"'
     (tmp_path / "index.csv").write_text(f"image,text,boxes\na.png,NA,{box}\nb.png, null ,\n")

@@ -1,5 +1,11 @@
 """ms_cxr on a generated MS-CXR table over the generated MIMIC-CXR-JPG images."""
+import re
+import shutil
+from pathlib import Path
+
 import pytest
+
+from connectors.tables import SourceLayoutError
 
 
 def test_one_row_per_image_with_every_phrase_and_scaled_boxes(generated_sources, layouts, make_connector):
@@ -17,9 +23,20 @@ def test_one_row_per_image_with_every_phrase_and_scaled_boxes(generated_sources,
     assert by_id[second[2]].boxes[0].label == "cardiomegaly"
 
 
-def test_missing_image_is_a_reject(generated_sources, make_connector, tmp_path):
-    refs = list(make_connector("ms_cxr", generated_sources["ms_cxr"], images_root=str(tmp_path)).refs())
-    assert {r.reject for r in refs} == {"missing_image"}
+def test_a_partial_download_gives_the_images_it_holds_and_a_folder_without_any_is_a_layout_error(
+        generated_sources, layouts, make_connector, tmp_path):
+    """MS-CXR's images alone, or some of them, are a usable copy; images_root at files/ itself holds none of them."""
+    subject, study, dicom_id, _, _ = layouts.MIMIC_IMAGES[0]
+    held = Path("files", f"p{subject[:2]}", f"p{subject}", f"s{study}", f"{dicom_id}.jpg")
+    (tmp_path / held).parent.mkdir(parents=True)
+    shutil.copy(generated_sources["mimic_cxr"] / held, tmp_path / held)
+    refs = {r.source_id: r.reject for r in make_connector("ms_cxr", generated_sources["ms_cxr"],
+                                                           images_root=str(tmp_path)).refs()}
+    assert refs == {dicom_id: "", layouts.MIMIC_IMAGES[2][2]: "missing_image"}
+    files = generated_sources["mimic_cxr"] / "files"
+    expected = re.escape(f"none of the table's 2 images is under {files} (no {files}/files/p")
+    with pytest.raises(SourceLayoutError, match=expected):
+        list(make_connector("ms_cxr", generated_sources["ms_cxr"], images_root=str(files)).refs())
 
 
 def test_build_links_phrases_to_their_boxes(build_rows):

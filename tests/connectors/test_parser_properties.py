@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from annotators.text_encoding import decode_bytes
+from annotators.text_encoding import binary_format, decoded
 from connectors.tables import SourceLayoutError, number, scaled_box
 from connectors.vindr_cxr import ReaderBox, _box, fuse_readers
 
@@ -29,6 +29,8 @@ FOLDER_ROW = st.fixed_dictionaries({}, optional={
     "id": SCALARS, "patient_id": SCALARS | JSON, "split": SCALARS, "license": SCALARS, "view": SCALARS,
     "modality": SCALARS, "boxes": st.lists(BOX_ITEM, max_size=3) | JSON | st.text(max_size=20)})
 FOLDER_REASONS = {"bad_index_row", "no_image", "bad_boxes", "path_outside_root"}
+LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r"])  # Unix, Windows, classic Mac OS
+MAGIC = st.sampled_from([b"%PDF-1.7\n", b"PK\x03\x04", b"\x89PNG\r\n\x1a\n"])  # a PDF, a workbook, an image as an index
 
 
 def _assert_refs(refs, reasons: set[str]) -> None:
@@ -42,13 +44,24 @@ def _assert_refs(refs, reasons: set[str]) -> None:
 
 @FAST
 @given(lines=st.lists(FOLDER_ROW.map(json.dumps) | JSON.map(lambda v: json.dumps(v, ensure_ascii=False))
-                      | st.text(max_size=40), max_size=6), raw=st.binary(max_size=30))
-def test_folder_jsonl_index_gives_rows_or_rejects(make_connector, lines, raw):
-    data = "\n".join(line.replace("\n", " ") for line in lines).encode("utf-8", "surrogatepass") + raw
+                      | st.text(max_size=40), max_size=6), ends=st.lists(LINE_ENDS, min_size=1),
+       magic=st.just(b"") | MAGIC, raw=st.binary(max_size=30))
+def test_folder_jsonl_index_gives_rows_or_rejects(make_connector, lines, ends, magic, raw):
+    """Rows or rejects, one for each line that is not blank, whatever ends it; a layout error naming the index when
+    it is a binary file (a PDF, a workbook, an image) or text in no encoding read here."""
+    text = "".join(line.replace("\n", " ") + ends[i % len(ends)] for i, line in enumerate(lines))
+    data = magic + text.encode("utf-8", "surrogatepass") + raw
+    refused = binary_format(data) or not decoded(data).codec
     with tempfile.TemporaryDirectory() as root:
         (Path(root) / "index.jsonl").write_bytes(data)
-        refs = list(make_connector("folder", Path(root), index="index.jsonl").refs())
-    assert len(refs) == sum(1 for line in decode_bytes(data).split("\n") if line.strip())  # decoded as the index is
+        try:
+            refs = list(make_connector("folder", Path(root), index="index.jsonl").refs())
+        except SourceLayoutError as exc:
+            assert refused and str(Path(root) / "index.jsonl") in str(exc)
+            return
+    assert not refused
+    read = decoded(data).text.replace("\r\n", "\n").replace("\r", "\n")  # decoded as the index is
+    assert len(refs) == sum(1 for line in read.split("\n") if line.strip())
     _assert_refs(refs, FOLDER_REASONS)
 
 
@@ -150,10 +163,21 @@ MS_CXR_COLUMNS = ("dicom_id", "category_name", "label_text", "path", "x", "y", "
                                st.text(max_size=10), st.sampled_from(["img.png", "../img.png", "", "nope.png"]),
                                *[NUMBERISH.map(str)] * 6), min_size=1, max_size=5))
 def test_ms_cxr_rows_give_rows_or_rejects(make_connector, rows):
+    """Rows or rejects, one for each image, where the folder holds an image the table names; a layout error naming
+    the folder where it holds none of them."""
+    firsts = {}  # dicom_id -> the path of its first row, the image's
+    for dicom_id, _, _, path, *_ in rows:
+        firsts.setdefault(dicom_id, path)
+    images = [path for path in firsts.values() if path]
     with tempfile.TemporaryDirectory() as root:
         Image.new("L", (64, 48), 128).save(Path(root) / "img.png")
         with open(Path(root) / "MS_CXR_Local_Alignment_v1.1.0.csv", "w", newline="") as f:
             csv.writer(f).writerows([MS_CXR_COLUMNS, *rows])
-        refs = list(make_connector("ms_cxr", Path(root)).refs())
+        try:
+            refs = list(make_connector("ms_cxr", Path(root)).refs())
+        except SourceLayoutError as exc:
+            assert images and "img.png" not in images and f"is under {root} " in str(exc)
+            return
+    assert not images or "img.png" in images
     assert len(refs) == len({row[0] for row in rows})
     _assert_refs(refs, {"missing_image", "bad_box", "path_outside_root"})

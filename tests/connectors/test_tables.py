@@ -13,6 +13,7 @@ from connectors.tables import (
     ordered_box,
     read_json,
     read_table,
+    text_lines,
 )
 
 
@@ -58,8 +59,6 @@ def test_boxes_are_put_in_order_and_repeats_dropped():
 
 
 def test_a_table_saved_by_a_windows_spreadsheet_reads_as_written(tmp_path):
-    from connectors.tables import text_lines
-
     path = tmp_path / "index.csv"
     path.write_bytes("image,text\na.png,Café au lait spot; “ground-glass” opacity\n".encode("cp1252"))
     assert read_table(path).rows() == [("a.png", "Café au lait spot; “ground-glass” opacity")]
@@ -154,3 +153,25 @@ def test_folder_files_are_found_whatever_the_case_of_their_names(tmp_path):
     assert pngs.path("B.png") == tmp_path / "b.PNG" and pngs.path("c.png") == tmp_path / "c.png"
     assert pngs.name("NOTES.TXT") is None and FolderFiles(tmp_path).name("NOTES.TXT") == "notes.txt"
     assert not FolderFiles(tmp_path / "absent") and not FolderFiles(tmp_path, (".jpg",))
+
+
+def test_text_lines_end_at_any_line_break_and_a_binary_or_unreadable_file_is_refused(tmp_path):
+    path = tmp_path / "captions.txt"
+    path.write_bytes("ROCO_1\tChest film\rROCO_2\tHead CT\r\nROCO_3\tCafé\u2028x\x0cy\n".encode())  # Mac, Windows, Unix
+    assert text_lines(path, "captions") == ["ROCO_1\tChest film", "ROCO_2\tHead CT", "ROCO_3\tCafé\u2028x\x0cy", ""]
+    for data, why in ((b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "a PDF document, not a text file \\(captions\\)"),
+                      (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "a PNG image"),
+                      (bytes(range(256)) * 4, "not text in any encoding")):
+        path.write_bytes(data)
+        with pytest.raises(SourceLayoutError, match=f"captions.txt: {why}"):
+            text_lines(path, "captions")
+
+
+def test_a_row_short_of_a_required_cell_is_a_row_error_and_one_short_of_trailing_empty_cells_is_not(tmp_path):
+    """Spreadsheets drop a row's trailing empty cells on export: b.png lacks only its licence, c.png its text."""
+    path = tmp_path / "index.csv"
+    path.write_text("image,text,license,view\na.png,Opacity.,CC BY,PA\nb.png,Effusion.\nc.png\n")
+    rows = read_table(path, ("image", "text"), row_errors=True, optional=("license",)).rows(named=True)
+    assert [row[ROW_ERROR] for row in rows] == ["", "", "index.csv line 4: 1 of the header's 4 fields, none for text"]
+    assert rows[1] == {"image": "b.png", "text": "Effusion.", "license": "", "view": "", ROW_ERROR: ""}
+    assert read_table(path, ("image", "text")).rows()[2] == ("c.png", "", "", "")  # without row errors: padded
