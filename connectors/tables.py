@@ -41,6 +41,7 @@ MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overfl
 SEPARATORS = (",", ";", "\t", "|")  # the CSV separators read_table tells apart by the header line
 HEADER_CHARS = 1 << 16  # how much of a table the header line is looked for in
 LINE_BREAK = re.compile(r"\r\n?|\n")  # what ends a line of a text file (Windows, classic Mac OS, Unix)
+NEWLINE = re.compile(r"\r?\n")  # what ends one in a file that has any "\n": a lone "\r" there is inside a text
 
 MISSING_WORDS = frozenset({"", "na", "n/a", "nan", "none", "null"})  # what tables write for a cell without a value
 
@@ -269,10 +270,12 @@ def _decoded_text(path: Path, data: bytes, expected: str) -> str:
 
 def text_lines(path: str | Path, what: str) -> list[str]:
     """The lines of the text file `path` (the `what` of a source), decoded and refused as `_table_text` decodes and
-    refuses a table (not gunzipped): a line ends at "\\r\\n", "\\n" or a lone "\\r" (classic Mac OS), never at another
+    refuses a table (not gunzipped): a line ends at "\\n" or "\\r\\n", and at a lone "\\r" only in a file without
+    "\\n" (classic Mac OS; elsewhere a stray "\\r" is inside a caption copied from a Windows tool), never at another
     character that `str.splitlines` breaks at (U+2028, form feed, ...), which PubMed Central captions hold."""
     path = require_file(path, what)
-    return LINE_BREAK.split(_decoded_text(path, path.read_bytes(), f"a text file ({what})"))
+    text = _decoded_text(path, path.read_bytes(), f"a text file ({what})")
+    return (NEWLINE if "\n" in text else LINE_BREAK).split(text)
 
 
 def read_json(path: str | Path):
