@@ -18,7 +18,8 @@ whatever its headers say, so the metadata's scaling is not applied to it again (
 every value by the intercept once more). The first release's headers lacked the spacing too, so the metadata's
 XYSpacing (`[x, y]` in mm) goes with each volume as its slices' `pixel_spacing` (row, col). One row per volume
 (reconstructions of one scan are separate rows); the patient key is `<prefix>_<pid>`. Report cells that say only NA,
-NaN, None or null are empty; a row of either table with more fields than its header is a `bad_index_row` reject.
+NaN, None or null are empty; a row of either table with more fields than its header, or too few to hold a
+required cell, is a `bad_index_row` reject.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import os
 import re
 import zlib
@@ -136,9 +137,10 @@ def read_table(path: str | Path, required: Sequence[str] = (), separator: str | 
     SourceLayoutError naming its line; with `row_errors` it is kept, cut to the header's width, and its ROW_ERROR
     says so ("" on sound rows), for the connector to make it a reject. A row with fewer fields is padded with "":
     spreadsheets drop a row's trailing empty cells on export, so a row that lacks only cells of columns not
-    `required` is sound; with `row_errors`, one that lacks the cell of a `required` column (a line cut short) has a
-    ROW_ERROR naming those columns. Cells of `report_columns` that hold only a missing-value word (`is_missing`: NA,
-    NaN, None, ...) are empty. Blank lines are no rows; a column without a name (a trailing comma) is dropped."""
+    `required` is sound; one that lacks the cell of a `required` column (a line cut short) is, like a row too wide,
+    a SourceLayoutError, or with `row_errors` a row whose ROW_ERROR names those columns. Cells of `report_columns`
+    that hold only a missing-value word (`is_missing`: NA, NaN, None, ...) are empty. Blank lines are no rows; a
+    column without a name (a trailing comma) is dropped."""
     path = require_file(path, "table")
     header, rows, errors = _records(path, separator, (*required, *optional, *report_columns), required, row_errors)
     repeated = sorted({name for name in header if name and header.count(name) > 1})
@@ -177,8 +179,7 @@ def _missing_as_empty(column: str) -> pl.Expr:
 def _records(path: Path, separator: str | None, wanted: Sequence[str], required: Sequence[str], row_errors: bool
              ) -> tuple[list[str], list[list[str]], list[str]]:
     """(header, its names as `_header_names` reads them after `wanted`; rows cut or padded to its width; each row's
-    error or ""): with `row_errors`, a row too wide or without a cell of a `required` column; else a row too wide
-    raises."""
+    error or ""): a row too wide or without a cell of a `required` column, which raises unless `row_errors`."""
     text = _table_text(path)
     separator = separator or _sniffed_separator(text)
     # A cell may hold a whole report (longer than csv's default limit of 131,072 characters): the file is in memory
@@ -197,9 +198,10 @@ def _records(path: Path, separator: str | None, wanted: Sequence[str], required:
             start, end = end + 1, reader.line_num
             if not record:
                 continue
-            error = _width_error(record, header, required if row_errors else ())
+            error = _width_error(record, header, required)
             if error and not row_errors:
-                raise SourceLayoutError(f"{path}: line {start}: {error} (an unquoted {separator!r} inside a cell?)")
+                hint = f" (an unquoted {separator!r} inside a cell?)" if len(record) > width else " (cut short?)"
+                raise SourceLayoutError(f"{path}: line {start}: {error}{hint}")
             rows.append(record[:width] + [""] * (width - len(record)))
             errors.append(f"{path.name} line {start}: {error}" if error else "")
             last = record
@@ -323,7 +325,10 @@ def image_size(path: str) -> tuple[int, int] | None:
 
 
 def ordered_box(x0: float, y0: float, x1: float, y1: float, label: str, frame: int = -1) -> SourceBox | None:
-    """The box with its corners in order (a source may give them swapped); None for a box of no area."""
+    """The box with its corners in order (a source may give them swapped); None for a box of no area, or with a
+    corner that is no finite number (a size or scale out of a float's range)."""
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return None
     box = SourceBox(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), label, frame)
     return box if box.x1 > box.x0 and box.y1 > box.y0 else None
 
@@ -331,9 +336,9 @@ def ordered_box(x0: float, y0: float, x1: float, y1: float, label: str, frame: i
 def scaled_box(x0: float, y0: float, x1: float, y1: float, label: str, declared: tuple[float, float],
                actual: tuple[int, int] | None, frame: int = -1) -> SourceBox | None:
     """A box drawn on an image of size `declared`, moved to the `actual` size, corners in order; None for an empty
-    box."""
-    sx = actual[0] / declared[0] if actual and declared[0] > 0 else 1.0
-    sy = actual[1] / declared[1] if actual and declared[1] > 0 else 1.0
+    box. A declared side under one pixel states no size: the box is kept as drawn along it."""
+    sx = actual[0] / declared[0] if actual and declared[0] >= 1 else 1.0
+    sy = actual[1] / declared[1] if actual and declared[1] >= 1 else 1.0
     return ordered_box(x0 * sx, y0 * sy, x1 * sx, y1 * sy, label, frame)
 
 

@@ -13,6 +13,7 @@ from connectors.tables import (
     ordered_box,
     read_json,
     read_table,
+    scaled_box,
     text_lines,
 )
 
@@ -176,4 +177,13 @@ def test_a_row_short_of_a_required_cell_is_a_row_error_and_one_short_of_trailing
     rows = read_table(path, ("image", "text"), row_errors=True, optional=("license",)).rows(named=True)
     assert [row[ROW_ERROR] for row in rows] == ["", "", "index.csv line 4: 1 of the header's 4 fields, none for text"]
     assert rows[1] == {"image": "b.png", "text": "Effusion.", "license": "", "view": "", ROW_ERROR: ""}
-    assert read_table(path, ("image", "text")).rows()[2] == ("c.png", "", "", "")  # without row errors: padded
+    with pytest.raises(SourceLayoutError, match="index.csv: line 4: 1 of the header's 4 fields, none for text"):
+        read_table(path, ("image", "text"))  # without row errors, a layout error as a row too wide is
+    assert read_table(path, ("image",)).rows()[2] == ("c.png", "", "", "")  # short of optional cells: padded
+
+
+def test_a_box_scaled_out_of_a_floats_range_or_from_no_size_is_no_box_of_inf():
+    """MS-CXR's image_width of 5e-324 made every corner inf (or nan); a corner of 1e308 overflowed when scaled."""
+    assert scaled_box(-1, 0, 2, 1, "pneumonia", (5e-324, 5e-324), (512, 512)) == ordered_box(-1, 0, 2, 1, "pneumonia")
+    assert scaled_box(0, 0, 1e308, 10, "mass", (100, 100), (1000, 1000)) is None
+    assert ordered_box(0, 0, float("nan"), 1, "mass") is None
