@@ -119,20 +119,19 @@ def one_chain(stages: Sequence[Stage]) -> bool:
 
 def _run_as_tasks(stages: Sequence[Stage], blocks: list[pa.Table], layout: BuildLayout, tally: Tally,
                   ahead: int) -> None:
-    """One Ray task per block (`run_chain`), at most `ahead` sent ahead; what is still queued is cancelled when the
-    build stops (a failure policy, an interrupt)."""
+    """One Ray task per block (`run_chain`), at most `ahead` sent ahead. When the build stops (a failure policy, an
+    interrupt) the tasks already sent are not cancelled: Ray 2.60's cancel races with a task's completion and can
+    abort the driver (ray-project/ray#54798 fixed one such race; "Tried to complete task that was not pending" is
+    another). They end with the driver's job when it exits, or else write their blocks' parts, which a resumed build
+    keeps (the same bytes it would write)."""
     chain = ray.remote(run_chain).options(**_remote_args(stages[0].resources))
     stages_ref, layout_ref = ray.put(list(stages)), ray.put(layout)
     todo, running = collections.deque(blocks), []
-    try:
-        while todo or running:
-            while todo and len(running) < ahead:
-                running.append(chain.remote(todo.popleft(), stages_ref, layout_ref))
-            [done], running = ray.wait(running, num_returns=1)
-            tally.add(ray.get(done))
-    finally:
-        for task in running:
-            ray.cancel(task)
+    while todo or running:
+        while todo and len(running) < ahead:
+            running.append(chain.remote(todo.popleft(), stages_ref, layout_ref))
+        [done], running = ray.wait(running, num_returns=1)
+        tally.add(ray.get(done))
 
 
 def _run_on_ray_data(stages: Sequence[Stage], blocks: list[pa.Table], per_block: int, layout: BuildLayout,
