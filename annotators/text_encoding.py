@@ -70,11 +70,6 @@ def binary_format(data: bytes) -> str:
     return BINARY_FORMATS[found.lastindex - 1][2] if found else ""
 
 
-def decode_bytes(data: bytes) -> str:
-    """The text of a file's bytes as `decoded` reads them (Windows-1252 where no encoding fits)."""
-    return decoded(data).text
-
-
 def decoded(data: bytes, final: bool = True) -> Decoded:
     """The text of a file's bytes (`final`: they end there, else a character cut at their end is left out): by its
     byte-order mark, else in the encoding that `GUESSES` finds for its first SAMPLE (all of them where that
