@@ -2,22 +2,25 @@
 
 ultralytics is imported only after the offline environment is applied, its settings never sync, and weights
 come from local files alone (or a model definition `*.yaml`, which builds an untrained model): nothing is ever
-downloaded. ultralytics' own predictor is not used: it letterboxes, uploads and post-processes image by image.
-Here a chunk of images is letterboxed on the CPU into one pinned uint8 buffer (as ultralytics' `LetterBox`
-does: bilinear resize of the long side to `imgsz`, centred, grey 114 padding), uploaded in one copy, run
-through the fused model (a CUDA graph on a GPU), and cut to its best candidates on the device without
-waiting for it; the next chunk is prepared while the device works, and NMS runs on the CPU over the few
-candidates above the threshold.
+downloaded. ultralytics' own predictor is not used: it letterboxes and post-processes image by image. Here a
+chunk of images is letterboxed into one uint8 buffer (as ultralytics' `LetterBox` does: bilinear resize of the
+long side to `imgsz`, centred, grey 114 padding), run through the model in one pass, cut to its best candidates,
+and NMS runs over the few candidates above the threshold.
+
+`load_detector` picks where the model runs (annotators/detector_runtime.py): `TorchDetector`
+(annotators/detector_torch.py: the fused model, a CUDA graph on a GPU) or, on the CPU, `ExportedDetector` here,
+which runs the ONNX export and, once that is cached, imports neither torch nor ultralytics: a build's CPU worker
+starts without them.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 from annotators import detector_runtime, offline
@@ -47,20 +50,44 @@ def forward_batch(batch_size: int, cuda: bool) -> int:
     return batch_size if cuda else min(batch_size, CPU_CHUNK)
 
 
-def load_yolo(weights: str | Path) -> Any:
-    """An ultralytics `YOLO` from a local weights file or a `*.yaml` model definition; never a download."""
+def local_weights(weights: str | Path) -> str:
+    """`weights` as a path, refused unless it is a local file or a `*.yaml` model definition (never a download)."""
     name = str(weights)
     is_definition = name.endswith((".yaml", ".yml")) and "://" not in name
     if not (Path(name).is_file() or is_definition):
         raise FileNotFoundError(f"detector weights {name!r} are not a local file (nothing is downloaded)")
-    return import_ultralytics().YOLO(name, task="detect")
+    return name
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto` -> the first GPU when there is one, else the CPU; anything else as torch reads it."""
-    if device == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def load_yolo(weights: str | Path) -> Any:
+    """An ultralytics `YOLO` from a local weights file or a `*.yaml` model definition."""
+    return import_ultralytics().YOLO(local_weights(weights), task="detect")
+
+
+def on_gpu(device: str) -> bool:
+    """Whether `device` (auto, cpu, cuda, cuda:N, ...) puts the model on a GPU; `cpu` is answered without torch."""
+    if device == "cpu":
+        return False
+    from annotators.detector_torch import resolve_device
+
+    return resolve_device(device).type == "cuda"
+
+
+def load_detector(weights: str | Path, device: str = "auto", imgsz: int = 512, conf: float = 0.25,
+                  iou: float = 0.5, batch_size: int = 32, max_det: int = 50, runtime: str = "auto",
+                  threads: int | None = None, **torch_options: Any) -> "Detector":
+    """A detector of local `weights` on `device` under `runtime` (annotators/detector_runtime.py); `threads`
+    (None: the runtime's default) fixes the CPU threads of the forward pass; `torch_options` (`half`,
+    `cuda_graph`) go to `TorchDetector`."""
+    name = local_weights(weights)
+    chosen = detector_runtime.choose(runtime, on_gpu(device), name)
+    if chosen == "torch":
+        from annotators.detector_torch import TorchDetector
+
+        return TorchDetector(name, device=device, imgsz=imgsz, conf=conf, iou=iou, batch_size=batch_size,
+                             max_det=max_det, threads=threads, **torch_options)
+    return ExportedDetector(name, chosen, imgsz=imgsz, conf=conf, iou=iou, batch_size=batch_size, max_det=max_det,
+                            threads=threads)
 
 
 @dataclass(frozen=True)
@@ -90,173 +117,44 @@ class Placement:
         return nx0, ny0, nx1, ny1
 
 
-@dataclass
-class _InFlight:
-    """A chunk whose candidates are on their way back from the device."""
-
-    candidates: torch.Tensor  # (N, CANDIDATES, 6): x0, y0, x1, y1, score, class, in input pixels
-    placements: list[Placement]
-    done: torch.cuda.Event | None
-
-
-@dataclass(frozen=True)
-class _Graph:
-    graph: torch.cuda.CUDAGraph
-    pixels: torch.Tensor  # the captured input buffer: (batch_size, imgsz, imgsz) uint8 on the device
-    output: torch.Tensor  # the captured candidates, overwritten by each replay
+def letterbox(images: Sequence[np.ndarray], canvas: np.ndarray) -> list[Placement]:
+    """Each uint8 greyscale HxW image resized into its square of `canvas` ((N, S, S) uint8), grey where it does
+    not reach; their placements."""
+    size = canvas.shape[1]
+    placements = []
+    for index, image in enumerate(images):
+        if image.ndim != 2 or image.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 greyscale HxW image, got {image.dtype} {image.shape}")
+        height, width = image.shape
+        place = Placement.fit(width, height, size)
+        if (place.new_height, place.new_width) != (height, width):
+            image = cv2.resize(image, (place.new_width, place.new_height), interpolation=cv2.INTER_LINEAR)
+        bottom, right = place.top + place.new_height, place.left + place.new_width
+        canvas[index, place.top : bottom, place.left : right] = image
+        for pad in (np.s_[: place.top], np.s_[bottom:]):  # grey only where the image does not reach
+            canvas[index, pad] = PAD_VALUE
+        for pad in (np.s_[: place.left], np.s_[right:]):
+            canvas[index, place.top : bottom, pad] = PAD_VALUE
+        placements.append(place)
+    return placements
 
 
 class Detector:
-    """A YOLO model on one device that turns greyscale images into normalised `Region` proposals.
+    """What every runtime shares: class labels (the corpus vocabulary), the square input size, the thresholds,
+    and the step from an image's candidates to its `Region`s. `predict` is the runtime's."""
 
-    On a GPU, full chunks run as one captured CUDA graph (upload buffer -> candidates), so issuing a forward
-    costs microseconds of CPU instead of one Python call per layer; `cuda_graph=False` runs it eagerly.
-    On the CPU, `runtime` may hand the forward pass to an exported model (annotators/detector_runtime.py), and
-    `threads` (None: torch's setting) fixes the threads of the forward pass.
-    """
+    labels: tuple[str, ...]
+    imgsz: int
+    conf: float
+    iou: float
+    batch_size: int  # images per forward pass
+    max_det: int
+    end2end: bool  # the model's head gives one box per object (no NMS)
+    runtime: str
 
-    def __init__(
-        self,
-        weights: str,
-        device: str = "auto",
-        imgsz: int = 512,
-        conf: float = 0.25,
-        iou: float = 0.5,
-        half: bool | None = None,
-        batch_size: int = 32,
-        max_det: int = 50,
-        cuda_graph: bool = True,
-        runtime: str = "auto",
-        threads: int | None = None,
-    ):
-        yolo = load_yolo(weights)
-        self.device = resolve_device(device)
-        self.cuda = self.device.type == "cuda"
-        self.half = self.cuda if half is None else half
-        model = yolo.model.fuse(verbose=False).to(self.device).eval()
-        self.model = model.half() if self.half else model.float()
-        if not self.cuda:  # oneDNN's channels-last convolutions, in small chunks that stay in cache
-            self.model = self.model.to(memory_format=torch.channels_last)
-        batch_size = forward_batch(batch_size, self.cuda)
-        stride = int(max(self.model.stride))
-        self.imgsz = -(-imgsz // stride) * stride
-        self.conf, self.iou, self.batch_size, self.max_det = conf, iou, batch_size, max_det
-        names = yolo.names
-        self.labels = tuple(canonical_label(names[i]) for i in range(len(names)))
-        self.end2end = bool(getattr(self.model.model[-1], "end2end", False))
-        self.threads = None if self.cuda else threads
-        self.runtime = detector_runtime.choose(runtime, self.cuda, weights)
-        self.exported: detector_runtime.Forward | None = None
-        if self.runtime != "torch":
-            self.exported = detector_runtime.exported_forward(self.runtime, weights, self.imgsz,
-                                                              threads or torch.get_num_threads())
-        self.graph: _Graph | None = None
-        if self.cuda:
-            torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
-            if cuda_graph:
-                self.graph = self.capture()
-
-    @torch.inference_mode()
-    def capture(self) -> _Graph:
-        """The candidates of a full chunk as a CUDA graph over a fixed uint8 input buffer."""
-        pixels = torch.full((self.batch_size, self.imgsz, self.imgsz), PAD_VALUE, dtype=torch.uint8, device=self.device)
-        warm_up = torch.cuda.Stream(self.device)
-        warm_up.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(warm_up):  # cuDNN picks its kernels before capture
-            for _ in range(3):
-                self.candidates(pixels)
-        torch.cuda.current_stream(self.device).wait_stream(warm_up)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            output = self.candidates(pixels)
-        return _Graph(graph, pixels, output)
-
-    @torch.inference_mode()
     def predict(self, images: Sequence[np.ndarray]) -> list[list[Region]]:
-        """Regions per image (uint8 greyscale HxW arrays), in chunks of `batch_size`, best score first."""
-        regions: list[list[Region]] = []
-        in_flight: _InFlight | None = None
-        for start in range(0, len(images), self.batch_size):
-            launched = self.launch(images[start : start + self.batch_size])
-            if in_flight is not None:
-                regions += self.collect(in_flight)
-            in_flight = launched
-        if in_flight is not None:
-            regions += self.collect(in_flight)
-        return regions
-
-    def letterbox(self, images: Sequence[np.ndarray]) -> tuple[torch.Tensor, list[Placement]]:
-        """The chunk as one (N, imgsz, imgsz) uint8 tensor (pinned when the device is a GPU) and placements."""
-        size = self.imgsz
-        canvas = torch.empty((len(images), size, size), dtype=torch.uint8, pin_memory=self.cuda)
-        pixels = canvas.numpy()
-        placements = []
-        for index, image in enumerate(images):
-            if image.ndim != 2 or image.dtype != np.uint8:
-                raise ValueError(f"expected a uint8 greyscale HxW image, got {image.dtype} {image.shape}")
-            height, width = image.shape
-            place = Placement.fit(width, height, size)
-            if (place.new_height, place.new_width) != (height, width):
-                image = cv2.resize(image, (place.new_width, place.new_height), interpolation=cv2.INTER_LINEAR)
-            bottom, right = place.top + place.new_height, place.left + place.new_width
-            pixels[index, place.top : bottom, place.left : right] = image
-            for pad in (np.s_[: place.top], np.s_[bottom:]):  # grey only where the image does not reach
-                pixels[index, pad] = PAD_VALUE
-            for pad in (np.s_[: place.left], np.s_[right:]):
-                pixels[index, place.top : bottom, pad] = PAD_VALUE
-            placements.append(place)
-        return canvas, placements
-
-    def candidates(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(N, imgsz, imgsz) uint8 on the device -> (N, K, 6) float32 candidates: x0, y0, x1, y1, score, class
-        in input pixels, best first (K = CANDIDATES, or the end-to-end head's own count)."""
-        batch = pixels[:, None].expand(-1, 3, -1, -1).to(torch.float16 if self.half else torch.float32) / 255
-        output = self.forward(batch)  # greyscale in all three channels: BGR = RGB
-        output = output[0] if isinstance(output, (list, tuple)) else output
-        if self.end2end:  # (N, K, 6) already, one box per object
-            return output.float()
-        output = output.transpose(1, 2)  # (N, anchors, 4 + classes): centre x, centre y, w, h, class scores
-        best, cls = output[..., 4:].max(-1)
-        score, anchor = best.topk(min(CANDIDATES, best.shape[1]), dim=1)
-        xywh = output[..., :4].gather(1, anchor[..., None].expand(-1, -1, 4))
-        corners = torch.cat((xywh[..., :2] - xywh[..., 2:] / 2, xywh[..., :2] + xywh[..., 2:] / 2), -1)
-        return torch.cat((corners, score[..., None], cls.gather(1, anchor)[..., None].to(score.dtype)), -1).float()
-
-    def forward(self, batch: torch.Tensor) -> torch.Tensor | tuple:
-        """The model's raw output for a (N, 3, imgsz, imgsz) batch in [0, 1], under the chosen runtime."""
-        if self.exported is not None:
-            return torch.from_numpy(self.exported(np.ascontiguousarray(batch.numpy())))
-        if self.threads is None:
-            return self.model(batch)
-        before = torch.get_num_threads()  # torch's thread count is the process's: set for this pass only
-        torch.set_num_threads(self.threads)
-        try:
-            return self.model(batch)
-        finally:
-            torch.set_num_threads(before)
-
-    def launch(self, images: Sequence[np.ndarray]) -> _InFlight:
-        """Letterbox, upload and run a chunk, and start copying its candidates back, without waiting."""
-        canvas, placements = self.letterbox(images)
-        if self.graph is not None and len(images) == self.batch_size:
-            self.graph.pixels.copy_(canvas, non_blocking=True)
-            self.graph.graph.replay()
-            candidates = self.graph.output
-        else:
-            candidates = self.candidates(canvas.to(self.device, non_blocking=True))
-        host = torch.empty(candidates.shape, dtype=torch.float32, pin_memory=self.cuda)
-        host.copy_(candidates, non_blocking=True)
-        done = None
-        if self.cuda:
-            done = torch.cuda.Event()
-            done.record()
-        return _InFlight(host, placements, done)
-
-    def collect(self, chunk: _InFlight) -> list[list[Region]]:
-        """Wait for a launched chunk and turn each image's candidates into `Region`s."""
-        if chunk.done is not None:
-            chunk.done.synchronize()
-        return [self.regions(rows, place) for rows, place in zip(chunk.candidates.numpy(), chunk.placements)]
+        """Regions per image (uint8 greyscale HxW arrays), best score first."""
+        raise NotImplementedError
 
     def regions(self, candidates: np.ndarray, place: Placement) -> list[Region]:
         """One image's candidates: score threshold, per-class NMS, best first, normalised to the image."""
@@ -270,6 +168,50 @@ class Detector:
             if box[2] > box[0] and box[3] > box[1]:
                 regions.append(Region(*box, label=self.labels[int(cls)], origin="detector", score=score))
         return regions
+
+
+
+class ExportedDetector(Detector):
+    """The model's ONNX export on the CPU, under ONNX Runtime or OpenVINO. torch and ultralytics are imported only
+    to make the export when none is cached beside the weights yet."""
+
+    def __init__(self, weights: str, runtime: str, imgsz: int = 512, conf: float = 0.25, iou: float = 0.5,
+                 batch_size: int = 32, max_det: int = 50, threads: int | None = None):
+        model = detector_runtime.exported_model(weights, imgsz)
+        self.labels = tuple(canonical_label(name) for name in model.names)
+        self.imgsz, self.end2end, self.runtime = model.imgsz, model.end2end, runtime
+        self.conf, self.iou, self.max_det = conf, iou, max_det
+        self.batch_size = forward_batch(batch_size, cuda=False)
+        self.threads = threads
+        self.forward = detector_runtime.exported_forward(runtime, model, threads or len(os.sched_getaffinity(0)))
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[list[Region]]:
+        regions: list[list[Region]] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            pixels = np.empty((len(chunk), self.imgsz, self.imgsz), dtype=np.uint8)
+            placements = letterbox(chunk, pixels)
+            batch = np.repeat(pixels[:, None], 3, axis=1).astype(np.float32) / 255  # grey in all three channels
+            candidates = best_candidates(self.forward(batch), self.end2end)
+            regions += [self.regions(rows, place) for rows, place in zip(candidates, placements)]
+        return regions
+
+
+def best_candidates(output: np.ndarray, end2end: bool) -> np.ndarray:
+    """A raw forward output -> (N, K, 6) float32 candidates: x0, y0, x1, y1, score, class in input pixels, best
+    first (K = CANDIDATES, or the end-to-end head's own count); `annotators.detector_torch` does the same on the
+    device."""
+    if end2end:  # (N, K, 6) already, one box per object
+        return output.astype(np.float32)
+    output = output.transpose(0, 2, 1)  # (N, anchors, 4 + classes): centre x, centre y, w, h, class scores
+    cls = output[..., 4:].argmax(-1)
+    best = np.take_along_axis(output[..., 4:], cls[..., None], -1)[..., 0]
+    anchor = np.argsort(-best, axis=1, kind="stable")[:, :CANDIDATES]
+    score = np.take_along_axis(best, anchor, 1)
+    xywh = np.take_along_axis(output[..., :4], anchor[..., None], 1)
+    corners = np.concatenate((xywh[..., :2] - xywh[..., 2:] / 2, xywh[..., :2] + xywh[..., 2:] / 2), -1)
+    classes = np.take_along_axis(cls, anchor, 1).astype(np.float32)
+    return np.concatenate((corners, score[..., None], classes[..., None]), -1).astype(np.float32)
 
 
 def greedy_nms(boxes: np.ndarray, classes: np.ndarray, iou_threshold: float) -> list[int]:

@@ -1,10 +1,12 @@
 """The detector's forward pass on the CPU through a runtime exported from the local weights file.
 
-`Detector` keeps its own letterbox, candidate selection and NMS; only the model's forward pass changes hands.
-The `.pt` is exported once to ONNX by ultralytics' own exporter (offline: no auto-install, no simplifier) and
-cached beside it as `<stem>.<key>.onnx`, where the key hashes the `.pt`'s bytes and the export settings; the file
-is written in a temporary folder beside it and renamed into place, so concurrent actors never read half a file.
-ONNX Runtime or OpenVINO then runs that file (OpenVINO reads ONNX directly: one export serves both).
+`ExportedDetector` (annotators/detector.py) keeps the detector's own letterbox, candidate selection and NMS; only
+the model's forward pass changes hands. The `.pt` is exported once to ONNX by ultralytics' own exporter (offline:
+no auto-install, no simplifier) and cached beside it as `<stem>.<key>.onnx`, where the key hashes the `.pt`'s
+bytes and the export settings, with what the detector needs of the model (class names, input size, head) in
+`<stem>.<key>.onnx.json`; both are written in a temporary folder beside it and renamed into place, the ONNX file last,
+so concurrent actors never read half an export. A cached export is used without torch or ultralytics. ONNX
+Runtime or OpenVINO then runs that file (OpenVINO reads ONNX directly: one export serves both).
 
 Runtimes (`detector.runtime`): `torch` (the fused PyTorch model; the GPU path with its CUDA graph), `onnx`
 (ONNX Runtime), `openvino`, and `auto`: torch on a GPU or for a `*.yaml` model definition, else onnx.
@@ -20,6 +22,8 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -44,30 +48,50 @@ def choose(runtime: str, cuda: bool, weights: str) -> str:
 
 def export_key(weights: Path, imgsz: int) -> str:
     """A hash of the weights' bytes, the export settings and the exporter's version."""
-    from annotators.detector import import_ultralytics
-
-    version = import_ultralytics().__version__
-    settings = json.dumps(EXPORT_SETTINGS | {"imgsz": imgsz, "ultralytics": version}, sort_keys=True)
+    settings = json.dumps(EXPORT_SETTINGS | {"imgsz": imgsz, "ultralytics": metadata.version("ultralytics")},
+                          sort_keys=True)
     return hashlib.sha256(weights.read_bytes() + settings.encode()).hexdigest()[:16]
 
 
-def exported_onnx(weights: str | Path, imgsz: int) -> Path:
-    """The ONNX export of a local `.pt` at `imgsz`, made by ultralytics' exporter once and cached beside it."""
-    from annotators.detector import import_ultralytics
+@dataclass(frozen=True)
+class ExportedModel:
+    """An ONNX export and what the detector needs of the model it came from."""
 
+    path: Path
+    names: tuple[str, ...]  # class names, by class index
+    imgsz: int  # the side of the square input (the asked size rounded up to the model's stride)
+    end2end: bool  # the head gives one box per object (no NMS)
+
+
+def exported_model(weights: str | Path, imgsz: int) -> ExportedModel:
+    """The ONNX export of a local `.pt` at `imgsz`, made by ultralytics' exporter once and cached beside it."""
     weights = Path(weights)
     if weights.suffix != ".pt" or not weights.is_file():
         raise FileNotFoundError(f"an exported detector runtime needs a local .pt weights file, not {str(weights)!r}")
-    yolo_module = import_ultralytics()
     target = weights.with_name(f"{weights.stem}.{export_key(weights, imgsz)}.onnx")
-    if target.is_file():
-        return target
+    about = target.with_name(f"{target.name}.json")
+    if not (target.is_file() and about.is_file()):
+        _export(weights, imgsz, target, about)
+    facts = json.loads(about.read_text())
+    return ExportedModel(target, tuple(facts["names"]), int(facts["imgsz"]), bool(facts["end2end"]))
+
+
+def _export(weights: Path, imgsz: int, target: Path, about: Path) -> None:
+    from annotators.detector import import_ultralytics
+
+    yolo_module = import_ultralytics()
     with tempfile.TemporaryDirectory(dir=weights.parent, prefix=f".{weights.stem}-export-") as folder:
         copy = Path(folder) / weights.name  # the exporter writes beside its input: keep that out of sight
         shutil.copyfile(weights, copy)
-        made = yolo_module.YOLO(str(copy), task="detect").export(imgsz=imgsz, device="cpu", **EXPORT_SETTINGS)
+        yolo = yolo_module.YOLO(str(copy), task="detect")
+        stride = int(max(yolo.model.stride))
+        size = -(-imgsz // stride) * stride
+        facts = {"names": [yolo.names[i] for i in range(len(yolo.names))], "imgsz": size,
+                 "end2end": bool(getattr(yolo.model.model[-1], "end2end", False))}
+        made = yolo.export(imgsz=size, device="cpu", **EXPORT_SETTINGS)
+        (Path(folder) / "about.json").write_text(json.dumps(facts))
+        os.replace(Path(folder) / "about.json", about)
         os.replace(made, target)
-    return target
 
 
 def onnxruntime_forward(path: Path, threads: int) -> Forward:
@@ -124,11 +148,10 @@ def openvino_forward(path: Path, threads: int, imgsz: int) -> Forward:
     return lambda batch: request.infer([batch], share_inputs=True)[0]
 
 
-def exported_forward(runtime: str, weights: str | Path, imgsz: int, threads: int) -> Forward:
-    """The forward pass of `weights` at `imgsz` under the exported `runtime` (onnx or openvino)."""
-    path = exported_onnx(weights, imgsz)
+def exported_forward(runtime: str, model: ExportedModel, threads: int) -> Forward:
+    """The forward pass of the exported `model` under `runtime` (onnx or openvino)."""
     if runtime == "onnx":
-        return onnxruntime_forward(path, threads)
+        return onnxruntime_forward(model.path, threads)
     if runtime == "openvino":
-        return openvino_forward(path, threads, imgsz)
+        return openvino_forward(model.path, threads, model.imgsz)
     raise ValueError(f"{runtime!r} is not an exported detector runtime")

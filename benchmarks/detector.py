@@ -27,7 +27,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotators.detector import load_yolo, resolve_device  # noqa: E402
+from annotators.detector import load_yolo  # noqa: E402
+from annotators.detector_torch import TorchDetector, resolve_device  # noqa: E402
 from pipeline.config import DetectorConfig  # noqa: E402
 from pipeline.stages.detect import CHUNKS_PER_BATCH, SAMPLE_WEIGHTS, DetectStage  # noqa: E402
 from schemas.work import WORK  # noqa: E402
@@ -99,7 +100,8 @@ def main() -> None:
         for runtime in runtimes(args.runtimes, args.device):
             stage = DetectStage(replace(config, batch_size=batch_size, runtime=runtime))
             detector = stage.setup()
-            device, half = detector.device, detector.half
+            on_torch = isinstance(detector, TorchDetector)
+            device, half = (detector.device, detector.half) if on_torch else (torch.device("cpu"), False)
             sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
             if not header:
                 header = True
@@ -122,12 +124,14 @@ def main() -> None:
 
             dtype = torch.float16 if half else torch.float32
             inputs = torch.rand(batch_size, 3, detector.imgsz, detector.imgsz, device=device, dtype=dtype)
-            if detector.exported is None:
+            if on_torch:
                 inputs = inputs.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else inputs
+            else:
+                inputs = inputs.numpy()
             passes = max(1, len(files) // batch_size)
             forward_rate = rate(passes * batch_size, lambda: [detector.forward(inputs) for _ in range(passes)], sync,
                                 args.repeats)
-            graph = detector.graph
+            graph = detector.graph if on_torch else None
             graph_rate = float("nan")
             if graph is not None:
                 graph_rate = rate(passes * batch_size, lambda: [graph.graph.replay() for _ in range(passes)], sync,

@@ -88,7 +88,7 @@ class DetectorConfig:
     conf: float = 0.25  # score threshold, calibrated on held-out images (see the weights' model card)
     iou: float = 0.5
     imgsz: int = 512
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (auto: a GPU where the cluster has one, else the CPU)
     only_unannotated: bool = True  # propose only on images whose source gives no boxes
     runtime: str = "auto"  # auto | torch | onnx | openvino (annotators/detector_runtime.py; auto: onnx on CPUs)
 

@@ -2,6 +2,7 @@
 renderer and the trainer run on."""
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import os
@@ -48,7 +49,27 @@ def ensure_ray(cfg: RayConfig) -> None:
         ray.init(address=address, runtime_env={"env_vars": env}, **quiet)
     else:  # a local Ray's workers inherit this process's environment, so they start before the first task
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet)
+        atexit.register(_kill_monitor)  # runs before Ray's own shutdown at exit, registered when Ray was imported
     _terminate_as_interrupt()
+
+
+def stop_ray() -> None:
+    """Shut down this process's Ray, a local one in about 0.1 s rather than 1.3 (see `_kill_monitor`)."""
+    import ray
+
+    _kill_monitor()
+    ray.shutdown()
+
+
+def _kill_monitor() -> None:
+    """Kill a local Ray's autoscaler monitor, which a fixed local cluster has no use for. `ray.shutdown` stops it
+    after the GCS, and its exit handler then spends about a second reporting to the dead GCS: 1.0 of the 1.3 s
+    that `ray.shutdown` took here. SIGKILL skips the handler; nothing else waits on the monitor."""
+    from ray._private import worker
+
+    node = worker._global_node
+    if node is not None and node.head:
+        node.kill_monitor(check_alive=False)
 
 
 def _terminate_as_interrupt() -> None:

@@ -34,11 +34,11 @@ def ray_cluster():
     """A real local Ray, started once (2 CPUs, no dashboard) and shut down at the end of the session."""
     import ray
 
-    from schemas.runtime import RayConfig, ensure_ray
+    from schemas.runtime import RayConfig, ensure_ray, stop_ray
 
     ensure_ray(RayConfig(num_cpus=2))
     yield ray
-    ray.shutdown()
+    stop_ray()
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,7 @@ def calibrate(best_scores: Sequence[float], calibration: Sequence[bool]) -> Cali
 def best_scores(cfg, weights: str, source: str = "", modalities: Sequence[str] = (), imgsz: int = 512
                 ) -> tuple[list[float], list[str]]:
     """Each decoded image's best proposal score (0 without one) and its patient key."""
-    from annotators.detector import Detector
+    from annotators.detector import load_detector
     from pipeline.build import collect_inputs
     from pipeline.stage_list import decode_rows
 
@@ -57,7 +57,7 @@ def best_scores(cfg, weights: str, source: str = "", modalities: Sequence[str] =
                 continue
             images.append(np.frombuffer(row["pixels"], np.uint8).reshape(row["height"], row["width"]))
             keys.append(row["patient_key"])
-    found = Detector(weights, device="cpu", imgsz=imgsz, conf=0.01).predict(images)
+    found = load_detector(weights, device="cpu", imgsz=imgsz, conf=0.01).predict(images)
     return [max((r.score for r in regions), default=0.0) for regions in found], keys
 
 

@@ -147,12 +147,12 @@ def detect_split(data_yaml: str | Path, weights: str, split: str = "val", conf: 
     import yaml
     from PIL import Image
 
-    from annotators.detector import Detector
+    from annotators.detector import load_detector
 
     data_yaml = Path(data_yaml)
     folder = data_yaml.parent / yaml.safe_load(data_yaml.read_text())[split]
     images = sorted(folder.iterdir())
-    detector = Detector(weights, device="cpu", imgsz=imgsz, conf=conf)
+    detector = load_detector(weights, device="cpu", imgsz=imgsz, conf=conf)
     found = detector.predict([np.asarray(Image.open(path).convert("L")) for path in images])
     return {(path.name, -1): best_per_label(regions) if one_per_label else regions
             for path, regions in zip(images, found)}

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotators.detector import Detector, applies, forward_batch
+from annotators.detector import Detector, applies, forward_batch, load_detector
 from annotators.lung_fields import LungFields
 from annotators.regions import Region, best_per_label, frontal_lung_pair, merge_detections
 from pipeline.config import DetectorConfig
@@ -65,9 +65,10 @@ class DetectStage(Stage):
         if config.kind == "lung_fields":
             detector = LungFields()
         else:
-            detector = Detector(config.weights, device=config.device, imgsz=config.imgsz, conf=config.conf,
-                                iou=config.iou, batch_size=config.batch_size, runtime=config.runtime,
-                                threads=CPU_THREADS)
+            device = config.device if self.gpus or config.device != "auto" else "cpu"  # no GPU in the cluster
+            detector = load_detector(config.weights, device=device, imgsz=config.imgsz, conf=config.conf,
+                                     iou=config.iou, batch_size=config.batch_size, runtime=config.runtime,
+                                     threads=CPU_THREADS)
         if config.labels and tuple(config.labels) != tuple(detector.labels):
             raise ValueError(f"detector {config.name}: {config.weights or config.kind} gives labels "
                              f"{list(detector.labels)}, the config expects {list(config.labels)}")

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torchvision.ops import batched_nms
 
-from annotators.detector import Detector, greedy_nms, load_yolo
+from annotators.detector import Detector, greedy_nms, load_detector, load_yolo
 from annotators.imaging import DecodeError, decode, resize_long_side
 from annotators.offline import OFFLINE_ENV
 from annotators.regions import iou
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    return Detector(str(SAMPLE_WEIGHTS), device="cpu", batch_size=4)
+    return load_detector(str(SAMPLE_WEIGHTS), device="cpu", batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +88,9 @@ def test_a_detector_on_its_own_threads_leaves_the_process_setting_alone(detector
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        one = Detector(str(SAMPLE_WEIGHTS), device="cpu", runtime="torch", threads=1).predict(images)
+        one = load_detector(str(SAMPLE_WEIGHTS), device="cpu", runtime="torch", threads=1).predict(images)
         assert torch.get_num_threads() == 2
-        two = Detector(str(SAMPLE_WEIGHTS), device="cpu", runtime="torch").predict(images)
+        two = load_detector(str(SAMPLE_WEIGHTS), device="cpu", runtime="torch").predict(images)
     finally:
         torch.set_num_threads(before)
     assert [[r.label for r in regions] for regions in one] == [[r.label for r in regions] for regions in two]
@@ -122,7 +122,7 @@ def test_unreadable_images_still_give_a_decode_error_once_ultralytics_is_loaded(
 def test_refuses_weights_that_are_not_local_files(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="not a local file"):
-        Detector(name, device="cpu")
+        load_detector(name, device="cpu")
     assert list(tmp_path.iterdir()) == []  # nothing was fetched into the working folder
 
 
@@ -134,8 +134,8 @@ def refuse(*args, **kwargs):
     attempts.append(repr(args[1:]))
     raise OSError("network disabled by the test")
 socket.socket.connect = socket.socket.connect_ex = socket.getaddrinfo = socket.create_connection = refuse
-from annotators.detector import Detector, import_ultralytics
-Detector({weights!r}, device="cpu", runtime={runtime!r}).predict([np.zeros((300, 200), np.uint8)])
+from annotators.detector import import_ultralytics, load_detector
+load_detector({weights!r}, device="cpu", runtime={runtime!r}).predict([np.zeros((300, 200), np.uint8)])
 settings = import_ultralytics().settings
 consent = None  # OpenVINO's telemetry sends from a forked process when its consent is on: ask it directly
 if "openvino_telemetry" in sys.modules:

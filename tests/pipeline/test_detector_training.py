@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annotators.detector import Detector
+from annotators.detector import load_detector
 from annotators.regions import Region
 from pipeline.detector_training import train_detector
 from pipeline.yolo_dataset import export_yolo
@@ -27,4 +27,4 @@ def test_train_writes_weights_and_card(tmp_path):
     assert 0.0 <= result.map50 <= 1.0
     card = result.card.read_text()
     assert "make it" in card and f"{result.map50:.3f}" in card and "0: nodule" in card
-    assert Detector(str(result.weights), device="cpu", imgsz=64).labels == DETECTOR_CLASSES
+    assert load_detector(str(result.weights), device="cpu", imgsz=64).labels == DETECTOR_CLASSES

@@ -1,12 +1,20 @@
-"""schemas.runtime: Ray settings refused before Ray starts (a local Ray itself is the session fixture's)."""
+"""schemas.runtime: Ray settings refused before Ray starts, and a local Ray stopped whole (in a process of its own:
+the session fixture's Ray is another)."""
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
+import psutil
 import pytest
 
 from schemas.runtime import RayConfig, require_reachable
 from schemas.typed_config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("settings,message", [({"num_cpus": 0}, "ray.num_cpus: 0"),
@@ -26,3 +34,35 @@ def test_an_address_where_no_head_answers_is_refused_at_once():
     with pytest.raises(ConfigError, match=f"ray.address 127.0.0.1:{port}: no Ray head answers there"):
         require_reachable(f"127.0.0.1:{port}")
     require_reachable("auto")  # Ray finds the local cluster itself
+
+
+LOCAL_RAY = """
+import json, sys, psutil, ray
+from schemas.runtime import RayConfig, ensure_ray, stop_ray
+ensure_ray(RayConfig(num_cpus=1))
+assert ray.get(ray.remote(lambda: 1).remote()) == 1
+started = [p.pid for p in psutil.Process().children(recursive=True)]
+print(json.dumps(started), flush=True)
+if sys.argv[1] == "stop_ray":
+    stop_ray()
+    gone, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=30)
+    print(json.dumps([p.pid for p in alive]))
+"""
+
+
+@pytest.mark.parametrize("how", ["stop_ray", "exit"])
+def test_a_local_ray_stops_whole_and_quietly(how):
+    """`stop_ray`, or the process's exit, leaves none of the local Ray's processes (its monitor is killed first,
+    see schemas.runtime._kill_monitor) and prints nothing of it."""
+    done = subprocess.run([sys.executable, "-c", LOCAL_RAY, how], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    started = json.loads(lines[0])
+    assert len(started) >= 5  # GCS, raylet, monitor, log monitor, worker, ...
+    if how == "stop_ray":
+        assert json.loads(lines[1]) == []
+    else:
+        _, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=30)
+        assert alive == []
+    assert "autoscaler" not in done.stderr.lower() and "Traceback" not in done.stderr
