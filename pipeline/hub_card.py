@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import yaml
 
 from connectors import get_connector
-from schemas.record import FEATURES
+from schemas.record import features
 
 # Licence names as sources write them -> the Hub's licence identifiers.
 HUB_LICENSES = {"cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nd-4.0",
@@ -69,7 +69,7 @@ def _header(facts: CardFacts) -> dict:
         "configs": [{"config_name": "default",
                      "data_files": [{"split": s.name, "path": f"data/{s.name}-*"} for s in facts.splits]}],
         "dataset_info": {
-            "features": FEATURES._to_yaml_list(),
+            "features": features()._to_yaml_list(),
             "splits": [{"name": s.name, "num_bytes": s.bytes, "num_examples": s.rows} for s in facts.splits],
             "download_size": sum(s.bytes for s in facts.splits),
             "dataset_size": sum(s.bytes for s in facts.splits),

@@ -96,7 +96,7 @@ def description_rows(parsed: ParsedReport, links: Sequence[Link]) -> list[dict]:
 
 def assemble(decoded: dict, image_png: bytes, phash: str, regions: Sequence[Region], parsed: ParsedReport,
              links: Sequence[Link], split: str, provenance: Provenance) -> dict:
-    """The shard row (schemas.record.FEATURES columns) of one decoded image."""
+    """The shard row (schemas.record.features() columns) of one decoded image."""
     assert split in SPLITS, split
     return {
         "id": decoded["id"],

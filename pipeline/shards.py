@@ -85,8 +85,6 @@ def read_columns(url: str, columns: list[str]) -> pa.Table:
         return pa.Table.from_batches([batch.select(columns) for batch in pa.ipc.open_stream(source)])
 
 
-KEPT_COLUMNS = [name for name in annotated_schema().names if name != "signature"]  # what compaction reads of parts
-
 PART_SUMMARY = pa.schema([("shard", pa.int32()), ("inputs", pa.float64()), ("rejects", pa.int64()),
                           ("rows", pa.int64()), ("inputs_by_node", pa.map_(pa.string(), pa.float64())),
                           ("failures", pa.map_(pa.string(), pa.int64())), ("seconds", STAGE_SECONDS)])
@@ -154,8 +152,9 @@ class Drop:
 
 def compact_shard(layout: BuildLayout, shard: int, n_shards: int, drops: dict[str, Drop]) -> dict:
     """Merge a shard's parts into its final file and write its done marker; returns the marker."""
-    tables = [read_columns(url, KEPT_COLUMNS) for url in storage.list_files(layout.parts(shard), ".arrow")]
-    table = pa.concat_tables(tables) if tables else annotated_schema().empty_table().select(KEPT_COLUMNS)
+    kept = [name for name in annotated_schema().names if name != "signature"]  # what compaction reads of parts
+    tables = [read_columns(url, kept) for url in storage.list_files(layout.parts(shard), ".arrow")]
+    table = pa.concat_tables(tables) if tables else annotated_schema().empty_table().select(kept)
     failed = pc.starts_with(pc.fill_null(table.column("reject_reason"), ""), INTERNAL_ERROR)
     table = table.append_column("failed", failed).sort_by([("id", "ascending"), ("failed", "ascending")])
     table = table.drop_columns(["failed"])  # of one id's rows, one that no stage failed on comes first

@@ -1,7 +1,7 @@
 """The encode stage: a row with its parsed report and links -> a shard row (PNG image, split, provenance)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,9 +15,8 @@ from annotators.regions import Region
 from annotators.reports import Description, ParsedReport
 from pipeline.records import Provenance, assemble, assign_split
 from pipeline.stage import Stage
+from schemas.record import ArrowSchemas, adopt, arrow_schemas
 from schemas.work import BOOKKEEPING, annotated_schema
-
-ANNOTATED = annotated_schema()
 
 
 @dataclass(frozen=True)
@@ -28,9 +27,17 @@ class Encode(Stage):
     test: float
     provenance: Provenance
     signatures: bool = True
+    schemas: ArrowSchemas = field(default_factory=arrow_schemas)  # made where the stage list is (the driver)
 
     name = "encode"
-    output_schema = ANNOTATED
+
+    @property
+    def output_schema(self) -> pa.Schema:
+        return annotated_schema()
+
+    def setup(self) -> None:
+        """A worker takes the driver's schemas rather than making its own (schemas.record.adopt)."""
+        adopt(self.schemas)
 
     def process(self, batch: pa.Table, state: Any) -> pa.Table:
         out = []
@@ -44,4 +51,4 @@ class Encode(Stage):
                               parsed, [Link(**link) for link in row["links"]], split, self.provenance)
             found = signature(pixels).to_row() if self.signatures else None
             out.append({**record, **{f.name: row[f.name] for f in BOOKKEEPING}, "signature": found})
-        return pa.Table.from_pylist(out, schema=ANNOTATED)
+        return pa.Table.from_pylist(out, schema=annotated_schema())

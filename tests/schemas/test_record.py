@@ -1,7 +1,7 @@
 import pyarrow as pa
 from datasets import Features
 
-from schemas.record import FEATURES, arrow_schema, reject_arrow_schema, validate_record
+from schemas.record import arrow_schema, features, reject_arrow_schema, validate_record
 
 
 def _row(**changes):
@@ -25,7 +25,7 @@ def _row(**changes):
 def test_arrow_schema_carries_features_metadata_that_round_trips():
     schema = arrow_schema()
     assert b"huggingface" in schema.metadata
-    assert Features.from_arrow_schema(schema) == FEATURES
+    assert Features.from_arrow_schema(schema) == features()
     assert schema.field("image").type == pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     assert reject_arrow_schema().names == ["source", "source_id", "input", "stage", "reason", "detail"]
 
