@@ -41,6 +41,7 @@ class StudyRef:
     image: str = ""  # path or fsspec URL of the image file; "" when the source row has none
     report: str = ""  # report text, raw (de-identified downstream)
     report_path: str = ""  # or a path to read it from, in a worker
+    report_truncated: bool = False  # the connector read `report` already cut to annotators.report_text's cap
     boxes: tuple[SourceBox, ...] = ()
     view: str = ""  # the source's own view hint (PA, AP, LATERAL, axial, ...)
     modality: str = ""  # the source's own modality hint (CR, DX, CT, MR, ...)

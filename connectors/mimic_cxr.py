@@ -98,7 +98,9 @@ class MimicCxr(Connector):
         report_path, zipped = reports.find(folder)  # a refused row's report is not looked for (nor unzipped)
         if zipped and zipped.reject:  # a member that is no text: the reason the decode stage gives a file's
             return rejected(ref, zipped.reject, f"{REPORTS_ZIP}: {zipped.detail}")
-        return replace(ref, report_path=report_path, report=zipped.text if zipped else "")
+        if zipped:
+            return replace(ref, report=zipped.text, report_truncated=zipped.truncated)
+        return replace(ref, report_path=report_path)
 
     def table(self, root: Path) -> pl.DataFrame:
         """The image list joined to the split, sorted by dicom_id (polars: the metadata has 377k rows); ROW_ERROR

@@ -107,7 +107,7 @@ def decode_ref(ref: StudyRef, item: dict, settings: Decode) -> list[dict]:
                 "license": shown(ref.license),
                 "split": shown(ref.split),
                 "report": read.text,
-                "report_truncated": read.truncated,
+                "report_truncated": read.truncated or ref.report_truncated,
                 "report_style": ref.report_style,
                 "modality": shown(ref.modality or image.modality),
                 "view": shown(ref.view or image.view),

@@ -154,6 +154,25 @@ def test_a_zipped_report_that_holds_no_text_is_a_reject_that_says_why(generated_
     assert sum(bool(r.report) for r in refs) == len(reports) - 1  # the other studies' texts as before
 
 
+def test_a_zipped_report_cut_to_the_cap_says_so_in_its_rows(generated_sources, make_connector, tmp_path):
+    """The connector reads a zipped report cut to annotators.report_text's cap; its rows still say it was cut
+    (`report.truncated`), as those of a report file the decode stage cuts do."""
+    from annotators.imaging import FrameSelection
+    from annotators.report_text import MAX_REPORT_CHARS
+    from pipeline.stages.decode import Decode, work_items
+
+    copy, reports = _reports_moved(generated_sources, tmp_path)
+    long_one = next(iter(reports))
+    with zipfile.ZipFile(copy / "mimic-cxr-reports.zip", "w") as archive:
+        for name, data in reports.items():
+            archive.writestr(name, data + b"Lungs are clear. " * (MAX_REPORT_CHARS // 16) if name == long_one else data)
+    refs = [r for r in make_connector("mimic_cxr", copy).refs() if r.report and r.image.endswith(".jpg")]
+    cut = [r for r in refs if r.report_truncated]
+    assert cut and all(len(r.report) <= MAX_REPORT_CHARS for r in cut) and len(cut) < len(refs)
+    rows = Decode(512, FrameSelection(), b"decode-test-key")(work_items(refs, [0] * len(refs))).to_pylist()
+    assert {r["source_id"] for r in rows if r["report_truncated"]} == {r.source_id for r in cut}
+
+
 def test_a_zipped_report_is_read_once_for_all_images_of_its_study(generated_sources, make_connector, tmp_path,
                                                                    monkeypatch):
     """377,110 images, 227,835 studies: each study's member is unzipped and decoded once; no report file is looked
