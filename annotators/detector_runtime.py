@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -63,6 +63,14 @@ class ExportedModel:
     end2end: bool  # the head gives one box per object (no NMS)
 
 
+def model_facts(yolo: Any, imgsz: int) -> dict:
+    """What the detector needs of an ultralytics `YOLO` besides its weights: class names by index, the side of the
+    square input (`imgsz` rounded up to the model's stride) and whether its head gives one box per object."""
+    stride = int(max(yolo.model.stride))
+    return {"names": [yolo.names[i] for i in range(len(yolo.names))], "imgsz": -(-imgsz // stride) * stride,
+            "end2end": bool(getattr(yolo.model.model[-1], "end2end", False))}
+
+
 def exported_model(weights: str | Path, imgsz: int) -> ExportedModel:
     """The ONNX export of a local `.pt` at `imgsz`, made by ultralytics' exporter once and cached beside it."""
     weights = Path(weights)
@@ -84,11 +92,8 @@ def _export(weights: Path, imgsz: int, target: Path, about: Path) -> None:
         copy = Path(folder) / weights.name  # the exporter writes beside its input: keep that out of sight
         shutil.copyfile(weights, copy)
         yolo = yolo_module.YOLO(str(copy), task="detect")
-        stride = int(max(yolo.model.stride))
-        size = -(-imgsz // stride) * stride
-        facts = {"names": [yolo.names[i] for i in range(len(yolo.names))], "imgsz": size,
-                 "end2end": bool(getattr(yolo.model.model[-1], "end2end", False))}
-        made = yolo.export(imgsz=size, device="cpu", **EXPORT_SETTINGS)
+        facts = model_facts(yolo, imgsz)
+        made = yolo.export(imgsz=facts["imgsz"], device="cpu", **EXPORT_SETTINGS)
         (Path(folder) / "about.json").write_text(json.dumps(facts))
         os.replace(Path(folder) / "about.json", about)
         os.replace(made, target)

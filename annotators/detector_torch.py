@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from annotators.detector import CANDIDATES, PAD_VALUE, Detector, Placement, forward_batch, letterbox, load_yolo
+from annotators.detector_runtime import model_facts
 from annotators.regions import Region
 from schemas.labels import canonical_label
 
@@ -65,6 +66,7 @@ class TorchDetector(Detector):
         threads: int | None = None,
     ):
         yolo = load_yolo(weights)
+        facts = model_facts(yolo, imgsz)
         self.device = resolve_device(device)
         self.cuda = self.device.type == "cuda"
         self.half = self.cuda if half is None else half
@@ -73,12 +75,9 @@ class TorchDetector(Detector):
         if not self.cuda:  # oneDNN's channels-last convolutions, in small chunks that stay in cache
             self.model = self.model.to(memory_format=torch.channels_last)
         batch_size = forward_batch(batch_size, self.cuda)
-        stride = int(max(self.model.stride))
-        self.imgsz = -(-imgsz // stride) * stride
+        self.imgsz, self.end2end = facts["imgsz"], facts["end2end"]
         self.conf, self.iou, self.batch_size, self.max_det = conf, iou, batch_size, max_det
-        names = yolo.names
-        self.labels = tuple(canonical_label(names[i]) for i in range(len(names)))
-        self.end2end = bool(getattr(self.model.model[-1], "end2end", False))
+        self.labels = tuple(canonical_label(name) for name in facts["names"])
         self.threads = None if self.cuda else threads
         self.graph: _Graph | None = None
         if self.cuda:
