@@ -18,7 +18,7 @@ from connectors.tables import SourceLayoutError
 from pipeline import storage
 from pipeline.config import NOT_SHAPING_ROWS, BuildConfig, ConfigError, SourceConfig, from_dict, patient_secret, to_dict
 from pipeline.dedup import plan_drops
-from pipeline.executor import Tally, run_on_ray
+from pipeline.executor import WORKER_MODULES, Tally, run_on_ray
 from pipeline.records import one_split_per_patient
 from pipeline.shards import BuildLayout, Drop, compact_shard, completed_inputs, write_rejects
 from pipeline.stage import StageSetupError, prepared
@@ -158,7 +158,7 @@ def _run(cfg: BuildConfig, layout: BuildLayout, inputs: Inputs, state: dict, sta
     """Start or resume the build of `inputs` in `layout`: the stages over what no part holds yet, dedup,
     compaction and the manifest (returned)."""
     with stats.phase("start_ray"):
-        ensure_ray(cfg.ray)
+        ensure_ray(cfg.ray, preload=WORKER_MODULES)
     _start_or_resume(layout, state)
 
     done_shards = {s for s in range(inputs.n_shards) if storage.exists(layout.marker(s))}

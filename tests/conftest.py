@@ -31,12 +31,14 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A real local Ray, started once (2 CPUs, no dashboard) and shut down at the end of the session."""
+    """A real local Ray, started once as a build starts it (2 CPUs, no dashboard, the workers' modules preloaded) and
+    shut down at the end of the session."""
     import ray
 
+    from pipeline.executor import WORKER_MODULES
     from schemas.runtime import RayConfig, ensure_ray, stop_ray
 
-    ensure_ray(RayConfig(num_cpus=2))
+    ensure_ray(RayConfig(num_cpus=2), preload=WORKER_MODULES)
     yield ray
     stop_ray()
 

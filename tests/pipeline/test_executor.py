@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline.build import collect_inputs
+from pipeline.executor import WORKER_MODULES
 from pipeline.shards import BuildLayout
 from pipeline.stage_list import build_stages
 from pipeline.stages.decode import work_items
@@ -20,14 +21,23 @@ from pipeline.executor import run_chain
 block, stages, layout = pickle.loads(open(sys.argv[1], "rb").read())
 summary = run_chain(block, stages, layout)
 loaded = sorted(m for m in ("datasets", "torch", "ultralytics") if m in sys.modules)
-print(json.dumps({"rows": sum(summary.column("rows").to_pylist()), "loaded": loaded}))
+import pipeline.dedup  # the dedup steps' tasks
+print(json.dumps({"rows": sum(summary.column("rows").to_pylist()), "loaded": loaded, "modules": sorted(sys.modules)}))
+"""
+PRELOAD = """
+import importlib, json, sys
+import ray  # a Ray worker's own
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps(sorted(sys.modules)))
 """
 
 
 def test_a_worker_runs_the_chain_without_torch_ultralytics_or_datasets(sample_config, tmp_path):
     """A fresh process given a block and the driver's stages (as a Ray task is) writes its parts without importing
     torch (the detector runs its cached ONNX export, spaCy's thinc goes without), ultralytics, or datasets (the
-    encode stage brings the driver's schemas): 2 to 3 s of CPU each build worker no longer spends starting."""
+    encode stage brings the driver's schemas): 2 to 3 s of CPU each build worker no longer spends starting. And the
+    modules that a build's workers preload as they start bring no package that running the chain would not."""
     cfg = sample_config(tmp_path / "out")
     inputs = collect_inputs(cfg)
     block = work_items(list(inputs.refs[:8]), list(inputs.shards[:8]))
@@ -37,5 +47,12 @@ def test_a_worker_runs_the_chain_without_torch_ultralytics_or_datasets(sample_co
                           timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"rows": block.num_rows, "loaded": []}
+    assert {k: report[k] for k in ("rows", "loaded")} == {"rows": block.num_rows, "loaded": []}
     assert list((tmp_path / "out").rglob("*.arrow"))  # the parts
+
+    preloaded = subprocess.run([sys.executable, "-c", PRELOAD, *WORKER_MODULES], cwd=ROOT, capture_output=True,
+                               text=True, timeout=300)
+    assert preloaded.returncode == 0, preloaded.stderr
+    beyond = set(json.loads(preloaded.stdout.strip().splitlines()[-1])) - set(report["modules"])
+    # what a build's workers preload (pipeline.executor.WORKER_MODULES): no package that the chain would not load
+    assert {name.split(".")[0] for name in beyond} <= {"pipeline"}, sorted(beyond)

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from schemas.runtime import RayConfig, require_reachable
+from schemas.runtime import LOCAL_SYSTEM_CONFIG, RayConfig, require_reachable
 from schemas.typed_config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +66,28 @@ def test_a_local_ray_stops_whole_and_quietly(how):
         _, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=30)
         assert alive == []
     assert "autoscaler" not in done.stderr.lower() and "Traceback" not in done.stderr
+
+
+PRELOADING_RAY = """
+import json, sys, ray
+from schemas.runtime import RayConfig, ensure_ray, stop_ray
+ensure_ray(RayConfig(num_cpus=1), preload=["pipeline.stage_list", "no_such_module_anywhere"])
+
+def probe():
+    import ray._raylet
+    return "pipeline.stage_list" in sys.modules, ray._raylet.Config.raylet_client_connect_timeout_milliseconds()
+
+print(json.dumps([ray.get(ray.remote(probe).remote()), "pipeline.stage_list" in sys.modules]))
+stop_ray()
+"""
+
+
+def test_a_local_rays_workers_import_the_preloaded_modules_before_their_first_task():
+    """The workers import `preload` as they start (a module that is not there is passed over), and the raylet's
+    retry interval reaches them: the driver itself imports neither."""
+    done = subprocess.run([sys.executable, "-c", PRELOADING_RAY], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    in_worker, in_driver = json.loads(done.stdout.strip().splitlines()[-1])
+    assert in_worker == [True, LOCAL_SYSTEM_CONFIG["raylet_client_connect_timeout_milliseconds"]]
+    assert in_driver is False
