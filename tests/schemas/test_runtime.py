@@ -77,17 +77,19 @@ def probe():
     import ray._raylet
     return "pipeline.stage_list" in sys.modules, ray._raylet.Config.raylet_client_connect_timeout_milliseconds()
 
-print(json.dumps([ray.get(ray.remote(probe).remote()), "pipeline.stage_list" in sys.modules]))
+print(json.dumps([ray.get(ray.remote(probe).remote()), "pipeline.stage_list" in sys.modules,
+                  ray._private.state.state.get_system_config()]))
 stop_ray()
 """
 
 
-def test_a_local_rays_workers_import_the_preloaded_modules_before_their_first_task():
-    """The workers import `preload` as they start (a module that is not there is passed over), and the raylet's
-    retry interval reaches them: the driver itself imports neither."""
+def test_a_local_ray_runs_with_its_settings_and_its_workers_import_the_preloaded_modules_first():
+    """The workers import `preload` as they start (a module that is not there is passed over) and the driver does
+    not; the local settings (schemas.runtime.LOCAL_SYSTEM_CONFIG) are the cluster's and reach the workers."""
     done = subprocess.run([sys.executable, "-c", PRELOADING_RAY], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    in_worker, in_driver = json.loads(done.stdout.strip().splitlines()[-1])
+    in_worker, in_driver, system_config = json.loads(done.stdout.strip().splitlines()[-1])
     assert in_worker == [True, LOCAL_SYSTEM_CONFIG["raylet_client_connect_timeout_milliseconds"]]
     assert in_driver is False
+    assert system_config.items() >= LOCAL_SYSTEM_CONFIG.items()
