@@ -143,14 +143,14 @@ class Detector:
     """What every runtime shares: class labels (the corpus vocabulary), the square input size, the thresholds,
     and the step from an image's candidates to its `Region`s. `predict` is the runtime's."""
 
-    labels: tuple[str, ...]
-    imgsz: int
-    conf: float
-    iou: float
-    batch_size: int  # images per forward pass
-    max_det: int
-    end2end: bool  # the model's head gives one box per object (no NMS)
     runtime: str
+
+    def __init__(self, facts: detector_runtime.ModelFacts, conf: float, iou: float, batch_size: int, max_det: int):
+        self.labels = tuple(canonical_label(name) for name in facts.names)
+        self.imgsz = facts.imgsz
+        self.end2end = facts.end2end  # the model's head gives one box per object (no NMS)
+        self.conf, self.iou, self.max_det = conf, iou, max_det
+        self.batch_size = batch_size  # images per forward pass
 
     def predict(self, images: Sequence[np.ndarray]) -> list[list[Region]]:
         """Regions per image (uint8 greyscale HxW arrays), best score first."""
@@ -170,7 +170,6 @@ class Detector:
         return regions
 
 
-
 class ExportedDetector(Detector):
     """The model's ONNX export on the CPU, under ONNX Runtime or OpenVINO. torch and ultralytics are imported only
     to make the export when none is cached beside the weights yet."""
@@ -178,11 +177,8 @@ class ExportedDetector(Detector):
     def __init__(self, weights: str, runtime: str, imgsz: int = 512, conf: float = 0.25, iou: float = 0.5,
                  batch_size: int = 32, max_det: int = 50, threads: int | None = None):
         model = detector_runtime.exported_model(weights, imgsz)
-        self.labels = tuple(canonical_label(name) for name in model.names)
-        self.imgsz, self.end2end, self.runtime = model.imgsz, model.end2end, runtime
-        self.conf, self.iou, self.max_det = conf, iou, max_det
-        self.batch_size = forward_batch(batch_size, cuda=False)
-        self.threads = threads
+        super().__init__(model, conf, iou, forward_batch(batch_size, cuda=False), max_det)
+        self.runtime, self.threads = runtime, threads
         self.forward = detector_runtime.exported_forward(runtime, model, threads or len(os.sched_getaffinity(0)))
 
     def predict(self, images: Sequence[np.ndarray]) -> list[list[Region]]:

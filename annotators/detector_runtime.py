@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -54,21 +54,26 @@ def export_key(weights: Path, imgsz: int) -> str:
 
 
 @dataclass(frozen=True)
-class ExportedModel:
-    """An ONNX export and what the detector needs of the model it came from."""
+class ModelFacts:
+    """What the detector needs of a model besides its weights."""
 
-    path: Path
     names: tuple[str, ...]  # class names, by class index
     imgsz: int  # the side of the square input (the asked size rounded up to the model's stride)
     end2end: bool  # the head gives one box per object (no NMS)
 
 
-def model_facts(yolo: Any, imgsz: int) -> dict:
-    """What the detector needs of an ultralytics `YOLO` besides its weights: class names by index, the side of the
-    square input (`imgsz` rounded up to the model's stride) and whether its head gives one box per object."""
+@dataclass(frozen=True)
+class ExportedModel(ModelFacts):
+    """An ONNX export and the facts of the model it came from."""
+
+    path: Path
+
+
+def model_facts(yolo: Any, imgsz: int) -> ModelFacts:
+    """The facts of an ultralytics `YOLO` asked to run at `imgsz`."""
     stride = int(max(yolo.model.stride))
-    return {"names": [yolo.names[i] for i in range(len(yolo.names))], "imgsz": -(-imgsz // stride) * stride,
-            "end2end": bool(getattr(yolo.model.model[-1], "end2end", False))}
+    return ModelFacts(tuple(yolo.names[i] for i in range(len(yolo.names))), -(-imgsz // stride) * stride,
+                      bool(getattr(yolo.model.model[-1], "end2end", False)))
 
 
 def exported_model(weights: str | Path, imgsz: int) -> ExportedModel:
@@ -81,7 +86,7 @@ def exported_model(weights: str | Path, imgsz: int) -> ExportedModel:
     if not (target.is_file() and about.is_file()):
         _export(weights, imgsz, target, about)
     facts = json.loads(about.read_text())
-    return ExportedModel(target, tuple(facts["names"]), int(facts["imgsz"]), bool(facts["end2end"]))
+    return ExportedModel(tuple(facts["names"]), int(facts["imgsz"]), bool(facts["end2end"]), target)
 
 
 def _export(weights: Path, imgsz: int, target: Path, about: Path) -> None:
@@ -93,8 +98,8 @@ def _export(weights: Path, imgsz: int, target: Path, about: Path) -> None:
         shutil.copyfile(weights, copy)
         yolo = yolo_module.YOLO(str(copy), task="detect")
         facts = model_facts(yolo, imgsz)
-        made = yolo.export(imgsz=facts["imgsz"], device="cpu", **EXPORT_SETTINGS)
-        (Path(folder) / "about.json").write_text(json.dumps(facts))
+        made = yolo.export(imgsz=facts.imgsz, device="cpu", **EXPORT_SETTINGS)
+        (Path(folder) / "about.json").write_text(json.dumps(asdict(facts)))
         os.replace(Path(folder) / "about.json", about)
         os.replace(made, target)
 

@@ -16,7 +16,6 @@ import torch
 from annotators.detector import CANDIDATES, PAD_VALUE, Detector, Placement, forward_batch, letterbox, load_yolo
 from annotators.detector_runtime import model_facts
 from annotators.regions import Region
-from schemas.labels import canonical_label
 
 
 def resolve_device(device: str) -> torch.device:
@@ -66,18 +65,14 @@ class TorchDetector(Detector):
         threads: int | None = None,
     ):
         yolo = load_yolo(weights)
-        facts = model_facts(yolo, imgsz)
         self.device = resolve_device(device)
         self.cuda = self.device.type == "cuda"
+        super().__init__(model_facts(yolo, imgsz), conf, iou, forward_batch(batch_size, self.cuda), max_det)
         self.half = self.cuda if half is None else half
         model = yolo.model.fuse(verbose=False).to(self.device).eval()
         self.model = model.half() if self.half else model.float()
         if not self.cuda:  # oneDNN's channels-last convolutions, in small chunks that stay in cache
             self.model = self.model.to(memory_format=torch.channels_last)
-        batch_size = forward_batch(batch_size, self.cuda)
-        self.imgsz, self.end2end = facts["imgsz"], facts["end2end"]
-        self.conf, self.iou, self.batch_size, self.max_det = conf, iou, batch_size, max_det
-        self.labels = tuple(canonical_label(name) for name in facts["names"])
         self.threads = None if self.cuda else threads
         self.graph: _Graph | None = None
         if self.cuda:
