@@ -2,7 +2,6 @@
 renderer and the trainer run on."""
 from __future__ import annotations
 
-import atexit
 import fcntl
 import logging
 import os
@@ -46,9 +45,10 @@ LOCAL_SYSTEM_CONFIG = {
 
 def ensure_ray(cfg: RayConfig, preload: Sequence[str] = ()) -> None:
     """Join `cfg.address` (else the cluster that `RAY_ADDRESS` names, as inside a Ray job), or start a local Ray
-    without a dashboard; reuse one already started in this process. A local Ray's workers import the modules in
-    `preload` as they start (a failed import is logged in the worker's log, not raised), on the CPU that ray.init
-    and the driver leave idle, rather than on their first task."""
+    (`schemas.local_ray.LocalHeadNode`: no dashboard, autoscaler or log monitor); reuse one already started in this
+    process. A local Ray's workers import the modules in `preload` as they start (a failed import is logged in the
+    worker's log, not raised), on the CPU that ray.init and the driver leave idle, rather than on their first
+    task."""
     import ray
 
     env = offline.apply()
@@ -63,30 +63,12 @@ def ensure_ray(cfg: RayConfig, preload: Sequence[str] = ()) -> None:
         require_reachable(address)
         ray.init(address=address, runtime_env={"env_vars": env}, **quiet)
     else:  # a local Ray's workers inherit this process's environment, so they start before the first task
-        ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet,
-                 _system_config=LOCAL_SYSTEM_CONFIG | {"preload_python_modules": list(preload)})
-        atexit.register(_kill_monitor)  # runs before Ray's own shutdown at exit, registered when Ray was imported
+        from schemas.local_ray import local_head
+
+        with local_head():
+            ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, **quiet,
+                     _system_config=LOCAL_SYSTEM_CONFIG | {"preload_python_modules": list(preload)})
     _terminate_as_interrupt()
-
-
-def stop_ray() -> None:
-    """Shut down this process's Ray, a local one in about 0.1 s rather than 1.3 (see `_kill_monitor` and
-    `LOCAL_SYSTEM_CONFIG`)."""
-    import ray
-
-    _kill_monitor()
-    ray.shutdown()
-
-
-def _kill_monitor() -> None:
-    """Kill a local Ray's autoscaler monitor, which a fixed local cluster has no use for. `ray.shutdown` stops it
-    after the GCS, and its exit handler then spends about a second reporting to the dead GCS: 1.0 of the 1.3 s
-    that `ray.shutdown` took here. SIGKILL skips the handler; nothing else waits on the monitor."""
-    from ray._private import worker
-
-    node = worker._global_node
-    if node is not None and node.head:
-        node.kill_monitor(check_alive=False)
 
 
 def _terminate_as_interrupt() -> None:

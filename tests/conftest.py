@@ -36,11 +36,11 @@ def ray_cluster():
     import ray
 
     from pipeline.executor import WORKER_MODULES
-    from schemas.runtime import RayConfig, ensure_ray, stop_ray
+    from schemas.runtime import RayConfig, ensure_ray
 
     ensure_ray(RayConfig(num_cpus=2), preload=WORKER_MODULES)
     yield ray
-    stop_ray()
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

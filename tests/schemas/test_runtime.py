@@ -38,29 +38,28 @@ def test_an_address_where_no_head_answers_is_refused_at_once():
 
 LOCAL_RAY = """
 import json, sys, psutil, ray
-from schemas.runtime import RayConfig, ensure_ray, stop_ray
+from schemas.runtime import RayConfig, ensure_ray
 ensure_ray(RayConfig(num_cpus=1))
 assert ray.get(ray.remote(lambda: 1).remote()) == 1
 started = [p.pid for p in psutil.Process().children(recursive=True)]
 print(json.dumps(started), flush=True)
-if sys.argv[1] == "stop_ray":
-    stop_ray()
+if sys.argv[1] == "shutdown":
+    ray.shutdown()
     gone, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=30)
     print(json.dumps([p.pid for p in alive]))
 """
 
 
-@pytest.mark.parametrize("how", ["stop_ray", "exit"])
+@pytest.mark.parametrize("how", ["shutdown", "exit"])
 def test_a_local_ray_stops_whole_and_quietly(how):
-    """`stop_ray`, or the process's exit, leaves none of the local Ray's processes (its monitor is killed first,
-    see schemas.runtime._kill_monitor) and prints nothing of it."""
+    """`ray.shutdown`, or the process's exit, leaves none of the local Ray's processes and prints nothing of it."""
     done = subprocess.run([sys.executable, "-c", LOCAL_RAY, how], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     started = json.loads(lines[0])
-    assert len(started) >= 5  # GCS, raylet, monitor, log monitor, worker, ...
-    if how == "stop_ray":
+    assert len(started) >= 5  # GCS, raylet, its two agents, worker, ...
+    if how == "shutdown":
         assert json.loads(lines[1]) == []
     else:
         _, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=30)
@@ -70,7 +69,7 @@ def test_a_local_ray_stops_whole_and_quietly(how):
 
 PRELOADING_RAY = """
 import json, sys, ray
-from schemas.runtime import RayConfig, ensure_ray, stop_ray
+from schemas.runtime import RayConfig, ensure_ray
 ensure_ray(RayConfig(num_cpus=1), preload=["pipeline.stage_list", "no_such_module_anywhere"])
 
 def probe():
@@ -79,7 +78,6 @@ def probe():
 
 print(json.dumps([ray.get(ray.remote(probe).remote()), "pipeline.stage_list" in sys.modules,
                   ray._private.state.state.get_system_config()]))
-stop_ray()
 """
 
 
