@@ -17,7 +17,6 @@ Every step runs in a fixed order on the same parts, so a resumed build makes the
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,7 +42,7 @@ from annotators.quality import report_fingerprint, shared_fingerprints
 from pipeline import storage
 from pipeline.exchange import read_partition, write_partitioned
 from pipeline.shards import BuildLayout, Drop, read_columns
-from schemas.work import SIGNATURE
+from schemas.work import SIGNATURE, annotated_schema
 
 KEY_COLUMNS = ["id", "source", "source_id", "orig_width", "orig_height", "regions", "report", "signature",
                "reject_reason"]
@@ -76,20 +75,28 @@ VOTES = pa.schema([("mine", pa.int32()), ("theirs", pa.int32()), ("count", pa.in
 def shard_signatures(layout: BuildLayout, shard: int, n_partitions: int) -> list[RowKey]:
     """Keys of the distinct kept rows of one shard's parts, by id; their signatures go to `layout.signatures`, their
     keypoint index keys, in `n_partitions` key partitions, to `layout.index` (none of it when `n_partitions` is 0:
-    near-duplicates are off)."""
-    rows: dict[str, dict] = {}
-    for url in storage.list_files(layout.parts(shard), ".arrow"):
-        table = read_columns(url, KEY_COLUMNS)
-        rows.update((row["id"], row) for row in table.filter(pc.equal(table.column("reject_reason"), "")).to_pylist())
-    keys = [_row_key(rows[row_id], shard) for row_id in sorted(rows)]
+    near-duplicates are off). The signatures stay Arrow buffers from the memory-mapped parts to the file."""
+    table = _kept_rows(layout, shard)
+    keys = [_row_key(row, shard) for row in table.drop_columns(["signature"]).to_pylist()]
     if n_partitions:
-        signatures = [rows[k.id]["signature"] for k in keys]
+        signatures = table.column("signature")
         write_signatures(layout.signatures(shard), signatures)
-        found = [index_keys(Signature.descriptors_of(s)) for s in signatures]
+        found = [index_keys(np.frombuffer(row, np.uint8).reshape(-1, 32))
+                 for row in pc.struct_field(signatures, "descriptors").to_pylist()]
         index = {"owner": np.repeat(np.arange(len(found), dtype=np.int64), [len(f) for f in found]),
                  "key": np.concatenate([*found, np.zeros(0, np.uint64)])}
         write_partitioned(layout.index(shard), index, INDEX, key_partitions(index["key"], n_partitions), n_partitions)
     return keys
+
+
+def _kept_rows(layout: BuildLayout, shard: int) -> pa.Table:
+    """The KEY_COLUMNS of one shard's kept rows, each id once (a part written again by a resumed build holds the
+    same rows; the last is taken), by id."""
+    parts = [read_columns(url, KEY_COLUMNS) for url in storage.list_files(layout.parts(shard), ".arrow")]
+    table = pa.concat_tables(parts) if parts else annotated_schema().empty_table().select(KEY_COLUMNS)
+    table = table.filter(pc.equal(table.column("reject_reason"), ""))
+    last = {row_id: place for place, row_id in enumerate(table.column("id").to_pylist())}
+    return table.take(pa.array([last[row_id] for row_id in sorted(last)], pa.int64()))
 
 
 def _row_key(row: dict, shard: int) -> RowKey:
@@ -120,13 +127,12 @@ def shard_candidates(layout: BuildLayout, shard: int, n_partitions: int, per_ima
     return top_partners(Votes.concat([Votes(**part) for part in found]), per_image)
 
 
-def write_signatures(url: str, signatures: list[dict[str, bytes]]) -> None:
-    """One shard's signatures (`Signature.to_row`'s bytes, as the parts hold them), in row order, as an Arrow IPC
-    file of `SIGNATURE_BATCH`-row record batches."""
-    sink = io.BytesIO()
-    with pa.ipc.new_file(sink, SIGNATURES) as writer:
-        writer.write_table(pa.Table.from_pylist(signatures, SIGNATURES), max_chunksize=SIGNATURE_BATCH)
-    storage.write_bytes(url, sink.getvalue())
+def write_signatures(url: str, signatures: pa.ChunkedArray | pa.StructArray) -> None:
+    """One shard's signatures (SIGNATURE structs of `Signature.to_row`'s bytes, as the parts hold them), in row
+    order, as an Arrow IPC file of `SIGNATURE_BATCH`-row record batches."""
+    table = pa.Table.from_struct_array(signatures)
+    with storage.atomic_write(url) as handle, pa.ipc.new_file(handle, SIGNATURES) as writer:
+        writer.write_table(table, max_chunksize=SIGNATURE_BATCH)
 
 
 def read_signatures(url: str, rows: set[int]) -> dict[int, Signature]:

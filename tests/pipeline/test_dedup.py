@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from annotators.duplicates import signature
 from pipeline.dedup import SIGNATURE_BATCH, read_signatures, write_signatures
 from pipeline.inspect import read_shards
+from schemas.work import SIGNATURE
 
 
 def test_planted_copies_are_dropped_and_nothing_else(sample_build, sample_root):
@@ -40,7 +42,7 @@ def test_signature_files_give_back_the_rows_asked_for(tmp_path):
     images[SIGNATURE_BATCH + 1] = np.full((64, 64), 90, np.uint8)  # no keypoints
     signatures = [signature(image) for image in images]
     url = str(tmp_path / "shard.arrow")
-    write_signatures(url, [s.to_row() for s in signatures])
+    write_signatures(url, pa.array([s.to_row() for s in signatures], SIGNATURE))
     wanted = {0, SIGNATURE_BATCH - 1, SIGNATURE_BATCH + 1, len(images) - 1}  # first, last and a keypoint-less row
     found = read_signatures(url, wanted)
     assert set(found) == wanted

@@ -1,4 +1,5 @@
-"""pipeline.executor: what a worker process loads to carry a block through the stage chain."""
+"""pipeline.executor: what a worker process loads to carry a block through the stage chain, and the blocks it is
+given."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pytest
+
 from pipeline.build import collect_inputs
-from pipeline.executor import WORKER_MODULES
+from pipeline.executor import TAIL_PIECES, WORKER_MODULES, tapered_blocks
 from pipeline.shards import BuildLayout
 from pipeline.stage_list import build_stages
 from pipeline.stages.decode import work_items
@@ -56,3 +60,18 @@ def test_a_worker_runs_the_chain_without_torch_ultralytics_or_datasets(sample_co
     beyond = set(json.loads(preloaded.stdout.strip().splitlines()[-1])) - set(report["modules"])
     # what a build's workers preload (pipeline.executor.WORKER_MODULES): no package that the chain would not load
     assert {name.split(".")[0] for name in beyond} <= {"pipeline"}, sorted(beyond)
+
+
+@pytest.mark.parametrize("rows,per_block,cpus",
+                         [(1014, 64, 2), (130, 64, 2), (10, 3, 2), (5, 5, 4), (1, 1, 2), (0, 1, 2)])
+def test_the_last_block_of_each_cpu_is_cut_into_pieces_and_no_item_is_lost_or_moved(rows, per_block, cpus):
+    items = pa.table({"item": list(range(rows))})
+    sizes = [block.num_rows for block in tapered_blocks(items, per_block, cpus)]
+    assert [v for block in tapered_blocks(items, per_block, cpus) for v in block.column("item").to_pylist()] == \
+        list(range(rows))
+    whole = -(-rows // per_block)  # blocks of per_block rows
+    head = max(0, whole - cpus)
+    assert sizes[:head] == [per_block] * head
+    piece = -(-per_block // TAIL_PIECES)
+    assert all(0 < size <= piece for size in sizes[head:])
+    assert len(sizes) - head == -(-(rows - head * per_block) // piece)
