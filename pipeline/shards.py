@@ -37,9 +37,6 @@ class BuildLayout:
     def parts(self, shard: int) -> str:
         return storage.join(self.work, "parts", f"shard-{shard:05d}")
 
-    def signatures(self, shard: int) -> str:
-        return storage.join(self.work, "signatures", f"shard-{shard:05d}.arrow")
-
     def index(self, shard: int) -> str:
         return storage.join(self.work, "index", f"shard-{shard:05d}.arrow")
 

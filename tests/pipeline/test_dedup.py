@@ -1,16 +1,18 @@
 """The build's near-duplicate step on the sample corpus: exactly the planted copies go, their originals stay; the
-signature files it reads pairs from."""
+signatures its pair checks read from the parts."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from annotators.duplicates import signature
-from pipeline.dedup import SIGNATURE_BATCH, read_signatures, write_signatures
+from pipeline.dedup import read_signatures
 from pipeline.inspect import read_shards
+from pipeline.shards import stream_bytes
 from schemas.work import SIGNATURE
 
 
@@ -36,16 +38,18 @@ def test_planted_copies_are_dropped_and_nothing_else(sample_build, sample_root):
     assert summary["templated_reports"]["inputs"] >= 2 * summary["templated_reports"]["reports"]
 
 
-def test_signature_files_give_back_the_rows_asked_for(tmp_path):
+def test_the_signatures_asked_for_are_read_back_from_the_parts_that_hold_them(tmp_path):
     rng = np.random.default_rng(0)
-    images = [rng.integers(0, 256, (200, 160), dtype=np.uint8) for _ in range(2 * SIGNATURE_BATCH + 5)]
-    images[SIGNATURE_BATCH + 1] = np.full((64, 64), 90, np.uint8)  # no keypoints
+    images = [rng.integers(0, 256, (200, 160), dtype=np.uint8) for _ in range(7)]
+    images[3] = np.full((64, 64), 90, np.uint8)  # no keypoints
     signatures = [signature(image) for image in images]
-    url = str(tmp_path / "shard.arrow")
-    write_signatures(url, pa.array([s.to_row() for s in signatures], SIGNATURE))
-    wanted = {0, SIGNATURE_BATCH - 1, SIGNATURE_BATCH + 1, len(images) - 1}  # first, last and a keypoint-less row
-    found = read_signatures(url, wanted)
+    parts = [str(tmp_path / "a.arrow"), str(tmp_path / "b.arrow")]
+    schema = pa.schema([pa.field("signature", SIGNATURE)])
+    for url, held in zip(parts, (signatures[:4], signatures[4:])):
+        Path(url).write_bytes(stream_bytes(pa.table({"signature": [s.to_row() for s in held]}), schema))
+    wanted = {(parts[0], 0), (parts[0], 3), (parts[1], 2)}  # first, a keypoint-less row, last
+    found = read_signatures(wanted)
     assert set(found) == wanted
-    for row in wanted:
+    for (url, row), expected in zip(sorted(wanted), (signatures[0], signatures[3], signatures[6])):
         for name in ("points", "descriptors", "detail"):
-            assert np.array_equal(getattr(found[row], name), getattr(signatures[row], name)), (row, name)
+            assert np.array_equal(getattr(found[(url, row)], name), getattr(expected, name)), (url, row, name)
