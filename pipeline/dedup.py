@@ -80,8 +80,7 @@ def shard_keys(layout: BuildLayout, shard: int, n_partitions: int) -> list[RowKe
     table, places = _kept_rows(layout, shard)
     keys = [_row_key(row, shard, place) for row, place in zip(table.drop_columns(["descriptors"]).to_pylist(), places)]
     if n_partitions:
-        found = [index_keys(np.frombuffer(row, np.uint8).reshape(-1, 32))
-                 for row in table.column("descriptors").to_pylist()]
+        found = [index_keys(Signature.descriptors_of(row)) for row in table.select(["descriptors"]).to_pylist()]
         index = {"owner": np.repeat(np.arange(len(found), dtype=np.int64), [len(f) for f in found]),
                  "key": np.concatenate([*found, np.zeros(0, np.uint64)])}
         write_partitioned(layout.index(shard), index, INDEX, key_partitions(index["key"], n_partitions), n_partitions)

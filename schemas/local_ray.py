@@ -44,16 +44,13 @@ class LocalHeadNode(ray_node.Node):
         super().start_ray_processes()
         self.wait_until_registered()
 
-    def wait_until_registered(self) -> bool:
-        """Whether the GCS holds this node alive, looked for every `POLL_S` for up to `PATIENCE_S`."""
+    def wait_until_registered(self) -> None:
+        """Until the GCS holds this node alive, looked for every `POLL_S`, or for `PATIENCE_S` at most."""
         only_this = GetAllNodeInfoRequest.NodeSelector(node_id=NodeID.from_hex(self._node_id).binary())
         deadline = time.monotonic() + PATIENCE_S
-        while time.monotonic() < deadline:
-            if self.get_gcs_client().get_all_node_info(timeout=1, node_selectors=[only_this],
-                                                       state_filter=GcsNodeInfo.GcsNodeState.ALIVE):
-                return True
+        while time.monotonic() < deadline and not self.get_gcs_client().get_all_node_info(
+                timeout=1, node_selectors=[only_this], state_filter=GcsNodeInfo.GcsNodeState.ALIVE):
             time.sleep(POLL_S)
-        return False
 
 
 @contextmanager
